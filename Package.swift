@@ -1,0 +1,41 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "cluster-sidecar",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "cluster-sidecar", targets: ["cluster-sidecar"]),
+        .library(name: "SidecarCore", targets: ["SidecarCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        /// System headers Swift's Glibc module does not export (epoll, eventfd, TCP options).
+        .target(name: "CSidecarSystem"),
+        /// The core: sockets, the HTTP/1.1 server, configuration, health and logging.
+        .target(
+            name: "SidecarCore",
+            dependencies: [
+                "CSidecarSystem",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+        ),
+        /// The command: options, wiring, signals.
+        .executableTarget(
+            name: "cluster-sidecar",
+            dependencies: [
+                "SidecarCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "SidecarCoreTests",
+            dependencies: ["SidecarCore", "CSidecarSystem"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,89 @@
+#ifndef C_SIDECAR_SYSTEM_H
+#define C_SIDECAR_SYSTEM_H
+
+#include <errno.h>
+#include <pthread.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+/// accept4(2) with SOCK_NONBLOCK | SOCK_CLOEXEC (needs _GNU_SOURCE, hence out of line).
+int csidecar_accept(int listener);
+
+/// The errno of the calling thread (Swift cannot read the macro directly).
+static inline int csidecar_errno(void) { return errno; }
+
+/// Monotonic time in nanoseconds (vDSO, no syscall on Linux).
+static inline unsigned long long csidecar_monotonic_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (unsigned long long)ts.tv_sec * 1000000000ull + (unsigned long long)ts.tv_nsec;
+}
+
+/// Wall-clock seconds and nanoseconds since the epoch.
+static inline void csidecar_realtime(long long *sec, long *nsec) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    *sec = (long long)ts.tv_sec;
+    *nsec = ts.tv_nsec;
+}
+
+/// Blocks SIGTERM, SIGINT, SIGHUP in the calling thread (threads created after inherit it)
+/// and ignores SIGPIPE process-wide.
+static inline void csidecar_block_signals(void) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, 0);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+/// Waits for SIGTERM, SIGINT or SIGHUP (blocked beforehand) and returns its number.
+static inline int csidecar_wait_signal(void) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    int sig = 0;
+    while (sigwait(&set, &sig) != 0) {}
+    return sig;
+}
+
+/// Waits at most `timeout_ms` for SIGTERM, SIGINT or SIGHUP (blocked beforehand);
+/// returns the signal number, or 0 when the time ran out.
+static inline int csidecar_wait_signal_timeout(long timeout_ms) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    struct timespec ts = { timeout_ms / 1000, (timeout_ms % 1000) * 1000000L };
+    for (;;) {
+        int sig = sigtimedwait(&set, 0, &ts);
+        if (sig > 0) return sig;
+        if (errno == EAGAIN) return 0;
+    }
+}
+
+/// epoll_event's data is a union Swift imports awkwardly; these read and write it as a u64.
+static inline struct epoll_event csidecar_epoll_event(unsigned int events, unsigned long long data) {
+    struct epoll_event ev;
+    ev.events = events;
+    ev.data.u64 = data;
+    return ev;
+}
+static inline unsigned long long csidecar_epoll_data(const struct epoll_event *ev) { return ev->data.u64; }
+
+#endif

@@ -1,0 +1,244 @@
+extension RequestHeadParser {
+    /// What the field lines say about framing and connection handling.
+    private struct Semantics {
+        var hostCount = 0
+        var hostValid = true
+        var contentLengthCount = 0
+        var contentLength: Int?
+        var contentLengthValid = true
+        var transferEncodingSeen = false
+        var transferCodings = 0
+        var chunkedCount = 0
+        var chunkedLast = false
+        var unknownCoding = false
+        var transferEncodingValid = true
+        var connectionClose = false
+        var connectionKeepAlive = false
+        var expectContinue = false
+        var expectOther = false
+    }
+
+    static func parseFields(
+        _ buf: UnsafeRawBufferPointer, from start: Int, limits: ParserLimits,
+        method: (Int, Int), target: (Int, Int), version: HTTPVersion
+    ) -> HeadParseResult {
+        let n = buf.count
+        var i = start
+        var fields = HTTPFields(reservingCapacity: 8)
+        var sem = Semantics()
+
+        func incomplete() -> HeadParseResult {
+            n - start > limits.maxHeaderBytes ? .failure(.headersTooLarge) : .incomplete
+        }
+
+        while true {
+            if i - start > limits.maxHeaderBytes { return .failure(.headersTooLarge) }
+            guard i < n else { return incomplete() }
+            let first = buf[i]
+            if first == cr {
+                guard i + 1 < n else { return incomplete() }
+                guard buf[i + 1] == lf else { return .failure(.badHeader) }
+                i += 2
+                break
+            }
+            if first == lf {
+                i += 1
+                break
+            }
+            if first == sp || first == htab { return .failure(.obsFold) }
+
+            let nameStart = i
+            while i < n, ByteClass.token[Int(buf[i])] { i += 1 }
+            guard i < n else { return incomplete() }
+            guard i > nameStart, buf[i] == UInt8(ascii: ":") else { return .failure(.badHeader) }
+            let nameEnd = i
+            i += 1
+            while i < n, buf[i] == sp || buf[i] == htab { i += 1 }
+            let valueStart = i
+            while i < n, ByteClass.fieldValue[Int(buf[i])] { i += 1 }
+            guard i < n else { return incomplete() }
+            var valueEnd = i
+            if buf[i] == cr {
+                guard i + 1 < n else { return incomplete() }
+                guard buf[i + 1] == lf else { return .failure(.badHeader) }
+                i += 2
+            } else if buf[i] == lf {
+                i += 1
+            } else {
+                return .failure(.badHeader)
+            }
+            while valueEnd > valueStart, buf[valueEnd - 1] == sp || buf[valueEnd - 1] == htab { valueEnd -= 1 }
+            if i - start > limits.maxHeaderBytes { return .failure(.headersTooLarge) }
+            guard fields.count < limits.maxHeaderFields else { return .failure(.tooManyHeaders) }
+
+            let value = UnsafeRawBufferPointer(rebasing: buf[valueStart..<valueEnd])
+            classify(name: UnsafeRawBufferPointer(rebasing: buf[nameStart..<nameEnd]), value: value, into: &sem)
+            fields.storage.append(.init(name: string(buf, nameStart, nameEnd), value: string(buf, valueStart, valueEnd)))
+        }
+
+        let methodString = string(buf, method.0, method.1)
+        var head = RequestHead(
+            method: methodString, path: "/", query: nil, target: string(buf, target.0, target.1),
+            version: version, fields: fields, framing: .none, keepAlive: true, expectsContinue: false)
+        if let error = applySemantics(sem, to: &head, limits: limits) { return .failure(error) }
+        if let error = splitTarget(buf, target.0, target.1, isOptions: methodString == "OPTIONS", into: &head) {
+            return .failure(error)
+        }
+        return .complete(head, consumed: i)
+    }
+
+    private static func applySemantics(_ sem: Semantics, to head: inout RequestHead, limits: ParserLimits) -> HTTPParseError? {
+        if sem.transferEncodingSeen {
+            if sem.contentLengthCount > 0 { return .conflictingFraming }
+            // RFC 9112 §6.1: Transfer-Encoding in HTTP/1.0 means faulty framing.
+            if head.version == .http10 { return .badTransferEncoding }
+            if !sem.transferEncodingValid || sem.transferCodings == 0 { return .badTransferEncoding }
+            if sem.unknownCoding { return .unsupportedTransferCoding }
+            if sem.chunkedCount != 1 || !sem.chunkedLast { return .badTransferEncoding }
+            head.framing = .chunked
+        } else if sem.contentLengthCount > 0 {
+            guard sem.contentLengthCount == 1, sem.contentLengthValid, let length = sem.contentLength else {
+                return .badContentLength
+            }
+            if length > limits.maxBodyBytes { return .bodyTooLarge }
+            head.framing = length == 0 ? .none : .length(length)
+        }
+        if sem.hostCount > 1 { return .duplicateHost }
+        if sem.hostCount == 0 && head.version == .http11 { return .missingHost }
+        if !sem.hostValid { return .badHost }
+        if sem.expectOther { return .unsupportedExpectation }
+        head.expectsContinue = sem.expectContinue && head.version == .http11
+        switch head.version {
+        case .http11: head.keepAlive = !sem.connectionClose
+        case .http10: head.keepAlive = sem.connectionKeepAlive && !sem.connectionClose
+        }
+        return nil
+    }
+
+    /// Reduces the target to path and query; refuses forms we do not serve.
+    private static func splitTarget(
+        _ buf: UnsafeRawBufferPointer, _ start: Int, _ end: Int, isOptions: Bool, into head: inout RequestHead
+    ) -> HTTPParseError? {
+        var pathStart = start
+        if buf[start] != UInt8(ascii: "/") {
+            if end - start == 1 && buf[start] == UInt8(ascii: "*") {
+                guard isOptions else { return .badTarget }
+                head.path = "*"
+                return nil
+            }
+            // absolute-form: http(s)://authority[/path][?query]
+            guard let afterScheme = schemeEnd(buf, start, end) else { return .badTarget }
+            var j = afterScheme
+            while j < end, buf[j] != UInt8(ascii: "/"), buf[j] != UInt8(ascii: "?") {
+                if buf[j] == UInt8(ascii: "@") || !ByteClass.host[Int(buf[j])] { return .badTarget }
+                j += 1
+            }
+            guard j > afterScheme else { return .badTarget }
+            pathStart = j
+        }
+        var q = pathStart
+        while q < end, buf[q] != UInt8(ascii: "?") {
+            if buf[q] == UInt8(ascii: "%") {
+                guard q + 2 < end, ByteClass.hexValue(buf[q + 1]) != nil, ByteClass.hexValue(buf[q + 2]) != nil else {
+                    return .badTarget
+                }
+            }
+            q += 1
+        }
+        head.path = q > pathStart ? string(buf, pathStart, q) : "/"
+        head.query = q < end ? string(buf, q + 1, end) : nil
+        return nil
+    }
+
+    private static func schemeEnd(_ buf: UnsafeRawBufferPointer, _ start: Int, _ end: Int) -> Int? {
+        for scheme in ["http://", "https://"] {
+            let bytes = Array(scheme.utf8)
+            if end - start >= bytes.count,
+                (0..<bytes.count).allSatisfy({ (buf[start + $0] | 0x20) == bytes[$0] | 0x20 })
+            {
+                return start + bytes.count
+            }
+        }
+        return nil
+    }
+
+    private static func classify(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, into sem: inout Semantics) {
+        switch name.count {
+        case 4 where equalsLower(name, "host"):
+            sem.hostCount += 1
+            for b in value where !ByteClass.host[Int(b)] { sem.hostValid = false }
+        case 14 where equalsLower(name, "content-length"):
+            sem.contentLengthCount += 1
+            var length = 0
+            if value.isEmpty || value.count > 18 { sem.contentLengthValid = false }
+            for b in value {
+                guard isDigit(b) else {
+                    sem.contentLengthValid = false
+                    break
+                }
+                length = length &* 10 &+ Int(b &- 0x30)
+            }
+            sem.contentLength = length
+        case 17 where equalsLower(name, "transfer-encoding"):
+            sem.transferEncodingSeen = true
+            forEachListElement(value) { element in
+                sem.transferCodings += 1
+                if equalsLower(element, "chunked") {
+                    sem.chunkedCount += 1
+                    sem.chunkedLast = true
+                } else {
+                    sem.chunkedLast = false
+                    if element.allSatisfy({ ByteClass.token[Int($0)] }) {
+                        sem.unknownCoding = true
+                    } else {
+                        sem.transferEncodingValid = false
+                    }
+                }
+            }
+        case 10 where equalsLower(name, "connection"):
+            forEachListElement(value) { element in
+                if equalsLower(element, "close") { sem.connectionClose = true }
+                if equalsLower(element, "keep-alive") { sem.connectionKeepAlive = true }
+            }
+        case 6 where equalsLower(name, "expect"):
+            forEachListElement(value) { element in
+                if equalsLower(element, "100-continue") { sem.expectContinue = true } else { sem.expectOther = true }
+            }
+        default:
+            break
+        }
+    }
+
+    /// Calls `body` with each non-empty, OWS-trimmed element of a comma-separated list.
+    private static func forEachListElement(_ value: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> Void) {
+        var i = 0
+        let n = value.count
+        while i < n {
+            var s = i
+            while i < n, value[i] != UInt8(ascii: ",") { i += 1 }
+            var e = i
+            while s < e, value[s] == sp || value[s] == htab { s += 1 }
+            while e > s, value[e - 1] == sp || value[e - 1] == htab { e -= 1 }
+            if e > s { body(UnsafeRawBufferPointer(rebasing: value[s..<e])) }
+            i += 1
+        }
+    }
+
+    /// ASCII case-insensitive comparison with a lower-case literal.
+    @inline(__always)
+    static func equalsLower(_ bytes: UnsafeRawBufferPointer, _ lower: StaticString) -> Bool {
+        guard bytes.count == lower.utf8CodeUnitCount else { return false }
+        let p = lower.utf8Start
+        for k in 0..<bytes.count {
+            var b = bytes[k]
+            if b >= 0x41 && b <= 0x5A { b |= 0x20 }
+            if b != p[k] { return false }
+        }
+        return true
+    }
+
+    @inline(__always)
+    static func string(_ buf: UnsafeRawBufferPointer, _ start: Int, _ end: Int) -> String {
+        String(decoding: UnsafeRawBufferPointer(rebasing: buf[start..<end]), as: UTF8.self)
+    }
+}

@@ -1,0 +1,110 @@
+/// Maps method and path to a handler; unknown paths are 404, wrong methods 405 with `Allow`.
+///
+/// Paths are literal segments, `{name}` for one segment, or a final `{name...}` for the rest.
+/// A GET route answers HEAD too.
+public struct Router: Sendable {
+    /// A handler that answers at once on the event loop: it must not block.
+    public typealias SyncHandler = @Sendable (HTTPRequest) -> HTTPResponse
+    /// A handler that may wait (fan-out, registry calls); it runs as a task off the loop.
+    public typealias AsyncHandler = @Sendable (HTTPRequest) async -> HTTPResponse
+
+    /// How a route answers.
+    public enum Handler: Sendable {
+        case sync(SyncHandler)
+        case async(AsyncHandler)
+    }
+
+    /// What the router found for a request.
+    public enum Resolution: Sendable {
+        case found(Handler, parameters: [String: String])
+        case notFound
+        case methodNotAllowed(allow: String)
+    }
+
+    private enum Segment: Sendable, Equatable {
+        case literal(String)
+        case parameter(String)
+        case rest(String)
+    }
+
+    private struct Pattern: Sendable {
+        var segments: [Segment]
+        var handlers: [String: Handler]
+    }
+
+    private var exact: [String: [String: Handler]] = [:]
+    private var patterns: [Pattern] = []
+
+    public init() {}
+
+    /// Adds a route answered at once on the loop.
+    public mutating func on(_ method: String, _ path: String, _ handler: @escaping SyncHandler) {
+        add(method, path, .sync(handler))
+    }
+
+    /// Adds a route answered later, off the loop.
+    public mutating func onAsync(_ method: String, _ path: String, _ handler: @escaping AsyncHandler) {
+        add(method, path, .async(handler))
+    }
+
+    /// Adds `handler` for `method` on `path`.
+    public mutating func add(_ method: String, _ path: String, _ handler: Handler) {
+        let segments = Self.split(path).map { s -> Segment in
+            if s.hasPrefix("{") && s.hasSuffix("...}") { return .rest(String(s.dropFirst().dropLast(4))) }
+            if s.hasPrefix("{") && s.hasSuffix("}") { return .parameter(String(s.dropFirst().dropLast())) }
+            return .literal(s)
+        }
+        if segments.allSatisfy({ if case .literal = $0 { true } else { false } }) {
+            exact[path, default: [:]][method] = handler
+        } else if let k = patterns.firstIndex(where: { $0.segments == segments }) {
+            patterns[k].handlers[method] = handler
+        } else {
+            patterns.append(Pattern(segments: segments, handlers: [method: handler]))
+        }
+    }
+
+    /// Finds the handler for `method` and `path`.
+    public func resolve(method: String, path: String) -> Resolution {
+        if let handlers = exact[path] {
+            return pick(handlers, method, [:])
+        }
+        guard !patterns.isEmpty else { return .notFound }
+        let parts = Self.split(path)
+        for pattern in patterns {
+            if let params = Self.match(pattern.segments, parts) {
+                return pick(pattern.handlers, method, params)
+            }
+        }
+        return .notFound
+    }
+
+    private func pick(_ handlers: [String: Handler], _ method: String, _ params: [String: String]) -> Resolution {
+        if let h = handlers[method] { return .found(h, parameters: params) }
+        if method == "HEAD", let h = handlers["GET"] { return .found(h, parameters: params) }
+        var allowed = Set(handlers.keys)
+        if allowed.contains("GET") { allowed.insert("HEAD") }
+        return .methodNotAllowed(allow: allowed.sorted().joined(separator: ", "))
+    }
+
+    private static func match(_ segments: [Segment], _ parts: [String]) -> [String: String]? {
+        var params: [String: String] = [:]
+        for (k, segment) in segments.enumerated() {
+            switch segment {
+            case .rest(let name):
+                guard k < parts.count else { return nil }
+                params[name] = parts[k...].joined(separator: "/")
+                return params
+            case .literal(let s):
+                guard k < parts.count, parts[k] == s else { return nil }
+            case .parameter(let name):
+                guard k < parts.count, !parts[k].isEmpty else { return nil }
+                params[name] = parts[k]
+            }
+        }
+        return parts.count == segments.count ? params : nil
+    }
+
+    private static func split(_ path: String) -> [String] {
+        path.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map(String.init)
+    }
+}

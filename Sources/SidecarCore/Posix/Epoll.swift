@@ -1,0 +1,62 @@
+import CSidecarSystem
+import Glibc
+
+/// An epoll instance plus an eventfd to wake it from other threads.
+/// Owned by one event loop; only `wake()` may be called from other threads.
+final class Epoll: @unchecked Sendable {  // fds are immutable; wake() is a write(2), safe from any thread
+    let fd: Int32
+    let wakeFD: Int32
+    private let events: UnsafeMutablePointer<epoll_event>
+    let capacity: Int
+
+    static let wakeTag: UInt64 = 1 << 63
+
+    init(capacity: Int = 256) throws(SystemError) {
+        fd = try syscallChecked("epoll_create1") { epoll_create1(Int32(EPOLL_CLOEXEC)) }
+        wakeFD = try syscallChecked("eventfd") { eventfd(0, Int32(EFD_NONBLOCK) | Int32(EFD_CLOEXEC)) }
+        self.capacity = capacity
+        events = .allocate(capacity: capacity)
+        try add(wakeFD, events: EPOLLIN.rawValue, data: Self.wakeTag)
+    }
+
+    deinit {
+        events.deallocate()
+        close(wakeFD)
+        close(fd)
+    }
+
+    func add(_ target: Int32, events: UInt32, data: UInt64) throws(SystemError) {
+        var ev = csidecar_epoll_event(events, data)
+        try syscallChecked("epoll_ctl") { epoll_ctl(fd, EPOLL_CTL_ADD, target, &ev) }
+    }
+
+    func modify(_ target: Int32, events: UInt32, data: UInt64) {
+        var ev = csidecar_epoll_event(events, data)
+        _ = epoll_ctl(fd, EPOLL_CTL_MOD, target, &ev)
+    }
+
+    func remove(_ target: Int32) {
+        _ = epoll_ctl(fd, EPOLL_CTL_DEL, target, nil)
+    }
+
+    /// Waits up to `timeoutMS` (-1: forever); calls `body(events, data)` for each ready fd.
+    func wait(timeoutMS: Int32, _ body: (UInt32, UInt64) -> Void) {
+        let n = epoll_wait(fd, events, Int32(capacity), timeoutMS)
+        guard n > 0 else { return }
+        for k in 0..<Int(n) {
+            let data = csidecar_epoll_data(events + k)
+            if data == Self.wakeTag {
+                var counter: UInt64 = 0
+                _ = read(wakeFD, &counter, 8)
+                continue
+            }
+            body(events[k].events, data)
+        }
+    }
+
+    /// Wakes the loop blocked in `wait` (any thread).
+    func wake() {
+        var one: UInt64 = 1
+        _ = write(wakeFD, &one, 8)
+    }
+}

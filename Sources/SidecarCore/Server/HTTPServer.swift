@@ -1,0 +1,77 @@
+import Glibc
+import Logging
+import Synchronization
+
+/// The HTTP/1.1 server: listeners shared by one event loop per core.
+///
+/// `start()` binds every listener (so a taken port fails before anything runs), then
+/// starts the loops on threads of their own. `beginDrain()` stops accepting, closes idle
+/// connections and lets requests in flight finish; `isDrained` turns true when none is left.
+public final class HTTPServer: Sendable {
+    private let configuration: ServerConfiguration
+    private let specs: [ListenerSpec]
+    private let logger: Logger
+    private let state = Mutex<(shared: ServerShared?, loops: [EventLoop])>((nil, []))
+
+    /// A server for `listeners`; nothing is bound until `start()`.
+    public init(configuration: ServerConfiguration, listeners: [ListenerSpec], logger: Logger) {
+        self.configuration = configuration
+        self.specs = listeners
+        self.logger = logger
+    }
+
+    /// Binds every listener and starts the loops; returns the bound addresses in order
+    /// (with the real port when 0 was asked for).
+    @discardableResult
+    public func start() throws(ServerStartError) -> [SocketAddress] {
+        var bound: [ServerShared.Listener] = []
+        for spec in specs {
+            do {
+                let (fd, port) = try Socket.listen(on: spec.address, backlog: configuration.backlog)
+                bound.append(.init(name: spec.name, fd: fd, address: spec.address.with(port: port), router: spec.router))
+            } catch {
+                for listener in bound { Glibc.close(listener.fd) }
+                throw ServerStartError(listener: spec.name, address: spec.address, underlying: error)
+            }
+        }
+        let count = configuration.loops > 0 ? configuration.loops : max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        let shared = ServerShared(configuration: configuration, listeners: bound, loops: count, logger: logger)
+        var loops: [EventLoop] = []
+        for id in 0..<count {
+            do {
+                loops.append(try EventLoop(id: id, shared: shared))
+            } catch {
+                for listener in bound { Glibc.close(listener.fd) }
+                throw ServerStartError(listener: "event loop", address: bound[0].address, underlying: error)
+            }
+        }
+        for loop in loops { PosixThread.spawn { loop.run() } }
+        state.withLock { $0 = (shared, loops) }
+        return bound.map(\.address)
+    }
+
+    /// Stops accepting, closes idle connections; answers in flight go out with `Connection: close`.
+    public func beginDrain() {
+        let (shared, loops) = state.withLock { ($0.shared, $0.loops) }
+        guard let shared, !shared.draining.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        for loop in loops { loop.submit(.drain) }
+    }
+
+    /// Open connections across all loops.
+    public var openConnections: Int {
+        state.withLock { $0.shared?.connections.load(ordering: .relaxed) ?? 0 }
+    }
+
+    /// Connections closed at once because `maxConnections` was reached.
+    public var rejectedConnections: Int {
+        state.withLock { $0.shared?.rejected.load(ordering: .relaxed) ?? 0 }
+    }
+
+    /// True once draining began and every connection is closed.
+    public var isDrained: Bool {
+        state.withLock { s in
+            guard let shared = s.shared else { return true }
+            return shared.isDraining && shared.connections.load(ordering: .relaxed) == 0
+        }
+    }
+}

@@ -1,0 +1,47 @@
+import ArgumentParser
+import CSidecarSystem
+import Glibc
+import SidecarCore
+
+@main
+struct ClusterSidecar: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cluster-sidecar",
+        abstract: "Cluster membership for the service beside it: registry, peers, fan-out.",
+        discussion: """
+            Every option is also an environment variable (named in its help); the flag wins.
+            Durations are seconds and take decimals (0.2).
+
+            Exit status: 0 after a clean shutdown; 64 for a bad setting (one line names it);
+            98 when a listener's port is taken; 1 for any other start-up failure;
+            128+N when a second signal N cuts the shutdown short.
+
+            Signals: SIGTERM or SIGINT leave rotation at once, stop accepting, finish the
+            requests in flight (at most DRAIN_TIMEOUT) and exit 0; a second one exits at once.
+            """
+    )
+
+    @OptionGroup var settings: SettingOptions
+
+    func run() throws {
+        // Before any thread starts, so every thread inherits the mask and only sigwait sees them.
+        csidecar_block_signals()
+        let configuration: SidecarConfiguration
+        do {
+            configuration = try ConfigResolver(
+                environment: Environment.current(), flags: settings.flagValues, readFile: Environment.readFile
+            ).resolve()
+        } catch {
+            Environment.fail(error.description, status: ExitStatus.configuration)
+        }
+        Runtime(configuration: configuration).run()
+    }
+}
+
+/// The process exit statuses the command documents.
+enum ExitStatus {
+    static let clean: Int32 = 0
+    static let startup: Int32 = 1
+    static let configuration: Int32 = 64
+    static let addressInUse: Int32 = 98
+}

@@ -1,0 +1,39 @@
+import Glibc
+
+/// Process-level helpers: the environment, files, fatal exits.
+enum Environment {
+    /// The process environment as a dictionary.
+    static func current() -> [String: String] {
+        var result: [String: String] = [:]
+        var cursor = environ
+        while let entry = cursor.pointee {
+            let pair = String(cString: entry)
+            if let eq = pair.firstIndex(of: "=") {
+                result[String(pair[..<eq])] = String(pair[pair.index(after: eq)...])
+            }
+            cursor += 1
+        }
+        return result
+    }
+
+    /// A file's text, or nil when it cannot be read (at most 1 MiB).
+    static func readFile(_ path: String) -> String? {
+        guard let f = fopen(path, "rb") else { return nil }
+        defer { fclose(f) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while bytes.count < 1 << 20 {
+            let n = fread(&chunk, 1, chunk.count, f)
+            if n <= 0 { break }
+            bytes.append(contentsOf: chunk[0..<n])
+        }
+        return ferror(f) != 0 ? nil : String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Prints one line on stderr and exits with `status`.
+    static func fail(_ line: String, status: Int32) -> Never {
+        let text = "cluster-sidecar: \(line)\n"
+        _ = text.withCString { write(2, $0, strlen($0)) }
+        exit(status)
+    }
+}
