@@ -94,7 +94,7 @@ public struct BodyDecoder: Sendable {
             } else if b == RequestHeadParser.lf {
                 try endOfSizeLine(value)
             } else {
-                guard ByteClass.fieldValue[Int(b)], bytes < Self.maxExtensionBytes else { throw .badChunk }
+                guard ByteClass.isFieldValue(b), bytes < Self.maxExtensionBytes else { throw .badChunk }
                 state = .ext(value: value, bytes: bytes + 1)
             }
         case .sizeLF(let value):
@@ -121,7 +121,7 @@ public struct BodyDecoder: Sendable {
                 state = atStart ? .done : .trailerStart
             } else {
                 if atStart && (b == RequestHeadParser.sp || b == RequestHeadParser.htab) { throw .badChunk }
-                guard ByteClass.fieldValue[Int(b)] else { throw .badChunk }
+                guard ByteClass.isFieldValue(b) else { throw .badChunk }
                 state = .trailerLine
             }
         case .trailerLF(let emptyLine):

@@ -1,26 +1,30 @@
-/// Character classes of RFC 9110/9112, as 256-entry tables.
+/// Character classes of RFC 9110/9112 as 128-bit masks over ASCII: constant-folded,
+/// so a check is a shift and an AND (no table, no lazy global).
 enum ByteClass {
-    /// tchar: "!#$%&'*+-.^_`|~" DIGIT ALPHA.
-    static let token: [Bool] = (0..<256).map { b in
-        switch UInt8(b) {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"): true
-        default: "!#$%&'*+-.^_`|~".utf8.contains(UInt8(b))
-        }
+    /// Bit `b` of (high, low) is set when ASCII byte `b` belongs to the class.
+    @inline(__always)
+    private static func test(_ b: UInt8, _ low: UInt64, _ high: UInt64) -> Bool {
+        b < 64 ? (low >> UInt64(b)) & 1 == 1 : b < 128 ? (high >> UInt64(b - 64)) & 1 == 1 : false
     }
 
-    /// field-vchar plus SP and HTAB: what a field value may contain.
-    static let fieldValue: [Bool] = (0..<256).map { b in b == 0x09 || (b >= 0x20 && b != 0x7F) }
+    // tchar: "!#$%&'*+-.^_`|~" DIGIT ALPHA
+    private static let tokenLow: UInt64 = 0x03FF_6CFA_0000_0000
+    private static let tokenHigh: UInt64 = 0x57FF_FFFF_C7FF_FFFE
+    // reg-name, IP-literal and port characters: unreserved, sub-delims, ':', '[', ']', '%'
+    private static let hostLow: UInt64 = 0x2FFF_7FF2_0000_0000
+    private static let hostHigh: UInt64 = 0x47FF_FFFE_AFFF_FFFE
 
-    /// Bytes a request-target may hold: visible ASCII and obs-text; no controls, no space.
-    static let target: [Bool] = (0..<256).map { b in b > 0x20 && b != 0x7F }
+    /// tchar.
+    @inline(__always) static func isToken(_ b: UInt8) -> Bool { test(b, tokenLow, tokenHigh) }
 
-    /// Bytes a Host value may hold: reg-name / IP-literal characters and ':' for the port.
-    static let host: [Bool] = (0..<256).map { b in
-        switch UInt8(b) {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"): true
-        default: "-._~!$&'()*+,;=:[]%".utf8.contains(UInt8(b))
-        }
-    }
+    /// What a field value may hold: HTAB, SP, VCHAR, obs-text.
+    @inline(__always) static func isFieldValue(_ b: UInt8) -> Bool { b == 0x09 || (b >= 0x20 && b != 0x7F) }
+
+    /// What a request-target may hold: visible ASCII and obs-text; no controls, no space.
+    @inline(__always) static func isTarget(_ b: UInt8) -> Bool { b > 0x20 && b != 0x7F }
+
+    /// What a Host value may hold.
+    @inline(__always) static func isHost(_ b: UInt8) -> Bool { test(b, hostLow, hostHigh) }
 
     @inline(__always) static func hexValue(_ b: UInt8) -> UInt8? {
         switch b {

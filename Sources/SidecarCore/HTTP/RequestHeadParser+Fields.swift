@@ -48,14 +48,14 @@ extension RequestHeadParser {
             if first == sp || first == htab { return .failure(.obsFold) }
 
             let nameStart = i
-            while i < n, ByteClass.token[Int(buf[i])] { i += 1 }
+            while i < n, ByteClass.isToken(buf[i]) { i += 1 }
             guard i < n else { return incomplete() }
             guard i > nameStart, buf[i] == UInt8(ascii: ":") else { return .failure(.badHeader) }
             let nameEnd = i
             i += 1
             while i < n, buf[i] == sp || buf[i] == htab { i += 1 }
             let valueStart = i
-            while i < n, ByteClass.fieldValue[Int(buf[i])] { i += 1 }
+            while i < n, ByteClass.isFieldValue(buf[i]) { i += 1 }
             guard i < n else { return incomplete() }
             var valueEnd = i
             if buf[i] == cr {
@@ -130,7 +130,7 @@ extension RequestHeadParser {
             guard let afterScheme = schemeEnd(buf, start, end) else { return .badTarget }
             var j = afterScheme
             while j < end, buf[j] != UInt8(ascii: "/"), buf[j] != UInt8(ascii: "?") {
-                if buf[j] == UInt8(ascii: "@") || !ByteClass.host[Int(buf[j])] { return .badTarget }
+                if buf[j] == UInt8(ascii: "@") || !ByteClass.isHost(buf[j]) { return .badTarget }
                 j += 1
             }
             guard j > afterScheme else { return .badTarget }
@@ -166,7 +166,7 @@ extension RequestHeadParser {
         switch name.count {
         case 4 where equalsLower(name, "host"):
             sem.hostCount += 1
-            for b in value where !ByteClass.host[Int(b)] { sem.hostValid = false }
+            for b in value where !ByteClass.isHost(b) { sem.hostValid = false }
         case 14 where equalsLower(name, "content-length"):
             sem.contentLengthCount += 1
             var length = 0
@@ -188,7 +188,7 @@ extension RequestHeadParser {
                     sem.chunkedLast = true
                 } else {
                     sem.chunkedLast = false
-                    if element.allSatisfy({ ByteClass.token[Int($0)] }) {
+                    if element.allSatisfy({ ByteClass.isToken($0) }) {
                         sem.unknownCoding = true
                     } else {
                         sem.transferEncodingValid = false

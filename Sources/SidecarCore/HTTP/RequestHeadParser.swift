@@ -46,7 +46,7 @@ public enum RequestHeadParser {
 
         // method SP
         let methodStart = i
-        while i < n, ByteClass.token[Int(buf[i])] {
+        while i < n, ByteClass.isToken(buf[i]) {
             i += 1
             if i - methodStart > maxMethodBytes { return .failure(.badMethod) }
         }
@@ -58,7 +58,7 @@ public enum RequestHeadParser {
 
         // request-target SP
         let targetStart = i
-        while i < n, ByteClass.target[Int(buf[i])] {
+        while i < n, ByteClass.isTarget(buf[i]) {
             i += 1
             if i - targetStart > limits.maxTargetBytes { return .failure(.targetTooLong) }
         }

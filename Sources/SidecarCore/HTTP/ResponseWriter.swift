@@ -1,7 +1,6 @@
 /// Serialises answers into a connection's output buffer: head and body in one buffer,
 /// so each answer leaves in one write (no Nagle/delayed-ACK stall between them).
 enum ResponseWriter {
-    static let crlf: [UInt8] = [0x0D, 0x0A]
     static let continueLine: [UInt8] = Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)
 
     /// Appends `response` to `out`.
@@ -10,10 +9,10 @@ enum ResponseWriter {
     ///   - omitBody: true for HEAD: the fields describe the body that GET would send.
     ///   - keepAlive: whether the connection stays open; adds `Connection` as needed.
     static func write(
-        _ response: HTTPResponse, to out: inout [UInt8], dateLine: [UInt8], correlationID: String,
+        _ response: HTTPResponse, to out: inout [UInt8], statusLine: [UInt8], dateLine: [UInt8], correlationID: String,
         omitBody: Bool, version: HTTPVersion, keepAlive: Bool
     ) {
-        out.append(contentsOf: StatusText.statusLine(response.status))
+        out.append(contentsOf: statusLine)
         out.append(contentsOf: dateLine)
         let bodyless = response.status < 200 || response.status == 204 || response.status == 304
         if !bodyless {
@@ -30,7 +29,8 @@ enum ResponseWriter {
         } else if version == .http10 {
             appendField(&out, "Connection", "keep-alive")
         }
-        out.append(contentsOf: crlf)
+        out.append(0x0D)
+        out.append(0x0A)
         if !omitBody && !bodyless {
             out.append(contentsOf: response.body)
         }
@@ -42,7 +42,8 @@ enum ResponseWriter {
         out.append(0x3A)
         out.append(0x20)
         out.append(contentsOf: value.utf8)
-        out.append(contentsOf: crlf)
+        out.append(0x0D)
+        out.append(0x0A)
     }
 }
 

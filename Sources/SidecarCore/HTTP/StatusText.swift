@@ -31,16 +31,22 @@ enum StatusText {
         }
     }
 
-    /// "HTTP/1.1 200 OK\r\n" as bytes, cached for the common statuses.
-    static let statusLines: [Int: [UInt8]] = {
-        var table: [Int: [UInt8]] = [:]
-        for s in [100, 200, 201, 202, 204, 304, 400, 401, 403, 404, 405, 408, 409, 413, 414, 415, 417, 429, 431, 500, 501, 502, 503, 504, 505] {
-            table[s] = Array("HTTP/1.1 \(s) \(reason(s))\r\n".utf8)
-        }
-        return table
-    }()
-
+    /// "HTTP/1.1 200 OK\r\n" as bytes.
     static func statusLine(_ status: Int) -> [UInt8] {
-        statusLines[status] ?? Array("HTTP/1.1 \(status) \(reason(status))\r\n".utf8)
+        Array("HTTP/1.1 \(status) \(reason(status))\r\n".utf8)
+    }
+}
+
+/// Status lines built once per event loop, so answering never formats one (no lazy global).
+struct StatusLines {
+    private var lines: [[UInt8]]
+
+    init() {
+        lines = (100..<600).map { StatusText.statusLine($0) }
+    }
+
+    /// The status line of `status` (100-599), else built on the spot.
+    subscript(_ status: Int) -> [UInt8] {
+        status >= 100 && status < 600 ? lines[status - 100] : StatusText.statusLine(status)
     }
 }

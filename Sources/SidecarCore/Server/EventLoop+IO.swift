@@ -183,7 +183,7 @@ extension EventLoop {
         csidecar_realtime(&seconds, &nanos)
         dateCache.update(epochSeconds: seconds)
         ResponseWriter.write(
-            response, to: &conn.out, dateLine: dateCache.line, correlationID: p.correlationID,
+            response, to: &conn.out, statusLine: statusLines[response.status], dateLine: dateCache.line, correlationID: p.correlationID,
             omitBody: p.omitBody, version: p.version, keepAlive: p.keepAlive)
     }
 

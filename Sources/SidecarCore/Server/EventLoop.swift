@@ -11,6 +11,7 @@ final class EventLoop: @unchecked Sendable {  // loop state is confined to its t
     enum Message: Sendable {
         case completion(fd: Int32, generation: UInt32, response: HTTPResponse)
         case drain
+        case stop
     }
 
     static let listenerTag: UInt64 = 1 << 62
@@ -25,13 +26,19 @@ final class EventLoop: @unchecked Sendable {  // loop state is confined to its t
     var now: UInt64 = 0
     var nextGeneration: UInt32 = 0
     var dateCache = DateCache()
+    let statusLines = StatusLines()
     var random: WyRand
     var listening = true
+    var stopped = false
     // Timer list heads and tails by `TimerKind.rawValue` (fds; -1 for none).
     var timerHead = [Int32](repeating: -1, count: TimerKind.allCases.count)
     var timerTail = [Int32](repeating: -1, count: TimerKind.allCases.count)
 
     static let readBufferSize = 64 * 1024
+
+    deinit {
+        readBuffer.deallocate()
+    }
 
     init(id: Int, shared: ServerShared) throws(SystemError) {
         self.id = id
@@ -50,9 +57,9 @@ final class EventLoop: @unchecked Sendable {  // loop state is confined to its t
         epoll.wake()
     }
 
-    /// Runs the loop forever on the calling thread.
+    /// Runs the loop on the calling thread until it receives `.stop`.
     func run() {
-        while true {
+        while !stopped {
             epoll.wait(timeoutMS: nextTimeoutMS()) { events, data in
                 now = csidecar_monotonic_ns()
                 if data & Self.listenerTag != 0 {
@@ -80,6 +87,10 @@ final class EventLoop: @unchecked Sendable {  // loop state is confined to its t
         case .drain:
             stopListening()
             for case let conn? in connections where isIdle(conn) { close(conn) }
+        case .stop:
+            stopListening()
+            for case let conn? in connections { close(conn) }
+            stopped = true
         }
     }
 

@@ -57,6 +57,15 @@ public final class HTTPServer: Sendable {
         for loop in loops { loop.submit(.drain) }
     }
 
+    /// Closes every connection and listener and ends the loops' threads (tests, embedding).
+    public func stop() {
+        let loops = state.withLock { s -> [EventLoop] in
+            defer { s.loops = [] }
+            return s.loops
+        }
+        for loop in loops { loop.submit(.stop) }
+    }
+
     /// Open connections across all loops.
     public var openConnections: Int {
         state.withLock { $0.shared?.connections.load(ordering: .relaxed) ?? 0 }

@@ -1,0 +1,127 @@
+import Foundation
+import Glibc
+
+/// A blocking test client on a raw TCP socket: sends exact bytes, reads exact answers.
+final class RawClient {
+    let fd: Int32
+
+    /// Connects to 127.0.0.1:`port`; reads time out after `timeout` seconds.
+    init(port: UInt16, timeout: Double = 5) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var tv = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - Double(Int(timeout))) * 1_000_000))
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        var sa = sockaddr_in()
+        sa.sin_family = sa_family_t(AF_INET)
+        sa.sin_port = port.bigEndian
+        sa.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let rc = withUnsafePointer(to: &sa) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard rc == 0 else {
+            close(fd)
+            throw TestFailure("connect to \(port) failed: errno \(errno)")
+        }
+    }
+
+    deinit { close(fd) }
+
+    func send(_ text: String) throws { try send(Array(text.utf8)) }
+
+    func send(_ bytes: [UInt8]) throws {
+        var off = 0
+        while off < bytes.count {
+            let n = bytes[off...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            guard n > 0 else { throw TestFailure("send failed: errno \(errno)") }
+            off += n
+        }
+    }
+
+    /// Shuts our sending side (the server sees EOF).
+    func shutdownWrite() { shutdown(fd, Int32(SHUT_WR)) }
+
+    private var buffered: [UInt8] = []
+
+    /// Reads one more chunk; nil at EOF, on a reset or a read timeout.
+    private func fill() -> Bool {
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        let n = recv(fd, &chunk, chunk.count, 0)
+        guard n > 0 else { return false }
+        buffered.append(contentsOf: chunk[0..<n])
+        return true
+    }
+
+    /// Everything until the peer closes (or the read times out).
+    func readToEnd() -> [UInt8] {
+        while fill() {}
+        defer { buffered = [] }
+        return buffered
+    }
+
+    /// True when the peer has closed (EOF or reset) within the read timeout.
+    func isClosedByPeer() -> Bool {
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = recv(fd, &chunk, chunk.count, 0)
+            if n == 0 { return true }
+            if n < 0 { return errno == ECONNRESET }
+        }
+    }
+
+    /// Reads one response (Content-Length framed, or none for bodiless statuses/HEAD).
+    func readResponse(head: Bool = false) throws -> RawResponse {
+        while true {
+            if let end = find(Array("\r\n\r\n".utf8), in: buffered) {
+                let headText = String(decoding: buffered[0..<end], as: UTF8.self)
+                var response = try RawResponse(head: headText)
+                let length = (head || response.status == 204 || response.status < 200) ? 0 : Int(response.field("Content-Length") ?? "0")!
+                let total = end + 4 + length
+                while buffered.count < total {
+                    guard fill() else { throw TestFailure("closed mid-body") }
+                }
+                response.body = Array(buffered[(end + 4)..<total])
+                buffered.removeFirst(total)
+                return response
+            }
+            guard fill() else { throw TestFailure("no response (closed or timed out); got \(String(decoding: buffered, as: UTF8.self))") }
+        }
+    }
+
+    private func find(_ needle: [UInt8], in hay: [UInt8]) -> Int? {
+        guard hay.count >= needle.count else { return nil }
+        for i in 0...(hay.count - needle.count) where hay[i] == needle[0] && Array(hay[i..<(i + needle.count)]) == needle {
+            return i
+        }
+        return nil
+    }
+}
+
+/// A response as read off the wire.
+struct RawResponse {
+    var status: Int
+    var fields: [(String, String)]
+    var body: [UInt8] = []
+
+    init(head: String) throws {
+        let lines = head.components(separatedBy: "\r\n")
+        let parts = lines[0].split(separator: " ", maxSplits: 2)
+        guard parts.count >= 2, parts[0] == "HTTP/1.1", let status = Int(parts[1]) else {
+            throw TestFailure("bad status line: \(lines[0])")
+        }
+        self.status = status
+        fields = lines.dropFirst().map { line in
+            let colon = line.firstIndex(of: ":")!
+            return (String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces))
+        }
+    }
+
+    func field(_ name: String) -> String? {
+        fields.first { $0.0.lowercased() == name.lowercased() }?.1
+    }
+
+    var bodyText: String { String(decoding: body, as: UTF8.self) }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
