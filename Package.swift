@@ -34,7 +34,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SidecarCoreTests",
-            dependencies: ["SidecarCore", "CSidecarSystem"]
+            dependencies: ["SidecarCore", "CSidecarSystem", "cluster-sidecar"]
         ),
     ],
     swiftLanguageModes: [.v6]

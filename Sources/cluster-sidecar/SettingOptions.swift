@@ -3,106 +3,106 @@ import SidecarCore
 
 /// Every setting as a flag; each flag wins over its environment variable.
 struct SettingOptions: ParsableArguments {
-    @Option(name: .customLong("mit-url"), help: ArgumentHelp(ConfigKey.mitURL.help))
+    @Option(name: .customLong("mit-url"), help: ArgumentHelp(ConfigKey.mitURL.help, valueName: ConfigKey.mitURL.rawValue))
     var mitURL: String?
 
-    @Option(name: .customLong("server-type"), help: ArgumentHelp(ConfigKey.serverType.help))
+    @Option(name: .customLong("server-type"), help: ArgumentHelp(ConfigKey.serverType.help, valueName: ConfigKey.serverType.rawValue))
     var serverType: String?
 
-    @Option(name: .customLong("server-id"), help: ArgumentHelp(ConfigKey.serverID.help))
+    @Option(name: .customLong("server-id"), help: ArgumentHelp(ConfigKey.serverID.help, valueName: ConfigKey.serverID.rawValue))
     var serverID: String?
 
-    @Option(name: .customLong("server-url"), help: ArgumentHelp(ConfigKey.serverURL.help))
+    @Option(name: .customLong("server-url"), help: ArgumentHelp(ConfigKey.serverURL.help, valueName: ConfigKey.serverURL.rawValue))
     var serverURL: String?
 
-    @Option(name: .customLong("cluster-url"), help: ArgumentHelp(ConfigKey.clusterURL.help))
+    @Option(name: .customLong("cluster-url"), help: ArgumentHelp(ConfigKey.clusterURL.help, valueName: ConfigKey.clusterURL.rawValue))
     var clusterURL: String?
 
-    @Option(name: .customLong("cluster-management"), help: ArgumentHelp(ConfigKey.clusterManagement.help))
+    @Option(name: .customLong("cluster-management"), help: ArgumentHelp(ConfigKey.clusterManagement.help, valueName: ConfigKey.clusterManagement.rawValue))
     var clusterManagement: String?
 
-    @Option(name: .customLong("local-address"), help: ArgumentHelp(ConfigKey.localAddress.help))
+    @Option(name: .customLong("local-address"), help: ArgumentHelp(ConfigKey.localAddress.help, valueName: ConfigKey.localAddress.rawValue))
     var localAddress: String?
 
-    @Option(name: .customLong("local-port"), help: ArgumentHelp(ConfigKey.localPort.help))
+    @Option(name: .customLong("local-port"), help: ArgumentHelp(ConfigKey.localPort.help, valueName: ConfigKey.localPort.rawValue))
     var localPort: String?
 
-    @Option(name: .customLong("cluster-address"), help: ArgumentHelp(ConfigKey.clusterAddress.help))
+    @Option(name: .customLong("cluster-address"), help: ArgumentHelp(ConfigKey.clusterAddress.help, valueName: ConfigKey.clusterAddress.rawValue))
     var clusterAddress: String?
 
-    @Option(name: .customLong("cluster-port"), help: ArgumentHelp(ConfigKey.clusterPort.help))
+    @Option(name: .customLong("cluster-port"), help: ArgumentHelp(ConfigKey.clusterPort.help, valueName: ConfigKey.clusterPort.rawValue))
     var clusterPort: String?
 
-    @Option(name: .customLong("registration-retry"), help: ArgumentHelp(ConfigKey.registrationRetry.help))
+    @Option(name: .customLong("registration-retry"), help: ArgumentHelp(ConfigKey.registrationRetry.help, valueName: ConfigKey.registrationRetry.rawValue))
     var registrationRetry: String?
 
-    @Option(name: .customLong("registration-concurrent-delay"), help: ArgumentHelp(ConfigKey.registrationConcurrentDelay.help))
+    @Option(name: .customLong("registration-concurrent-delay"), help: ArgumentHelp(ConfigKey.registrationConcurrentDelay.help, valueName: ConfigKey.registrationConcurrentDelay.rawValue))
     var registrationConcurrentDelay: String?
 
-    @Option(name: .customLong("lease-time-default"), help: ArgumentHelp(ConfigKey.leaseTimeDefault.help))
+    @Option(name: .customLong("lease-time-default"), help: ArgumentHelp(ConfigKey.leaseTimeDefault.help, valueName: ConfigKey.leaseTimeDefault.rawValue))
     var leaseTimeDefault: String?
 
-    @Option(name: .customLong("oauth-token-url"), help: ArgumentHelp(ConfigKey.oauthTokenURL.help))
+    @Option(name: .customLong("oauth-token-url"), help: ArgumentHelp(ConfigKey.oauthTokenURL.help, valueName: ConfigKey.oauthTokenURL.rawValue))
     var oauthTokenURL: String?
 
-    @Option(name: .customLong("oauth-client-id"), help: ArgumentHelp(ConfigKey.oauthClientID.help))
+    @Option(name: .customLong("oauth-client-id"), help: ArgumentHelp(ConfigKey.oauthClientID.help, valueName: ConfigKey.oauthClientID.rawValue))
     var oauthClientID: String?
 
-    @Option(name: .customLong("oauth-client-secret"), help: ArgumentHelp(ConfigKey.oauthClientSecret.help))
+    @Option(name: .customLong("oauth-client-secret"), help: ArgumentHelp(ConfigKey.oauthClientSecret.help, valueName: ConfigKey.oauthClientSecret.rawValue))
     var oauthClientSecret: String?
 
-    @Option(name: .customLong("mit-token"), help: ArgumentHelp(ConfigKey.mitToken.help))
+    @Option(name: .customLong("mit-token"), help: ArgumentHelp(ConfigKey.mitToken.help, valueName: ConfigKey.mitToken.rawValue))
     var mitToken: String?
 
-    @Option(name: .customLong("jwt-secret"), help: ArgumentHelp(ConfigKey.jwtSecret.help))
+    @Option(name: .customLong("jwt-secret"), help: ArgumentHelp(ConfigKey.jwtSecret.help, valueName: ConfigKey.jwtSecret.rawValue))
     var jwtSecret: String?
 
-    @Option(name: .customLong("jwt-public-key-file"), help: ArgumentHelp(ConfigKey.jwtPublicKeyFile.help))
+    @Option(name: .customLong("jwt-public-key-file"), help: ArgumentHelp(ConfigKey.jwtPublicKeyFile.help, valueName: ConfigKey.jwtPublicKeyFile.rawValue))
     var jwtPublicKeyFile: String?
 
-    @Option(name: .customLong("jwt-issuer"), help: ArgumentHelp(ConfigKey.jwtIssuer.help))
+    @Option(name: .customLong("jwt-issuer"), help: ArgumentHelp(ConfigKey.jwtIssuer.help, valueName: ConfigKey.jwtIssuer.rawValue))
     var jwtIssuer: String?
 
-    @Option(name: .customLong("jwt-audience"), help: ArgumentHelp(ConfigKey.jwtAudience.help))
+    @Option(name: .customLong("jwt-audience"), help: ArgumentHelp(ConfigKey.jwtAudience.help, valueName: ConfigKey.jwtAudience.rawValue))
     var jwtAudience: String?
 
-    @Option(name: .customLong("local-api-token"), help: ArgumentHelp(ConfigKey.localAPIToken.help))
+    @Option(name: .customLong("local-api-token"), help: ArgumentHelp(ConfigKey.localAPIToken.help, valueName: ConfigKey.localAPIToken.rawValue))
     var localAPIToken: String?
 
-    @Option(name: .customLong("app-health-url"), help: ArgumentHelp(ConfigKey.appHealthURL.help))
+    @Option(name: .customLong("app-health-url"), help: ArgumentHelp(ConfigKey.appHealthURL.help, valueName: ConfigKey.appHealthURL.rawValue))
     var appHealthURL: String?
 
-    @Option(name: .customLong("drain-timeout"), help: ArgumentHelp(ConfigKey.drainTimeout.help))
+    @Option(name: .customLong("drain-timeout"), help: ArgumentHelp(ConfigKey.drainTimeout.help, valueName: ConfigKey.drainTimeout.rawValue))
     var drainTimeout: String?
 
-    @Option(name: .customLong("log-level"), help: ArgumentHelp(ConfigKey.logLevel.help))
+    @Option(name: .customLong("log-level"), help: ArgumentHelp(ConfigKey.logLevel.help, valueName: ConfigKey.logLevel.rawValue))
     var logLevel: String?
 
-    @Option(name: .customLong("header-timeout"), help: ArgumentHelp(ConfigKey.headerTimeout.help))
+    @Option(name: .customLong("header-timeout"), help: ArgumentHelp(ConfigKey.headerTimeout.help, valueName: ConfigKey.headerTimeout.rawValue))
     var headerTimeout: String?
 
-    @Option(name: .customLong("keepalive-timeout"), help: ArgumentHelp(ConfigKey.keepAliveTimeout.help))
+    @Option(name: .customLong("keepalive-timeout"), help: ArgumentHelp(ConfigKey.keepAliveTimeout.help, valueName: ConfigKey.keepAliveTimeout.rawValue))
     var keepAliveTimeout: String?
 
-    @Option(name: .customLong("body-timeout"), help: ArgumentHelp(ConfigKey.bodyTimeout.help))
+    @Option(name: .customLong("body-timeout"), help: ArgumentHelp(ConfigKey.bodyTimeout.help, valueName: ConfigKey.bodyTimeout.rawValue))
     var bodyTimeout: String?
 
-    @Option(name: .customLong("max-target-bytes"), help: ArgumentHelp(ConfigKey.maxTargetBytes.help))
+    @Option(name: .customLong("max-target-bytes"), help: ArgumentHelp(ConfigKey.maxTargetBytes.help, valueName: ConfigKey.maxTargetBytes.rawValue))
     var maxTargetBytes: String?
 
-    @Option(name: .customLong("max-header-bytes"), help: ArgumentHelp(ConfigKey.maxHeaderBytes.help))
+    @Option(name: .customLong("max-header-bytes"), help: ArgumentHelp(ConfigKey.maxHeaderBytes.help, valueName: ConfigKey.maxHeaderBytes.rawValue))
     var maxHeaderBytes: String?
 
-    @Option(name: .customLong("max-header-fields"), help: ArgumentHelp(ConfigKey.maxHeaderFields.help))
+    @Option(name: .customLong("max-header-fields"), help: ArgumentHelp(ConfigKey.maxHeaderFields.help, valueName: ConfigKey.maxHeaderFields.rawValue))
     var maxHeaderFields: String?
 
-    @Option(name: .customLong("max-body-bytes"), help: ArgumentHelp(ConfigKey.maxBodyBytes.help))
+    @Option(name: .customLong("max-body-bytes"), help: ArgumentHelp(ConfigKey.maxBodyBytes.help, valueName: ConfigKey.maxBodyBytes.rawValue))
     var maxBodyBytes: String?
 
-    @Option(name: .customLong("max-connections"), help: ArgumentHelp(ConfigKey.maxConnections.help))
+    @Option(name: .customLong("max-connections"), help: ArgumentHelp(ConfigKey.maxConnections.help, valueName: ConfigKey.maxConnections.rawValue))
     var maxConnections: String?
 
-    @Option(name: .customLong("workers"), help: ArgumentHelp(ConfigKey.workers.help))
+    @Option(name: .customLong("workers"), help: ArgumentHelp(ConfigKey.workers.help, valueName: ConfigKey.workers.rawValue))
     var workers: String?
 
     @Option(name: .customLong("oauth-client-secret-file"), help: "File holding the secret (env OAUTH_CLIENT_SECRET_FILE; default: none).")

@@ -1,0 +1,76 @@
+import Foundation
+
+/// The built `cluster-sidecar` binary, run as a child process with its stdout and stderr captured.
+final class SidecarProcess {
+    let process = Process()
+    private let out = Pipe()
+    private let err = Pipe()
+    private var lines: [String] = []
+    private var partial = Data()
+
+    static var binary: URL {
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("cluster-sidecar")
+    }
+
+    /// Starts the binary with `environment` (on top of PATH only) and `arguments`.
+    init(environment: [String: String] = [:], arguments: [String] = []) throws {
+        process.executableURL = Self.binary
+        process.arguments = arguments
+        var env = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin"]
+        for (k, v) in environment { env[k] = v }
+        process.environment = env
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+    }
+
+    deinit {
+        if process.isRunning {
+            process.terminate()
+            kill(process.processIdentifier, SIGKILL)
+        }
+    }
+
+    /// Starts on port 0 for both listeners and waits for the "listening" line.
+    static func listening(_ environment: [String: String] = [:]) throws -> (SidecarProcess, local: UInt16, cluster: UInt16) {
+        var env = ["LOCAL_PORT": "0", "CLUSTER_PORT": "0", "CLUSTER_ADDRESS": "127.0.0.1"]
+        for (k, v) in environment { env[k] = v }
+        let p = try SidecarProcess(environment: env)
+        guard let line = p.waitForLine(containing: #""message":"listening""#),
+            let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+            let local = (object["local"] as? String)?.split(separator: ":").last.flatMap({ UInt16($0) }),
+            let cluster = (object["cluster"] as? String)?.split(separator: ":").last.flatMap({ UInt16($0) })
+        else { throw TestFailure("no listening line; stderr: \(p.stderrText())") }
+        return (p, local, cluster)
+    }
+
+    /// Reads stdout lines until one contains `needle` (or `timeout` passes).
+    func waitForLine(containing needle: String, timeout: Double = 10) -> String? {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if let hit = lines.first(where: { $0.contains(needle) }) { return hit }
+            let chunk = out.fileHandleForReading.availableData
+            if chunk.isEmpty { return lines.first(where: { $0.contains(needle) }) }
+            partial.append(chunk)
+            while let nl = partial.firstIndex(of: 0x0A) {
+                lines.append(String(decoding: partial[partial.startIndex..<nl], as: UTF8.self))
+                partial.removeSubrange(partial.startIndex...nl)
+            }
+        }
+        return nil
+    }
+
+    func signal(_ sig: Int32) { kill(process.processIdentifier, sig) }
+
+    /// Waits for exit (at most `timeout` seconds); returns the status, or nil if still running.
+    func waitForExit(timeout: Double = 10) -> Int32? {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { usleep(5000) }
+        return process.isRunning ? nil : process.terminationStatus
+    }
+
+    func stderrText() -> String {
+        if process.isRunning { return "" }
+        return String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    }
+}
