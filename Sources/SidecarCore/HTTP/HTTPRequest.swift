@@ -5,14 +5,16 @@ public struct HTTPRequest: Sendable {
     /// The decoded body (empty when none was sent).
     public var body: [UInt8]
     /// The `x-correlation-id` taken from the request or made for it; echoed on the answer.
-    public var correlationID: String
+    public var correlation: CorrelationID
+    /// The correlation id as text.
+    public var correlationID: String { correlation.description }
     /// Path parameters filled by the router (`/servers/{id}` gives `["id": ...]`).
     public var pathParameters: [String: String] = [:]
 
-    public init(head: RequestHead, body: [UInt8], correlationID: String) {
+    public init(head: RequestHead, body: [UInt8], correlation: CorrelationID) {
         self.head = head
         self.body = body
-        self.correlationID = correlationID
+        self.correlation = correlation
     }
 
     public var method: String { head.method }

@@ -9,7 +9,7 @@ enum ResponseWriter {
     ///   - omitBody: true for HEAD: the fields describe the body that GET would send.
     ///   - keepAlive: whether the connection stays open; adds `Connection` as needed.
     static func write(
-        _ response: HTTPResponse, to out: inout [UInt8], statusLine: [UInt8], dateLine: [UInt8], correlationID: String,
+        _ response: HTTPResponse, to out: inout [UInt8], statusLine: [UInt8], dateLine: [UInt8], correlationID: CorrelationID,
         omitBody: Bool, version: HTTPVersion, keepAlive: Bool
     ) {
         out.append(contentsOf: statusLine)
@@ -21,9 +21,10 @@ enum ResponseWriter {
         for field in response.fields {
             appendField(&out, field.name, field.value)
         }
-        if !correlationID.isEmpty {
-            appendField(&out, "x-correlation-id", correlationID)
-        }
+        out.append(contentsOf: "x-correlation-id: ".utf8)
+        correlationID.write(into: &out)
+        out.append(0x0D)
+        out.append(0x0A)
         if !keepAlive {
             appendField(&out, "Connection", "close")
         } else if version == .http10 {

@@ -18,7 +18,7 @@ final class Connection {
         var omitBody: Bool
         var version: HTTPVersion
         var keepAlive: Bool
-        var correlationID: String
+        var correlationID: CorrelationID
     }
 
     let fd: Int32

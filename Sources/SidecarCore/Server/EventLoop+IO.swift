@@ -122,7 +122,7 @@ extension EventLoop {
 
     /// Answers a refused request and stops reading requests from this connection.
     func refuse(_ conn: Connection, _ error: HTTPParseError) {
-        shared.logger.debug("request refused", metadata: ["code": "\(error.label)", "status": "\(error.status)"])
+        if debugLogging { shared.logger.debug("request refused", metadata: ["code": "\(error.label)", "status": "\(error.status)"]) }
         let response = HTTPResponse.error(error.status, code: error.label, message: error.message)
         conn.head = nil
         conn.decoder = nil
@@ -133,12 +133,12 @@ extension EventLoop {
 
     private func dispatch(_ conn: Connection, _ head: RequestHead, body: [UInt8]) {
         conn.requests += 1
-        let correlationID = head.fields["x-correlation-id"].flatMap(Self.validCorrelationID) ?? makeCorrelationID()
+        let correlationID = head.fields["x-correlation-id"].flatMap(CorrelationID.init(given:)) ?? makeCorrelationID()
         let pending = Connection.Pending(
             omitBody: head.method == "HEAD", version: head.version,
             keepAlive: head.keepAlive && !shared.isDraining, correlationID: correlationID)
         let router = shared.listeners[conn.listener].router
-        var request = HTTPRequest(head: head, body: body, correlationID: correlationID)
+        var request = HTTPRequest(head: head, body: body, correlation: correlationID)
         let response: HTTPResponse
         switch router.resolve(method: head.method, path: head.path) {
         case .notFound:
@@ -160,7 +160,7 @@ extension EventLoop {
             }
             return
         }
-        shared.logger.debug("request", metadata: ["method": "\(head.method)", "path": "\(head.path)", "status": "\(response.status)", "correlation_id": "\(correlationID)"])
+        if debugLogging { shared.logger.debug("request", metadata: ["method": "\(head.method)", "path": "\(head.path)", "status": "\(response.status)", "correlation_id": "\(correlationID)"]) }
         finish(conn, response, pending)
     }
 
@@ -242,26 +242,8 @@ extension EventLoop {
         }
     }
 
-    /// A correlation id as received, if it is 1-128 visible ASCII characters.
-    static func validCorrelationID(_ s: String) -> String? {
-        guard !s.isEmpty, s.utf8.count <= 128, s.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else { return nil }
-        return s
-    }
-
-    /// A new random correlation id in UUID v4 form.
-    func makeCorrelationID() -> String {
-        let a = random.next(), b = random.next()
-        let hex = Array("0123456789abcdef".utf8)
-        var out = [UInt8](repeating: 0x2D, count: 36)
-        var k = 0
-        for i in 0..<32 {
-            if i == 8 || i == 12 || i == 16 || i == 20 { k += 1 }
-            var nibble = Int(((i < 16 ? a : b) >> UInt64((i % 16) * 4)) & 0xF)
-            if i == 12 { nibble = 4 }
-            if i == 16 { nibble = 8 | (nibble & 3) }
-            out[k] = hex[nibble]
-            k += 1
-        }
-        return String(decoding: out, as: UTF8.self)
+    /// A new random correlation id.
+    func makeCorrelationID() -> CorrelationID {
+        CorrelationID(random: random.next(), random.next())
     }
 }

@@ -27,6 +27,8 @@ final class EventLoop: @unchecked Sendable {  // loop state is confined to its t
     var nextGeneration: UInt32 = 0
     var dateCache = DateCache()
     let statusLines = StatusLines()
+    /// Read once: a per-request level check would copy the logger (and retain its handler).
+    let debugLogging: Bool
     var random: WyRand
     var listening = true
     var stopped = false
@@ -45,6 +47,7 @@ final class EventLoop: @unchecked Sendable {  // loop state is confined to its t
         self.shared = shared
         epoll = try Epoll()
         readBuffer = .allocate(byteCount: Self.readBufferSize, alignment: 16)
+        debugLogging = shared.logger.logLevel <= .debug
         random = WyRand(seed: UInt64.random(in: 0...UInt64.max))
         for (k, listener) in shared.listeners.enumerated() {
             try epoll.add(listener.fd, events: EPOLLIN.rawValue | EPOLLEXCLUSIVE.rawValue, data: Self.listenerTag | UInt64(k))

