@@ -5,3 +5,34 @@
 int csidecar_accept(int listener) {
     return accept4(listener, 0, 0, SOCK_NONBLOCK | SOCK_CLOEXEC);
 }
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <limits.h>
+
+#ifndef MADV_PAGEOUT
+#define MADV_PAGEOUT 21
+#endif
+
+int csidecar_trim_startup_pages(void) {
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n <= 0) return -1;
+    exe[n] = 0;
+    FILE *maps = fopen("/proc/self/maps", "r");
+    if (!maps) return -1;
+    char line[PATH_MAX + 256];
+    int trimmed = 0;
+    while (fgets(line, sizeof(line), maps)) {
+        unsigned long start, end;
+        char perms[5], path[PATH_MAX];
+        path[0] = 0;
+        if (sscanf(line, "%lx-%lx %4s %*s %*s %*s %4095s", &start, &end, perms, path) < 3) continue;
+        if (strcmp(path, exe) != 0 || perms[1] == 'w') continue;
+        madvise((void *)start, end - start, MADV_RANDOM);
+        if (madvise((void *)start, end - start, MADV_PAGEOUT) == 0) trimmed++;
+    }
+    fclose(maps);
+    return trimmed;
+}

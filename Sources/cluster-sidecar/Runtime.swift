@@ -42,6 +42,7 @@ struct Runtime {
             "local": "\(bound[0])", "cluster": "\(bound[1])", "cluster_url": "\(clusterURL)",
             "pid": "\(getpid())",
         ])
+        _ = csidecar_trim_startup_pages()
         waitForShutdown(http: http, health: health, logger: logger)
     }
 

@@ -19,6 +19,12 @@
 /// accept4(2) with SOCK_NONBLOCK | SOCK_CLOEXEC (needs _GNU_SOURCE, hence out of line).
 int csidecar_accept(int listener);
 
+/// Start-up touched far more of the executable's read-only pages than serving needs (the
+/// kernel maps 64 KiB around each fault). Marks them random-access and hands them back to
+/// the page cache; the few the event loops use fault back in one page at a time.
+/// Returns the number of mappings trimmed, or -1.
+int csidecar_trim_startup_pages(void);
+
 /// The errno of the calling thread (Swift cannot read the macro directly).
 static inline int csidecar_errno(void) { return errno; }
 
