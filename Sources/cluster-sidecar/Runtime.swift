@@ -13,7 +13,7 @@ struct Runtime {
         let logger = Logger(label: "cluster-sidecar")
 
         var server = configuration.server
-        let fileLimit = Socket.raiseFileLimit(to: server.maxConnections + 1024)
+        let fileLimit = ProcessLimits.raiseOpenFiles(to: server.maxConnections + 1024)
         if fileLimit < server.maxConnections + 64 {
             server.maxConnections = max(16, fileLimit - 64)
             logger.warning("open-file limit caps connections", metadata: ["max_connections": "\(server.maxConnections)"])

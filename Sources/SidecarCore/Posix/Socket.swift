@@ -3,7 +3,7 @@ import Glibc
 
 /// Thin wrappers over the socket calls the server makes. Descriptors are plain `Int32`
 /// owned by whoever holds them; every call retries EINTR.
-public enum Socket {
+enum Socket {
     /// Opens a non-blocking listening socket on `address`; returns it and the bound port.
     static func listen(on address: SocketAddress, backlog: Int32) throws(SystemError) -> (fd: Int32, port: UInt16) {
         let fd = try syscallChecked("socket") { socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
@@ -69,7 +69,7 @@ public enum Socket {
     }
 
     /// Raises the open-file limit to `wanted` (or the hard limit, if lower); returns the new soft limit.
-    public static func raiseFileLimit(to wanted: Int) -> Int {
+    static func raiseFileLimit(to wanted: Int) -> Int {
         var limit = rlimit()
         guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 0 }
         let target = min(rlim_t(wanted), limit.rlim_max)
@@ -79,4 +79,10 @@ public enum Socket {
         }
         return Int(limit.rlim_cur)
     }
+}
+
+/// Process-wide resource limits.
+public enum ProcessLimits {
+    /// Raises the open-file limit towards `wanted` (capped by the hard limit); returns the soft limit now in force.
+    public static func raiseOpenFiles(to wanted: Int) -> Int { Socket.raiseFileLimit(to: wanted) }
 }

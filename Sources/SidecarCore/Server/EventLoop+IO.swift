@@ -7,6 +7,10 @@ extension EventLoop {
 
     func handle(events: UInt32, fd: Int32, generation: UInt32) {
         guard let conn = connection(fd, generation) else { return }
+        if conn.isAwaiting && events & (EPOLLHUP.rawValue | EPOLLERR.rawValue) != 0 {
+            close(conn)  // the peer is gone both ways: its deferred answer has nowhere to go
+            return
+        }
         if events & (EPOLLIN.rawValue | EPOLLRDHUP.rawValue | EPOLLHUP.rawValue | EPOLLERR.rawValue) != 0 {
             readAvailable(conn)
         }

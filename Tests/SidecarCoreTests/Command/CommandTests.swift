@@ -102,3 +102,25 @@ import Testing
         #expect(p.waitForExit() == 0)
     }
 }
+
+@Suite struct LocalTokenTests {
+    @Test func localAPIToken_guardsTheSwitch_butNotTheProbes() throws {
+        let (p, local, _) = try SidecarProcess.listening(["LOCAL_API_TOKEN": "s3cret"])
+        let client = try RawClient(port: local)
+        try client.send("POST /ecv/disable HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n")
+        let refused = try client.readResponse()
+        #expect(refused.status == 401)
+        #expect(refused.field("WWW-Authenticate") == "Bearer")
+        #expect(!refused.bodyText.contains("s3cret"))
+        try client.send("POST /ecv/disable HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer wrong\r\nContent-Length: 0\r\n\r\n")
+        #expect(try client.readResponse().status == 401)
+        try client.send("GET /ecv HTTP/1.1\r\nHost: a\r\n\r\n")
+        #expect(try client.readResponse().status == 200)
+        try client.send("POST /ecv/disable HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer s3cret\r\nContent-Length: 0\r\n\r\n")
+        #expect(try client.readResponse().status == 200)
+        try client.send("GET /ecv HTTP/1.1\r\nHost: a\r\n\r\n")
+        #expect(try client.readResponse().status == 503)
+        p.signal(SIGTERM)
+        #expect(p.waitForExit() == 0)
+    }
+}
