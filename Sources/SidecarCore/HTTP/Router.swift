@@ -29,10 +29,12 @@ public struct Router: Sendable {
 
     private struct Pattern: Sendable {
         var segments: [Segment]
-        var handlers: [String: Handler]
+        var handlers: [(method: String, handler: Handler)]
     }
 
-    private var exact: [String: [String: Handler]] = [:]
+    /// Literal paths, scanned in order: for the handful of routes a listener has, comparing
+    /// strings beats hashing the path (and method) on every request.
+    private var exact: [(path: String, handlers: [(method: String, handler: Handler)])] = []
     private var patterns: [Pattern] = []
 
     public init() {}
@@ -55,18 +57,24 @@ public struct Router: Sendable {
             return .literal(s)
         }
         if segments.allSatisfy({ if case .literal = $0 { true } else { false } }) {
-            exact[path, default: [:]][method] = handler
+            if let k = exact.firstIndex(where: { $0.path == path }) {
+                exact[k].handlers.removeAll { $0.method == method }
+                exact[k].handlers.append((method, handler))
+            } else {
+                exact.append((path, [(method, handler)]))
+            }
         } else if let k = patterns.firstIndex(where: { $0.segments == segments }) {
-            patterns[k].handlers[method] = handler
+            patterns[k].handlers.removeAll { $0.method == method }
+            patterns[k].handlers.append((method, handler))
         } else {
-            patterns.append(Pattern(segments: segments, handlers: [method: handler]))
+            patterns.append(Pattern(segments: segments, handlers: [(method, handler)]))
         }
     }
 
     /// Finds the handler for `method` and `path`.
     public func resolve(method: String, path: String) -> Resolution {
-        if let handlers = exact[path] {
-            return pick(handlers, method, [:])
+        for route in exact where route.path == path {
+            return pick(route.handlers, method, [:])
         }
         guard !patterns.isEmpty else { return .notFound }
         let parts = Self.split(path)
@@ -78,10 +86,12 @@ public struct Router: Sendable {
         return .notFound
     }
 
-    private func pick(_ handlers: [String: Handler], _ method: String, _ params: [String: String]) -> Resolution {
-        if let h = handlers[method] { return .found(h, parameters: params) }
-        if method == "HEAD", let h = handlers["GET"] { return .found(h, parameters: params) }
-        var allowed = Set(handlers.keys)
+    private func pick(_ handlers: [(method: String, handler: Handler)], _ method: String, _ params: [String: String]) -> Resolution {
+        for h in handlers where h.method == method { return .found(h.handler, parameters: params) }
+        if method == "HEAD" {
+            for h in handlers where h.method == "GET" { return .found(h.handler, parameters: params) }
+        }
+        var allowed = Set(handlers.map(\.method))
         if allowed.contains("GET") { allowed.insert("HEAD") }
         return .methodNotAllowed(allow: allowed.sorted().joined(separator: ", "))
     }
