@@ -15,11 +15,14 @@ let package = Package(
     targets: [
         /// System headers Swift's Glibc module does not export (epoll, eventfd, TCP options).
         .target(name: "CSidecarSystem"),
+        /// libcurl, with typed wrappers for its variadic calls.
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         /// The core: sockets, the HTTP/1.1 server, configuration, health and logging.
         .target(
             name: "SidecarCore",
             dependencies: [
                 "CSidecarSystem",
+                "CCurl",
                 .product(name: "Logging", package: "swift-log"),
             ],
             // Loop state is confined to its thread; runtime exclusivity checks cost ~2 % of a request.

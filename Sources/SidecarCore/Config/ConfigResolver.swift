@@ -135,7 +135,7 @@ public struct ConfigResolver {
         guard let file else { return nil }
         guard let text = readFile(file) else { throw ConfigError(fileVariable, "cannot read '\(file)'") }
         var s = Substring(text)
-        while let last = s.last, last == "\n" || last == "\r" { s = s.dropLast() }
+        while let last = s.last, last.isNewline { s = s.dropLast() }
         guard !s.isEmpty else { throw ConfigError(fileVariable, "'\(file)' is empty") }
         return Secret(String(s))
     }

@@ -131,6 +131,7 @@ final class EventLoop: @unchecked Sendable {  // loop state is confined to its t
                 shared.logger.warning("accept failed", metadata: ["listener": "\(listener.name)", "error": "\(error)"])
                 return
             }
+            shared.accepted.add(1, ordering: .relaxed)
             let open = shared.connections.add(1, ordering: .relaxed).newValue
             if open > shared.configuration.maxConnections {
                 shared.connections.subtract(1, ordering: .relaxed)

@@ -71,6 +71,11 @@ public final class HTTPServer: Sendable {
         state.withLock { $0.shared?.connections.load(ordering: .relaxed) ?? 0 }
     }
 
+    /// Connections accepted since start.
+    public var acceptedConnections: Int {
+        state.withLock { $0.shared?.accepted.load(ordering: .relaxed) ?? 0 }
+    }
+
     /// Connections closed at once because `maxConnections` was reached.
     public var rejectedConnections: Int {
         state.withLock { $0.shared?.rejected.load(ordering: .relaxed) ?? 0 }

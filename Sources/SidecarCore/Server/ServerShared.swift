@@ -15,6 +15,8 @@ final class ServerShared: Sendable {
     let logger: Logger
     /// Open connections across loops.
     let connections = Atomic<Int>(0)
+    /// Connections accepted since start (limit refusals included).
+    let accepted = Atomic<Int>(0)
     /// Connections closed at once because the limit was reached.
     let rejected = Atomic<Int>(0)
     let draining = Atomic<Bool>(false)

@@ -53,7 +53,7 @@ import Testing
     }
 
     @Test func secrets_comeFromFiles_andAreNeverQuoted() throws {
-        let c = try resolve(["JWT_SECRET_FILE": "/s"], files: ["/s": "hunter2\n"])
+        let c = try resolve(["JWT_SECRET_FILE": "/s"], files: ["/s": "hunter2\r\n"])
         #expect(c.jwtSecret?.value == "hunter2")
         #expect("\(c.jwtSecret!)" == "<redacted>")
         #expect(error(["JWT_SECRET": "a", "JWT_SECRET_FILE": "/s"], files: ["/s": "b"])?.variable == "JWT_SECRET")

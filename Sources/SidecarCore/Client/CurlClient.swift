@@ -1,0 +1,161 @@
+import CCurl
+import CSidecarSystem
+import Synchronization
+
+/// An HTTP client on libcurl's multi interface.
+///
+/// One thread owns the multi handle and every transfer; requests are handed to it from any
+/// thread or task and it is woken with `curl_multi_wakeup`. Connections are kept alive and
+/// reused across requests to the same host. Redirects are off, TLS verification on, and
+/// every request has a deadline. Completions run on the client's thread: keep them short.
+public final class CurlClient: Sendable {
+    private enum Command: Sendable {
+        case start(UInt64, ClientRequest, @Sendable (Result<ClientResponse, ClientError>) -> Void)
+        case cancel(UInt64)
+    }
+
+    private let configuration: ClientConfiguration
+    private let multi: MultiHandle
+    private let inbox = Mutex<(commands: [Command], running: Bool, nextID: UInt64)>(([], true, 0))
+
+    /// Starts the client's thread.
+    public init(configuration: ClientConfiguration = ClientConfiguration()) {
+        Self.globalInit
+        self.configuration = configuration
+        multi = MultiHandle(curl_multi_init())
+        ccurl_multi_setopt_long(multi.pointer, CURLMOPT_MAX_TOTAL_CONNECTIONS, configuration.maxConnections)
+        ccurl_multi_setopt_long(multi.pointer, CURLMOPT_MAX_HOST_CONNECTIONS, configuration.maxConnectionsPerHost)
+        ccurl_multi_setopt_long(multi.pointer, CURLMOPT_MAXCONNECTS, configuration.maxConnections)
+        let loop = MultiLoop(multi: multi, configuration: configuration)
+        PosixThread.spawn { [self] in loop.run(self) }
+    }
+
+    private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
+
+    /// Hands `request` to the client; `completion` runs once, on the client's thread.
+    /// Returns an id for `cancel`.
+    @discardableResult
+    public func execute(_ request: ClientRequest, completion: @escaping @Sendable (Result<ClientResponse, ClientError>) -> Void) -> UInt64 {
+        let id: UInt64? = inbox.withLock { box in
+            guard box.running else { return nil }
+            box.nextID += 1
+            box.commands.append(.start(box.nextID, request, completion))
+            return box.nextID
+        }
+        guard let id else {
+            completion(.failure(.shutdown))
+            return 0
+        }
+        curl_multi_wakeup(multi.pointer)
+        return id
+    }
+
+    /// Sends `request` and waits for its answer; task cancellation cancels the transfer.
+    public func execute(_ request: ClientRequest) async throws(ClientError) -> ClientResponse {
+        let idBox = Mutex<UInt64>(0)
+        let result: Result<ClientResponse, ClientError> = await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let id = execute(request) { continuation.resume(returning: $0) }
+                idBox.withLock { $0 = id }
+            }
+        } onCancel: {
+            cancel(idBox.withLock { $0 })
+        }
+        return try result.get()
+    }
+
+    /// Stops the transfer `id` if it is still running; its completion gets `.cancelled`.
+    public func cancel(_ id: UInt64) {
+        guard id != 0 else { return }
+        inbox.withLock { $0.commands.append(.cancel(id)) }
+        curl_multi_wakeup(multi.pointer)
+    }
+
+    /// Fails every transfer with `.shutdown` and ends the thread.
+    public func shutdown() {
+        inbox.withLock { $0.running = false }
+        curl_multi_wakeup(multi.pointer)
+    }
+
+    /// Takes the queued commands (client thread), and whether the client still runs.
+    private func take() -> ([Command], Bool) {
+        inbox.withLock { box in
+            defer { box.commands.removeAll() }
+            return (box.commands, box.running)
+        }
+    }
+
+    /// The multi loop: state confined to the client's thread.
+    private final class MultiLoop: @unchecked Sendable {  // used only on the client's thread after spawn
+        let multi: MultiHandle
+        let configuration: ClientConfiguration
+        var transfers: [UInt64: CurlTransfer] = [:]
+
+        init(multi: MultiHandle, configuration: ClientConfiguration) {
+            self.multi = multi
+            self.configuration = configuration
+        }
+
+        func run(_ client: CurlClient) {
+            var running: Int32 = 0
+            while true {
+                let (commands, alive) = client.take()
+                for command in commands { apply(command) }
+                if !alive { break }
+                curl_multi_perform(multi.pointer, &running)
+                drainFinished()
+                curl_multi_poll(multi.pointer, nil, 0, 1000, nil)
+            }
+            for (_, t) in transfers {
+                curl_multi_remove_handle(multi.pointer, t.handle)
+                t.release()
+                t.completion(.failure(.shutdown))
+            }
+            transfers.removeAll()
+            for case .start(_, _, let completion) in client.take().0 { completion(.failure(.shutdown)) }
+            curl_multi_cleanup(multi.pointer)
+        }
+
+        private func apply(_ command: Command) {
+            switch command {
+            case .start(let id, let request, let completion):
+                let t = CurlTransfer(id: id, request: request, maxBody: configuration.maxResponseBytes, started: csidecar_monotonic_ns(), completion: completion)
+                guard let h = t.makeHandle(configuration), curl_multi_add_handle(multi.pointer, h) == CURLM_OK else {
+                    t.release()
+                    completion(.failure(.badRequest))
+                    return
+                }
+                transfers[id] = t
+            case .cancel(let id):
+                guard let t = transfers.removeValue(forKey: id) else { return }
+                curl_multi_remove_handle(multi.pointer, t.handle)
+                t.release()
+                t.completion(.failure(.cancelled))
+            }
+        }
+
+        private func drainFinished() {
+            var left: Int32 = 0
+            while let msg = curl_multi_info_read(multi.pointer, &left) {
+                guard ccurl_msg_done(msg) != 0, let h = ccurl_msg_handle(msg) else { continue }
+                let code = ccurl_msg_result(msg)
+                var raw: UnsafeMutableRawPointer?
+                ccurl_getinfo_pointer(h, CURLINFO_PRIVATE, &raw)
+                guard let raw else { continue }
+                let t = Unmanaged<CurlTransfer>.fromOpaque(raw).takeUnretainedValue()
+                let outcome = t.outcome(code, now: csidecar_monotonic_ns())
+                curl_multi_remove_handle(multi.pointer, h)
+                transfers.removeValue(forKey: t.id)
+                t.release()
+                t.completion(outcome)
+            }
+        }
+    }
+}
+
+/// The multi handle pointer. curl_multi_wakeup is documented as safe from any thread;
+/// everything else is called on the client's thread only.
+struct MultiHandle: @unchecked Sendable {
+    let pointer: UnsafeMutableRawPointer
+    init(_ pointer: UnsafeMutableRawPointer?) { self.pointer = pointer! }
+}
