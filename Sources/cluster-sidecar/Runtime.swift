@@ -2,8 +2,10 @@ import CSidecarSystem
 import Glibc
 import Logging
 import SidecarCore
+import Synchronization
 
-/// Wires the configuration to the server and waits for signals on the main thread.
+/// Wires the configuration to the server, the registrar and the probes, then waits for
+/// signals on the main thread.
 struct Runtime {
     let configuration: SidecarConfiguration
 
@@ -20,11 +22,12 @@ struct Runtime {
         }
 
         let health = HealthState(registered: configuration.mitURL == nil)
+        let context = SidecarContext(configuration: configuration, health: health)
         let http = HTTPServer(
             configuration: server,
             listeners: [
-                ListenerSpec(name: "local", address: configuration.localAddress, router: SidecarRoutes.local(configuration: configuration, health: health)),
-                ListenerSpec(name: "cluster", address: configuration.clusterAddress, router: SidecarRoutes.cluster(configuration: configuration, health: health)),
+                ListenerSpec(name: "local", address: configuration.localAddress, router: SidecarRoutes.local(context: context)),
+                ListenerSpec(name: "cluster", address: configuration.clusterAddress, router: SidecarRoutes.cluster(context: context)),
             ],
             logger: logger)
         let bound: [SocketAddress]
@@ -38,28 +41,86 @@ struct Runtime {
         if configuration.jwtSecret == nil && configuration.jwtPublicKeyFile == nil {
             logger.warning("no JWT_SECRET or JWT_PUBLIC_KEY_FILE: the cluster API refuses every call but health")
         }
+        let registrar = startMembership(context: context, clusterURL: clusterURL, logger: logger)
         logger.info("listening", metadata: [
             "local": "\(bound[0])", "cluster": "\(bound[1])", "cluster_url": "\(clusterURL)",
-            "pid": "\(getpid())",
+            "registry": "\(configuration.mitURL ?? "none")", "pid": "\(getpid())",
         ])
         _ = csidecar_trim_startup_pages()
-        waitForShutdown(http: http, health: health, logger: logger)
+        waitForShutdown(http: http, health: health, registrar: registrar, logger: logger)
     }
 
-    /// First signal: leave rotation, drain (at most DRAIN_TIMEOUT), exit 0. A second: exit at once.
-    private func waitForShutdown(http: HTTPServer, health: HealthState, logger: Logger) -> Never {
+    /// Our server in the view; with a registry, the registrar and (with APP_HEALTH_URL) the prober.
+    private func startMembership(context: SidecarContext, clusterURL: String, logger: Logger) -> Registrar? {
+        let me = ServerInfo(
+            id: configuration.serverID ?? "", type: configuration.serverType ?? "", url: configuration.serverURL ?? "", clusterUrl: clusterURL)
+        guard let mitURL = configuration.mitURL else {
+            context.attach(me: me, registrar: nil)
+            if configuration.serverURL != nil {
+                var alone = me
+                if alone.id.isEmpty { alone.id = "self" }
+                context.view.replace(with: [alone])
+            }
+            return nil
+        }
+        let client = CurlClient()
+        let source: TokenProvider.Source
+        if let token = configuration.mitToken {
+            source = .fixed(token)
+        } else if let url = configuration.oauthTokenURL, let id = configuration.oauthClientID, let secret = configuration.oauthClientSecret {
+            source = .clientCredentials(url: url, clientID: id, secret: secret)
+        } else {
+            source = .none
+            logger.warning("no MIT_TOKEN nor OAUTH_* credentials: calls to mIT carry no token")
+        }
+        let registrar = Registrar(
+            settings: .init(
+                retry: configuration.registrationRetry, concurrentDelay: configuration.registrationConcurrentDelay,
+                leaseTimeDefault: configuration.leaseTimeDefault, clusterManagement: configuration.clusterManagement,
+                fixedID: configuration.serverID),
+            mit: MITClient(baseURL: mitURL, client: client, tokens: TokenProvider(source: source, client: client), logger: logger),
+            me: me, view: context.view, health: context.health, logger: logger)
+        context.attach(me: me, registrar: registrar)
+        if let url = configuration.appHealthURL {
+            context.health.setApplicationHealthy(false)
+            let health = context.health
+            Task {
+                await AppHealthProber(url: url, client: client).run { healthy in
+                    health.setApplicationHealthy(healthy)
+                    logger.info("application health changed", metadata: ["healthy": "\(healthy)"])
+                    await registrar.applicationHealth(healthy)
+                }
+            }
+        }
+        Task { await registrar.start() }
+        return registrar
+    }
+
+    /// First signal: leave rotation, unregister and drain (at most DRAIN_TIMEOUT), exit 0.
+    /// A second: exit at once.
+    private func waitForShutdown(http: HTTPServer, health: HealthState, registrar: Registrar?, logger: Logger) -> Never {
         let signal = csidecar_wait_signal()
         logger.info("shutting down", metadata: ["signal": "\(signal)", "open_connections": "\(http.openConnections)"])
         health.beginDraining()
         http.beginDrain()
+        let unregistered = Atomic<Bool>(registrar == nil)
+        if let registrar {
+            Task {
+                await registrar.shutdown()
+                unregistered.store(true, ordering: .releasing)
+            }
+        }
         let deadline = csidecar_monotonic_ns() + UInt64(configuration.drainTimeout * 1_000_000_000)
         while true {
-            if http.isDrained {
+            if http.isDrained && unregistered.load(ordering: .acquiring) {
                 logger.info("stopped", metadata: ["reason": "drained"])
                 exit(ExitStatus.clean)
             }
             if csidecar_monotonic_ns() >= deadline {
-                logger.warning("stopped", metadata: ["reason": "drain timeout", "open_connections": "\(http.openConnections)"])
+                logger.warning("stopped", metadata: [
+                    "reason": "drain timeout", "open_connections": "\(http.openConnections)",
+                    "unregistered": "\(unregistered.load(ordering: .acquiring))",
+                ])
                 exit(ExitStatus.clean)
             }
             let second = csidecar_wait_signal_timeout(5)

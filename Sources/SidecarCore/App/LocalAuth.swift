@@ -15,6 +15,16 @@ public enum LocalAuth {
         }
     }
 
+    /// The same check for a handler that answers later.
+    public static func requireAsync(_ token: Secret?, _ handler: @escaping Router.AsyncHandler) -> Router.AsyncHandler {
+        guard let token else { return handler }
+        let check = require(token) { _ in HTTPResponse(status: 200) }
+        return { request in
+            let verdict = check(request)
+            return verdict.status == 401 ? verdict : await handler(request)
+        }
+    }
+
     /// Compares without an early exit, so timing does not tell how much matched.
     static func constantTimeEquals(_ a: [UInt8], _ b: [UInt8]) -> Bool {
         var diff = UInt8(truncatingIfNeeded: a.count ^ b.count)

@@ -1,24 +1,26 @@
 /// The routers of the two listeners, as the contract lays them out.
 public enum SidecarRoutes {
-    /// The local API: probes, the traffic switch (behind `LOCAL_API_TOKEN` when set).
-    public static func local(configuration: SidecarConfiguration, health: HealthState) -> Router {
+    /// The local API: probes (no auth); the switch, status and membership behind
+    /// `LOCAL_API_TOKEN` when it is set.
+    public static func local(context: SidecarContext) -> Router {
         var router = Router()
-        HealthRoutes.addProbes(to: &router, health: health)
+        HealthRoutes.addProbes(to: &router, health: context.health)
+        let token = context.configuration.localAPIToken
         var guarded = Router()
-        HealthRoutes.addSwitch(to: &guarded, health: health)
-        let token = configuration.localAPIToken
+        HealthRoutes.addSwitch(to: &guarded, health: context.health)
         for path in ["/ecv/enable", "/ecv/disable"] {
             if case .found(.sync(let h), _) = guarded.resolve(method: "POST", path: path) {
                 router.on("POST", path, LocalAuth.require(token, h))
             }
         }
+        StatusRoutes.add(to: &router, context: context) { LocalAuth.requireAsync(token, $0) }
         return router
     }
 
     /// The cluster API: probes (no auth). Membership endpoints come with JWT checks.
-    public static func cluster(configuration: SidecarConfiguration, health: HealthState) -> Router {
+    public static func cluster(context: SidecarContext) -> Router {
         var router = Router()
-        HealthRoutes.addProbes(to: &router, health: health)
+        HealthRoutes.addProbes(to: &router, health: context.health)
         return router
     }
 }
