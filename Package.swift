@@ -11,6 +11,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/vapor/jwt-kit", from: "5.7.1"),
     ],
     targets: [
         /// System headers Swift's Glibc module does not export (epoll, eventfd, TCP options).
@@ -24,6 +25,7 @@ let package = Package(
                 "CSidecarSystem",
                 "CCurl",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "JWTKit", package: "jwt-kit"),
             ],
             // Loop state is confined to its thread; runtime exclusivity checks cost ~2 % of a request.
             swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]

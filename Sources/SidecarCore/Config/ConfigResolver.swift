@@ -37,6 +37,9 @@ public struct ConfigResolver {
         c.oauthClientSecret = try secret(.oauthClientSecret)
         c.mitToken = try secret(.mitToken)
         c.jwtSecret = try secret(.jwtSecret)
+        if let s = c.jwtSecret, s.value.utf8.count < 32 {
+            throw ConfigError(ConfigKey.jwtSecret.rawValue, "must be at least 32 bytes (HS256, RFC 7518 §3.2)")
+        }
         c.jwtPublicKeyFile = try text(.jwtPublicKeyFile)
         c.jwtIssuer = try text(.jwtIssuer)
         c.jwtAudience = try text(.jwtAudience)

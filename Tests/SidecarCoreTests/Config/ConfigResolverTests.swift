@@ -53,8 +53,10 @@ import Testing
     }
 
     @Test func secrets_comeFromFiles_andAreNeverQuoted() throws {
-        let c = try resolve(["JWT_SECRET_FILE": "/s"], files: ["/s": "hunter2\r\n"])
-        #expect(c.jwtSecret?.value == "hunter2")
+        let long = String(repeating: "k", count: 32)
+        let c = try resolve(["JWT_SECRET_FILE": "/s"], files: ["/s": long + "\r\n"])
+        #expect(c.jwtSecret?.value == long)
+        #expect(error(["JWT_SECRET": "short"])?.variable == "JWT_SECRET")
         #expect("\(c.jwtSecret!)" == "<redacted>")
         #expect(error(["JWT_SECRET": "a", "JWT_SECRET_FILE": "/s"], files: ["/s": "b"])?.variable == "JWT_SECRET")
         let missing = error(["MIT_TOKEN_FILE": "/nope"])

@@ -44,6 +44,30 @@ final class SidecarProcess {
         return (p, local, cluster)
     }
 
+    /// Starts `cluster-sidecar registry` on port 0 and returns it with its port.
+    static func registry(leaseTime: Double = 1, port: UInt16 = 0) throws -> (SidecarProcess, port: UInt16) {
+        let p = try SidecarProcess(environment: [:], arguments: ["registry", "--port", "\(port)", "--secret", testSecret, "--lease-time", "\(leaseTime)"])
+        guard let line = p.waitForLine(containing: #""message":"registry listening""#),
+            let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+            let bound = (object["address"] as? String)?.split(separator: ":").last.flatMap({ UInt16($0) })
+        else { throw TestFailure("registry did not start; stderr: \(p.stderrText())") }
+        return (p, bound)
+    }
+
+    static let testSecret = "0123456789abcdef0123456789abcdef"
+
+    /// The environment of a sidecar registered with the registry on `port`.
+    static func memberEnvironment(registry port: UInt16, type: String = "echo", extra: [String: String] = [:]) -> [String: String] {
+        var env = [
+            "MIT_URL": "http://127.0.0.1:\(port)", "OAUTH_TOKEN_URL": "http://127.0.0.1:\(port)/oauth/token",
+            "OAUTH_CLIENT_ID": "test", "OAUTH_CLIENT_SECRET": "test-secret", "SERVER_TYPE": type,
+            "SERVER_URL": "http://127.0.0.1:9/app", "JWT_SECRET": testSecret, "REGISTRATION_RETRY": "0.5",
+            "REGISTRATION_CONCURRENT_DELAY": "0.5",
+        ]
+        for (k, v) in extra { env[k] = v }
+        return env
+    }
+
     /// Reads stdout lines until one contains `needle` (or `timeout` passes).
     func waitForLine(containing needle: String, timeout: Double = 10) -> String? {
         let deadline = Date().addingTimeInterval(timeout)

@@ -1,0 +1,127 @@
+import Foundation
+import Testing
+
+/// The built binary against the embedded registry, both as real processes on port 0.
+@Suite struct RegistrationIntegrationTests {
+    /// GET `path` on `port` and decode a JSON object.
+    func json(_ port: UInt16, _ path: String, method: String = "GET", token: String? = nil) throws -> [String: Any] {
+        let client = try RawClient(port: port)
+        var head = "\(method) \(path) HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n"
+        if let token { head += "Authorization: Bearer \(token)\r\n" }
+        try client.send(head + "\r\n")
+        let r = try client.readResponse()
+        return try (JSONSerialization.jsonObject(with: Data(r.body)) as? [String: Any]) ?? [:]
+    }
+
+    func status(_ port: UInt16) throws -> [String: Any] { try json(port, "/status") }
+
+    func registryToken(_ port: UInt16) throws -> String {
+        let client = try RawClient(port: port)
+        let form = "grant_type=client_credentials&client_id=t&client_secret=s"
+        try client.send("POST /oauth/token HTTP/1.1\r\nHost: a\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: \(form.utf8.count)\r\n\r\n\(form)")
+        let body = try JSONSerialization.jsonObject(with: Data(client.readResponse().body)) as? [String: Any]
+        return try #require(body?["access_token"] as? String)
+    }
+
+    func registered(_ port: UInt16) -> Bool { (try? status(port)["REGISTRATION_STATUS"] as? String) == "registered" }
+
+    @Test func registers_renews_andReportsStatus() throws {
+        let (registry, rport) = try SidecarProcess.registry(leaseTime: 0.5)
+        let (sidecar, local, _) = try SidecarProcess.listening(SidecarProcess.memberEnvironment(registry: rport))
+        #expect(eventually(5) { registered(local) })
+        #expect(eventually(5) { (try? status(local)["registration"] as? [String: Any])?["lastLeasedAt"] is String })
+        let s = try status(local)
+        #expect(s["CLUSTER_STATUS_SERVERS"] as? Int == 1)
+        #expect(s["CLUSTER_STATUS_LEASE_TIME"] as? Double == 0.5)
+        #expect((s["CLUSTER_STATUS_UPDATED_AT"] as? String)?.hasSuffix("Z") == true)
+        let health = s["health"] as? [String: Any]
+        #expect(health?["ready"] as? Bool == true)
+        sidecar.signal(SIGTERM)
+        #expect(sidecar.waitForExit() == 0)
+        registry.signal(SIGTERM)
+        _ = registry.waitForExit()
+    }
+
+    @Test func registryOutage_andAmnesia_registeredAgainWithinTheRetryPeriod_keepingTheID() throws {
+        let (registry, rport) = try SidecarProcess.registry(leaseTime: 0.3)
+        let (sidecar, local, _) = try SidecarProcess.listening(SidecarProcess.memberEnvironment(registry: rport))
+        #expect(eventually(5) { registered(local) })
+        let id = try #require((try status(local)["registration"] as? [String: Any])?["serverId"] as? String)
+        registry.signal(SIGKILL)
+        _ = registry.waitForExit()
+        usleep(1_500_000)  // several lease attempts fail meanwhile
+        #expect(registered(local), "the cluster view and registration are kept through an outage")
+        let (back, _) = try SidecarProcess.registry(leaseTime: 0.3, port: rport)
+        let returned = Date()
+        let token = try registryToken(rport)
+        #expect(eventually(3) {
+            ((try? json(rport, "/servers", token: token)["servers"] as? [[String: Any]]) ?? []).contains { $0["id"] as? String == id }
+        })
+        // REGISTRATION_RETRY is 0.5 s: back within it, plus a lease interval to notice the 404.
+        #expect(Date().timeIntervalSince(returned) < 1.5)
+        sidecar.signal(SIGTERM)
+        #expect(sidecar.waitForExit() == 0)
+        // unregistered on SIGTERM
+        #expect(((try? json(rport, "/servers", token: token)["servers"] as? [[String: Any]]) ?? [["x": 1]]).isEmpty)
+        back.signal(SIGTERM)
+        _ = back.waitForExit()
+    }
+
+    @Test func registryDownAtStart_registersOnceItComes() throws {
+        let (probe, rport) = try SidecarProcess.registry()
+        probe.signal(SIGKILL)
+        _ = probe.waitForExit()
+        let (sidecar, local, _) = try SidecarProcess.listening(SidecarProcess.memberEnvironment(registry: rport))
+        usleep(700_000)
+        let s = try status(local)
+        #expect(s["REGISTRATION_STATUS"] as? String == "registering")
+        #expect((try json(local, "/readyz"))["error"] != nil)
+        let (registry, _) = try SidecarProcess.registry(port: rport)
+        #expect(eventually(2) { registered(local) })
+        sidecar.signal(SIGTERM)
+        #expect(sidecar.waitForExit() == 0)
+        registry.signal(SIGTERM)
+        _ = registry.waitForExit()
+    }
+
+    @Test func registerAndUnregisterEndpoints_reportMembership() throws {
+        let (registry, rport) = try SidecarProcess.registry(leaseTime: 5)
+        let (sidecar, local, _) = try SidecarProcess.listening(SidecarProcess.memberEnvironment(registry: rport))
+        #expect(eventually(5) { registered(local) })
+        let out = try json(local, "/unregister", method: "POST")
+        #expect(out["nbServers"] as? Int == 1)
+        #expect(out["serverId"] is String)
+        #expect(try status(local)["REGISTRATION_STATUS"] as? String == "unregistered")
+        let back = try json(local, "/register", method: "POST")
+        #expect(back["serverId"] as? String == out["serverId"] as? String)
+        #expect(try status(local)["REGISTRATION_STATUS"] as? String == "registered")
+        sidecar.signal(SIGTERM)
+        #expect(sidecar.waitForExit() == 0)
+        registry.signal(SIGTERM)
+        _ = registry.waitForExit()
+    }
+
+    @Test func twoSidecarsStartingTogether_seeEachOther_afterTheConcurrentRegistration() throws {
+        let (registry, rport) = try SidecarProcess.registry(leaseTime: 5)
+        let (a, localA, _) = try SidecarProcess.listening(SidecarProcess.memberEnvironment(registry: rport))
+        let (b, localB, _) = try SidecarProcess.listening(SidecarProcess.memberEnvironment(registry: rport))
+        #expect(eventually(5) { (try? status(localA)["CLUSTER_STATUS_SERVERS"] as? Int) == 2 })
+        #expect(eventually(5) { (try? status(localB)["CLUSTER_STATUS_SERVERS"] as? Int) == 2 })
+        for p in [a, b] {
+            p.signal(SIGTERM)
+            #expect(p.waitForExit() == 0)
+        }
+        registry.signal(SIGTERM)
+        _ = registry.waitForExit()
+    }
+
+    @Test func withoutRegistry_membershipEndpointsSaySo() throws {
+        let (sidecar, local, _) = try SidecarProcess.listening(["SERVER_URL": "http://127.0.0.1:9/app"])
+        let s = try status(local)
+        #expect(s["REGISTRATION_STATUS"] as? String == "disabled")
+        #expect(s["CLUSTER_STATUS_SERVERS"] as? Int == 1)
+        #expect((try json(local, "/register", method: "POST")["error"] as? [String: Any])?["code"] as? String == "no_registry")
+        sidecar.signal(SIGTERM)
+        #expect(sidecar.waitForExit() == 0)
+    }
+}
