@@ -125,3 +125,16 @@ import Testing
         #expect(sidecar.waitForExit() == 0)
     }
 }
+
+@Suite struct DemoTests {
+    @Test func demo_formsAClusterOfThree_andStopsCleanly() throws {
+        let p = try SidecarProcess(arguments: ["demo", "--duration", "4"])
+        #expect(p.waitForExit(timeout: 30) == 0)
+        let out = String(decoding: (p.process.standardOutput as! Pipe).fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let tables = out.components(separatedBy: "local API")
+        let final = try #require(tables.last)
+        #expect(final.components(separatedBy: "registered").count - 1 == 3, "\(out)")
+        #expect(final.contains("3     yes"))
+        #expect(out.components(separatedBy: ": exit 0").count - 1 == 3)
+    }
+}

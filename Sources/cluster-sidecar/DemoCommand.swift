@@ -1,0 +1,151 @@
+import ArgumentParser
+import CSidecarSystem
+import FoundationEssentials
+import Glibc
+import Logging
+import SidecarCore
+
+/// `cluster-sidecar demo`: a registry, three sidecars and three echo applications on loopback.
+struct DemoCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo",
+        abstract: "Run a local demo cluster: the embedded registry, three sidecars, three echo apps.",
+        discussion: "Prints the cluster forming as a live table. Ctrl-C stops everything; the sidecars unregister first."
+    )
+
+    @Option(help: "Stop by itself after this many seconds (0: run until Ctrl-C).")
+    var duration: Double = 0
+
+    @Option(help: "Sidecars (and echo applications) to start.")
+    var nodes: Int = 3
+
+    func run() throws {
+        csidecar_block_signals()
+        var silent = Logger(label: "demo")
+        silent.logLevel = .critical
+        let secret = (0..<32).map { _ in String(UInt8.random(in: 0...15), radix: 16) }.joined()
+        let dir = "/tmp/cluster-sidecar-demo-\(getpid())"
+        mkdir(dir, 0o755)
+        let binary = selfExecutable()
+
+        // The echo applications: our own server, one listener each.
+        let appPorts = (0..<nodes).map { _ in freePort() }
+        var listeners: [ListenerSpec] = []
+        for (k, port) in appPorts.enumerated() {
+            var router = Router()
+            router.on("GET", "/health") { _ in .json(200, #"{"status":"ok"}"#) }
+            router.on("GET", "/hello/{name}") { request in
+                .json(200, #"{"node":\#(k + 1),"hello":\#(JSON.quote(request.pathParameters["name"] ?? ""))}"#)
+            }
+            listeners.append(ListenerSpec(name: "app\(k + 1)", address: SocketAddress(host: "127.0.0.1", port: port)!, router: router))
+        }
+        let apps = HTTPServer(configuration: ServerConfiguration(loops: 1), listeners: listeners, logger: silent)
+        do { try apps.start() } catch { Environment.fail("demo: \(error)", status: ExitStatus.startup) }
+
+        let registryPort = freePort()
+        guard let registry = ChildProcess.spawn(
+            name: "registry", arguments: [binary, "registry", "--port", "\(registryPort)", "--lease-time", "10"],
+            environment: ["REGISTRY_SECRET": secret, "PATH": "/usr/bin:/bin"], log: "\(dir)/registry.log")
+        else { Environment.fail("demo: cannot start the registry", status: ExitStatus.startup) }
+
+        let client = CurlClient()
+        let registryURL = "http://127.0.0.1:\(registryPort)"
+        guard waitUntil(5, { statusCode(client, registryURL + "/healthz") == 200 }) else {
+            registry.signal(SIGKILL)
+            Environment.fail("demo: the registry did not start (see \(dir)/registry.log)", status: ExitStatus.startup)
+        }
+        var sidecars: [(ChildProcess, local: UInt16)] = []
+        for k in 0..<nodes {
+            let local = freePort()
+            let env = [
+                "MIT_URL": registryURL, "OAUTH_TOKEN_URL": registryURL + "/oauth/token", "OAUTH_CLIENT_ID": "demo",
+                "OAUTH_CLIENT_SECRET": "demo", "JWT_SECRET": secret, "SERVER_TYPE": "echo",
+                "SERVER_URL": "http://127.0.0.1:\(appPorts[k])", "APP_HEALTH_URL": "http://127.0.0.1:\(appPorts[k])/health",
+                "LOCAL_PORT": "\(local)", "CLUSTER_PORT": "\(freePort())", "CLUSTER_ADDRESS": "127.0.0.1",
+                "REGISTRATION_RETRY": "1", "REGISTRATION_CONCURRENT_DELAY": "2", "PATH": "/usr/bin:/bin",
+            ]
+            if let p = ChildProcess.spawn(name: "sidecar\(k + 1)", arguments: [binary], environment: env, log: "\(dir)/sidecar\(k + 1).log") {
+                sidecars.append((p, local))
+            }
+            usleep(300_000)
+        }
+
+        print("cluster-sidecar demo: registry \(registryURL), \(sidecars.count) sidecars; logs in \(dir). Ctrl-C stops.\n")
+        let started = MonotonicClock.now()
+        var last = ""
+        let live = isatty(1) != 0
+        while true {
+            var rows = sidecars.map { Row.fetch(client, port: $0.local) }
+            // Redrawn in place on a terminal; elsewhere printed only when membership changes.
+            if !live { rows = rows.map { var r = $0; r.lease = ""; return r } }
+            let table = render(rows)
+            if table != last {
+                if live { print("\u{1B}[H\u{1B}[2J", terminator: "") }
+                print(table)
+                last = table
+            }
+            let signal = csidecar_wait_signal_timeout(500)
+            if signal != 0 || (duration > 0 && MonotonicClock.now() - started >= duration) { break }
+        }
+
+        print("\nstopping: the sidecars unregister, then the registry stops")
+        for (p, _) in sidecars { p.signal(SIGTERM) }
+        var clean = true
+        for (p, _) in sidecars {
+            let status = p.wait(timeout: 10)
+            print("  \(p.name): \(status.map { "exit \($0)" } ?? "killed")")
+            clean = clean && status == 0
+        }
+        registry.signal(SIGTERM)
+        registry.wait(timeout: 5)
+        print(clean ? "done" : "done (some sidecars did not stop cleanly)")
+        Glibc.exit(clean ? ExitStatus.clean : ExitStatus.startup)
+    }
+
+    /// One line of the live table.
+    struct Row {
+        var port: UInt16
+        var status = "down"
+        var id = "-"
+        var servers = 0
+        var lease = "-"
+        var ready = false
+
+        static func fetch(_ client: CurlClient, port: UInt16) -> Row {
+            var row = Row(port: port)
+            guard let body = Blocking.run({ try? await client.execute(ClientRequest(url: "http://127.0.0.1:\(port)/status", timeout: 1)).body }),
+                case .object(let s)? = JSONValue.parse(body)
+            else { return row }
+            if case .string(let st)? = s["REGISTRATION_STATUS"] { row.status = st }
+            if case .number(let n)? = s["CLUSTER_STATUS_SERVERS"] { row.servers = Int(n) }
+            if case .object(let r)? = s["registration"] {
+                if case .string(let id)? = r["serverId"] { row.id = id }
+                if case .number(let next)? = r["nextLeaseInSeconds"] { row.lease = "in \(Int(next.rounded()))s" }
+            }
+            if case .object(let h)? = s["health"], case .bool(let ready)? = h["ready"] { row.ready = ready }
+            return row
+        }
+    }
+
+    func render(_ rows: [Row]) -> String {
+        func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
+        var out = pad("local API", 18) + pad("registration", 14) + pad("server id", 26) + pad("sees", 6) + pad("ready", 7) + "next lease\n"
+        for r in rows {
+            out += pad("127.0.0.1:\(r.port)", 18) + pad(r.status, 14) + pad(r.id, 26) + pad("\(r.servers)", 6) + pad(r.ready ? "yes" : "no", 7) + r.lease + "\n"
+        }
+        return out
+    }
+}
+
+private func statusCode(_ client: CurlClient, _ url: String) -> Int? {
+    Blocking.run { try? await client.execute(ClientRequest(url: url, timeout: 1)).status }
+}
+
+private func waitUntil(_ seconds: Double, _ condition: () -> Bool) -> Bool {
+    let end = MonotonicClock.now() + seconds
+    while MonotonicClock.now() < end {
+        if condition() { return true }
+        usleep(50_000)
+    }
+    return false
+}
