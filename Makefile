@@ -2,10 +2,14 @@
 SWIFT ?= swift
 RELEASE_FLAGS = -c release --static-swift-stdlib
 
-.PHONY: run test build release lint clean
+.PHONY: run sidecar test build release lint clean
 
-## Builds and runs the sidecar on 127.0.0.1:8461 (local API) and 0.0.0.0:8460 (cluster API).
+## Builds a release binary and runs the local demo cluster (registry, three sidecars, three echo apps).
 run: release
+	./.build/release/cluster-sidecar demo
+
+## Runs one sidecar alone on 127.0.0.1:8461 (local API) and 0.0.0.0:8460 (cluster API).
+sidecar: release
 	./.build/release/cluster-sidecar
 
 ## Runs the whole test suite (unit and integration, over real sockets and processes).

@@ -39,6 +39,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        /// Load drivers for the bench/ scripts.
+        .executableTarget(name: "sidecar-bench", dependencies: ["SidecarCore"]),
         .testTarget(
             name: "SidecarCoreTests",
             dependencies: ["SidecarCore", "CSidecarSystem", "cluster-sidecar"]

@@ -24,12 +24,15 @@ public struct ClientResponse: Sendable {
     public var body: [UInt8]
     /// Time from hand-over to completion, in seconds.
     public var duration: Double
+    /// Connections curl had to open for this request (0 when it reused one).
+    public var newConnections: Int
 
-    public init(status: Int, headers: HTTPFields, body: [UInt8], duration: Double) {
+    public init(status: Int, headers: HTTPFields, body: [UInt8], duration: Double, newConnections: Int = 0) {
         self.status = status
         self.headers = headers
         self.body = body
         self.duration = duration
+        self.newConnections = newConnections
     }
 }
 
@@ -45,12 +48,12 @@ public struct ClientConfiguration: Sendable {
     public var caBundle: String?
     /// Most connections open at once across hosts (curl queues the rest).
     public var maxConnections: Int
-    /// Most connections per host.
+    /// Most connections per host and port; further requests queue for a free one.
     public var maxConnectionsPerHost: Int
 
     public init(
         connectTimeout: Double = 5, requestTimeout: Double = 10, maxResponseBytes: Int = 4 << 20, caBundle: String? = nil,
-        maxConnections: Int = 256, maxConnectionsPerHost: Int = 64
+        maxConnections: Int = 256, maxConnectionsPerHost: Int = 8
     ) {
         self.connectTimeout = connectTimeout
         self.requestTimeout = requestTimeout

@@ -121,8 +121,12 @@ final class CurlTransfer {
         if overLimit { return .failure(.tooLarge) }
         guard code == CURLE_OK else { return .failure(Self.error(for: code)) }
         var status = 0
-        if let h = handle { ccurl_getinfo_long(h, CURLINFO_RESPONSE_CODE, &status) }
-        return .success(ClientResponse(status: status, headers: headers, body: body, duration: Double(now &- started) / 1e9))
+        var connects = 0
+        if let h = handle {
+            ccurl_getinfo_long(h, CURLINFO_RESPONSE_CODE, &status)
+            ccurl_getinfo_long(h, CURLINFO_NUM_CONNECTS, &connects)
+        }
+        return .success(ClientResponse(status: status, headers: headers, body: body, duration: Double(now &- started) / 1e9, newConnections: connects))
     }
 
     static func error(for code: CURLcode) -> ClientError {

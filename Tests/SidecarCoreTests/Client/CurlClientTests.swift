@@ -54,7 +54,7 @@ import Testing
         }
         #expect(results.count == 500)
         #expect(results.allSatisfy { $0 == 200 })
-        #expect(server.server.acceptedConnections <= 64)
+        #expect(server.server.acceptedConnections <= 8)
     }
 
     @Test func deadline_failsWithTimeout() async throws {
