@@ -2,7 +2,7 @@
 SWIFT ?= swift
 RELEASE_FLAGS = -c release --static-swift-stdlib
 
-.PHONY: run sidecar test build release lint clean
+.PHONY: run sidecar test build release lint contract clean
 
 ## Builds a release binary and runs the local demo cluster (registry, three sidecars, three echo apps).
 run: release
@@ -32,6 +32,10 @@ lint:
 	command -v openapi-spec-validator >/dev/null || pip install -q openapi-spec-validator
 	hadolint Dockerfile
 	openapi-spec-validator openapi.yaml
+
+## Runs the built binary against openapi.yaml with schemathesis.
+contract:
+	./scripts/contract.sh
 
 clean:
 	rm -rf .build
