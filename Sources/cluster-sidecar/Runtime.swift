@@ -22,7 +22,11 @@ struct Runtime {
         }
 
         let health = HealthState(registered: configuration.mitURL == nil)
-        let context = SidecarContext(configuration: configuration, health: health)
+        let client = CurlClient()
+        let tokens = TokenProvider(source: tokenSource(logger: logger), client: client)
+        let context = SidecarContext(
+            configuration: configuration, health: health, fanOut: FanOut(settings: configuration.fanOut, tokens: tokens),
+            verifier: makeVerifier(), announcer: Announcer(client: client, tokens: tokens))
         let http = HTTPServer(
             configuration: server,
             listeners: [
@@ -41,7 +45,7 @@ struct Runtime {
         if configuration.jwtSecret == nil && configuration.jwtPublicKeyFile == nil {
             logger.warning("no JWT_SECRET or JWT_PUBLIC_KEY_FILE: the cluster API refuses every call but health")
         }
-        let registrar = startMembership(context: context, clusterURL: clusterURL, logger: logger)
+        let registrar = startMembership(context: context, clusterURL: clusterURL, client: client, tokens: tokens, logger: logger)
         logger.info("listening", metadata: [
             "local": "\(bound[0])", "cluster": "\(bound[1])", "cluster_url": "\(clusterURL)",
             "registry": "\(configuration.mitURL ?? "none")", "pid": "\(getpid())",
@@ -51,7 +55,7 @@ struct Runtime {
     }
 
     /// Our server in the view; with a registry, the registrar and (with APP_HEALTH_URL) the prober.
-    private func startMembership(context: SidecarContext, clusterURL: String, logger: Logger) -> Registrar? {
+    private func startMembership(context: SidecarContext, clusterURL: String, client: CurlClient, tokens: TokenProvider, logger: Logger) -> Registrar? {
         let me = ServerInfo(
             id: configuration.serverID ?? "", type: configuration.serverType ?? "", url: configuration.serverURL ?? "", clusterUrl: clusterURL)
         guard let mitURL = configuration.mitURL else {
@@ -63,23 +67,16 @@ struct Runtime {
             }
             return nil
         }
-        let client = CurlClient()
-        let source: TokenProvider.Source
-        if let token = configuration.mitToken {
-            source = .fixed(token)
-        } else if let url = configuration.oauthTokenURL, let id = configuration.oauthClientID, let secret = configuration.oauthClientSecret {
-            source = .clientCredentials(url: url, clientID: id, secret: secret)
-        } else {
-            source = .none
-            logger.warning("no MIT_TOKEN nor OAUTH_* credentials: calls to mIT carry no token")
-        }
+        let announcer = context.announcer
         let registrar = Registrar(
             settings: .init(
                 retry: configuration.registrationRetry, concurrentDelay: configuration.registrationConcurrentDelay,
                 leaseTimeDefault: configuration.leaseTimeDefault, clusterManagement: configuration.clusterManagement,
                 fixedID: configuration.serverID),
-            mit: MITClient(baseURL: mitURL, client: client, tokens: TokenProvider(source: source, client: client), logger: logger),
-            me: me, view: context.view, health: context.health, logger: logger)
+            mit: MITClient(baseURL: mitURL, client: client, tokens: tokens, logger: logger),
+            me: me, view: context.view, health: context.health, logger: logger,
+            announce: { await announcer?.announce($0, to: $1) ?? [] },
+            leave: { await announcer?.leave($0, to: $1) ?? [] })
         context.attach(me: me, registrar: registrar)
         if let url = configuration.appHealthURL {
             context.health.setApplicationHealthy(false)
@@ -94,6 +91,40 @@ struct Runtime {
         }
         Task { await registrar.start() }
         return registrar
+    }
+
+    /// `MIT_TOKEN`, else the client-credentials grant, else none.
+    private func tokenSource(logger: Logger) -> TokenProvider.Source {
+        if let token = configuration.mitToken { return .fixed(token) }
+        if let url = configuration.oauthTokenURL, let id = configuration.oauthClientID, let secret = configuration.oauthClientSecret {
+            return .clientCredentials(url: url, clientID: id, secret: secret)
+        }
+        if configuration.mitURL != nil { logger.warning("no MIT_TOKEN nor OAUTH_* credentials: calls to mIT and peers carry no token") }
+        return .none
+    }
+
+    /// The cluster API's JWT checks; a bad key file stops start-up (exit 64).
+    private func makeVerifier() -> JWTVerifier {
+        var pem: String?
+        if let path = configuration.jwtPublicKeyFile {
+            guard let text = Environment.readFile(path) else {
+                Environment.fail("configuration error: JWT_PUBLIC_KEY_FILE: cannot read '\(path)'", status: ExitStatus.configuration)
+            }
+            pem = text
+        }
+        let c = configuration
+        let keyText = pem
+        let made: Result<JWTVerifier, ConfigError> = Blocking.run {
+            do throws(ConfigError) {
+                return .success(try await JWTVerifier.make(secret: c.jwtSecret, publicKeyPEM: keyText, issuer: c.jwtIssuer, audience: c.jwtAudience))
+            } catch {
+                return .failure(error)
+            }
+        }
+        switch made {
+        case .success(let v): return v
+        case .failure(let e): Environment.fail(e.description, status: ExitStatus.configuration)
+        }
     }
 
     /// First signal: leave rotation, unregister and drain (at most DRAIN_TIMEOUT), exit 0.

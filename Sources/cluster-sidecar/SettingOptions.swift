@@ -105,6 +105,15 @@ struct SettingOptions: ParsableArguments {
     @Option(name: .customLong("workers"), help: ArgumentHelp(ConfigKey.workers.help, valueName: ConfigKey.workers.rawValue))
     var workers: String?
 
+    @Option(name: .customLong("fanout-concurrency"), help: ArgumentHelp(ConfigKey.fanoutConcurrency.help, valueName: ConfigKey.fanoutConcurrency.rawValue))
+    var fanoutConcurrency: String?
+
+    @Option(name: .customLong("fanout-timeout"), help: ArgumentHelp(ConfigKey.fanoutTimeout.help, valueName: ConfigKey.fanoutTimeout.rawValue))
+    var fanoutTimeout: String?
+
+    @Option(name: .customLong("fanout-max-response-bytes"), help: ArgumentHelp(ConfigKey.fanoutMaxResponseBytes.help, valueName: ConfigKey.fanoutMaxResponseBytes.rawValue))
+    var fanoutMaxResponseBytes: String?
+
     @Option(name: .customLong("oauth-client-secret-file"), help: "File holding the secret (env OAUTH_CLIENT_SECRET_FILE; default: none).")
     var oauthClientSecretFile: String?
 
@@ -154,6 +163,9 @@ struct SettingOptions: ParsableArguments {
             (ConfigKey.maxBodyBytes.rawValue, maxBodyBytes),
             (ConfigKey.maxConnections.rawValue, maxConnections),
             (ConfigKey.workers.rawValue, workers),
+            (ConfigKey.fanoutConcurrency.rawValue, fanoutConcurrency),
+            (ConfigKey.fanoutTimeout.rawValue, fanoutTimeout),
+            (ConfigKey.fanoutMaxResponseBytes.rawValue, fanoutMaxResponseBytes),
             ("OAUTH_CLIENT_SECRET_FILE", oauthClientSecretFile),
             ("MIT_TOKEN_FILE", mitTokenFile),
             ("JWT_SECRET_FILE", jwtSecretFile),

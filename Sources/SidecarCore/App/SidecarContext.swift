@@ -7,12 +7,24 @@ public final class SidecarContext: Sendable {
     public let health: HealthState
     public let view: ClusterView
     public let startedAt: Double
+    /// The fan-out engine (nil: fan-out answers 503).
+    public let fanOut: FanOut?
+    /// The cluster API's token checks.
+    public let verifier: JWTVerifier?
+    /// Peer announcements after registration and before leaving.
+    public let announcer: Announcer?
     private let attached = Mutex<(registrar: Registrar?, me: ServerInfo?)>((nil, nil))
 
-    public init(configuration: SidecarConfiguration, health: HealthState, view: ClusterView = ClusterView()) {
+    public init(
+        configuration: SidecarConfiguration, health: HealthState, view: ClusterView = ClusterView(), fanOut: FanOut? = nil,
+        verifier: JWTVerifier? = nil, announcer: Announcer? = nil
+    ) {
         self.configuration = configuration
         self.health = health
         self.view = view
+        self.fanOut = fanOut
+        self.verifier = verifier
+        self.announcer = announcer
         startedAt = MonotonicClock.now()
     }
 

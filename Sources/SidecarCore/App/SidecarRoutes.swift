@@ -14,13 +14,20 @@ public enum SidecarRoutes {
             }
         }
         StatusRoutes.add(to: &router, context: context) { LocalAuth.requireAsync(token, $0) }
+        if let fanOut = context.fanOut {
+            FanOutRoutes.add(to: &router, context: context, fanOut: fanOut) { LocalAuth.requireAsync(token, $0) }
+        }
         return router
     }
 
-    /// The cluster API: probes (no auth). Membership endpoints come with JWT checks.
+    /// The cluster API: probes (no auth); createItResource and deleteServer behind JWT checks
+    /// (refused, every one, when no key is configured).
     public static func cluster(context: SidecarContext) -> Router {
         var router = Router()
         HealthRoutes.addProbes(to: &router, health: context.health)
+        if let verifier = context.verifier {
+            ClusterRoutes.add(to: &router, context: context, verifier: verifier)
+        }
         return router
     }
 }

@@ -35,6 +35,9 @@ public enum ConfigKey: String, CaseIterable, Sendable {
     case maxBodyBytes = "MAX_BODY_BYTES"
     case maxConnections = "MAX_CONNECTIONS"
     case workers = "WORKERS"
+    case fanoutConcurrency = "FANOUT_CONCURRENCY"
+    case fanoutTimeout = "FANOUT_TIMEOUT"
+    case fanoutMaxResponseBytes = "FANOUT_MAX_RESPONSE_BYTES"
 
     /// The command-line flag: `SERVER_URL` is `--server-url`.
     public var flag: String { "--" + rawValue.lowercased().replacingUnderscores() }
@@ -73,6 +76,9 @@ public enum ConfigKey: String, CaseIterable, Sendable {
         case .maxBodyBytes: "1048576"
         case .maxConnections: "10000"
         case .workers: "one per core"
+        case .fanoutConcurrency: "64"
+        case .fanoutTimeout: "10"
+        case .fanoutMaxResponseBytes: "1048576"
         default: "none"
         }
     }
@@ -114,6 +120,9 @@ public enum ConfigKey: String, CaseIterable, Sendable {
         case .maxBodyBytes: "Largest request body in bytes (413 above)."
         case .maxConnections: "Most open connections; new ones past it are closed at once."
         case .workers: "Event loops (threads)."
+        case .fanoutConcurrency: "Most node requests of one fan-out in flight at once."
+        case .fanoutTimeout: "Per-node fan-out deadline in seconds (a request's timeout, in ms, overrides)."
+        case .fanoutMaxResponseBytes: "Largest answer kept per node (a larger one is a too_large failure)."
         }
     }
 

@@ -56,6 +56,9 @@ public struct ConfigResolver {
         c.server.limits.maxBodyBytes = try integer(.maxBodyBytes, 0...1 << 30) ?? c.server.limits.maxBodyBytes
         c.server.maxConnections = try integer(.maxConnections, 1...1_000_000) ?? c.server.maxConnections
         c.server.loops = try integer(.workers, 1...256) ?? 0
+        c.fanOut.concurrency = try integer(.fanoutConcurrency, 1...4096) ?? c.fanOut.concurrency
+        c.fanOut.timeout = try duration(.fanoutTimeout, positive: true) ?? c.fanOut.timeout
+        c.fanOut.maxResponseBytes = try integer(.fanoutMaxResponseBytes, 1...1 << 30) ?? c.fanOut.maxResponseBytes
 
         if c.mitURL != nil {
             if c.serverType == nil { throw ConfigError(ConfigKey.serverType.rawValue, "is required when MIT_URL is set") }

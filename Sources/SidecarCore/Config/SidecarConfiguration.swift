@@ -35,6 +35,7 @@ public struct SidecarConfiguration: Sendable {
     public var drainTimeout = 30.0
     public var logLevel = Logger.Level.info
     public var server = ServerConfiguration()
+    public var fanOut = FanOut.Settings()
 
     public init() {}
 }
