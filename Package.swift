@@ -12,6 +12,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/vapor/jwt-kit", from: "5.7.1"),
+        .package(url: "https://github.com/apple/swift-crypto", "4.1.0"..<"5.0.0"),
     ],
     targets: [
         /// System headers Swift's Glibc module does not export (epoll, eventfd, TCP options).
@@ -43,7 +44,11 @@ let package = Package(
         .executableTarget(name: "sidecar-bench", dependencies: ["SidecarCore"]),
         .testTarget(
             name: "SidecarCoreTests",
-            dependencies: ["SidecarCore", "CSidecarSystem", "cluster-sidecar"]
+            dependencies: [
+                "SidecarCore", "CSidecarSystem", "cluster-sidecar",
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -41,7 +41,7 @@ struct Runtime {
             let variables = error.listener == "local" ? "LOCAL_ADDRESS/LOCAL_PORT" : "CLUSTER_ADDRESS/CLUSTER_PORT"
             Environment.fail("\(error) [\(variables)]", status: error.isAddressInUse ? ExitStatus.addressInUse : ExitStatus.startup)
         }
-        let clusterURL = configuration.clusterURL ?? "http://\(HostAddress.primaryIPv4() ?? "127.0.0.1"):\(bound[1].port)"
+        let clusterURL = configuration.clusterURL ?? defaultClusterURL(bound[1])
         if configuration.jwtSecret == nil && configuration.jwtPublicKeyFile == nil {
             logger.warning("no JWT_SECRET or JWT_PUBLIC_KEY_FILE: the cluster API refuses every call but health")
         }
@@ -91,6 +91,14 @@ struct Runtime {
         }
         Task { await registrar.start() }
         return registrar
+    }
+
+    /// `http://<host>:<port>`: the listener's own address when it names one, else the host's
+    /// first non-loopback IPv4 address.
+    private func defaultClusterURL(_ bound: SocketAddress) -> String {
+        let unspecified = ["0.0.0.0", "::"].contains(bound.host)
+        let host = unspecified ? HostAddress.primaryIPv4() ?? "127.0.0.1" : bound.host
+        return host.contains(":") ? "http://[\(host)]:\(bound.port)" : "http://\(host):\(bound.port)"
     }
 
     /// `MIT_TOKEN`, else the client-credentials grant, else none.

@@ -55,7 +55,7 @@ public enum ConfigKey: String, CaseIterable, Sendable {
         switch self {
         case .mitURL: "unset: no registration, a cluster of one"
         case .serverType, .serverURL: "required with MIT_URL"
-        case .clusterURL: "http://<host address>:<CLUSTER_PORT>"
+        case .clusterURL: "http://<CLUSTER_ADDRESS, or the host address for 0.0.0.0>:<CLUSTER_PORT>"
         case .clusterManagement: "true"
         case .localAddress: "127.0.0.1"
         case .localPort: "8461"

@@ -138,3 +138,45 @@ import Testing
         #expect(out.components(separatedBy: ": exit 0").count - 1 == 3)
     }
 }
+
+/// Two real sidecars and the registry: joins and leaves reach the peers through the
+/// announcements (and the registry's notices) long before any concurrent registration.
+@Suite struct MembershipIntegrationTests {
+    func servers(_ port: UInt16) -> Int { (try? RegistrationIntegrationTests().status(port)["CLUSTER_STATUS_SERVERS"] as? Int) ?? -1 }
+
+    @Test func twoSidecars_learnOfEachOthersJoinAndLeave() throws {
+        let (registry, rport) = try SidecarProcess.registry(leaseTime: 30)
+        let env = SidecarProcess.memberEnvironment(registry: rport, extra: ["REGISTRATION_CONCURRENT_DELAY": "600"])
+        let (a, localA, _) = try SidecarProcess.listening(env)
+        #expect(eventually(5) { servers(localA) == 1 })
+        let (b, localB, _) = try SidecarProcess.listening(env)
+        #expect(eventually(3) { servers(localB) == 2 }, "B learns of A from its registration answer")
+        #expect(eventually(3) { servers(localA) == 2 }, "A learns of B from B's announcement")
+        b.signal(SIGTERM)
+        #expect(b.waitForExit() == 0)
+        #expect(eventually(3) { servers(localA) == 1 }, "A learns of B's leave")
+        a.signal(SIGTERM)
+        #expect(a.waitForExit() == 0)
+        registry.signal(SIGTERM)
+        _ = registry.waitForExit()
+    }
+
+    @Test func fanOut_throughARealSidecar_reachesEveryApplication() throws {
+        let peers = try Peers(2)
+        let (registry, rport) = try SidecarProcess.registry(leaseTime: 30)
+        let (a, localA, _) = try SidecarProcess.listening(SidecarProcess.memberEnvironment(registry: rport, extra: ["SERVER_URL": "http://127.0.0.1:\(peers.ports[0])"]))
+        let (b, _, _) = try SidecarProcess.listening(SidecarProcess.memberEnvironment(registry: rport, extra: ["SERVER_URL": "http://127.0.0.1:\(peers.ports[1])"]))
+        #expect(eventually(5) { servers(localA) == 2 })
+        let client = try RawClient(port: localA)
+        let body = #"{"url":"/ok"}"#
+        try client.send("POST /cluster/fanout HTTP/1.1\r\nHost: a\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
+        let answer = try JSONSerialization.jsonObject(with: Data(client.readResponse().body)) as? [String: Any]
+        #expect((answer?["data"] as? [[String: Int]])?.compactMap { $0["node"] }.sorted() == [0, 1])
+        for p in [a, b] {
+            p.signal(SIGTERM)
+            #expect(p.waitForExit() == 0)
+        }
+        registry.signal(SIGTERM)
+        _ = registry.waitForExit()
+    }
+}

@@ -24,6 +24,17 @@ final class TestServer {
         port = try server.start()[0].port
     }
 
+    /// Starts a server answering with `router` as is.
+    init(router: Router, _ configuration: ServerConfiguration = ServerConfiguration(loops: 1)) throws {
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        server = HTTPServer(
+            configuration: configuration,
+            listeners: [ListenerSpec(name: "local", address: SocketAddress(host: "127.0.0.1", port: 0)!, router: router)],
+            logger: logger)
+        port = try server.start()[0].port
+    }
+
     deinit { server.stop() }
 
     func client(timeout: Double = 5) throws -> RawClient { try RawClient(port: port, timeout: timeout) }
