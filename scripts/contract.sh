@@ -1,14 +1,30 @@
 #!/usr/bin/env bash
-# Checks the running binary against openapi.yaml with schemathesis (every check), on the local API.
+# Checks the running binary against openapi.yaml with schemathesis (every check): the probes and
+# the local API on the local listener, the cluster API (with a valid HS256 token) on the cluster one.
 # Needs a built binary: BIN (default .build/debug/cluster-sidecar).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN="${BIN:-.build/debug/cluster-sidecar}"
 command -v schemathesis >/dev/null || pip install -q schemathesis
-PORT=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
-LOCAL_PORT=$PORT CLUSTER_PORT=0 CLUSTER_ADDRESS=127.0.0.1 SERVER_URL=http://127.0.0.1:9/app LOG_LEVEL=warning "$BIN" >/dev/null 2>&1 &
+free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+LOCAL=$(free_port); CLUSTER=$(free_port)
+SECRET=contract-test-secret-0123456789abcdef
+LOCAL_PORT=$LOCAL CLUSTER_PORT=$CLUSTER CLUSTER_ADDRESS=127.0.0.1 SERVER_URL=http://127.0.0.1:9/app SERVER_TYPE=echo \
+  JWT_SECRET=$SECRET FANOUT_TIMEOUT=1 LOG_LEVEL=warning "$BIN" >/dev/null 2>&1 &
 PID=$!
 trap 'kill $PID 2>/dev/null || true' EXIT
-until { exec 3<>"/dev/tcp/127.0.0.1/$PORT"; } 2>/dev/null; do sleep 0.01; done
-exec 3>&-
-schemathesis run openapi.yaml --url "http://127.0.0.1:$PORT" --checks all
+for port in $LOCAL $CLUSTER; do
+  until { exec 3<>"/dev/tcp/127.0.0.1/$port"; } 2>/dev/null; do sleep 0.01; done
+  exec 3>&-
+done
+TOKEN=$(python3 - "$SECRET" <<'PY'
+import base64, hashlib, hmac, json, sys, time
+b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=")
+head = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+body = b64(json.dumps({"exp": int(time.time()) + 3600, "cluster": True}).encode())
+sig = b64(hmac.new(sys.argv[1].encode(), head + b"." + body, hashlib.sha256).digest())
+print((head + b"." + body + b"." + sig).decode())
+PY
+)
+schemathesis run openapi.yaml --url "http://127.0.0.1:$LOCAL" --include-tag probes --include-tag local
+schemathesis run openapi.yaml --url "http://127.0.0.1:$CLUSTER" --include-tag cluster -H "Authorization: Bearer $TOKEN"

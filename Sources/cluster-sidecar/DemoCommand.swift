@@ -73,15 +73,21 @@ struct DemoCommand: ParsableCommand {
         print("cluster-sidecar demo: registry \(registryURL), \(sidecars.count) sidecars; logs in \(dir). Ctrl-C stops.\n")
         let started = MonotonicClock.now()
         var last = ""
+        var fannedOut: String?
         let live = isatty(1) != 0
         while true {
             var rows = sidecars.map { Row.fetch(client, port: $0.local) }
+            if fannedOut == nil, !sidecars.isEmpty, rows.allSatisfy({ $0.servers == sidecars.count && $0.ready }) {
+                fannedOut = fanOut(client, local: sidecars[0].local)
+                if !live { print(fannedOut!) }
+            }
             // Redrawn in place on a terminal; elsewhere printed only when membership changes.
             if !live { rows = rows.map { var r = $0; r.lease = ""; return r } }
             let table = render(rows)
             if table != last {
                 if live { print("\u{1B}[H\u{1B}[2J", terminator: "") }
                 print(table)
+                if live, let fannedOut { print(fannedOut) }
                 last = table
             }
             let signal = csidecar_wait_signal_timeout(500)
@@ -125,6 +131,20 @@ struct DemoCommand: ParsableCommand {
             if case .object(let h)? = s["health"], case .bool(let ready)? = h["ready"] { row.ready = ready }
             return row
         }
+    }
+
+    /// One fan-out through the first sidecar, and its aggregate.
+    func fanOut(_ client: CurlClient, local: UInt16) -> String {
+        let body = Array(#"{"url":"/hello/demo","timeout":2000}"#.utf8)
+        let request = ClientRequest(method: "POST", url: "http://127.0.0.1:\(local)/cluster/fanout", headers: [("Content-Type", "application/json")], body: body, timeout: 5)
+        guard let r = Blocking.run({ try? await client.execute(request) }) else { return "fan-out failed: no answer" }
+        var out = "fan-out through 127.0.0.1:\(local): POST /cluster/fanout {\"url\":\"/hello/demo\"} -> \(r.status)\n"
+        if case .object(let answer)? = JSONValue.parse(r.body) {
+            if case .array(let data)? = answer["data"] { out += "  data:     \(String(decoding: JSONCoding.encode(JSONValue.array(data)), as: UTF8.self))\n" }
+            if case .array(let results)? = answer["results"] { out += "  results:  \(results.count) nodes answered\n" }
+            if case .array(let failures)? = answer["failures"] { out += "  failures: \(failures.count)\n" }
+        }
+        return out
     }
 
     func render(_ rows: [Row]) -> String {

@@ -59,12 +59,11 @@ struct Runtime {
         let me = ServerInfo(
             id: configuration.serverID ?? "", type: configuration.serverType ?? "", url: configuration.serverURL ?? "", clusterUrl: clusterURL)
         guard let mitURL = configuration.mitURL else {
-            context.attach(me: me, registrar: nil)
-            if configuration.serverURL != nil {
-                var alone = me
-                if alone.id.isEmpty { alone.id = "self" }
-                context.view.replace(with: [alone])
-            }
+            // A cluster of one: ourselves, as "self" unless SERVER_ID names us.
+            var alone = me
+            if alone.id.isEmpty { alone.id = "self" }
+            context.attach(me: alone, registrar: nil)
+            if configuration.serverURL != nil { context.view.replace(with: [alone]) }
             return nil
         }
         let announcer = context.announcer

@@ -37,50 +37,59 @@ public struct FanOutRequest: Sendable, Equatable {
     public var retryable: Bool { Self.idempotent.contains(method) }
 
     /// Checks a path for the contract's rules: one leading `/`; no scheme, authority or `//`;
-    /// no backslash or control character; no `.`/`..` segment, also percent-encoded; valid escapes.
+    /// no backslash, control character, space or fragment; no `.`/`..` segment, also
+    /// percent-encoded. Stricter than the contract where RFC 3986 allows no other reading: only
+    /// ASCII path characters (unreserved, sub-delims, `:`, `@`) and well-formed escapes; in the
+    /// path, no escape of `.` (an unreserved character is never encoded), `/`, `\` or a control.
+    /// `openapi.yaml` states the same rule as a pattern.
     public static func checkPath(_ path: String) throws(Invalid) {
         let bytes = Array(path.utf8)
         guard bytes.first == UInt8(ascii: "/") else { throw Invalid(message: "url must be a path starting with /") }
         if bytes.count > 1 && bytes[1] == UInt8(ascii: "/") { throw Invalid(message: "url must not start with //") }
-        for b in bytes {
-            if b < 0x21 || b == 0x7F { throw Invalid(message: "url must not hold spaces or control characters") }
-            if b == UInt8(ascii: "\\") { throw Invalid(message: "url must not hold a backslash") }
-            if b == UInt8(ascii: "#") { throw Invalid(message: "url must not hold a fragment") }
-        }
-        let pathPart = bytes.prefix { $0 != UInt8(ascii: "?") }
-        // Escapes anywhere must be well-formed; in the path, none may decode to a separator.
+        let queryStart = bytes.firstIndex(of: UInt8(ascii: "?")) ?? bytes.count
         var i = 0
-        var decoded: [UInt8] = []
+        var segment: [UInt8] = []
+        var segments: [[UInt8]] = []
         while i < bytes.count {
-            if bytes[i] == UInt8(ascii: "%") {
+            let b = bytes[i]
+            let inPath = i < queryStart
+            if b == UInt8(ascii: "%") {
                 guard i + 2 < bytes.count, let h = ByteClass.hexValue(bytes[i + 1]), let l = ByteClass.hexValue(bytes[i + 2]) else {
                     throw Invalid(message: "url holds a malformed percent-escape")
                 }
                 let v = h << 4 | l
-                if i < pathPart.count {
-                    if v == UInt8(ascii: "/") || v == UInt8(ascii: "\\") || v < 0x20 || v == 0x7F {
-                        throw Invalid(message: "url path must not hold an encoded separator or control character")
-                    }
-                    decoded.append(v)
+                if inPath && (v == UInt8(ascii: ".") || v == UInt8(ascii: "/") || v == UInt8(ascii: "\\") || v < 0x20 || v == 0x7F) {
+                    throw Invalid(message: "url path must not hold an encoded dot, separator or control character")
                 }
+                if inPath { segment.append(v) }
                 i += 3
-            } else {
-                if i < pathPart.count { decoded.append(bytes[i]) }
-                i += 1
+                continue
             }
+            if b < 0x21 || b >= 0x7F { throw Invalid(message: "url must be ASCII without spaces or control characters") }
+            if b == UInt8(ascii: "\\") { throw Invalid(message: "url must not hold a backslash") }
+            if b == UInt8(ascii: "#") { throw Invalid(message: "url must not hold a fragment") }
+            if !pathCharacters.contains(b) && !(b == UInt8(ascii: "?") && !inPath) && i != queryStart {
+                throw Invalid(message: "url holds a character that must be percent-encoded")
+            }
+            if inPath {
+                if b == UInt8(ascii: "/") {
+                    if i > 0 { segments.append(segment) }
+                    segment = []
+                } else {
+                    segment.append(b)
+                }
+            }
+            i += 1
         }
-        for segment in decoded.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false).dropFirst() {
-            if segment.elementsEqual([0x2E]) || segment.elementsEqual([0x2E, 0x2E]) {
-                throw Invalid(message: "url must not hold a . or .. segment")
-            }
-        }
-        if decoded.count > 1 && decoded.dropFirst().contains(where: { $0 == UInt8(ascii: "/") }) {
-            // "//" inside the path after decoding cannot be told apart from an authority by some servers.
-            if decoded.indices.dropFirst().contains(where: { decoded[$0] == UInt8(ascii: "/") && decoded[$0 - 1] == UInt8(ascii: "/") }) {
-                throw Invalid(message: "url path must not hold //")
-            }
+        segments.append(segment)
+        for (k, s) in segments.enumerated() {
+            if s == [0x2E] || s == [0x2E, 0x2E] { throw Invalid(message: "url must not hold a . or .. segment") }
+            if s.isEmpty && k < segments.count - 1 { throw Invalid(message: "url path must not hold //") }
         }
     }
+
+    /// RFC 3986 pchar (without escapes) plus `/`: unreserved, sub-delims, `:`, `@`.
+    static let pathCharacters: Set<UInt8> = Set(Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~!$&'()*+,;=:@/".utf8))
 
     /// Forwardable headers from `fields`: hop-by-hop ones (and those `Connection` names) dropped.
     static func forwardable(_ fields: [(String, String)]) throws(Invalid) -> [(String, String)] {

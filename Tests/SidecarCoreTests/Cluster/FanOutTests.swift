@@ -246,3 +246,18 @@ final class Peers: Sendable {
         #expect(ids(answer["results"]) == (0..<256).map { "n\($0)" })
     }
 }
+
+@Suite struct FanOutPathTests {
+    @Test(arguments: ["/", "/a", "/a/", "/a/b.c/d", "/a?x=1&y=/../z", "/a%20b", "/a/%C3%A9", "/~user/@x:1;p=q", "/a?q=%00", "/..a/b..", "/a?"])
+    func accepted(path: String) throws {
+        try FanOutRequest.checkPath(path)
+    }
+
+    @Test(arguments: [
+        "", "a", "//x", "http://x/", "/a\\b", "/a/../b", "/..", "/.", "/a/.", "/a/%2e%2e/b", "/a/%2E/b", "/a/%2eb", "/a/%2f", "/a%5c", "/a%0a",
+        "/a b", "/a\u{7F}", "/é", "/a\"b", "/a<b>", "/a{b}", "/a|b", "/a^b", "/a`b", "/a[0]", "/a%", "/a%2", "/a%zz", "/a#f", "/a//b", "/a?b#c",
+    ])
+    func refused(path: String) {
+        #expect(throws: FanOutRequest.Invalid.self) { try FanOutRequest.checkPath(path) }
+    }
+}

@@ -136,6 +136,8 @@ import Testing
         #expect(final.components(separatedBy: "registered").count - 1 == 3, "\(out)")
         #expect(final.contains("3     yes"))
         #expect(out.components(separatedBy: ": exit 0").count - 1 == 3)
+        #expect(out.contains("3 nodes answered"))
+        #expect(out.contains(#"{"hello":"demo","node":1},{"hello":"demo","node":2},{"hello":"demo","node":3}"#))
     }
 }
 
