@@ -11,6 +11,7 @@ import Synchronization
 public final class CurlClient: Sendable {
     private enum Command: Sendable {
         case start(UInt64, ClientRequest, @Sendable (Result<ClientResponse, ClientError>) -> Void)
+        case batch(UInt64, [ClientRequest], Int, @Sendable ([Result<ClientResponse, ClientError>]) -> Void)
         case cancel(UInt64)
     }
 
@@ -64,7 +65,33 @@ public final class CurlClient: Sendable {
         return try result.get()
     }
 
-    /// Stops the transfer `id` if it is still running; its completion gets `.cancelled`.
+    /// Sends every request of `requests`, at most `concurrency` at once, and answers once all
+    /// ended, results in the order of `requests`. One hand-over and one wake-up for the lot:
+    /// the fan-out's path. Task cancellation cancels what is still running.
+    public func execute(batch requests: [ClientRequest], concurrency: Int) async -> [Result<ClientResponse, ClientError>] {
+        guard !requests.isEmpty else { return [] }
+        let idBox = Mutex<UInt64>(0)
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let id: UInt64? = inbox.withLock { box in
+                    guard box.running else { return nil }
+                    box.nextID += 1
+                    box.commands.append(.batch(box.nextID, requests, max(1, concurrency), { continuation.resume(returning: $0) }))
+                    return box.nextID
+                }
+                guard let id else {
+                    continuation.resume(returning: requests.map { _ in .failure(.shutdown) })
+                    return
+                }
+                idBox.withLock { $0 = id }
+                curl_multi_wakeup(multi.pointer)
+            }
+        } onCancel: {
+            cancel(idBox.withLock { $0 })
+        }
+    }
+
+    /// Stops the transfer (or batch) `id` if it is still running; its completion gets `.cancelled`.
     public func cancel(_ id: UInt64) {
         guard id != 0 else { return }
         inbox.withLock { $0.commands.append(.cancel(id)) }
@@ -90,6 +117,28 @@ public final class CurlClient: Sendable {
         let multi: MultiHandle
         let configuration: ClientConfiguration
         var transfers: [UInt64: CurlTransfer] = [:]
+        var batches: [UInt64: Batch] = [:]
+        /// Ids of batch transfers: the top bit keeps them apart from the client's ids.
+        var nextBatchTransfer: UInt64 = 1 << 63
+
+        /// A batch in progress (client thread only).
+        final class Batch: @unchecked Sendable {  // touched only on the client's thread
+            let id: UInt64
+            let requests: [ClientRequest]
+            let done: @Sendable ([Result<ClientResponse, ClientError>]) -> Void
+            var next = 0
+            var remaining: Int
+            var results: [Result<ClientResponse, ClientError>?]
+            var active: Set<UInt64> = []
+
+            init(id: UInt64, requests: [ClientRequest], done: @escaping @Sendable ([Result<ClientResponse, ClientError>]) -> Void) {
+                self.id = id
+                self.requests = requests
+                self.done = done
+                remaining = requests.count
+                results = Array(repeating: nil, count: requests.count)
+            }
+        }
 
         init(multi: MultiHandle, configuration: ClientConfiguration) {
             self.multi = multi
@@ -106,13 +155,22 @@ public final class CurlClient: Sendable {
                 drainFinished()
                 curl_multi_poll(multi.pointer, nil, 0, 1000, nil)
             }
+            let unfinished = Array(batches.values)
+            batches.removeAll()
+            for b in unfinished { b.done(b.results.map { $0 ?? .failure(.shutdown) }) }
             for (_, t) in transfers {
                 curl_multi_remove_handle(multi.pointer, t.handle)
                 t.release()
                 t.completion(.failure(.shutdown))
             }
             transfers.removeAll()
-            for case .start(_, _, let completion) in client.take().0 { completion(.failure(.shutdown)) }
+            for command in client.take().0 {
+                switch command {
+                case .start(_, _, let completion): completion(.failure(.shutdown))
+                case .batch(_, let requests, _, let done): done(requests.map { _ in .failure(.shutdown) })
+                case .cancel: break
+                }
+            }
             curl_multi_cleanup(multi.pointer)
         }
 
@@ -126,11 +184,56 @@ public final class CurlClient: Sendable {
                     return
                 }
                 transfers[id] = t
+            case .batch(let id, let requests, let concurrency, let done):
+                let b = Batch(id: id, requests: requests, done: done)
+                batches[id] = b
+                for _ in 0..<min(concurrency, requests.count) { startNext(b) }
+            case .cancel(let id) where batches[id] != nil:
+                let b = batches.removeValue(forKey: id)!
+                for tid in b.active {
+                    guard let t = transfers.removeValue(forKey: tid) else { continue }
+                    curl_multi_remove_handle(multi.pointer, t.handle)
+                    t.release()
+                }
+                b.done(b.results.map { $0 ?? .failure(.cancelled) })
             case .cancel(let id):
                 guard let t = transfers.removeValue(forKey: id) else { return }
                 curl_multi_remove_handle(multi.pointer, t.handle)
                 t.release()
                 t.completion(.failure(.cancelled))
+            }
+        }
+
+        /// Starts the batch's next request, if any.
+        private func startNext(_ b: Batch) {
+            guard b.next < b.requests.count, batches[b.id] != nil else { return }
+            let k = b.next
+            b.next += 1
+            nextBatchTransfer &+= 1
+            let tid = nextBatchTransfer
+            let t = CurlTransfer(id: tid, request: b.requests[k], maxBody: configuration.maxResponseBytes, started: csidecar_monotonic_ns()) {
+                [unowned self] result in
+                self.batchFinished(b, k, tid, result)
+            }
+            guard let h = t.makeHandle(configuration), curl_multi_add_handle(multi.pointer, h) == CURLM_OK else {
+                t.release()
+                batchFinished(b, k, tid, .failure(.badRequest))
+                return
+            }
+            transfers[tid] = t
+            b.active.insert(tid)
+        }
+
+        private func batchFinished(_ b: Batch, _ k: Int, _ tid: UInt64, _ result: Result<ClientResponse, ClientError>) {
+            guard batches[b.id] != nil else { return }
+            b.results[k] = result
+            b.active.remove(tid)
+            b.remaining -= 1
+            if b.remaining == 0 {
+                batches[b.id] = nil
+                b.done(b.results.map { $0! })
+            } else {
+                startNext(b)
             }
         }
 

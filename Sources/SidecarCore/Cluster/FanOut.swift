@@ -1,38 +1,123 @@
-/// The aggregate a fan-out answers with (contract §7): payloads, results and failures in
-/// cluster order.
-public struct FanOutAnswer: Sendable, Encodable {
-    public struct Node: Sendable, Encodable, Equatable {
-        public var id: String
-        public var url: String
+/// What a fan-out gathered: every node, in cluster order, with its answer or its failure.
+/// `json()` writes the contract's aggregate (§7) without building a tree: a node's JSON answer
+/// is checked and spliced in as it came.
+public struct FanOutResult: Sendable {
+    /// One node's outcome.
+    public enum Outcome: Sendable {
+        case answered(ClientResponse)
+        case failed(code: String, message: String)
     }
 
-    public struct Success: Sendable, Encodable {
-        public var status: Int
-        public var headers: [String: String]
-        public var data: JSONValue
-        public var durationMs: Double
+    public var servers: [ServerInfo]
+    public var outcomes: [Outcome]
+
+    /// Whether a node answered 2xx.
+    static func succeeded(_ o: Outcome) -> Bool {
+        if case .answered(let r) = o { return (200..<300).contains(r.status) }
+        return false
     }
 
-    public struct Failure: Sendable, Encodable {
-        public var code: String
-        public var message: String
-        public var status: Int?
-        public var data: JSONValue?
+    /// `{"data": [...], "results": [...], "failures": [...]}`.
+    public func json() -> [UInt8] {
+        var w = JSONWriter(capacity: 256 + outcomes.count * 256)
+        var payloads: [[UInt8]] = []
+        payloads.reserveCapacity(outcomes.count)
+        for o in outcomes {
+            if case .answered(let r) = o, (200..<300).contains(r.status) { payloads.append(Self.payload(r)) }
+        }
+        w.raw("{\"data\":[")
+        for (k, p) in payloads.enumerated() {
+            if k > 0 { w.raw(",") }
+            w.raw(p)
+        }
+        w.raw("],\"results\":[")
+        var first = true
+        var p = 0
+        for (k, o) in outcomes.enumerated() {
+            guard case .answered(let r) = o, (200..<300).contains(r.status) else { continue }
+            if !first { w.raw(",") }
+            first = false
+            w.raw("{\"result\":{\"status\":")
+            w.int(r.status)
+            w.raw(",\"headers\":")
+            Self.headers(r.headers, &w)
+            w.raw(",\"data\":")
+            w.raw(payloads[p])
+            p += 1
+            w.raw(",\"durationMs\":")
+            w.milliseconds(r.duration * 1000)
+            w.raw("},\"server\":")
+            node(k, &w)
+            w.raw("}")
+        }
+        w.raw("],\"failures\":[")
+        first = true
+        for (k, o) in outcomes.enumerated() where !Self.succeeded(o) {
+            if !first { w.raw(",") }
+            first = false
+            w.raw("{\"error\":{\"code\":")
+            switch o {
+            case .answered(let r):
+                w.string("http_status")
+                w.raw(",\"message\":")
+                w.string("node answered \(r.status)")
+                w.raw(",\"status\":")
+                w.int(r.status)
+                w.raw(",\"data\":")
+                w.raw(Self.payload(r))
+            case .failed(let code, let message):
+                w.string(code)
+                w.raw(",\"message\":")
+                w.string(message)
+            }
+            w.raw("},\"server\":")
+            node(k, &w)
+            w.raw("}")
+        }
+        w.raw("]}")
+        return w.bytes
     }
 
-    public struct ResultEntry: Sendable, Encodable {
-        public var result: Success
-        public var server: Node
+    private func node(_ k: Int, _ w: inout JSONWriter) {
+        w.raw("{\"id\":")
+        w.string(servers[k].id)
+        w.raw(",\"url\":")
+        w.string(servers[k].url)
+        w.raw("}")
     }
 
-    public struct FailureEntry: Sendable, Encodable {
-        public var error: Failure
-        public var server: Node
+    /// Header names in lower case; a repeated field's values joined with ", ".
+    private static func headers(_ fields: HTTPFields, _ w: inout JSONWriter) {
+        var merged: [(String, String)] = []
+        for f in fields {
+            let name = f.name.lowercased()
+            if let k = merged.firstIndex(where: { $0.0 == name }) {
+                merged[k].1 += ", " + f.value
+            } else {
+                merged.append((name, f.value))
+            }
+        }
+        w.raw("{")
+        for (k, (name, value)) in merged.enumerated() {
+            if k > 0 { w.raw(",") }
+            w.string(name)
+            w.raw(":")
+            w.string(value)
+        }
+        w.raw("}")
     }
 
-    public var data: [JSONValue]
-    public var results: [ResultEntry]
-    public var failures: [FailureEntry]
+    /// The node's body as JSON text: as it came when it said JSON and is valid JSON, else a
+    /// string; `null` when empty.
+    static func payload(_ r: ClientResponse) -> [UInt8] {
+        if r.body.isEmpty { return Array("null".utf8) }
+        if let type = r.headers["content-type"], type.utf8.count >= 4, type.lowercased().contains("json"), JSONText.isValid(r.body) {
+            return r.body
+        }
+        var w = JSONWriter(capacity: r.body.count + 2)
+        w.string(String(decoding: r.body, as: UTF8.self))
+        return w.bytes
+    }
 }
 
 /// Sends one request to every node of the cluster over the multi client and gathers every
@@ -73,7 +158,8 @@ public struct FanOut: Sendable {
     }
 
     /// Runs `request` on `servers` (in cluster order; `selfID` dropped unless `includeSelf`).
-    public func run(_ request: FanOutRequest, servers: [ServerInfo], selfID: String?, correlationID: String) async throws(Unavailable) -> FanOutAnswer {
+    /// All nodes go to the client in one batch; retryable failures go again, after a backoff.
+    public func run(_ request: FanOutRequest, servers: [ServerInfo], selfID: String?, correlationID: String) async throws(Unavailable) -> FanOutResult {
         let targets = servers.filter { request.includeSelf || $0.id != selfID }
         var headers = request.headers
         headers.append(("x-correlation-id", correlationID))
@@ -86,77 +172,32 @@ public struct FanOut: Sendable {
                 throw Unavailable(message: "no cluster token: \(error.label)")
             }
         }
-        let sendHeaders = headers
-        var outcomes = [NodeOutcome?](repeating: nil, count: targets.count)
-        await withTaskGroup(of: (Int, NodeOutcome).self) { group in
-            var next = 0
-            func launch() {
-                let k = next
-                next += 1
-                let node = targets[k]
-                group.addTask { (k, await call(node, request, sendHeaders)) }
-            }
-            while next < min(settings.concurrency, targets.count) { launch() }
-            for await (k, outcome) in group {
-                outcomes[k] = outcome
-                if next < targets.count { launch() }
-            }
+        let requests = targets.map { node in
+            let base = node.url.hasSuffix("/") ? String(node.url.dropLast()) : node.url
+            return ClientRequest(method: request.method, url: base + request.path, headers: headers, body: request.body, timeout: request.timeout)
         }
-        var answer = FanOutAnswer(data: [], results: [], failures: [])
-        for (k, outcome) in outcomes.enumerated() {
-            let node = FanOutAnswer.Node(id: targets[k].id, url: targets[k].url)
-            switch outcome! {
-            case .success(let s):
-                answer.data.append(s.data)
-                answer.results.append(.init(result: s, server: node))
-            case .failure(let f):
-                answer.failures.append(.init(error: f, server: node))
-            }
-        }
-        return answer
-    }
-
-    enum NodeOutcome: Sendable {
-        case success(FanOutAnswer.Success)
-        case failure(FanOutAnswer.Failure)
-    }
-
-    private func call(_ node: ServerInfo, _ request: FanOutRequest, _ headers: [(String, String)]) async -> NodeOutcome {
-        let base = node.url.hasSuffix("/") ? String(node.url.dropLast()) : node.url
-        let outbound = ClientRequest(method: request.method, url: base + request.path, headers: headers, body: request.body, timeout: request.timeout)
+        var outcomes = [FanOutResult.Outcome](repeating: .failed(code: "cancelled", message: "not sent"), count: targets.count)
+        var pending = Array(targets.indices)
         var attempt = 0
-        while true {
-            let outcome: NodeOutcome
-            var retryable = false
-            do {
-                let r = try await client.execute(outbound)
-                let data = Self.payload(r)
-                if (200..<300).contains(r.status) {
-                    var fields: [String: String] = [:]
-                    for f in r.headers {
-                        let name = f.name.lowercased()
-                        fields[name] = fields[name].map { "\($0), \(f.value)" } ?? f.value
-                    }
-                    outcome = .success(.init(status: r.status, headers: fields, data: data, durationMs: (r.duration * 1_000_000).rounded() / 1000))
-                } else {
-                    outcome = .failure(.init(code: "http_status", message: "node answered \(r.status)", status: r.status, data: data))
-                    retryable = [502, 503, 504].contains(r.status)
+        while !pending.isEmpty {
+            let results = await client.execute(batch: pending.map { requests[$0] }, concurrency: settings.concurrency)
+            var again: [Int] = []
+            for (k, result) in zip(pending, results) {
+                switch result {
+                case .success(let r):
+                    outcomes[k] = .answered(r)
+                    if [502, 503, 504].contains(r.status) { again.append(k) }
+                case .failure(let e):
+                    outcomes[k] = .failed(code: e.label, message: e.message)
+                    if ["connect", "timeout", "io"].contains(e.label) { again.append(k) }
                 }
-            } catch {
-                outcome = .failure(.init(code: error.label, message: error.message, status: nil, data: nil))
-                retryable = ["connect", "timeout", "io"].contains(error.label)
             }
-            guard retryable, request.retryable, attempt < request.retries, !Task.isCancelled else { return outcome }
+            guard request.retryable, attempt < request.retries, !again.isEmpty, !Task.isCancelled else { break }
             attempt += 1
             try? await Task.sleep(for: .milliseconds(min(1000, 50 << (attempt - 1))))
+            pending = again
         }
-    }
-
-    /// The node's body: parsed JSON when it said JSON, else text; null when empty.
-    static func payload(_ r: ClientResponse) -> JSONValue {
-        if r.body.isEmpty { return .null }
-        if let type = r.headers["content-type"]?.lowercased(), type.contains("json"), let v = JSONValue.parse(r.body) { return v }
-        return .string(String(decoding: r.body, as: UTF8.self))
+        return FanOutResult(servers: targets, outcomes: outcomes)
     }
 }
 

@@ -28,8 +28,8 @@ public enum FanOutRoutes {
     static func run(_ parsed: FanOutRequest, _ request: HTTPRequest, _ context: SidecarContext, _ fanOut: FanOut) async -> HTTPResponse {
         let selfID = await context.registrar?.snapshot().serverId ?? context.me?.id
         do throws(FanOut.Unavailable) {
-            let answer = try await fanOut.run(parsed, servers: context.view.snapshot().servers, selfID: selfID, correlationID: request.correlationID)
-            return .json(200, encoding: answer)
+            let result = try await fanOut.run(parsed, servers: context.view.snapshot().servers, selfID: selfID, correlationID: request.correlationID)
+            return HTTPResponse(status: 200, fields: HTTPFields([("Content-Type", "application/json")]), body: result.json())
         } catch {
             return .error(502, code: "fanout_unavailable", message: error.message)
         }

@@ -127,6 +127,40 @@ import Testing
         }
     }
 
+    @Test func batch_answersInRequestOrder_andHoldsItsConcurrency() async throws {
+        let server = try TestServer { router in
+            router.onAsync("GET", "/wait") { _ in
+                try? await Task.sleep(for: .milliseconds(150))
+                return .json(200, "{}")
+            }
+        }
+        let base = "http://127.0.0.1:\(server.port)"
+        let requests = [ClientRequest(url: base + "/wait"), ClientRequest(url: base + "/missing"), ClientRequest(url: base + "/wait"), ClientRequest(url: "http://127.0.0.1:1/")]
+        let start = ContinuousClock.now
+        let results = await Self.client.execute(batch: requests, concurrency: 1)
+        #expect(ContinuousClock.now - start >= .milliseconds(300), "one at a time: two waits in a row")
+        #expect(results.count == 4)
+        #expect((try? results[0].get().status) == 200)
+        #expect((try? results[1].get().status) == 404)
+        #expect((try? results[2].get().status) == 200)
+        guard case .failure(let e) = results[3] else { Issue.record("refused port answered"); return }
+        #expect(e == .connect)
+        #expect(await Self.client.execute(batch: [], concurrency: 4).isEmpty)
+    }
+
+    @Test func batch_cancellation_failsWhatIsLeft() async throws {
+        let server = try slowServer()
+        let url = "http://127.0.0.1:\(server.port)/slow"
+        let task = Task { await Self.client.execute(batch: Array(repeating: ClientRequest(url: url), count: 10), concurrency: 2) }
+        try await Task.sleep(for: .milliseconds(100))
+        let start = ContinuousClock.now
+        task.cancel()
+        let results = await task.value
+        #expect(ContinuousClock.now - start < .seconds(1))
+        #expect(results.count == 10)
+        #expect(results.allSatisfy { if case .failure(.cancelled) = $0 { true } else { false } })
+    }
+
     @Test func shutDownClient_failsNewRequests() async throws {
         let client = CurlClient()
         client.shutdown()

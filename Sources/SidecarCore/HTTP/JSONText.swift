@@ -1,0 +1,202 @@
+/// Fast JSON for the fan-out's hot path: a strict validator (so a node's JSON answer can be
+/// spliced into the aggregate as is, without building a tree) and a writer of JSON text.
+public enum JSONText {
+    /// Whether `bytes` hold exactly one JSON value (RFC 8259), surrounding whitespace allowed.
+    public static func isValid(_ bytes: [UInt8]) -> Bool {
+        bytes.withUnsafeBufferPointer { p in
+            var i = 0
+            skipSpace(p, &i)
+            guard value(p, &i, depth: 0) else { return false }
+            skipSpace(p, &i)
+            return i == p.count
+        }
+    }
+
+    static let maxDepth = 256
+
+    @inline(__always) private static func skipSpace(_ p: UnsafeBufferPointer<UInt8>, _ i: inout Int) {
+        while i < p.count, p[i] == 0x20 || p[i] == 0x0A || p[i] == 0x0D || p[i] == 0x09 { i += 1 }
+    }
+
+    private static func value(_ p: UnsafeBufferPointer<UInt8>, _ i: inout Int, depth: Int) -> Bool {
+        guard i < p.count, depth < maxDepth else { return false }
+        switch p[i] {
+        case UInt8(ascii: "{"):
+            i += 1
+            skipSpace(p, &i)
+            if i < p.count, p[i] == UInt8(ascii: "}") { i += 1; return true }
+            while true {
+                guard string(p, &i) else { return false }
+                skipSpace(p, &i)
+                guard i < p.count, p[i] == UInt8(ascii: ":") else { return false }
+                i += 1
+                skipSpace(p, &i)
+                guard value(p, &i, depth: depth + 1) else { return false }
+                skipSpace(p, &i)
+                guard i < p.count else { return false }
+                if p[i] == UInt8(ascii: "}") { i += 1; return true }
+                guard p[i] == UInt8(ascii: ",") else { return false }
+                i += 1
+                skipSpace(p, &i)
+            }
+        case UInt8(ascii: "["):
+            i += 1
+            skipSpace(p, &i)
+            if i < p.count, p[i] == UInt8(ascii: "]") { i += 1; return true }
+            while true {
+                guard value(p, &i, depth: depth + 1) else { return false }
+                skipSpace(p, &i)
+                guard i < p.count else { return false }
+                if p[i] == UInt8(ascii: "]") { i += 1; return true }
+                guard p[i] == UInt8(ascii: ",") else { return false }
+                i += 1
+                skipSpace(p, &i)
+            }
+        case UInt8(ascii: "\""):
+            return string(p, &i)
+        case UInt8(ascii: "t"): return literal(p, &i, "true")
+        case UInt8(ascii: "f"): return literal(p, &i, "false")
+        case UInt8(ascii: "n"): return literal(p, &i, "null")
+        default:
+            return number(p, &i)
+        }
+    }
+
+    private static func literal(_ p: UnsafeBufferPointer<UInt8>, _ i: inout Int, _ word: StaticString) -> Bool {
+        let n = word.utf8CodeUnitCount
+        guard i + n <= p.count else { return false }
+        for k in 0..<n where p[i + k] != word.utf8Start[k] { return false }
+        i += n
+        return true
+    }
+
+    private static func string(_ p: UnsafeBufferPointer<UInt8>, _ i: inout Int) -> Bool {
+        guard i < p.count, p[i] == UInt8(ascii: "\"") else { return false }
+        i += 1
+        while i < p.count {
+            let b = p[i]
+            if b == UInt8(ascii: "\"") { i += 1; return true }
+            if b < 0x20 { return false }
+            if b == UInt8(ascii: "\\") {
+                i += 1
+                guard i < p.count else { return false }
+                switch p[i] {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
+                    UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+                    i += 1
+                case UInt8(ascii: "u"):
+                    guard i + 4 < p.count else { return false }
+                    for k in 1...4 where ByteClass.hexValue(p[i + k]) == nil { return false }
+                    i += 5
+                default:
+                    return false
+                }
+                continue
+            }
+            if b < 0x80 {
+                i += 1
+                continue
+            }
+            guard let n = utf8Length(p, i) else { return false }
+            i += n
+        }
+        return false
+    }
+
+    /// The length of the well-formed UTF-8 sequence at `i`, or nil.
+    private static func utf8Length(_ p: UnsafeBufferPointer<UInt8>, _ i: Int) -> Int? {
+        let b = p[i]
+        let n: Int
+        var low: UInt8 = 0x80, high: UInt8 = 0xBF
+        switch b {
+        case 0xC2...0xDF: n = 2
+        case 0xE0: n = 3; low = 0xA0
+        case 0xE1...0xEC, 0xEE, 0xEF: n = 3
+        case 0xED: n = 3; high = 0x9F
+        case 0xF0: n = 4; low = 0x90
+        case 0xF1...0xF3: n = 4
+        case 0xF4: n = 4; high = 0x8F
+        default: return nil
+        }
+        guard i + n <= p.count else { return nil }
+        guard p[i + 1] >= low && p[i + 1] <= high else { return nil }
+        for k in 2..<max(2, n) where p[i + k] & 0xC0 != 0x80 { return nil }
+        return n
+    }
+
+    private static func number(_ p: UnsafeBufferPointer<UInt8>, _ i: inout Int) -> Bool {
+        let start = i
+        if i < p.count, p[i] == UInt8(ascii: "-") { i += 1 }
+        guard i < p.count else { return false }
+        if p[i] == UInt8(ascii: "0") {
+            i += 1
+        } else if p[i] >= 0x31 && p[i] <= 0x39 {
+            while i < p.count, p[i] >= 0x30 && p[i] <= 0x39 { i += 1 }
+        } else {
+            return false
+        }
+        if i < p.count, p[i] == UInt8(ascii: ".") {
+            i += 1
+            let digits = i
+            while i < p.count, p[i] >= 0x30 && p[i] <= 0x39 { i += 1 }
+            guard i > digits else { return false }
+        }
+        if i < p.count, p[i] == UInt8(ascii: "e") || p[i] == UInt8(ascii: "E") {
+            i += 1
+            if i < p.count, p[i] == UInt8(ascii: "+") || p[i] == UInt8(ascii: "-") { i += 1 }
+            let digits = i
+            while i < p.count, p[i] >= 0x30 && p[i] <= 0x39 { i += 1 }
+            guard i > digits else { return false }
+        }
+        return i > start
+    }
+}
+
+/// Writes JSON text into a byte buffer.
+public struct JSONWriter {
+    public private(set) var bytes: [UInt8] = []
+
+    public init(capacity: Int = 1024) { bytes.reserveCapacity(capacity) }
+
+    public mutating func raw(_ s: StaticString) {
+        bytes.append(contentsOf: UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
+    }
+
+    public mutating func raw(_ b: [UInt8]) { bytes.append(contentsOf: b) }
+
+    /// A JSON string literal for `s`.
+    public mutating func string(_ s: String) {
+        bytes.append(0x22)
+        for b in s.utf8 {
+            switch b {
+            case 0x22: bytes.append(0x5C); bytes.append(0x22)
+            case 0x5C: bytes.append(0x5C); bytes.append(0x5C)
+            case 0x0A: bytes.append(0x5C); bytes.append(0x6E)
+            case 0x0D: bytes.append(0x5C); bytes.append(0x72)
+            case 0x09: bytes.append(0x5C); bytes.append(0x74)
+            case 0..<0x20:
+                let hex = Array("0123456789abcdef".utf8)
+                bytes.append(contentsOf: [0x5C, 0x75, 0x30, 0x30, hex[Int(b >> 4)], hex[Int(b & 15)]])
+            default: bytes.append(b)
+            }
+        }
+        bytes.append(0x22)
+    }
+
+    public mutating func int(_ n: Int) { bytes.append(contentsOf: String(n).utf8) }
+
+    /// A number with at most three decimals.
+    public mutating func milliseconds(_ ms: Double) {
+        let thousandths = Int((ms * 1000).rounded())
+        bytes.append(contentsOf: String(thousandths / 1000).utf8)
+        let frac = thousandths % 1000
+        if frac != 0 {
+            let digits = String(frac)
+            bytes.append(0x2E)
+            bytes.append(contentsOf: (String(repeating: "0", count: 3 - digits.count) + digits).utf8.reversed().drop(while: { $0 == 0x30 }).reversed())
+        }
+    }
+
+    /// `value` encoded by JSONEncoder (for the rare non-hot values).
+    public mutating func encoded<T: Encodable>(_ value: T) { bytes.append(contentsOf: JSONCoding.encode(value)) }
+}

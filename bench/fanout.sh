@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# bench/fanout.sh: fan-out latency overhead and throughput, sidecar against a Node.js reference.
+#
+# Stub nodes (Node, bench/js/stubs.js) answer a small JSON after a fixed 5 ms. For 16, 64 and 256
+# nodes it measures, through the same load driver (bench/js/driver.js, keep-alive):
+#   - overhead: fan-out latency minus 5 ms, p50 and p99, one caller, sequential requests;
+#   - fan-outs per second with 8 concurrent callers, and the server's CPU per fan-out;
+# for the sidecar (POST /cluster/fanout; FANOUT_CONCURRENCY = nodes, so no wave waits) and for
+# bench/js/reference.js (Promise.allSettled over fetch with keep-alive, same answer shape).
+# Then a one-node fan-out against calling that node directly (the added p99).
+#
+# Usage: bench/fanout.sh [latency samples, default 400] [throughput seconds, default 5]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SAMPLES="${1:-400}"
+SECONDS_T="${2:-5}"
+command -v node >/dev/null || { echo "needs node (Node.js 18+)"; exit 1; }
+ulimit -n 65536 2>/dev/null || true
+./scripts/setup.sh
+swift build -c release --static-swift-stdlib --product cluster-sidecar >/dev/null
+BIN=.build/release/cluster-sidecar
+JS=bench/js
+WORK=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
+free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+wait_port() { until { exec 3<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null; do sleep 0.01; done; exec 3>&-; }
+ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
+HZ=$(getconf CLK_TCK)
+SECRET=bench-secret-0123456789abcdef0123456789
+TOKEN=$(python3 - "$SECRET" <<'PY'
+import base64, hashlib, hmac, json, sys, time
+b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=")
+h = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode()); p = b64(json.dumps({"exp": int(time.time()) + 86400}).encode())
+print((h + b"." + p + b"." + b64(hmac.new(sys.argv[1].encode(), h + b"." + p, hashlib.sha256).digest())).decode())
+PY
+)
+BASE=$(python3 -c '
+import socket
+for base in range(31000, 60000, 300):
+    ok = True
+    for p in range(base, base + 256):
+        s = socket.socket()
+        try: s.bind(("127.0.0.1", p))
+        except OSError: ok = False
+        s.close()
+        if not ok: break
+    if ok: print(base); break')
+node $JS/stubs.js "$BASE" 256 5 > "$WORK/stubs.out" &
+until grep -q ready "$WORK/stubs.out" 2>/dev/null; do sleep 0.05; done
+BODY='{"url":"/x"}'
+
+start_sidecar() { # nodes -> sets SC_PID SC_LOCAL
+  local n=$1 cluster
+  SC_LOCAL=$(free_port); cluster=$(free_port)
+  LOCAL_PORT=$SC_LOCAL CLUSTER_PORT=$cluster CLUSTER_ADDRESS=127.0.0.1 SERVER_TYPE=bench SERVER_URL="http://127.0.0.1:$BASE" \
+    JWT_SECRET=$SECRET FANOUT_CONCURRENCY="$n" LOG_LEVEL=warning "$BIN" >/dev/null 2>&1 &
+  SC_PID=$!
+  wait_port "$SC_LOCAL"; wait_port "$cluster"
+  for k in $(seq 1 $((n - 1))); do
+    curl -s -o /dev/null -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+      -d "{\"id\":\"n$k\",\"type\":\"bench\",\"url\":\"http://127.0.0.1:$((BASE + k))\",\"clusterUrl\":\"http://127.0.0.1:1\"}" \
+      "http://127.0.0.1:$cluster/itResources"
+  done
+}
+start_reference() { # nodes -> sets REF_PID REF_PORT
+  local n=$1 nodes=""
+  for k in $(seq 0 $((n - 1))); do nodes="$nodes${nodes:+,}http://127.0.0.1:$((BASE + k))"; done
+  REF_PORT=$(free_port)
+  NODES=$nodes node $JS/reference.js "$REF_PORT" > /dev/null &
+  REF_PID=$!
+  wait_port "$REF_PORT"
+}
+measure() { # pid url -> "p50-5 p99-5 per_second cpu_us_per_fanout"
+  local pid=$1 url=$2 lat thr a b
+  lat=$(node $JS/driver.js latency "$url" "$BODY" "$SAMPLES")
+  a=$(ticks "$pid")
+  thr=$(node $JS/driver.js throughput "$url" "$BODY" 8 "$SECONDS_T")
+  b=$(ticks "$pid")
+  python3 - "$lat" "$thr" "$((b - a))" "$HZ" "$SECONDS_T" <<'PY'
+import json, sys
+lat, thr = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+ticks, hz, secs = int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
+n = thr["perSecond"] * secs
+print(f'{lat["p50"] - 5:.3f} {lat["p99"] - 5:.3f} {thr["perSecond"]:.0f} {ticks / hz * 1e6 / max(n, 1):.0f} {thr["errors"]}')
+PY
+}
+
+printf '\n%-6s %-9s %14s %14s %12s %16s %7s\n' nodes server "overhead p50" "overhead p99" "fan-outs/s" "CPU us/fan-out" errors
+for n in 16 64 256; do
+  start_sidecar "$n"
+  read -r sp50 sp99 srate scpu serr <<<"$(measure "$SC_PID" "http://127.0.0.1:$SC_LOCAL/cluster/fanout")"
+  kill "$SC_PID"; wait "$SC_PID" 2>/dev/null || true
+  start_reference "$n"
+  read -r rp50 rp99 rrate rcpu rerr <<<"$(measure "$REF_PID" "http://127.0.0.1:$REF_PORT/cluster/fanout")"
+  kill "$REF_PID"; wait "$REF_PID" 2>/dev/null || true
+  printf '%-6s %-9s %11s ms %11s ms %12s %16s %7s\n' "$n" sidecar "$sp50" "$sp99" "$srate" "$scpu" "$serr"
+  printf '%-6s %-9s %11s ms %11s ms %12s %16s %7s\n' "$n" node "$rp50" "$rp99" "$rrate" "$rcpu" "$rerr"
+  awk -v a="$srate" -v b="$rrate" -v c="$scpu" -v d="$rcpu" -v n="$n" 'BEGIN{printf "%-6s %-9s %14s %14s %11.2fx %15.2fx\n", n, "ratio", "", "", a/b, c/d}'
+done
+
+# One node: fan-out against calling the node directly.
+start_sidecar 1
+direct=$(node $JS/driver.js latency "http://127.0.0.1:$BASE/x" - "$SAMPLES")
+fan=$(node $JS/driver.js latency "http://127.0.0.1:$SC_LOCAL/cluster/fanout" "$BODY" "$SAMPLES")
+python3 - "$direct" "$fan" <<'PY'
+import json, sys
+d, f = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+print(f'\none node: direct p50 {d["p50"]:.3f} ms p99 {d["p99"]:.3f} ms; through the sidecar p50 {f["p50"]:.3f} ms p99 {f["p99"]:.3f} ms;'
+      f' added p50 {f["p50"] - d["p50"]:.3f} ms, p99 {f["p99"] - d["p99"]:.3f} ms')
+PY
+echo "(overhead = latency - the nodes' 5 ms; ratios are sidecar / node: above 1 is better for fan-outs/s, below 1 for CPU)"
