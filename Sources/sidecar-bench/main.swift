@@ -1,32 +1,60 @@
-// sidecar-bench: load drivers for bench/*.sh (not shipped in the image).
+// sidecar-bench: load drivers and stubs for bench/*.sh (not shipped in the image).
 //
-//   sidecar-bench client URL REQUESTS   sends REQUESTS GETs at once through CurlClient and prints
-//                                       "seconds errors connections" on one line.
+//   sidecar-bench client URL REQUESTS      sends REQUESTS GETs at once through CurlClient and prints
+//                                          "seconds errors connections" on one line.
+//   sidecar-bench stubs FIRST COUNT DELAY  serves COUNT stub nodes on ports FIRST..., each answering
+//                                          a small JSON after DELAY ms; prints "ready", runs until killed.
+import CSidecarSystem
 import Glibc
+import Logging
 import SidecarCore
 
 let args = CommandLine.arguments
-guard args.count == 4, args[1] == "client", let n = Int(args[3]) else {
-    print("usage: sidecar-bench client URL REQUESTS")
+switch (args.count, args.count > 1 ? args[1] : "") {
+case (4, "client"):
+    guard let n = Int(args[3]) else { exit(64) }
+    let url = args[2]
+    let client = CurlClient()
+    let start = MonotonicClock.now()
+    let (errors, connections) = await withTaskGroup(of: (Bool, Int).self) { group in
+        for _ in 0..<n {
+            group.addTask {
+                guard let r = try? await client.execute(ClientRequest(url: url)) else { return (false, 0) }
+                return ((200..<300).contains(r.status), r.newConnections)
+            }
+        }
+        var failed = 0
+        var opened = 0
+        for await (ok, c) in group {
+            if !ok { failed += 1 }
+            opened += c
+        }
+        return (failed, opened)
+    }
+    print(((MonotonicClock.now() - start) * 10000).rounded() / 10000, errors, connections)
+case (5, "stubs"):
+    guard let first = UInt16(args[2]), let count = Int(args[3]), let delay = Int(args[4]) else { exit(64) }
+    var listeners: [ListenerSpec] = []
+    for k in 0..<count {
+        var router = Router()
+        let body = #"{"node":\#(k),"ok":true}"#
+        router.onAsync("GET", "/x") { _ in
+            try? await Task.sleep(for: .milliseconds(delay))
+            return .json(200, body)
+        }
+        listeners.append(ListenerSpec(name: "stub\(k)", address: SocketAddress(host: "127.0.0.1", port: first + UInt16(k))!, router: router))
+    }
+    var logger = Logger(label: "stubs")
+    logger.logLevel = .critical
+    let server = HTTPServer(configuration: ServerConfiguration(loops: 1), listeners: listeners, logger: logger)
+    do { try server.start() } catch {
+        print("stubs: \(error)")
+        exit(1)
+    }
+    print("ready")
+    fflush(nil)
+    while true { sleep(3600) }
+default:
+    print("usage: sidecar-bench client URL REQUESTS | sidecar-bench stubs FIRST COUNT DELAY_MS")
     exit(64)
 }
-let url = args[2]
-let client = CurlClient()
-let start = MonotonicClock.now()
-let (errors, connections) = await withTaskGroup(of: (Bool, Int).self) { group in
-    for _ in 0..<n {
-        group.addTask {
-            guard let r = try? await client.execute(ClientRequest(url: url)) else { return (false, 0) }
-            return ((200..<300).contains(r.status), r.newConnections)
-        }
-    }
-    var failed = 0
-    var opened = 0
-    for await (ok, c) in group {
-        if !ok { failed += 1 }
-        opened += c
-    }
-    return (failed, opened)
-}
-let seconds = MonotonicClock.now() - start
-print((seconds * 10000).rounded() / 10000, errors, connections)

@@ -118,6 +118,15 @@ public final class CurlClient: Sendable {
         let configuration: ClientConfiguration
         var transfers: [UInt64: CurlTransfer] = [:]
         var batches: [UInt64: Batch] = [:]
+        /// Easy handles kept for reuse: creating one costs several allocations per request.
+        var idleHandles: [UnsafeMutableRawPointer] = []
+        static let maxIdleHandles = 256
+
+        /// Returns a finished transfer's handle to the pool (or frees it when the pool is full).
+        func recycle(_ t: CurlTransfer) {
+            guard let h = t.detachHandle() else { return }
+            if idleHandles.count < Self.maxIdleHandles { idleHandles.append(h) } else { curl_easy_cleanup(h) }
+        }
         /// Ids of batch transfers: the top bit keeps them apart from the client's ids.
         var nextBatchTransfer: UInt64 = 1 << 63
 
@@ -171,6 +180,8 @@ public final class CurlClient: Sendable {
                 case .cancel: break
                 }
             }
+            for h in idleHandles { curl_easy_cleanup(h) }
+            idleHandles.removeAll()
             curl_multi_cleanup(multi.pointer)
         }
 
@@ -178,7 +189,7 @@ public final class CurlClient: Sendable {
             switch command {
             case .start(let id, let request, let completion):
                 let t = CurlTransfer(id: id, request: request, maxBody: configuration.maxResponseBytes, started: csidecar_monotonic_ns(), completion: completion)
-                guard let h = t.makeHandle(configuration), curl_multi_add_handle(multi.pointer, h) == CURLM_OK else {
+                guard let h = t.makeHandle(configuration, reuse: idleHandles.popLast()), curl_multi_add_handle(multi.pointer, h) == CURLM_OK else {
                     t.release()
                     completion(.failure(.badRequest))
                     return
@@ -215,7 +226,7 @@ public final class CurlClient: Sendable {
                 [unowned self] result in
                 self.batchFinished(b, k, tid, result)
             }
-            guard let h = t.makeHandle(configuration), curl_multi_add_handle(multi.pointer, h) == CURLM_OK else {
+            guard let h = t.makeHandle(configuration, reuse: idleHandles.popLast()), curl_multi_add_handle(multi.pointer, h) == CURLM_OK else {
                 t.release()
                 batchFinished(b, k, tid, .failure(.badRequest))
                 return
@@ -249,7 +260,7 @@ public final class CurlClient: Sendable {
                 let outcome = t.outcome(code, now: csidecar_monotonic_ns())
                 curl_multi_remove_handle(multi.pointer, h)
                 transfers.removeValue(forKey: t.id)
-                t.release()
+                recycle(t)
                 t.completion(outcome)
             }
         }

@@ -22,9 +22,16 @@ final class CurlTransfer {
         self.completion = completion
     }
 
-    /// Builds the easy handle; nil when curl refuses an option.
-    func makeHandle(_ configuration: ClientConfiguration) -> UnsafeMutableRawPointer? {
-        guard let h = curl_easy_init() else { return nil }
+    /// Builds the easy handle on `reuse` (reset first) or a new one; nil when curl refuses an option.
+    func makeHandle(_ configuration: ClientConfiguration, reuse: UnsafeMutableRawPointer? = nil) -> UnsafeMutableRawPointer? {
+        let h: UnsafeMutableRawPointer
+        if let reuse {
+            curl_easy_reset(reuse)
+            h = reuse
+        } else {
+            guard let fresh = curl_easy_init() else { return nil }
+            h = fresh
+        }
         handle = h
         var ok = true
         func set(_ option: CURLoption, _ value: Int) { ok = ok && ccurl_setopt_long(h, option, value) == CURLE_OK }
@@ -93,26 +100,36 @@ final class CurlTransfer {
         return ok ? h : nil
     }
 
-    /// One header line from curl: a status line starts a new set (after 100 Continue, say).
+    /// One header line from curl, read as bytes: a status line starts a new set (after
+    /// 100 Continue, say).
     private func headerLine(_ raw: UnsafeRawBufferPointer) {
-        var line = String(decoding: raw, as: UTF8.self)
-        while let last = line.last, last.isNewline { line.removeLast() }
-        if line.hasPrefix("HTTP/") {
+        var end = raw.count
+        while end > 0, raw[end - 1] == 0x0A || raw[end - 1] == 0x0D { end -= 1 }
+        if end >= 5, raw[0] == UInt8(ascii: "H"), raw[1] == UInt8(ascii: "T"), raw[2] == UInt8(ascii: "T"), raw[3] == UInt8(ascii: "P"), raw[4] == UInt8(ascii: "/") {
             headers = HTTPFields()
             return
         }
-        guard let colon = line.firstIndex(of: ":") else { return }
-        let name = String(line[..<colon])
-        let value = line[line.index(after: colon)...].drop(while: { $0 == " " || $0 == "\t" })
-        headers.append(name, String(value))
+        guard let colon = raw[0..<end].firstIndex(of: UInt8(ascii: ":")), colon > 0 else { return }
+        var start = colon + 1
+        while start < end, raw[start] == 0x20 || raw[start] == 0x09 { start += 1 }
+        var stop = end
+        while stop > start, raw[stop - 1] == 0x20 || raw[stop - 1] == 0x09 { stop -= 1 }
+        headers.append(
+            String(decoding: UnsafeRawBufferPointer(rebasing: raw[0..<colon]), as: UTF8.self),
+            String(decoding: UnsafeRawBufferPointer(rebasing: raw[start..<stop]), as: UTF8.self))
+    }
+
+    /// Frees the header list and hands back the easy handle (for reuse or cleanup).
+    func detachHandle() -> UnsafeMutableRawPointer? {
+        if let l = headerList { curl_slist_free_all(l) }
+        headerList = nil
+        defer { handle = nil }
+        return handle
     }
 
     /// Frees the handle and header list.
     func release() {
-        if let h = handle { curl_easy_cleanup(h) }
-        if let l = headerList { curl_slist_free_all(l) }
-        handle = nil
-        headerList = nil
+        if let h = detachHandle() { curl_easy_cleanup(h) }
     }
 
     /// Maps curl's result to an answer or a typed error.
