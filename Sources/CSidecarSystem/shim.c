@@ -29,7 +29,9 @@ int csidecar_trim_startup_pages(void) {
         char perms[5], path[PATH_MAX];
         path[0] = 0;
         if (sscanf(line, "%lx-%lx %4s %*s %*s %*s %4095s", &start, &end, perms, path) < 3) continue;
-        if (strcmp(path, exe) != 0 || perms[1] == 'w') continue;
+        /* Our executable and the shared libraries: read-only file pages only. Pages other
+           processes also map are left alone by the kernel. */
+        if (path[0] != '/' || perms[1] == 'w' || (strcmp(path, exe) != 0 && strstr(path, ".so") == 0)) continue;
         madvise((void *)start, end - start, MADV_RANDOM);
         if (madvise((void *)start, end - start, MADV_PAGEOUT) == 0) trimmed++;
     }

@@ -51,6 +51,11 @@ struct Runtime {
             "registry": "\(configuration.mitURL ?? "none")", "pid": "\(getpid())",
         ])
         _ = csidecar_trim_startup_pages()
+        // Once more when the first calls out (TLS library start-up, registration) are done.
+        Task {
+            try? await Task.sleep(for: .seconds(3))
+            _ = csidecar_trim_startup_pages()
+        }
         waitForShutdown(http: http, health: health, registrar: registrar, logger: logger)
     }
 
@@ -120,6 +125,7 @@ struct Runtime {
             pem = text
         }
         let c = configuration
+        if c.jwtSecret == nil && pem == nil { return .refusingAll() }
         let keyText = pem
         let made: Result<JWTVerifier, ConfigError> = Blocking.run {
             do throws(ConfigError) {

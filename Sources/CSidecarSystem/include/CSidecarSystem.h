@@ -19,9 +19,10 @@
 /// accept4(2) with SOCK_NONBLOCK | SOCK_CLOEXEC (needs _GNU_SOURCE, hence out of line).
 int csidecar_accept(int listener);
 
-/// Start-up touched far more of the executable's read-only pages than serving needs (the
-/// kernel maps 64 KiB around each fault). Marks them random-access and hands them back to
-/// the page cache; the few the event loops use fault back in one page at a time.
+/// Start-up touched far more read-only pages of the executable and its shared libraries
+/// (libcurl, OpenSSL) than serving needs (the kernel maps 64 KiB around each fault). Marks
+/// them random-access and hands them back to the page cache; the few the event loops use
+/// fault back in one page at a time. Pages other processes map too are left alone.
 /// Returns the number of mappings trimmed, or -1.
 int csidecar_trim_startup_pages(void);
 

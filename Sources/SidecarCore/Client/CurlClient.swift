@@ -16,19 +16,30 @@ public final class CurlClient: Sendable {
     }
 
     private let configuration: ClientConfiguration
-    private let multi: MultiHandle
     private let inbox = Mutex<(commands: [Command], running: Bool, nextID: UInt64)>(([], true, 0))
+    /// The multi handle, made with the thread on first use.
+    private let started = Mutex<MultiHandle?>(nil)
 
-    /// Starts the client's thread.
+    /// A client; its thread (and libcurl's TLS start-up) wait for the first request.
     public init(configuration: ClientConfiguration = ClientConfiguration()) {
-        Self.globalInit
         self.configuration = configuration
-        multi = MultiHandle(curl_multi_init())
-        ccurl_multi_setopt_long(multi.pointer, CURLMOPT_MAX_TOTAL_CONNECTIONS, configuration.maxConnections)
-        ccurl_multi_setopt_long(multi.pointer, CURLMOPT_MAX_HOST_CONNECTIONS, configuration.maxConnectionsPerHost)
-        ccurl_multi_setopt_long(multi.pointer, CURLMOPT_MAXCONNECTS, configuration.maxConnections)
-        let loop = MultiLoop(multi: multi, configuration: configuration)
-        PosixThread.spawn { [self] in loop.run(self) }
+    }
+
+    /// The multi handle, starting the client's thread on first use: a client that is never
+    /// used costs no thread and no TLS library start-up.
+    private func startIfNeeded() -> MultiHandle {
+        started.withLock { existing in
+            if let existing { return existing }
+            Self.globalInit
+            let multi = MultiHandle(curl_multi_init())
+            ccurl_multi_setopt_long(multi.pointer, CURLMOPT_MAX_TOTAL_CONNECTIONS, configuration.maxConnections)
+            ccurl_multi_setopt_long(multi.pointer, CURLMOPT_MAX_HOST_CONNECTIONS, configuration.maxConnectionsPerHost)
+            ccurl_multi_setopt_long(multi.pointer, CURLMOPT_MAXCONNECTS, configuration.maxConnections)
+            let loop = MultiLoop(multi: multi, configuration: configuration)
+            PosixThread.spawn { [self] in loop.run(self) }
+            existing = multi
+            return multi
+        }
     }
 
     private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
@@ -47,7 +58,7 @@ public final class CurlClient: Sendable {
             completion(.failure(.shutdown))
             return 0
         }
-        curl_multi_wakeup(multi.pointer)
+        curl_multi_wakeup(startIfNeeded().pointer)
         return id
     }
 
@@ -84,7 +95,7 @@ public final class CurlClient: Sendable {
                     return
                 }
                 idBox.withLock { $0 = id }
-                curl_multi_wakeup(multi.pointer)
+                curl_multi_wakeup(startIfNeeded().pointer)
             }
         } onCancel: {
             cancel(idBox.withLock { $0 })
@@ -95,13 +106,14 @@ public final class CurlClient: Sendable {
     public func cancel(_ id: UInt64) {
         guard id != 0 else { return }
         inbox.withLock { $0.commands.append(.cancel(id)) }
-        curl_multi_wakeup(multi.pointer)
+        curl_multi_wakeup(startIfNeeded().pointer)
     }
 
     /// Fails every transfer with `.shutdown` and ends the thread.
     public func shutdown() {
         inbox.withLock { $0.running = false }
-        curl_multi_wakeup(multi.pointer)
+        // Only a started client has a thread to fail what is queued and free the handle.
+        if let multi = started.withLock({ $0 }) { curl_multi_wakeup(multi.pointer) }
     }
 
     /// Takes the queued commands (client thread), and whether the client still runs.

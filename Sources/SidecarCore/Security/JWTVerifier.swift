@@ -51,6 +51,11 @@ public struct JWTVerifier: Sendable {
     /// True when no key is configured: every call but health is refused.
     public var hasKeys: Bool { hmac != nil || !publicKeys.isEmpty }
 
+    /// A verifier with no key: it refuses every token (the cluster API then serves only probes).
+    public static func refusingAll() -> JWTVerifier {
+        JWTVerifier(hmac: nil, publicKeys: [], issuer: nil, audience: nil, leeway: 60, now: WallClock.now)
+    }
+
     /// A verifier for the configured keys. Throws `ConfigError` for an unreadable or keyless PEM file.
     public static func make(
         secret: Secret?, publicKeyPEM: String?, pemVariable: String = "JWT_PUBLIC_KEY_FILE", issuer: String?, audience: String?,
