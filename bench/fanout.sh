@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # bench/fanout.sh: fan-out latency overhead and throughput, sidecar against a Node.js reference.
 #
-# Stub nodes (bench/js/stubs.js, one Node process, setTimeout 5 ms) answer a small JSON after a
-# fixed 5 ms. STUBS=swift uses `sidecar-bench stubs` instead (our own server, Task.sleep: its
-# timer fires later than Node's, so its figures run about 0.3 ms higher). For 16, 64 and 256
+# Stub nodes answer a small JSON after a fixed 5 ms: bench/stub/stub.c (one C thread on epoll
+# with nanosecond timeouts, compiled here with cc), so the stubs' own cost stays out of both
+# servers' figures. STUBS=node uses bench/js/stubs.js (setTimeout in one Node process, whose
+# serving adds ~1-2 ms at 64 nodes); STUBS=swift uses `sidecar-bench stubs` (Task.sleep). For 16, 64 and 256
 # nodes it measures, through the same load driver (bench/js/driver.js, keep-alive):
 #   - overhead: fan-out latency minus 5 ms, p50 and p99, one caller, sequential requests;
 #   - fan-outs per second with 8 concurrent callers, and the server's CPU per fan-out;
@@ -48,11 +49,11 @@ for base in range(31000, 60000, 300):
         s.close()
         if not ok: break
     if ok: print(base); break')
-if [ "${STUBS:-node}" = swift ]; then
-  .build/release/sidecar-bench stubs "$BASE" 256 5 > "$WORK/stubs.out" &
-else
-  node $JS/stubs.js "$BASE" 256 5 > "$WORK/stubs.out" &
-fi
+case "${STUBS:-c}" in
+  swift) .build/release/sidecar-bench stubs "$BASE" 256 5 > "$WORK/stubs.out" & ;;
+  node) node $JS/stubs.js "$BASE" 256 5 > "$WORK/stubs.out" & ;;
+  *) cc -O2 -o "$WORK/stub" bench/stub/stub.c && "$WORK/stub" "$BASE" 256 5 > "$WORK/stubs.out" & ;;
+esac
 until grep -q ready "$WORK/stubs.out" 2>/dev/null; do sleep 0.05; done
 BODY='{"url":"/x"}'
 

@@ -1,0 +1,103 @@
+/* bench/stub/stub.c: stub nodes for bench/fanout.sh.
+ * COUNT listeners on FIRST..FIRST+COUNT-1 (127.0.0.1); every request (a GET without body,
+ * keep-alive) gets a small JSON answer exactly DELAY_MS after it arrived. One thread, epoll:
+ * since every delay is the same, pending answers form a FIFO queue and no timer heap is needed.
+ * Usage: stub FIRST COUNT DELAY_MS   (prints "ready") */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAXFD 65536
+#define QUEUE (1 << 20)
+
+static int node_of[MAXFD];            /* listener fd -> node number + 1; connection fd -> node + 1 */
+static int is_listener[MAXFD];
+static char inbuf[MAXFD][512];
+static int inlen[MAXFD];
+static struct { long long due; int fd; } queue[QUEUE];
+static long head, tail;
+
+static long long now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+int main(int argc, char **argv) {
+    if (argc != 4) { fprintf(stderr, "usage: stub FIRST COUNT DELAY_MS\n"); return 64; }
+    int first = atoi(argv[1]), count = atoi(argv[2]);
+    long long delay = atoll(argv[3]) * 1000000LL;
+    int ep = epoll_create1(0);
+    for (int k = 0; k < count; k++) {
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0), one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(first + k) };
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (bind(fd, (struct sockaddr *)&sa, sizeof sa) || listen(fd, 4096)) { perror("bind"); return 1; }
+        is_listener[fd] = 1;
+        node_of[fd] = k + 1;
+        struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+        epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+    }
+    printf("ready\n");
+    fflush(stdout);
+    struct epoll_event events[256];
+    for (;;) {
+        struct timespec timeout, *tp = 0;
+        if (head != tail) {
+            long long wait = queue[head % QUEUE].due - now_ns();
+            if (wait < 0) wait = 0;
+            timeout.tv_sec = wait / 1000000000LL;
+            timeout.tv_nsec = wait % 1000000000LL;
+            tp = &timeout;
+        }
+        int n = epoll_pwait2(ep, events, 256, tp, 0); /* nanosecond timeout: answers at 5 ms, not 6 */
+        for (int i = 0; i < n; i++) {
+            int fd = events[i].data.fd;
+            if (is_listener[fd]) {
+                int c;
+                while ((c = accept4(fd, 0, 0, SOCK_NONBLOCK)) >= 0) {
+                    int one = 1;
+                    setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+                    node_of[c] = node_of[fd];
+                    inlen[c] = 0;
+                    struct epoll_event ev = { .events = EPOLLIN, .data.fd = c };
+                    epoll_ctl(ep, EPOLL_CTL_ADD, c, &ev);
+                }
+                continue;
+            }
+            ssize_t r = read(fd, inbuf[fd] + inlen[fd], sizeof inbuf[fd] - inlen[fd]);
+            if (r <= 0) { close(fd); inlen[fd] = 0; continue; }
+            inlen[fd] += r;
+            char *end;
+            while ((end = memmem(inbuf[fd], inlen[fd], "\r\n\r\n", 4))) {
+                int used = end + 4 - inbuf[fd];
+                memmove(inbuf[fd], inbuf[fd] + used, inlen[fd] - used);
+                inlen[fd] -= used;
+                queue[tail % QUEUE].due = now_ns() + delay;
+                queue[tail % QUEUE].fd = fd;
+                tail++;
+            }
+            if (inlen[fd] == sizeof inbuf[fd]) inlen[fd] = 0;
+        }
+        long long t = now_ns();
+        while (head != tail && queue[head % QUEUE].due <= t) {
+            int fd = queue[head % QUEUE].fd;
+            head++;
+            char body[64], out[256];
+            int blen = snprintf(body, sizeof body, "{\"node\":%d,\"ok\":true}", node_of[fd] - 1);
+            int olen = snprintf(out, sizeof out,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", blen, body);
+            if (write(fd, out, olen) < 0 && errno != EAGAIN) close(fd);
+        }
+    }
+}
