@@ -13,6 +13,10 @@ public enum FanOutRoutes {
         let dropAuthorization = context.configuration.localAPIToken != nil
         for method in FanOutRequest.methods.sorted() {
             router.onAsync(method, "/cluster/proxy/{path...}", guarded { request in
+                // The server resolved dot segments for routing; a proxied path must not have had any.
+                if request.head.pathAsSent != nil {
+                    return .error(400, code: "bad_fanout", message: "url must not hold a . or .. segment")
+                }
                 let parsed: FanOutRequest
                 do throws(FanOutRequest.Invalid) {
                     parsed = try FanOutRequest.proxy(

@@ -23,7 +23,6 @@ public struct HTTPParseError: Error, Hashable, Sendable, CustomStringConvertible
         case unsupportedTransferCoding = "unsupported_transfer_coding"
         case badChunk = "bad_chunk"
         case bodyTooLarge = "body_too_large"
-        case unsupportedExpectation = "unsupported_expectation"
     }
 
     private let code: Code
@@ -46,7 +45,6 @@ public struct HTTPParseError: Error, Hashable, Sendable, CustomStringConvertible
         case .bodyTooLarge: 413
         case .unsupportedVersion: 505
         case .unsupportedTransferCoding: 501
-        case .unsupportedExpectation: 417
         default: 400
         }
     }
@@ -56,6 +54,7 @@ public struct HTTPParseError: Error, Hashable, Sendable, CustomStringConvertible
     static let badRequestLine = Self(.badRequestLine, "malformed request line")
     static let badMethod = Self(.badMethod, "malformed method")
     static let badTarget = Self(.badTarget, "malformed request target")
+    static let targetAboveRoot = Self(.badTarget, "request target climbs above the root")
     static let targetTooLong = Self(.targetTooLong, "request target too long")
     static let badVersion = Self(.badVersion, "malformed HTTP version")
     static let unsupportedVersion = Self(.unsupportedVersion, "HTTP version not supported")
@@ -65,12 +64,11 @@ public struct HTTPParseError: Error, Hashable, Sendable, CustomStringConvertible
     static let tooManyHeaders = Self(.tooManyHeaders, "too many header fields")
     static let missingHost = Self(.missingHost, "missing Host header")
     static let duplicateHost = Self(.duplicateHost, "repeated Host header")
-    static let badHost = Self(.badHost, "malformed Host header")
+    static let badHost = Self(.badHost, "malformed or empty Host header")
     static let badContentLength = Self(.badContentLength, "malformed or repeated Content-Length")
     static let conflictingFraming = Self(.conflictingFraming, "Content-Length together with Transfer-Encoding")
     static let badTransferEncoding = Self(.badTransferEncoding, "malformed Transfer-Encoding")
     static let unsupportedTransferCoding = Self(.unsupportedTransferCoding, "transfer coding not implemented")
     static let badChunk = Self(.badChunk, "malformed chunked body")
     static let bodyTooLarge = Self(.bodyTooLarge, "request body too large")
-    static let unsupportedExpectation = Self(.unsupportedExpectation, "expectation not supported")
 }

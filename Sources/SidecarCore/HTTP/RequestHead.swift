@@ -20,6 +20,8 @@ public struct RequestHead: Sendable {
     public var method: String
     /// The path part of the target (absolute-form targets are reduced to it), before `?`.
     public var path: String
+    /// The path as sent when it held dot segments (then `path` is the resolved one); else nil.
+    public var pathAsSent: String?
     /// The query after `?`, without it; nil when absent.
     public var query: String?
     /// The request-target as sent.

@@ -15,7 +15,6 @@ extension RequestHeadParser {
         var connectionClose = false
         var connectionKeepAlive = false
         var expectContinue = false
-        var expectOther = false
     }
 
     static func parseFields(
@@ -78,7 +77,7 @@ extension RequestHeadParser {
 
         let methodString = string(buf, method.0, method.1)
         var head = RequestHead(
-            method: methodString, path: "/", query: nil, target: string(buf, target.0, target.1),
+            method: methodString, path: "/", pathAsSent: nil, query: nil, target: string(buf, target.0, target.1),
             version: version, fields: fields, framing: .none, keepAlive: true, expectsContinue: false)
         if let error = applySemantics(sem, to: &head, limits: limits) { return .failure(error) }
         if let error = splitTarget(buf, target.0, target.1, isOptions: methodString == "OPTIONS", into: &head) {
@@ -106,7 +105,6 @@ extension RequestHeadParser {
         if sem.hostCount > 1 { return .duplicateHost }
         if sem.hostCount == 0 && head.version == .http11 { return .missingHost }
         if !sem.hostValid { return .badHost }
-        if sem.expectOther { return .unsupportedExpectation }
         head.expectsContinue = sem.expectContinue && head.version == .http11
         switch head.version {
         case .http11: head.keepAlive = !sem.connectionClose
@@ -136,6 +134,11 @@ extension RequestHeadParser {
             guard j > afterScheme else { return .badTarget }
             pathStart = j
         }
+        // A fragment is not part of the target (RFC 9112 §3.2); like nginx, drop it.
+        var end = end
+        if let hash = UnsafeRawBufferPointer(rebasing: buf[pathStart..<end]).firstIndex(of: UInt8(ascii: "#")) {
+            end = pathStart + hash
+        }
         var q = pathStart
         while q < end, buf[q] != UInt8(ascii: "?") {
             if buf[q] == UInt8(ascii: "%") {
@@ -147,6 +150,11 @@ extension RequestHeadParser {
         }
         head.path = q > pathStart ? string(buf, pathStart, q) : "/"
         head.query = q < end ? string(buf, q + 1, end) : nil
+        guard let normalized = DotSegments.remove(head.path) else { return .targetAboveRoot }
+        if normalized != head.path {
+            head.pathAsSent = head.path
+            head.path = normalized
+        }
         return nil
     }
 
@@ -166,6 +174,7 @@ extension RequestHeadParser {
         switch name.count {
         case 4 where equalsLower(name, "host"):
             sem.hostCount += 1
+            if value.isEmpty { sem.hostValid = false }
             for b in value where !ByteClass.isHost(b) { sem.hostValid = false }
         case 14 where equalsLower(name, "content-length"):
             sem.contentLengthCount += 1
@@ -202,7 +211,8 @@ extension RequestHeadParser {
             }
         case 6 where equalsLower(name, "expect"):
             forEachListElement(value) { element in
-                if equalsLower(element, "100-continue") { sem.expectContinue = true } else { sem.expectOther = true }
+                // Other expectations are ignored, as nginx does (RFC 9110 §10.1.1 allows 417 or not).
+                if equalsLower(element, "100-continue") { sem.expectContinue = true }
             }
         default:
             break

@@ -44,9 +44,9 @@ public enum RequestHeadParser {
         }
         guard i < n else { return .incomplete }
 
-        // method SP
+        // method SP: upper-case letters, '-' and '_' only, as nginx accepts (a stricter tchar)
         let methodStart = i
-        while i < n, ByteClass.isToken(buf[i]) {
+        while i < n, (buf[i] >= 0x41 && buf[i] <= 0x5A) || buf[i] == UInt8(ascii: "-") || buf[i] == UInt8(ascii: "_") {
             i += 1
             if i - methodStart > maxMethodBytes { return .failure(.badMethod) }
         }

@@ -225,6 +225,10 @@ final class Peers: Sendable {
         #expect(seen?.first == ["method": "PATCH", "path": "/echo", "query": "x=1", "body": "abc"])
         try client.send("GET /cluster/proxy/a/%2e%2e/ok HTTP/1.1\r\nHost: a\r\n\r\n")
         #expect(try client.readResponse().status == 400)
+        try client.send("GET /cluster/proxy/a/../ok HTTP/1.1\r\nHost: a\r\n\r\n")
+        #expect(try client.readResponse().status == 400)
+        try client.send("GET /cluster/proxy/./ok HTTP/1.1\r\nHost: a\r\n\r\n")
+        #expect(try client.readResponse().status == 400)
         #expect(peers.total == 2)
     }
 

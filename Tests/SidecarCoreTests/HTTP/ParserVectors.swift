@@ -55,7 +55,10 @@ enum ParserVectors {
         ("header block over the limit", "GET / HTTP/1.1\r\nHost: a\r\nX-A: " + String(repeating: "a", count: 17000) + "\r\n\r\n", 431),
         ("too many fields", "GET / HTTP/1.1\r\nHost: a\r\n" + (0..<101).map { "X-\($0): v\r\n" }.joined() + "\r\n", 431),
         ("body over the limit", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2000000\r\n\r\n", 413),
-        ("unsupported expectation", "POST / HTTP/1.1\r\nHost: a\r\nExpect: teapot\r\nContent-Length: 1\r\n\r\na", 417),
+        ("empty Host", "GET / HTTP/1.1\r\nHost:\r\n\r\n", 400),
+        ("lower-case method", "get / HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        ("target above the root", "GET /../healthz HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        ("escaped target above the root", "GET /a/%2e%2E/%2e./healthz HTTP/1.1\r\nHost: a\r\n\r\n", 400),
     ]
 
     static let accepted: [(name: String, request: String)] = [
@@ -63,7 +66,9 @@ enum ParserVectors {
         ("bare LF line ends", "GET /healthz HTTP/1.1\nHost: a\n\n"),
         ("leading empty line", "\r\nGET /healthz HTTP/1.1\r\nHost: a\r\n\r\n"),
         ("HTTP/1.0 without Host", "GET /healthz HTTP/1.0\r\n\r\n"),
-        ("HTTP/1.1 empty Host", "GET /healthz HTTP/1.1\r\nHost:\r\n\r\n"),
+        ("dot segments resolved", "GET /a/./b/../../healthz HTTP/1.1\r\nHost: a\r\n\r\n"),
+        ("fragment dropped", "GET /healthz#top HTTP/1.1\r\nHost: a\r\n\r\n"),
+        ("unknown expectation ignored", "GET /healthz HTTP/1.1\r\nHost: a\r\nExpect: teapot\r\n\r\n"),
         ("absolute-form", "GET http://example.com:8080/healthz?x=1 HTTP/1.1\r\nHost: example.com:8080\r\n\r\n"),
         ("HTTP/1.9 read as 1.1", "GET /healthz HTTP/1.9\r\nHost: a\r\n\r\n"),
         ("OWS around value", "GET /healthz HTTP/1.1\r\nHost: \t a \t\r\n\r\n"),

@@ -80,3 +80,17 @@ import Testing
         #expect(CorrelationID(given: String(repeating: "a", count: 129)) == nil)
     }
 }
+
+@Suite struct DotSegmentTests {
+    @Test func dotSegments_areRemoved_andClimbingAboveTheRootIsRefused() {
+        #expect(DotSegments.remove("/healthz") == "/healthz")
+        #expect(DotSegments.remove("/a/./b") == "/a/b")
+        #expect(DotSegments.remove("/a/b/../c") == "/a/c")
+        #expect(DotSegments.remove("/a/b/..") == "/a/")
+        #expect(DotSegments.remove("/a/%2E%2e/b") == "/b")
+        #expect(DotSegments.remove("/a/.") == "/a/")
+        #expect(DotSegments.remove("/..") == nil)
+        #expect(DotSegments.remove("/a/../..") == nil)
+        #expect(DotSegments.remove("/a..b/.c/c.") == "/a..b/.c/c.")
+    }
+}
