@@ -6,13 +6,7 @@ public enum SidecarRoutes {
         var router = Router()
         HealthRoutes.addProbes(to: &router, health: context.health)
         let token = context.configuration.localAPIToken
-        var guarded = Router()
-        HealthRoutes.addSwitch(to: &guarded, health: context.health)
-        for path in ["/ecv/enable", "/ecv/disable"] {
-            if case .found(.sync(let h), _) = guarded.resolve(method: "POST", path: path) {
-                router.on("POST", path, LocalAuth.require(token, h))
-            }
-        }
+        HealthRoutes.addSwitch(to: &router, health: context.health) { LocalAuth.require(token, $0) }
         StatusRoutes.add(to: &router, context: context) { LocalAuth.requireAsync(token, $0) }
         if let fanOut = context.fanOut {
             FanOutRoutes.add(to: &router, context: context, fanOut: fanOut) { LocalAuth.requireAsync(token, $0) }

@@ -18,16 +18,18 @@ public enum HealthRoutes {
         }
     }
 
-    /// Adds `POST /ecv/enable` and `/ecv/disable` (local API).
-    public static func addSwitch(to router: inout Router, health: HealthState) {
-        router.on("POST", "/ecv/enable") { _ in
+    /// Adds `POST /ecv/enable` and `/ecv/disable` (local API), each wrapped by `guarded`.
+    public static func addSwitch(
+        to router: inout Router, health: HealthState, guarded: (@escaping Router.SyncHandler) -> Router.SyncHandler = { $0 }
+    ) {
+        router.on("POST", "/ecv/enable", guarded { _ in
             health.setSwitch(true)
             return .json(200, #"{"inRotation":\#(health.inRotation)}"#)
-        }
-        router.on("POST", "/ecv/disable") { _ in
+        })
+        router.on("POST", "/ecv/disable", guarded { _ in
             health.setSwitch(false)
             return .json(200, #"{"inRotation":false}"#)
-        }
+        })
     }
 
     static func notReadyReason(_ health: HealthState) -> String {
