@@ -2,6 +2,7 @@
 //
 //   sidecar-bench client URL REQUESTS      sends REQUESTS GETs at once through CurlClient and prints
 //                                          "seconds errors connections" on one line.
+//   sidecar-bench sequential URL COUNT     GETs one at a time through CurlClient; prints p50 p99 (ms).
 //   sidecar-bench stubs FIRST COUNT DELAY  serves COUNT stub nodes on ports FIRST..., each answering
 //                                          a small JSON after DELAY ms; prints "ready", runs until killed.
 import CSidecarSystem
@@ -32,6 +33,18 @@ case (4, "client"):
         return (failed, opened)
     }
     print(((MonotonicClock.now() - start) * 10000).rounded() / 10000, errors, connections)
+case (4, "sequential"):
+    // One request at a time through CurlClient: the client's own latency, p50 and p99 in ms.
+    guard let n = Int(args[3]) else { exit(64) }
+    let client = CurlClient()
+    var times: [Double] = []
+    for k in 0..<(n + 50) {
+        let t = MonotonicClock.now()
+        _ = try? await client.execute(ClientRequest(url: args[2]))
+        if k >= 50 { times.append((MonotonicClock.now() - t) * 1000) }
+    }
+    times.sort()
+    print(times[times.count / 2], times[min(times.count - 1, times.count * 99 / 100)])
 case (5, "stubs"):
     guard let first = UInt16(args[2]), let count = Int(args[3]), let delay = Int(args[4]) else { exit(64) }
     var listeners: [ListenerSpec] = []
@@ -55,6 +68,6 @@ case (5, "stubs"):
     fflush(nil)
     while true { sleep(3600) }
 default:
-    print("usage: sidecar-bench client URL REQUESTS | sidecar-bench stubs FIRST COUNT DELAY_MS")
+    print("usage: sidecar-bench client URL REQUESTS | sequential URL COUNT | stubs FIRST COUNT DELAY_MS")
     exit(64)
 }
