@@ -76,26 +76,39 @@ public final class CurlClient: Sendable {
         return try result.get()
     }
 
-    /// Sends every request of `requests`, at most `concurrency` at once, and answers once all
-    /// ended, results in the order of `requests`. One hand-over and one wake-up for the lot:
-    /// the fan-out's path. Task cancellation cancels what is still running.
+    /// Sends every request of `requests`, at most `concurrency` at once, and calls `completion`
+    /// once all ended, results in the order of `requests`, on the client's thread. One hand-over
+    /// and one wake-up for the lot: the fan-out's path. Returns an id for `cancel`.
+    @discardableResult
+    public func execute(
+        batch requests: [ClientRequest], concurrency: Int, completion: @escaping @Sendable ([Result<ClientResponse, ClientError>]) -> Void
+    ) -> UInt64 {
+        guard !requests.isEmpty else {
+            completion([])
+            return 0
+        }
+        let id: UInt64? = inbox.withLock { box in
+            guard box.running else { return nil }
+            box.nextID += 1
+            box.commands.append(.batch(box.nextID, requests, max(1, concurrency), completion))
+            return box.nextID
+        }
+        guard let id else {
+            completion(requests.map { _ in .failure(.shutdown) })
+            return 0
+        }
+        curl_multi_wakeup(startIfNeeded().pointer)
+        return id
+    }
+
+    /// The same, awaited; task cancellation cancels what is still running.
     public func execute(batch requests: [ClientRequest], concurrency: Int) async -> [Result<ClientResponse, ClientError>] {
         guard !requests.isEmpty else { return [] }
         let idBox = Mutex<UInt64>(0)
         return await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
-                let id: UInt64? = inbox.withLock { box in
-                    guard box.running else { return nil }
-                    box.nextID += 1
-                    box.commands.append(.batch(box.nextID, requests, max(1, concurrency), { continuation.resume(returning: $0) }))
-                    return box.nextID
-                }
-                guard let id else {
-                    continuation.resume(returning: requests.map { _ in .failure(.shutdown) })
-                    return
-                }
+                let id = execute(batch: requests, concurrency: concurrency) { continuation.resume(returning: $0) }
                 idBox.withLock { $0 = id }
-                curl_multi_wakeup(startIfNeeded().pointer)
             }
         } onCancel: {
             cancel(idBox.withLock { $0 })

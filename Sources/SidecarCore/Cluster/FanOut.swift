@@ -157,6 +157,43 @@ public struct FanOut: Sendable {
         public let message: String
     }
 
+    /// Starts `request` on `servers` without a task, when it needs no retries and its token is
+    /// known (`token`: the cluster token, or nil for none); `completion` runs on the client's
+    /// thread once every node answered or failed. The fast path: one hand-over each way.
+    public func start(
+        _ request: FanOutRequest, servers: [ServerInfo], selfID: String?, correlationID: String, token: Secret?,
+        completion: @escaping @Sendable (FanOutResult) -> Void
+    ) {
+        let targets = servers.filter { request.includeSelf || $0.id != selfID }
+        var headers = request.headers
+        headers.append(("x-correlation-id", correlationID))
+        if let token, !headers.contains(where: { $0.0.lowercased() == "authorization" }) {
+            headers.append(("Authorization", "Bearer \(token.value)"))
+        }
+        client.execute(batch: Self.requests(request, targets, headers), concurrency: settings.concurrency) { results in
+            completion(FanOutResult(servers: targets, outcomes: results.map { result in
+                switch result {
+                case .success(let r): .answered(r)
+                case .failure(let e): .failed(code: e.label, message: e.message)
+                }
+            }))
+        }
+    }
+
+    /// The cluster token for a fan-out if it is at hand without waiting (`.some(nil)`: none
+    /// configured); nil when it must be fetched.
+    func tokenIfReady(_ request: FanOutRequest) -> Secret?? {
+        guard let tokens else { return .some(nil) }
+        return tokens.tokenIfReady(cluster: true, parameters: request.tokenParameters)
+    }
+
+    static func requests(_ request: FanOutRequest, _ targets: [ServerInfo], _ headers: [(String, String)]) -> [ClientRequest] {
+        targets.map { node in
+            let base = node.url.hasSuffix("/") ? String(node.url.dropLast()) : node.url
+            return ClientRequest(method: request.method, url: base + request.path, headers: headers, body: request.body, timeout: request.timeout)
+        }
+    }
+
     /// Runs `request` on `servers` (in cluster order; `selfID` dropped unless `includeSelf`).
     /// All nodes go to the client in one batch; retryable failures go again, after a backoff.
     public func run(_ request: FanOutRequest, servers: [ServerInfo], selfID: String?, correlationID: String) async throws(Unavailable) -> FanOutResult {
@@ -172,10 +209,7 @@ public struct FanOut: Sendable {
                 throw Unavailable(message: "no cluster token: \(error.label)")
             }
         }
-        let requests = targets.map { node in
-            let base = node.url.hasSuffix("/") ? String(node.url.dropLast()) : node.url
-            return ClientRequest(method: request.method, url: base + request.path, headers: headers, body: request.body, timeout: request.timeout)
-        }
+        let requests = Self.requests(request, targets, headers)
         var outcomes = [FanOutResult.Outcome](repeating: .failed(code: "cancelled", message: "not sent"), count: targets.count)
         var pending = Array(targets.indices)
         var attempt = 0

@@ -1,41 +1,72 @@
 /// `POST /cluster/fanout` and `/cluster/proxy/{path}` (every method) on the local API.
+///
+/// Both answer through a `Responder`: when a fan-out needs no retries and its token is at
+/// hand, the event loop hands the batch straight to the client's thread and the answer comes
+/// straight back (two thread hand-overs); otherwise a task runs it.
 public enum FanOutRoutes {
-    public static func add(to router: inout Router, context: SidecarContext, fanOut: FanOut, guarded: (@escaping Router.AsyncHandler) -> Router.AsyncHandler) {
-        router.onAsync("POST", "/cluster/fanout", guarded { request in
-            let parsed: FanOutRequest
+    public static func add(to router: inout Router, context: SidecarContext, fanOut: FanOut, guarded: (@escaping Router.SyncHandler) -> Router.SyncHandler) {
+        router.onDeferred("POST", "/cluster/fanout", deferred(guarded, context: context, fanOut: fanOut) { request in
             do throws(FanOutRequest.Invalid) {
-                parsed = try FanOutRequest.parse(body: request.body, defaultTimeout: fanOut.settings.timeout)
+                return .success(try FanOutRequest.parse(body: request.body, defaultTimeout: fanOut.settings.timeout))
             } catch {
-                return .error(400, code: "bad_fanout", message: error.message)
+                return .failure(error)
             }
-            return await run(parsed, request, context, fanOut)
         })
         let dropAuthorization = context.configuration.localAPIToken != nil
         for method in FanOutRequest.methods.sorted() {
-            router.onAsync(method, "/cluster/proxy/{path...}", guarded { request in
+            router.onDeferred(method, "/cluster/proxy/{path...}", deferred(guarded, context: context, fanOut: fanOut) { request in
                 // The server resolved dot segments for routing; a proxied path must not have had any.
-                if request.head.pathAsSent != nil {
-                    return .error(400, code: "bad_fanout", message: "url must not hold a . or .. segment")
-                }
-                let parsed: FanOutRequest
+                if request.head.pathAsSent != nil { return .failure(.init(message: "url must not hold a . or .. segment")) }
                 do throws(FanOutRequest.Invalid) {
-                    parsed = try FanOutRequest.proxy(
-                        request, rest: request.pathParameters["path"] ?? "", defaultTimeout: fanOut.settings.timeout, dropAuthorization: dropAuthorization)
+                    return .success(try FanOutRequest.proxy(
+                        request, rest: request.pathParameters["path"] ?? "", defaultTimeout: fanOut.settings.timeout, dropAuthorization: dropAuthorization))
                 } catch {
-                    return .error(400, code: "bad_fanout", message: error.message)
+                    return .failure(error)
                 }
-                return await run(parsed, request, context, fanOut)
             })
         }
     }
 
-    static func run(_ parsed: FanOutRequest, _ request: HTTPRequest, _ context: SidecarContext, _ fanOut: FanOut) async -> HTTPResponse {
-        let selfID = await context.registrar?.snapshot().serverId ?? context.me?.id
-        do throws(FanOut.Unavailable) {
-            let result = try await fanOut.run(parsed, servers: context.view.snapshot().servers, selfID: selfID, correlationID: request.correlationID)
-            return HTTPResponse(status: 200, fields: HTTPFields([("Content-Type", "application/json")]), body: result.json())
-        } catch {
-            return .error(502, code: "fanout_unavailable", message: error.message)
+    /// A deferred handler: checks the caller (`guarded`), parses, then runs the fan-out.
+    private static func deferred(
+        _ guarded: (@escaping Router.SyncHandler) -> Router.SyncHandler, context: SidecarContext, fanOut: FanOut,
+        _ parse: @escaping @Sendable (HTTPRequest) -> Result<FanOutRequest, FanOutRequest.Invalid>
+    ) -> Router.DeferredHandler {
+        // The guard answers 401 itself; a pass-through marker says "go on".
+        let gate = guarded { _ in HTTPResponse(status: 0) }
+        return { request, responder in
+            let verdict = gate(request)
+            guard verdict.status == 0 else { return responder.respond(verdict) }
+            switch parse(request) {
+            case .failure(let invalid):
+                responder.respond(.error(400, code: "bad_fanout", message: invalid.message))
+            case .success(let parsed):
+                run(parsed, request, context, fanOut, responder)
+            }
         }
+    }
+
+    static func run(_ parsed: FanOutRequest, _ request: HTTPRequest, _ context: SidecarContext, _ fanOut: FanOut, _ responder: Responder) {
+        let servers = context.view.snapshot().servers
+        let selfID = context.registrar?.currentID.withLock { $0 } ?? context.me?.id
+        if parsed.retries == 0, case .some(let token) = fanOut.tokenIfReady(parsed) {
+            fanOut.start(parsed, servers: servers, selfID: selfID, correlationID: request.correlationID, token: token) { result in
+                responder.respond(answer(result))
+            }
+            return
+        }
+        let correlationID = request.correlationID
+        Task {
+            do throws(FanOut.Unavailable) {
+                let result = try await fanOut.run(parsed, servers: servers, selfID: selfID, correlationID: correlationID)
+                responder.respond(answer(result))
+            } catch {
+                responder.respond(.error(502, code: "fanout_unavailable", message: error.message))
+            }
+        }
+    }
+
+    static func answer(_ result: FanOutResult) -> HTTPResponse {
+        HTTPResponse(status: 200, fields: HTTPFields([("Content-Type", "application/json")]), body: result.json())
     }
 }

@@ -1,4 +1,5 @@
 import Logging
+import Synchronization
 
 /// What `POST /register` and `POST /unregister` answer: `{nbServers, serverId, errors?}`.
 public struct MembershipReport: Sendable, Codable, Equatable {
@@ -36,6 +37,8 @@ public actor Registrar {
     private var unregisterWaiters: [CheckedContinuation<MembershipReport, Never>] = []
     private var finishWaiters: [CheckedContinuation<Void, Never>] = []
     private var lastErrors: [MembershipReport.Failure] = []
+    /// Our server id as mIT knows it, readable without awaiting the actor (fan-out's fast path).
+    public nonisolated let currentID = Mutex<String?>(nil)
     private var lastError: String?
 
     /// - Parameter me: our server; `id` is replaced by mIT's answer.
@@ -44,6 +47,7 @@ public actor Registrar {
         logger: Logger, announce: PeerCall? = nil, leave: PeerCall? = nil, seed: UInt64 = UInt64.random(in: 0...UInt64.max)
     ) {
         machine = RegistrationMachine(settings: settings, seed: seed)
+        currentID.withLock { $0 = settings.fixedID }
         self.mit = mit
         self.me = me
         self.view = view
@@ -172,6 +176,7 @@ public actor Registrar {
         if case .registered(let id, _) = r.outcome {
             if me.id != id { logger.info("registered", metadata: ["server.id": "\(id)", "concurrent": "\(concurrent)"]) }
             me.id = id
+            currentID.withLock { $0 = id }
             var servers = r.answer?.servers ?? []
             if !servers.contains(where: { $0.id == id }) { servers.append(me) }
             if concurrent { view.merge(servers) } else { view.replace(with: servers) }

@@ -8,10 +8,15 @@ public struct Router: Sendable {
     /// A handler that may wait (fan-out, registry calls); it runs as a task off the loop.
     public typealias AsyncHandler = @Sendable (HTTPRequest) async -> HTTPResponse
 
+    /// A handler that starts work on the event loop (it must not block) and answers later,
+    /// from any thread, through the `Responder`: no task, no extra thread hand-over.
+    public typealias DeferredHandler = @Sendable (HTTPRequest, Responder) -> Void
+
     /// How a route answers.
     public enum Handler: Sendable {
         case sync(SyncHandler)
         case async(AsyncHandler)
+        case deferred(DeferredHandler)
     }
 
     /// What the router found for a request.
@@ -47,6 +52,11 @@ public struct Router: Sendable {
     /// Adds a route answered later, off the loop.
     public mutating func onAsync(_ method: String, _ path: String, _ handler: @escaping AsyncHandler) {
         add(method, path, .async(handler))
+    }
+
+    /// Adds a route that answers through a `Responder`.
+    public mutating func onDeferred(_ method: String, _ path: String, _ handler: @escaping DeferredHandler) {
+        add(method, path, .deferred(handler))
     }
 
     /// Adds `handler` for `method` on `path`.

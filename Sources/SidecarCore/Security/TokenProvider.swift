@@ -1,3 +1,5 @@
+import Synchronization
+
 /// Why no token could be had. Never carries a secret or a token.
 public struct TokenError: Error, Sendable, Equatable, CustomStringConvertible {
     public let label: String
@@ -21,7 +23,7 @@ public actor TokenProvider {
         case clientCredentials(url: String, clientID: String, secret: Secret)
     }
 
-    private struct Cached {
+    private struct Cached: Sendable {
         var token: Secret
         var refreshAt: Double
     }
@@ -31,12 +33,33 @@ public actor TokenProvider {
     private let now: @Sendable () -> Double
     private var cache: [String: Cached] = [:]
     private var refreshing: [String: Task<Result<Cached, TokenError>, Never>] = [:]
+    /// A copy of the cache readable without awaiting the actor (the fan-out's fast path).
+    private nonisolated let ready = Mutex<[String: Cached]>([:])
 
     /// - Parameter now: monotonic seconds (injected for tests).
     public init(source: Source, client: CurlClient, now: @escaping @Sendable () -> Double = MonotonicClock.now) {
         self.source = source
         self.client = client
         self.now = now
+    }
+
+    /// The token when it can be had without waiting: `.some(nil)` when none is configured,
+    /// `.some(token)` when static or cached and fresh, nil when `token()` must refresh it.
+    public nonisolated func tokenIfReady(cluster: Bool = false, parameters: [String: String] = [:]) -> Secret?? {
+        switch source {
+        case .none: return .some(nil)
+        case .fixed(let s): return .some(s)
+        case .clientCredentials:
+            let key = Self.key(cluster: cluster, parameters: parameters)
+            let t = now()
+            return ready.withLock { cache in cache[key].flatMap { t < $0.refreshAt ? .some($0.token) : nil } }
+        }
+    }
+
+    private static func key(cluster: Bool, parameters: [String: String]) -> String {
+        var form = parameters
+        if cluster { form["cluster"] = "true" }
+        return form.keys.sorted().map { "\($0)=\(form[$0]!)" }.joined(separator: "&")
     }
 
     /// A token for mIT (or a cluster token with `cluster: true`); nil when none is configured.
@@ -47,7 +70,7 @@ public actor TokenProvider {
         case .clientCredentials(let url, let id, let secret):
             var form = parameters
             if cluster { form["cluster"] = "true" }
-            let key = form.keys.sorted().map { "\($0)=\(form[$0]!)" }.joined(separator: "&")
+            let key = Self.key(cluster: cluster, parameters: parameters)
             if let c = cache[key], now() < c.refreshAt { return c.token }
             let task: Task<Result<Cached, TokenError>, Never>
             if let running = refreshing[key] {
@@ -61,12 +84,16 @@ public actor TokenProvider {
             refreshing[key] = nil
             let fresh = try result.get()
             cache[key] = fresh
+            ready.withLock { $0[key] = fresh }
             return fresh.token
         }
     }
 
     /// Drops every cached token (after a 401, say).
-    public func invalidate() { cache.removeAll() }
+    public func invalidate() {
+        cache.removeAll()
+        ready.withLock { $0.removeAll() }
+    }
 
     private static func fetch(
         client: CurlClient, url: String, clientID: String, secret: Secret, extra: [String: String], now: @Sendable () -> Double

@@ -152,6 +152,13 @@ extension EventLoop {
         case .found(.sync(let handler), let parameters):
             request.pathParameters = parameters
             response = handler(request)
+        case .found(.deferred(let handler), let parameters):
+            request.pathParameters = parameters
+            conn.phase = .awaiting(pending)
+            disarm(conn)
+            let (fd, generation) = (conn.fd, conn.generation)
+            handler(request, Responder { [self] answer in self.submit(.completion(fd: fd, generation: generation, response: answer)) })
+            return
         case .found(.async(let handler), let parameters):
             request.pathParameters = parameters
             conn.phase = .awaiting(pending)
