@@ -52,7 +52,8 @@ for base in range(31000, 60000, 300):
 case "${STUBS:-c}" in
   swift) .build/release/sidecar-bench stubs "$BASE" 256 5 > "$WORK/stubs.out" & ;;
   node) node $JS/stubs.js "$BASE" 256 5 > "$WORK/stubs.out" & ;;
-  *) cc -O2 -o "$WORK/stub" bench/stub/stub.c && "$WORK/stub" "$BASE" 256 5 > "$WORK/stubs.out" & ;;
+  *) cc -O2 -o "$WORK/stub" bench/stub/stub.c
+     "$WORK/stub" "$BASE" 256 5 > "$WORK/stubs.out" & ;;
 esac
 until grep -q ready "$WORK/stubs.out" 2>/dev/null; do sleep 0.05; done
 BODY='{"url":"/x"}'
