@@ -149,27 +149,25 @@ extension EventLoop {
             response = .error(404, code: "not_found", message: "no such endpoint")
         case .methodNotAllowed(let allow):
             response = .error(405, code: "method_not_allowed", message: "method not allowed here", fields: HTTPFields([("Allow", allow)]))
-        case .found(.sync(let handler), let parameters):
+        case .found(let handler, let parameters):
             request.pathParameters = parameters
-            response = handler(request)
-        case .found(.deferred(let handler), let parameters):
-            request.pathParameters = parameters
-            conn.phase = .awaiting(pending)
-            disarm(conn)
-            let (fd, generation) = (conn.fd, conn.generation)
-            handler(request, Responder { [self] answer in self.submit(.completion(fd: fd, generation: generation, response: answer)) })
-            return
-        case .found(.async(let handler), let parameters):
-            request.pathParameters = parameters
-            conn.phase = .awaiting(pending)
-            disarm(conn)
-            let (fd, generation) = (conn.fd, conn.generation)
-            let req = request
-            Task {
-                let answer = await handler(req)
-                self.submit(.completion(fd: fd, generation: generation, response: answer))
+            switch handler {
+            case .sync(let answer):
+                response = answer(request)
+            case .deferred, .async:
+                // Answered later, through the loop's mailbox; reading pauses to keep answers in order.
+                conn.phase = .awaiting(pending)
+                disarm(conn)
+                let (fd, generation) = (conn.fd, conn.generation)
+                let responder = Responder { [self] answer in self.submit(.completion(fd: fd, generation: generation, response: answer)) }
+                if case .deferred(let start) = handler {
+                    start(request, responder)
+                } else if case .async(let answer) = handler {
+                    let req = request
+                    Task { responder.respond(await answer(req)) }
+                }
+                return
             }
-            return
         }
         if debugLogging { shared.logger.debug("request", metadata: ["method": "\(head.method)", "path": "\(head.path)", "status": "\(response.status)", "correlation_id": "\(correlationID)"]) }
         finish(conn, response, pending)
