@@ -3,25 +3,28 @@ public enum LocalAuth {
     /// Wraps `handler` so it answers 401 unless the request carries `Bearer <token>`.
     /// With no token configured the handler runs as is (the listener is loopback-only).
     public static func require(_ token: Secret?, _ handler: @escaping Router.SyncHandler) -> Router.SyncHandler {
-        guard let token else { return handler }
-        let expected = Array(("Bearer " + token.value).utf8)
-        return { request in
-            guard let given = request.fields["Authorization"], constantTimeEquals(Array(given.utf8), expected) else {
-                return .error(
-                    401, code: "unauthorized", message: "a valid bearer token is required",
-                    fields: HTTPFields([("WWW-Authenticate", "Bearer")]))
-            }
-            return handler(request)
-        }
+        guard let check = gate(token) else { return handler }
+        return { request in check(request) ?? handler(request) }
     }
 
     /// The same check for a handler that answers later.
     public static func requireAsync(_ token: Secret?, _ handler: @escaping Router.AsyncHandler) -> Router.AsyncHandler {
-        guard let token else { return handler }
-        let check = require(token) { _ in HTTPResponse(status: 200) }
+        guard let check = gate(token) else { return handler }
         return { request in
-            let verdict = check(request)
-            return verdict.status == 401 ? verdict : await handler(request)
+            if let refusal = check(request) { return refusal }
+            return await handler(request)
+        }
+    }
+
+    /// The check itself: the 401 answer for a request without `Bearer <token>`, nil to go on.
+    /// nil when no token is configured (every request goes on).
+    public static func gate(_ token: Secret?) -> (@Sendable (HTTPRequest) -> HTTPResponse?)? {
+        guard let token else { return nil }
+        let expected = Array(("Bearer " + token.value).utf8)
+        return { request in
+            if let given = request.fields["Authorization"], constantTimeEquals(Array(given.utf8), expected) { return nil }
+            return .error(
+                401, code: "unauthorized", message: "a valid bearer token is required", fields: HTTPFields([("WWW-Authenticate", "Bearer")]))
         }
     }
 

@@ -9,7 +9,7 @@ public enum SidecarRoutes {
         HealthRoutes.addSwitch(to: &router, health: context.health) { LocalAuth.require(token, $0) }
         StatusRoutes.add(to: &router, context: context) { LocalAuth.requireAsync(token, $0) }
         if let fanOut = context.fanOut {
-            FanOutRoutes.add(to: &router, context: context, fanOut: fanOut) { LocalAuth.require(token, $0) }
+            FanOutRoutes.add(to: &router, context: context, fanOut: fanOut, gate: LocalAuth.gate(token))
         }
         return router
     }

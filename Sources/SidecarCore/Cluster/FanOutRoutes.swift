@@ -4,8 +4,9 @@
 /// hand, the event loop hands the batch straight to the client's thread and the answer comes
 /// straight back (two thread hand-overs); otherwise a task runs it.
 public enum FanOutRoutes {
-    public static func add(to router: inout Router, context: SidecarContext, fanOut: FanOut, guarded: (@escaping Router.SyncHandler) -> Router.SyncHandler) {
-        router.onDeferred("POST", "/cluster/fanout", deferred(guarded, context: context, fanOut: fanOut) { request in
+    /// - Parameter gate: the caller check (`LocalAuth.gate`): a refusal, or nil to go on.
+    public static func add(to router: inout Router, context: SidecarContext, fanOut: FanOut, gate: (@Sendable (HTTPRequest) -> HTTPResponse?)?) {
+        router.onDeferred("POST", "/cluster/fanout", deferred(gate, context: context, fanOut: fanOut) { request in
             do throws(FanOutRequest.Invalid) {
                 return .success(try FanOutRequest.parse(body: request.body, defaultTimeout: fanOut.settings.timeout))
             } catch {
@@ -14,7 +15,7 @@ public enum FanOutRoutes {
         })
         let dropAuthorization = context.configuration.localAPIToken != nil
         for method in FanOutRequest.methods.sorted() {
-            router.onDeferred(method, "/cluster/proxy/{path...}", deferred(guarded, context: context, fanOut: fanOut) { request in
+            router.onDeferred(method, "/cluster/proxy/{path...}", deferred(gate, context: context, fanOut: fanOut) { request in
                 // The server resolved dot segments for routing; a proxied path must not have had any.
                 if request.head.pathAsSent != nil { return .failure(.init(message: "url must not hold a . or .. segment")) }
                 do throws(FanOutRequest.Invalid) {
@@ -27,16 +28,13 @@ public enum FanOutRoutes {
         }
     }
 
-    /// A deferred handler: checks the caller (`guarded`), parses, then runs the fan-out.
+    /// A deferred handler: checks the caller (`gate`), parses, then runs the fan-out.
     private static func deferred(
-        _ guarded: (@escaping Router.SyncHandler) -> Router.SyncHandler, context: SidecarContext, fanOut: FanOut,
+        _ gate: (@Sendable (HTTPRequest) -> HTTPResponse?)?, context: SidecarContext, fanOut: FanOut,
         _ parse: @escaping @Sendable (HTTPRequest) -> Result<FanOutRequest, FanOutRequest.Invalid>
     ) -> Router.DeferredHandler {
-        // The guard answers 401 itself; a pass-through marker says "go on".
-        let gate = guarded { _ in HTTPResponse(status: 0) }
-        return { request, responder in
-            let verdict = gate(request)
-            guard verdict.status == 0 else { return responder.respond(verdict) }
+        { request, responder in
+            if let refusal = gate?(request) { return responder.respond(refusal) }
             switch parse(request) {
             case .failure(let invalid):
                 responder.respond(.error(400, code: "bad_fanout", message: invalid.message))
