@@ -165,18 +165,24 @@ public struct FanOut: Sendable {
         completion: @escaping @Sendable (FanOutResult) -> Void
     ) {
         let targets = servers.filter { request.includeSelf || $0.id != selfID }
+        let headers = Self.headers(request, correlationID, token)
+        client.execute(batch: Self.requests(request, targets, headers), concurrency: settings.concurrency) { results in
+            completion(FanOutResult(servers: targets, outcomes: results.map(Self.outcome)))
+        }
+    }
+
+    /// The request's headers, plus the correlation id and, when the caller sent none, `token`.
+    static func headers(_ request: FanOutRequest, _ correlationID: String, _ token: Secret?) -> [(String, String)] {
         var headers = request.headers
         headers.append(("x-correlation-id", correlationID))
-        if let token, !headers.contains(where: { $0.0.lowercased() == "authorization" }) {
-            headers.append(("Authorization", "Bearer \(token.value)"))
-        }
-        client.execute(batch: Self.requests(request, targets, headers), concurrency: settings.concurrency) { results in
-            completion(FanOutResult(servers: targets, outcomes: results.map { result in
-                switch result {
-                case .success(let r): .answered(r)
-                case .failure(let e): .failed(code: e.label, message: e.message)
-                }
-            }))
+        if let token, !request.hasAuthorization { headers.append(("Authorization", "Bearer \(token.value)")) }
+        return headers
+    }
+
+    static func outcome(_ result: Result<ClientResponse, ClientError>) -> FanOutResult.Outcome {
+        switch result {
+        case .success(let r): .answered(r)
+        case .failure(let e): .failed(code: e.label, message: e.message)
         }
     }
 
@@ -198,18 +204,15 @@ public struct FanOut: Sendable {
     /// All nodes go to the client in one batch; retryable failures go again, after a backoff.
     public func run(_ request: FanOutRequest, servers: [ServerInfo], selfID: String?, correlationID: String) async throws(Unavailable) -> FanOutResult {
         let targets = servers.filter { request.includeSelf || $0.id != selfID }
-        var headers = request.headers
-        headers.append(("x-correlation-id", correlationID))
-        if !headers.contains(where: { $0.0.lowercased() == "authorization" }), let tokens {
+        var token: Secret?
+        if !request.hasAuthorization, let tokens {
             do {
-                if let token = try await tokens.token(cluster: true, parameters: request.tokenParameters) {
-                    headers.append(("Authorization", "Bearer \(token.value)"))
-                }
+                token = try await tokens.token(cluster: true, parameters: request.tokenParameters)
             } catch {
                 throw Unavailable(message: "no cluster token: \(error.label)")
             }
         }
-        let requests = Self.requests(request, targets, headers)
+        let requests = Self.requests(request, targets, Self.headers(request, correlationID, token))
         var outcomes = [FanOutResult.Outcome](repeating: .failed(code: "cancelled", message: "not sent"), count: targets.count)
         var pending = Array(targets.indices)
         var attempt = 0
@@ -217,13 +220,10 @@ public struct FanOut: Sendable {
             let results = await client.execute(batch: pending.map { requests[$0] }, concurrency: settings.concurrency)
             var again: [Int] = []
             for (k, result) in zip(pending, results) {
+                outcomes[k] = Self.outcome(result)
                 switch result {
-                case .success(let r):
-                    outcomes[k] = .answered(r)
-                    if [502, 503, 504].contains(r.status) { again.append(k) }
-                case .failure(let e):
-                    outcomes[k] = .failed(code: e.label, message: e.message)
-                    if ["connect", "timeout", "io"].contains(e.label) { again.append(k) }
+                case .success(let r): if [502, 503, 504].contains(r.status) { again.append(k) }
+                case .failure(let e): if ["connect", "timeout", "io"].contains(e.label) { again.append(k) }
                 }
             }
             guard request.retryable, attempt < request.retries, !again.isEmpty, !Task.isCancelled else { break }

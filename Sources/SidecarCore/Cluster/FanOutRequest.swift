@@ -33,6 +33,9 @@ public struct FanOutRequest: Sendable, Equatable {
     static let maxTimeout = 300.0
     static let maxRetries = 5
 
+    /// Whether the caller sent its own `Authorization` (then no cluster token is attached).
+    public var hasAuthorization: Bool { headers.contains { $0.0.lowercased() == "authorization" } }
+
     /// Whether retries apply (idempotent methods only).
     public var retryable: Bool { Self.idempotent.contains(method) }
 
