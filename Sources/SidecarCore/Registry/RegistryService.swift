@@ -64,7 +64,7 @@ public final class RegistryService: Sendable {
                 return .error(404, code: "not_found", message: "no such server")
             }
             logger.info("server left", metadata: ["server.id": "\(server.id)", "server.type": "\(server.type)"])
-            await tell(peers, "DELETE", "/servers/\(FormEncoding.escape(id))", body: nil)
+            await tell(peers, .left, server)
             return .json(200, encoding: ["id": id])
         })
         return r
@@ -77,7 +77,7 @@ public final class RegistryService: Sendable {
             let gone = store.withLock { $0.expire(now: MonotonicClock.now()) }
             for (server, peers) in gone {
                 logger.info("server dropped: lease expired", metadata: ["server.id": "\(server.id)"])
-                await tell(peers, "DELETE", "/servers/\(FormEncoding.escape(server.id))", body: nil)
+                await tell(peers, .left, server)
             }
         }
     }
@@ -120,7 +120,7 @@ public final class RegistryService: Sendable {
         }
         if r.created {
             logger.info("server joined", metadata: ["server.id": "\(r.server.id)", "server.type": "\(r.server.type)", "members": "\(r.members.count)"])
-            await tell(r.peersToTell, "POST", "/itResources", body: JSONCoding.encode(r.server))
+            await tell(r.peersToTell, .joined, r.server)
         }
         return .json(r.created ? 201 : 200, encoding: RegisterReply(id: r.server.id, type: r.server.type, leaseTime: settings.leaseTime, servers: r.members))
     }
@@ -162,25 +162,19 @@ public final class RegistryService: Sendable {
     }
 
     /// Calls each peer's cluster URL with a cluster token; failures are logged, not retried.
-    private func tell(_ peers: [ServerInfo], _ method: String, _ path: String, body: [UInt8]?) async {
+    /// What the registry tells peers: a join (`POST /itResources`) or a leave (`DELETE /servers/{id}`).
+    private enum Notice { case joined, left }
+
+    /// Tells `peers` of `server`, with a cluster token the registry signs; failures are logged,
+    /// not retried. The calls are the sidecars' own announcements (`Announcer`).
+    private func tell(_ peers: [ServerInfo], _ notice: Notice, _ server: ServerInfo) async {
         guard !peers.isEmpty else { return }
         let claims = ClusterClaims(issuer: Self.issuer, subject: Self.issuer, issuedAt: Date(), lifetime: 300, cluster: true)
         guard let jwt = try? await keys.sign(claims) else { return }
-        await withTaskGroup(of: Void.self) { group in
-            for peer in peers {
-                group.addTask { [client, logger] in
-                    var headers = [("Authorization", "Bearer \(jwt)")]
-                    if body != nil { headers.append(("Content-Type", "application/json")) }
-                    do {
-                        let r = try await client.execute(ClientRequest(method: method, url: peer.clusterUrl + path, headers: headers, body: body ?? [], timeout: 5))
-                        if !(200..<300).contains(r.status) && r.status != 404 {
-                            logger.info("peer refused a notification", metadata: ["peer": "\(peer.id)", "status": "\(r.status)"])
-                        }
-                    } catch {
-                        logger.info("peer unreachable", metadata: ["peer": "\(peer.id)", "error": "\(error)"])
-                    }
-                }
-            }
+        let announcer = Announcer(client: client, tokens: TokenProvider(source: .fixed(Secret(jwt)), client: client))
+        let failures = notice == .joined ? await announcer.announce(server, to: peers) : await announcer.leave(server, to: peers)
+        for failure in failures {
+            logger.info("peer not told", metadata: ["peer": "\(failure.serverId ?? "?")", "error": "\(failure.code)"])
         }
     }
 }
