@@ -86,22 +86,19 @@ public struct FanOutResult: Sendable {
         w.raw("}")
     }
 
-    /// Header names in lower case; a repeated field's values joined with ", ".
+    /// Header names in lower case; a repeated field's values joined with ", ". Compared in
+    /// place, without building lower-cased copies: answers carry a handful of fields.
     private static func headers(_ fields: HTTPFields, _ w: inout JSONWriter) {
-        var merged: [(String, String)] = []
-        for f in fields {
-            let name = f.name.lowercased()
-            if let k = merged.firstIndex(where: { $0.0 == name }) {
-                merged[k].1 += ", " + f.value
-            } else {
-                merged.append((name, f.value))
-            }
-        }
+        let all = fields.storage
         w.raw("{")
-        for (k, (name, value)) in merged.enumerated() {
-            if k > 0 { w.raw(",") }
-            w.string(name)
+        var first = true
+        for (k, f) in all.enumerated() where !all[..<k].contains(where: { $0.name.equalsIgnoringASCIICase(f.name) }) {
+            if !first { w.raw(",") }
+            first = false
+            w.lowercasedString(f.name)
             w.raw(":")
+            var value = f.value
+            for later in all[(k + 1)...] where later.name.equalsIgnoringASCIICase(f.name) { value += ", " + later.value }
             w.string(value)
         }
         w.raw("}")
@@ -111,12 +108,23 @@ public struct FanOutResult: Sendable {
     /// string; `null` when empty.
     static func payload(_ r: ClientResponse) -> [UInt8] {
         if r.body.isEmpty { return Array("null".utf8) }
-        if let type = r.headers["content-type"], type.utf8.count >= 4, type.lowercased().contains("json"), JSONText.isValid(r.body) {
+        if let type = r.headers["content-type"], Self.mentionsJSON(type), JSONText.isValid(r.body) {
             return r.body
         }
         var w = JSONWriter(capacity: r.body.count + 2)
         w.string(String(decoding: r.body, as: UTF8.self))
         return w.bytes
+    }
+
+    /// Whether a media type names JSON (`application/json`, `application/problem+json`, ...),
+    /// in any case: a byte search, no lower-cased copy.
+    static func mentionsJSON(_ type: String) -> Bool {
+        let u = Array(type.utf8)
+        guard u.count >= 4 else { return false }
+        for i in 0...(u.count - 4) where u[i] | 0x20 == 0x6A && u[i + 1] | 0x20 == 0x73 && u[i + 2] | 0x20 == 0x6F && u[i + 3] | 0x20 == 0x6E {
+            return true
+        }
+        return false
     }
 }
 

@@ -164,22 +164,39 @@ public struct JSONWriter {
 
     public mutating func raw(_ b: [UInt8]) { bytes.append(contentsOf: b) }
 
-    /// A JSON string literal for `s`.
+    /// A JSON string literal for `s`: runs that need no escape are copied whole.
     public mutating func string(_ s: String) {
+        var s = s
+        s.withUTF8 { append(quoted: $0, lowercased: false) }
+    }
+
+    /// A JSON string literal for `s` with ASCII letters in lower case (header names).
+    public mutating func lowercasedString(_ s: String) {
+        var s = s
+        s.withUTF8 { append(quoted: $0, lowercased: true) }
+    }
+
+    private mutating func append(quoted u: UnsafeBufferPointer<UInt8>, lowercased: Bool) {
         bytes.append(0x22)
-        for b in s.utf8 {
+        var start = 0
+        for i in 0..<u.count {
+            let b = u[i]
+            let upper = lowercased && b >= 0x41 && b <= 0x5A
+            guard b < 0x20 || b == 0x22 || b == 0x5C || upper else { continue }
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: u[start..<i]))
+            start = i + 1
             switch b {
-            case 0x22: bytes.append(0x5C); bytes.append(0x22)
-            case 0x5C: bytes.append(0x5C); bytes.append(0x5C)
+            case 0x22, 0x5C: bytes.append(0x5C); bytes.append(b)
             case 0x0A: bytes.append(0x5C); bytes.append(0x6E)
             case 0x0D: bytes.append(0x5C); bytes.append(0x72)
             case 0x09: bytes.append(0x5C); bytes.append(0x74)
             case 0..<0x20:
-                let hex = Array("0123456789abcdef".utf8)
-                bytes.append(contentsOf: [0x5C, 0x75, 0x30, 0x30, hex[Int(b >> 4)], hex[Int(b & 15)]])
-            default: bytes.append(b)
+                let hex: StaticString = "0123456789abcdef"
+                bytes.append(contentsOf: [0x5C, 0x75, 0x30, 0x30, hex.utf8Start[Int(b >> 4)], hex.utf8Start[Int(b & 15)]])
+            default: bytes.append(b | 0x20)
             }
         }
+        bytes.append(contentsOf: UnsafeBufferPointer(rebasing: u[start..<u.count]))
         bytes.append(0x22)
     }
 
