@@ -4,7 +4,7 @@ import CCurl
 final class CurlTransfer {
     let id: UInt64
     let request: ClientRequest
-    let completion: @Sendable (Result<ClientResponse, ClientError>) -> Void
+    let completion: (Result<ClientResponse, ClientError>) -> Void
     let started: UInt64
     let maxBody: Int
     var handle: UnsafeMutableRawPointer?
@@ -14,7 +14,7 @@ final class CurlTransfer {
     var overLimit = false
     var cancelled = false
 
-    init(id: UInt64, request: ClientRequest, maxBody: Int, started: UInt64, completion: @escaping @Sendable (Result<ClientResponse, ClientError>) -> Void) {
+    init(id: UInt64, request: ClientRequest, maxBody: Int, started: UInt64, completion: @escaping (Result<ClientResponse, ClientError>) -> Void) {
         self.id = id
         self.request = request
         self.maxBody = maxBody

@@ -1,8 +1,9 @@
 /// `POST /cluster/fanout` and `/cluster/proxy/{path}` (every method) on the local API.
 ///
 /// Both answer through a `Responder`: when a fan-out needs no retries and its token is at
-/// hand, the event loop hands the batch straight to the client's thread and the answer comes
-/// straight back (two thread hand-overs); otherwise a task runs it.
+/// hand, the nodes' requests run on the event loop that received the call (its curl engine
+/// shares the loop's epoll) and the answer is written from there, with no thread hand-over;
+/// otherwise a task runs it on the client's thread.
 public enum FanOutRoutes {
     /// - Parameter gate: the caller check (`LocalAuth.gate`): a refusal, or nil to go on.
     public static func add(to router: inout Router, context: SidecarContext, fanOut: FanOut, gate: (@Sendable (HTTPRequest) -> HTTPResponse?)?) {
@@ -48,7 +49,7 @@ public enum FanOutRoutes {
         let servers = context.view.snapshot().servers
         let selfID = context.registrar?.currentID.withLock { $0 } ?? context.me?.id
         if parsed.retries == 0, case .some(let token) = fanOut.tokenIfReady(parsed) {
-            fanOut.start(parsed, servers: servers, selfID: selfID, correlationID: request.correlationID, token: token) { result in
+            fanOut.start(parsed, servers: servers, selfID: selfID, correlationID: request.correlationID, token: token, on: responder.reactor) { result in
                 responder.respond(answer(result))
             }
             return

@@ -35,6 +35,15 @@ final class Epoll: @unchecked Sendable {  // fds are immutable; wake() is a writ
         _ = epoll_ctl(fd, EPOLL_CTL_MOD, target, &ev)
     }
 
+    /// Adds `target` (`isNew`) or changes what it is watched for; falls back to the other
+    /// operation when the kernel's view differs (an fd closed and reused behind our back).
+    func watch(_ target: Int32, events: UInt32, data: UInt64, isNew: Bool) {
+        var ev = csidecar_epoll_event(events, data)
+        if epoll_ctl(fd, isNew ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, target, &ev) != 0 {
+            _ = epoll_ctl(fd, isNew ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, target, &ev)
+        }
+    }
+
     func remove(_ target: Int32) {
         _ = epoll_ctl(fd, EPOLL_CTL_DEL, target, nil)
     }

@@ -1,0 +1,231 @@
+import CCurl
+import CSidecarSystem
+import Glibc
+
+/// libcurl's multi interface on the socket-action API, served by a `Reactor`: curl says which
+/// sockets to watch and when to call it back, and the reactor's epoll does the waiting. Work
+/// per event is O(1) in the number of transfers (no poll set rebuilt, no walk over every
+/// transfer), and on an event loop the transfers run on the thread that received the request.
+///
+/// Confined to its reactor's thread; completions run there too.
+final class CurlEngine: ReactorSource {
+    typealias Completion = (Result<ClientResponse, ClientError>) -> Void
+    typealias BatchCompletion = ([Result<ClientResponse, ClientError>]) -> Void
+
+    private let multi: UnsafeMutableRawPointer
+    private unowned let reactor: any Reactor
+    private let configuration: ClientConfiguration
+    private var transfers: [UInt64: CurlTransfer] = [:]
+    private var batches: [UInt64: Batch] = [:]
+    /// Easy handles kept for reuse: creating one costs several allocations per request.
+    private var idleHandles: [UnsafeMutableRawPointer] = []
+    private static let maxIdleHandles = 256
+    /// Ids the engine gives itself: batch transfers, and requests of callers without ids.
+    private var nextOwnID: UInt64 = 1 << 63
+    private(set) var deadline: UInt64?
+    private var closed = false
+
+    /// A batch in progress.
+    private final class Batch {
+        let id: UInt64
+        let requests: [ClientRequest]
+        let done: BatchCompletion
+        var next = 0
+        var remaining: Int
+        var results: [Result<ClientResponse, ClientError>?]
+        var active: Set<UInt64> = []
+
+        init(id: UInt64, requests: [ClientRequest], done: @escaping BatchCompletion) {
+            self.id = id
+            self.requests = requests
+            self.done = done
+            remaining = requests.count
+            results = Array(repeating: nil, count: requests.count)
+        }
+    }
+
+    init(configuration: ClientConfiguration, reactor: any Reactor) {
+        CurlEngine.globalInit
+        multi = curl_multi_init()!
+        self.reactor = reactor
+        self.configuration = configuration
+        ccurl_multi_setopt_long(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, configuration.maxConnections)
+        ccurl_multi_setopt_long(multi, CURLMOPT_MAX_HOST_CONNECTIONS, configuration.maxConnectionsPerHost)
+        ccurl_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, configuration.maxConnections)
+        let me = Unmanaged.passUnretained(self).toOpaque()
+        ccurl_multi_setopt_pointer(multi, CURLMOPT_SOCKETDATA, me)
+        ccurl_multi_setopt_pointer(multi, CURLMOPT_TIMERDATA, me)
+        ccurl_multi_setopt_socket_function(multi) { _, fd, what, user, socketp in
+            let engine = Unmanaged<CurlEngine>.fromOpaque(user!).takeUnretainedValue()
+            engine.socketChanged(fd, what: what, known: socketp != nil)
+            return 0
+        }
+        ccurl_multi_setopt_timer_function(multi) { _, ms, user in
+            let engine = Unmanaged<CurlEngine>.fromOpaque(user!).takeUnretainedValue()
+            engine.deadline = ms < 0 ? nil : csidecar_monotonic_ns() &+ UInt64(ms) * 1_000_000
+            return 0
+        }
+    }
+
+    private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
+
+    /// An id for `start`/`startBatch` callers that have none of their own.
+    func makeID() -> UInt64 {
+        nextOwnID &+= 1
+        return nextOwnID
+    }
+
+    /// Starts `request`; `completion` runs once, on this thread (at once when curl refuses the
+    /// request or the engine is closed).
+    func start(_ request: ClientRequest, id: UInt64, completion: @escaping Completion) {
+        guard !closed else { return completion(.failure(.shutdown)) }
+        let t = CurlTransfer(id: id, request: request, maxBody: configuration.maxResponseBytes, started: csidecar_monotonic_ns(), completion: completion)
+        guard add(t) else { return completion(.failure(.badRequest)) }
+    }
+
+    /// Starts every request of `requests`, at most `concurrency` at once; `completion` gets the
+    /// results in the order of `requests` once all ended.
+    func startBatch(_ requests: [ClientRequest], concurrency: Int, id: UInt64, completion: @escaping BatchCompletion) {
+        guard !closed else { return completion(requests.map { _ in .failure(.shutdown) }) }
+        guard !requests.isEmpty else { return completion([]) }
+        let b = Batch(id: id, requests: requests, done: completion)
+        batches[id] = b
+        for _ in 0..<min(max(1, concurrency), requests.count) { startNext(b) }
+    }
+
+    /// Stops the transfer or batch `id` if it still runs; its completion gets `.cancelled`.
+    func cancel(_ id: UInt64) {
+        if let b = batches.removeValue(forKey: id) {
+            for tid in b.active { if let t = transfers.removeValue(forKey: tid) { remove(t) } }
+            b.done(b.results.map { $0 ?? .failure(.cancelled) })
+        } else if let t = transfers.removeValue(forKey: id) {
+            remove(t)
+            t.completion(.failure(.cancelled))
+        }
+    }
+
+    // MARK: ReactorSource
+
+    func ready(_ fd: Int32, events: UInt32) {
+        var mask: Int32 = 0
+        if events & (EPOLLIN.rawValue | EPOLLHUP.rawValue | EPOLLRDHUP.rawValue) != 0 { mask |= CURL_CSELECT_IN }
+        if events & EPOLLOUT.rawValue != 0 { mask |= CURL_CSELECT_OUT }
+        if events & EPOLLERR.rawValue != 0 { mask |= CURL_CSELECT_ERR }
+        var running: Int32 = 0
+        curl_multi_socket_action(multi, fd, mask, &running)
+        drainFinished()
+    }
+
+    func fire() {
+        deadline = nil
+        var running: Int32 = 0
+        curl_multi_socket_action(multi, ccurl_socket_timeout, 0, &running)
+        drainFinished()
+    }
+
+    /// Fails everything still running with `.shutdown` and frees the multi handle.
+    func close() {
+        guard !closed else { return }
+        closed = true
+        let unfinished = Array(batches.values)
+        batches.removeAll()
+        for b in unfinished {
+            for tid in b.active { if let t = transfers.removeValue(forKey: tid) { remove(t) } }
+            b.done(b.results.map { $0 ?? .failure(.shutdown) })
+        }
+        let single = Array(transfers.values)
+        transfers.removeAll()
+        for t in single {
+            remove(t)
+            t.completion(.failure(.shutdown))
+        }
+        for h in idleHandles { curl_easy_cleanup(h) }
+        idleHandles.removeAll()
+        curl_multi_cleanup(multi)
+        deadline = nil
+    }
+
+    // MARK: Internals
+
+    /// What curl wants watched on `fd` changed.
+    private func socketChanged(_ fd: Int32, what: Int32, known: Bool) {
+        switch what {
+        case CURL_POLL_REMOVE:
+            reactor.unwatch(fd)
+        default:
+            var events: UInt32 = 0
+            if what & CURL_POLL_IN != 0 { events |= EPOLLIN.rawValue }
+            if what & CURL_POLL_OUT != 0 { events |= EPOLLOUT.rawValue }
+            reactor.watch(fd, events: events, isNew: !known, for: self)
+            // Marks the socket as known to us until curl forgets it (after CURL_POLL_REMOVE).
+            if !known { curl_multi_assign(multi, fd, UnsafeMutableRawPointer(bitPattern: 1)) }
+        }
+    }
+
+    /// Builds the transfer's handle and gives it to curl; false when curl refused it.
+    private func add(_ t: CurlTransfer) -> Bool {
+        guard let h = t.makeHandle(configuration, reuse: idleHandles.popLast()), curl_multi_add_handle(multi, h) == CURLM_OK else {
+            t.release()
+            return false
+        }
+        transfers[t.id] = t
+        return true
+    }
+
+    /// Takes the transfer out of curl and frees its handle (it did not finish).
+    private func remove(_ t: CurlTransfer) {
+        t.cancelled = true
+        if let h = t.handle { curl_multi_remove_handle(multi, h) }
+        t.release()
+    }
+
+    /// Returns a finished transfer's handle to the pool (or frees it when the pool is full).
+    private func recycle(_ t: CurlTransfer) {
+        guard let h = t.detachHandle() else { return }
+        if idleHandles.count < Self.maxIdleHandles { idleHandles.append(h) } else { curl_easy_cleanup(h) }
+    }
+
+    /// Starts the batch's next request, if any.
+    private func startNext(_ b: Batch) {
+        guard b.next < b.requests.count, batches[b.id] != nil else { return }
+        let k = b.next
+        b.next += 1
+        let tid = makeID()
+        let t = CurlTransfer(id: tid, request: b.requests[k], maxBody: configuration.maxResponseBytes, started: csidecar_monotonic_ns()) {
+            [unowned self] result in
+            self.batchFinished(b, k, tid, result)
+        }
+        guard add(t) else { return batchFinished(b, k, tid, .failure(.badRequest)) }
+        b.active.insert(tid)
+    }
+
+    private func batchFinished(_ b: Batch, _ k: Int, _ tid: UInt64, _ result: Result<ClientResponse, ClientError>) {
+        guard batches[b.id] != nil else { return }
+        b.results[k] = result
+        b.active.remove(tid)
+        b.remaining -= 1
+        if b.remaining == 0 {
+            batches[b.id] = nil
+            b.done(b.results.map { $0! })
+        } else {
+            startNext(b)
+        }
+    }
+
+    private func drainFinished() {
+        var left: Int32 = 0
+        while let msg = curl_multi_info_read(multi, &left) {
+            guard ccurl_msg_done(msg) != 0, let h = ccurl_msg_handle(msg) else { continue }
+            let code = ccurl_msg_result(msg)
+            var raw: UnsafeMutableRawPointer?
+            ccurl_getinfo_pointer(h, CURLINFO_PRIVATE, &raw)
+            guard let raw else { continue }
+            let t = Unmanaged<CurlTransfer>.fromOpaque(raw).takeUnretainedValue()
+            let outcome = t.outcome(code, now: csidecar_monotonic_ns())
+            curl_multi_remove_handle(multi, h)
+            transfers.removeValue(forKey: t.id)
+            recycle(t)
+            t.completion(outcome)
+        }
+    }
+}
