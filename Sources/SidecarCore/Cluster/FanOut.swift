@@ -150,14 +150,19 @@ public struct FanOut: Sendable {
     public let settings: Settings
     let client: CurlClient
     let tokens: TokenProvider?
+    private let clientConfiguration: ClientConfiguration
+    /// Names this fan-out's curl engine on each event loop it runs on.
+    private let engineKey = EngineKey()
+    private final class EngineKey: Sendable {}
 
     /// A fan-out engine with its own client (whose answer cap is `settings.maxResponseBytes`).
     public init(settings: Settings, tokens: TokenProvider?, connectTimeout: Double = 5) {
         self.settings = settings
         self.tokens = tokens
-        client = CurlClient(configuration: ClientConfiguration(
+        clientConfiguration = ClientConfiguration(
             connectTimeout: connectTimeout, requestTimeout: settings.timeout, maxResponseBytes: settings.maxResponseBytes,
-            maxConnections: 1024, maxConnectionsPerHost: 8))
+            maxConnections: 1024, maxConnectionsPerHost: 8)
+        client = CurlClient(configuration: clientConfiguration)
     }
 
     /// Why a fan-out could not start (the caller answers 502).
@@ -166,17 +171,27 @@ public struct FanOut: Sendable {
     }
 
     /// Starts `request` on `servers` without a task, when it needs no retries and its token is
-    /// known (`token`: the cluster token, or nil for none); `completion` runs on the client's
-    /// thread once every node answered or failed. The fast path: one hand-over each way.
+    /// known (`token`: the cluster token, or nil for none). The fast path: with a `reactor` (the
+    /// event loop the request came in on, calling from its thread) the nodes' requests run on
+    /// that loop and `completion` runs there too, with no thread hand-over at all; without one
+    /// they go to the client's thread, where `completion` runs.
     public func start(
         _ request: FanOutRequest, servers: [ServerInfo], selfID: String?, correlationID: String, token: Secret?,
-        completion: @escaping @Sendable (FanOutResult) -> Void
+        on reactor: (any Reactor)? = nil, completion: @escaping @Sendable (FanOutResult) -> Void
     ) {
         let targets = servers.filter { request.includeSelf || $0.id != selfID }
-        let headers = Self.headers(request, correlationID, token)
-        client.execute(batch: Self.requests(request, targets, headers), concurrency: settings.concurrency) { results in
+        let requests = Self.requests(request, targets, Self.headers(request, correlationID, token))
+        let done: @Sendable ([Result<ClientResponse, ClientError>]) -> Void = { results in
             completion(FanOutResult(servers: targets, outcomes: results.map(Self.outcome)))
         }
+        guard let reactor else {
+            client.execute(batch: requests, concurrency: settings.concurrency, completion: done)
+            return
+        }
+        let configuration = clientConfiguration
+        // Made once per loop, on the loop's thread: the key's object is always a CurlEngine.
+        let engine = reactor.local(ObjectIdentifier(engineKey)) { CurlEngine(configuration: configuration, reactor: reactor) } as! CurlEngine
+        engine.startBatch(requests, concurrency: settings.concurrency, id: engine.makeID(), completion: done)
     }
 
     /// The request's headers, plus the correlation id and, when the caller sent none, `token`.

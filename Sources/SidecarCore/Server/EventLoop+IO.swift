@@ -159,10 +159,11 @@ extension EventLoop {
                 conn.phase = .awaiting(pending)
                 disarm(conn)
                 let (fd, generation) = (conn.fd, conn.generation)
-                let responder = Responder { [self] answer in self.submit(.completion(fd: fd, generation: generation, response: answer)) }
+                let deliver: @Sendable (HTTPResponse) -> Void = { [self] answer in self.submit(.completion(fd: fd, generation: generation, response: answer)) }
                 if case .deferred(let start) = handler {
-                    start(request, responder)
+                    start(request, Responder(reactor: self, deliver))  // the handler runs here, on the loop's thread
                 } else if case .async(let answer) = handler {
+                    let responder = Responder(deliver)
                     let req = request
                     Task { responder.respond(await answer(req)) }
                 }

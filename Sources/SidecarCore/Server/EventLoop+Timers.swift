@@ -43,6 +43,7 @@ extension EventLoop {
         for k in 0..<timerHead.count where timerHead[k] >= 0 {
             earliest = min(earliest, connections[Int(timerHead[k])]!.deadline)
         }
+        for (_, source) in locals { if let due = source.deadline { earliest = min(earliest, due) } }
         if earliest == .max { return -1 }
         if earliest <= now { return 0 }
         return Int32(min((earliest - now + 999_999) / 1_000_000, 60_000))

@@ -6,20 +6,32 @@ import Synchronization
 /// One event loop: a thread, an epoll set, and the connections it accepted.
 ///
 /// Everything but `submit` runs on the loop's own thread. Handlers that answer later hand
-/// their answer back through `submit`, which queues it and wakes the loop.
-final class EventLoop: @unchecked Sendable {  // loop state is confined to its thread; the mailbox is a Mutex
+/// their answer back through `submit`, which queues it and wakes the loop. Other event sources
+/// (the fan-out's curl engine) join the loop as a `Reactor`: their sockets share its epoll.
+final class EventLoop: Reactor, @unchecked Sendable {  // loop state is confined to its thread; the mailbox is a Mutex
     enum Message: Sendable {
         case completion(fd: Int32, generation: UInt32, response: HTTPResponse)
         case drain
         case stop
     }
 
+    // epoll data: a connection is generation << 32 | fd, with generations kept below bit 29
+    // so that they never reach the tags; a listener is listenerTag | index; a source's socket
+    // is sourceTag | source index << 32 | fd (Epoll's wake-up is 1 << 63).
     static let listenerTag: UInt64 = 1 << 62
+    static let sourceTag: UInt64 = 1 << 61
+    static let generationMask: UInt32 = (1 << 29) - 1
 
     let id: Int
     let shared: ServerShared
     let epoll: Epoll
     private let mailbox = Mutex<[Message]>([])
+    /// The loop's thread, once it runs: messages it sends itself need no wake-up.
+    private var owner: pthread_t?
+    /// A message was queued from the loop's own thread: do not sleep before reading it.
+    private var selfMail = false
+    /// Event sources that joined the loop, with the keys they were made under.
+    private(set) var locals: [(key: ObjectIdentifier, source: ReactorSource)] = []
 
     var connections: [Connection?] = []
     let readBuffer: UnsafeMutableRawBufferPointer
@@ -54,31 +66,60 @@ final class EventLoop: @unchecked Sendable {  // loop state is confined to its t
         }
     }
 
-    /// Hands a message to the loop from any thread.
+    /// Hands a message to the loop from any thread; it is read after the current round of events.
     func submit(_ message: Message) {
         mailbox.withLock { $0.append(message) }
-        epoll.wake()
+        if let owner, pthread_equal(owner, pthread_self()) != 0 {
+            selfMail = true
+        } else {
+            epoll.wake()
+        }
     }
 
     /// Runs the loop on the calling thread until it receives `.stop`.
     func run() {
+        owner = pthread_self()
         while !stopped {
-            epoll.wait(timeoutMS: nextTimeoutMS()) { events, data in
+            epoll.wait(timeoutMS: selfMail ? 0 : nextTimeoutMS()) { events, data in
                 now = csidecar_monotonic_ns()
                 if data & Self.listenerTag != 0 {
                     acceptAll(listener: Int(data & 0xFFFF))
+                } else if data & Self.sourceTag != 0 {
+                    locals[Int((data >> 32) & 0xFFFF)].source.ready(Int32(truncatingIfNeeded: data), events: events)
                 } else {
                     handle(events: events, fd: Int32(truncatingIfNeeded: data), generation: UInt32(truncatingIfNeeded: data >> 32))
                 }
             }
             now = csidecar_monotonic_ns()
+            for (_, source) in locals {
+                if let due = source.deadline, due <= now { source.fire() }
+            }
+            expireTimers()
+            selfMail = false
             let messages = mailbox.withLock { m -> [Message] in
                 defer { m.removeAll() }
                 return m
             }
             for message in messages { receive(message) }
-            expireTimers()
         }
+        for (_, source) in locals { source.close() }
+        locals.removeAll()
+    }
+
+    // MARK: Reactor (loop thread only)
+
+    func watch(_ fd: Int32, events: UInt32, isNew: Bool, for source: ReactorSource) {
+        guard let index = locals.firstIndex(where: { $0.source === source }) else { return }
+        epoll.watch(fd, events: events, data: Self.sourceTag | UInt64(index) << 32 | UInt64(UInt32(bitPattern: fd)), isNew: isNew)
+    }
+
+    func unwatch(_ fd: Int32) { epoll.remove(fd) }
+
+    func local(_ key: ObjectIdentifier, make: () -> ReactorSource) -> ReactorSource {
+        if let existing = locals.first(where: { $0.key == key }) { return existing.source }
+        let made = make()
+        locals.append((key, made))
+        return made
     }
 
     private func receive(_ message: Message) {
@@ -140,7 +181,7 @@ final class EventLoop: @unchecked Sendable {  // loop state is confined to its t
                 continue
             }
             Socket.setNoDelay(fd)
-            nextGeneration &+= 1
+            nextGeneration = (nextGeneration &+ 1) & Self.generationMask
             let conn = Connection(fd: fd, generation: nextGeneration, listener: index)
             while connections.count <= Int(fd) { connections.append(nil) }
             connections[Int(fd)] = conn

@@ -134,6 +134,22 @@ final class Peers: Sendable {
         #expect(Date().timeIntervalSince(start) < 1.5)
     }
 
+    @Test func stoppingTheServer_midFanOut_closesTheCallAtOnce() throws {
+        let peers = try Peers(2)
+        let sidecar = try sidecar(peers.servers())
+        let client = try sidecar.client(timeout: 3)
+        let body = #"{"url":"/slow"}"#
+        try client.send("POST /cluster/fanout HTTP/1.1\r\nHost: a\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
+        #expect(eventually { peers.total == 2 }, "both nodes' requests went out from the loop")
+        let start = Date()
+        sidecar.server.stop()
+        #expect(client.isClosedByPeer(), "the caller's connection closes with the loop")
+        #expect(Date().timeIntervalSince(start) < 1, "not held until the nodes answer (2 s)")
+        // The same peers still serve a new sidecar: nothing was left half-done on them.
+        let (_, answer) = try fanout(try self.sidecar(peers.servers()), #"{"url":"/ok"}"#)
+        #expect(ids(answer["results"]) == ["n0", "n1"])
+    }
+
     @Test func non2xx_isAFailureWithStatusAndData() throws {
         let peers = try Peers(1)
         let (_, answer) = try fanout(try sidecar(peers.servers()), #"{"url":"/fail"}"#)

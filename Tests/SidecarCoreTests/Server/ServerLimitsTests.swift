@@ -105,4 +105,12 @@ import Testing
         #expect(eventually { server.server.isDrained })
         #expect(throws: (any Error).self) { _ = try server.client().readResponse() }
     }
+
+    @Test func connectionTags_neverReachTheListenerOrSourceTags() {
+        // A connection's epoll data is generation << 32 | fd; generations wrap below the tags,
+        // or a loop's billionth connection would read as a listener event.
+        let highest = UInt64(EventLoop.generationMask) << 32 | UInt64(UInt32.max)
+        #expect(highest & (EventLoop.listenerTag | EventLoop.sourceTag | Epoll.wakeTag) == 0)
+        #expect((EventLoop.generationMask &+ 1) & EventLoop.generationMask == 0, "the next generation after the last wraps to 0")
+    }
 }
