@@ -34,6 +34,9 @@ final class CurlEngine: ReactorSource {
         var remaining: Int
         var results: [Result<ClientResponse, ClientError>?]
         var active: Set<UInt64> = []
+        /// One header list for every request whose headers are the first request's (a
+        /// fan-out's all are): built and checked once, not once per node.
+        let sharedHeaders: UnsafeMutablePointer<curl_slist>?
 
         init(id: UInt64, requests: [ClientRequest], done: @escaping BatchCompletion) {
             self.id = id
@@ -41,6 +44,21 @@ final class CurlEngine: ReactorSource {
             self.done = done
             remaining = requests.count
             results = Array(repeating: nil, count: requests.count)
+            sharedHeaders = CurlTransfer.headerList(requests[0].headers)
+        }
+
+        /// The shared list if `request` can use it.
+        func headers(for request: ClientRequest) -> UnsafeMutablePointer<curl_slist>? {
+            let first = requests[0].headers
+            guard let sharedHeaders, request.headers.count == first.count else { return nil }
+            for (a, b) in zip(request.headers, first) where a.0 != b.0 || a.1 != b.1 { return nil }
+            return sharedHeaders
+        }
+
+        /// Ends the batch: every transfer has ended or been removed, so the list is unused.
+        func end(_ results: [Result<ClientResponse, ClientError>]) {
+            if let sharedHeaders { curl_slist_free_all(sharedHeaders) }
+            done(results)
         }
     }
 
@@ -97,7 +115,7 @@ final class CurlEngine: ReactorSource {
     func cancel(_ id: UInt64) {
         if let b = batches.removeValue(forKey: id) {
             for tid in b.active { if let t = transfers.removeValue(forKey: tid) { remove(t) } }
-            b.done(b.results.map { $0 ?? .failure(.cancelled) })
+            b.end(b.results.map { $0 ?? .failure(.cancelled) })
         } else if let t = transfers.removeValue(forKey: id) {
             remove(t)
             t.completion(.failure(.cancelled))
@@ -131,7 +149,7 @@ final class CurlEngine: ReactorSource {
         batches.removeAll()
         for b in unfinished {
             for tid in b.active { if let t = transfers.removeValue(forKey: tid) { remove(t) } }
-            b.done(b.results.map { $0 ?? .failure(.shutdown) })
+            b.end(b.results.map { $0 ?? .failure(.shutdown) })
         }
         let single = Array(transfers.values)
         transfers.removeAll()
@@ -163,8 +181,8 @@ final class CurlEngine: ReactorSource {
     }
 
     /// Builds the transfer's handle and gives it to curl; false when curl refused it.
-    private func add(_ t: CurlTransfer) -> Bool {
-        guard let h = t.makeHandle(configuration, reuse: idleHandles.popLast()), curl_multi_add_handle(multi, h) == CURLM_OK else {
+    private func add(_ t: CurlTransfer, headers: UnsafeMutablePointer<curl_slist>? = nil) -> Bool {
+        guard let h = t.makeHandle(configuration, reuse: idleHandles.popLast(), headers: headers), curl_multi_add_handle(multi, h) == CURLM_OK else {
             t.release()
             return false
         }
@@ -195,7 +213,7 @@ final class CurlEngine: ReactorSource {
             [unowned self] result in
             self.batchFinished(b, k, tid, result)
         }
-        guard add(t) else { return batchFinished(b, k, tid, .failure(.badRequest)) }
+        guard add(t, headers: b.headers(for: b.requests[k])) else { return batchFinished(b, k, tid, .failure(.badRequest)) }
         b.active.insert(tid)
     }
 
@@ -206,7 +224,7 @@ final class CurlEngine: ReactorSource {
         b.remaining -= 1
         if b.remaining == 0 {
             batches[b.id] = nil
-            b.done(b.results.map { $0! })
+            b.end(b.results.map { $0! })
         } else {
             startNext(b)
         }

@@ -22,38 +22,34 @@ final class CurlTransfer {
         self.completion = completion
     }
 
-    /// Builds the easy handle on `reuse` (reset first) or a new one; nil when curl refuses an option.
-    func makeHandle(_ configuration: ClientConfiguration, reuse: UnsafeMutableRawPointer? = nil) -> UnsafeMutableRawPointer? {
+    /// Builds the easy handle: on `reuse` (a handle of an earlier transfer of the same engine,
+    /// whose fixed options stay set) or a new one. `headers` is a list already built for this
+    /// request's headers (a batch shares one); without it the transfer builds and owns its own.
+    /// Nil when curl refuses an option or a header is malformed.
+    func makeHandle(_ configuration: ClientConfiguration, reuse: UnsafeMutableRawPointer? = nil, headers shared: UnsafeMutablePointer<curl_slist>? = nil) -> UnsafeMutableRawPointer? {
         let h: UnsafeMutableRawPointer
         if let reuse {
-            curl_easy_reset(reuse)
             h = reuse
         } else {
             guard let fresh = curl_easy_init() else { return nil }
             h = fresh
         }
         handle = h
-        var ok = true
+        var ok = reuse != nil || Self.setFixedOptions(h, configuration)
         func set(_ option: CURLoption, _ value: Int) { ok = ok && ccurl_setopt_long(h, option, value) == CURLE_OK }
-        func set(_ option: CURLoption, _ value: String) { ok = ok && ccurl_setopt_string(h, option, value) == CURLE_OK }
 
-        set(CURLOPT_URL, request.url)
-        set(CURLOPT_PROTOCOLS_STR, "http,https")
-        set(CURLOPT_NOSIGNAL, 1)
-        set(CURLOPT_FOLLOWLOCATION, 0)
-        set(CURLOPT_SSL_VERIFYPEER, 1)
-        set(CURLOPT_SSL_VERIFYHOST, 2)
-        if let ca = configuration.caBundle { set(CURLOPT_CAINFO, ca) }
-        set(CURLOPT_TCP_NODELAY, 1)
-        set(CURLOPT_CONNECTTIMEOUT_MS, Int(configuration.connectTimeout * 1000))
+        ok = ok && ccurl_setopt_string(h, CURLOPT_URL, request.url) == CURLE_OK
         set(CURLOPT_TIMEOUT_MS, max(1, Int((request.timeout ?? configuration.requestTimeout) * 1000)))
+        // Every method option is set each time: a reused handle keeps what its last request set.
+        set(CURLOPT_HTTPGET, 1)
+        ok = ok && ccurl_setopt_pointer(h, CURLOPT_CUSTOMREQUEST, nil) == CURLE_OK
         switch request.method {
         case "GET" where request.body.isEmpty:
-            set(CURLOPT_HTTPGET, 1)
+            break
         case "HEAD":
             set(CURLOPT_NOBODY, 1)
         default:
-            set(CURLOPT_CUSTOMREQUEST, request.method)
+            ok = ok && ccurl_setopt_string(h, CURLOPT_CUSTOMREQUEST, request.method) == CURLE_OK
             if !request.body.isEmpty || ["POST", "PUT", "PATCH"].contains(request.method) {
                 ok = ok && ccurl_setopt_off(h, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(request.body.count)) == CURLE_OK
                 ok = ok && request.body.withUnsafeBytes { raw in
@@ -62,24 +58,32 @@ final class CurlTransfer {
                 }
             }
         }
-        // No "Expect: 100-continue" round trip for bodies over 1 KiB.
-        var list = curl_slist_append(nil, "Expect:")
-        for (name, value) in request.headers {
-            // Bytes, not Characters: "\r\n" is one Character and would slip past a Character test.
-            guard !name.isEmpty, name.utf8.allSatisfy({ ByteClass.isToken($0) }),
-                value.utf8.allSatisfy({ ByteClass.isFieldValue($0) })
-            else {
-                ok = false
-                continue
-            }
-            list = curl_slist_append(list, "\(name): \(value)")
+        var list = shared
+        if list == nil {
+            list = Self.headerList(request.headers)
+            headerList = list
+            ok = ok && list != nil
         }
-        headerList = list
         ok = ok && ccurl_setopt_slist(h, CURLOPT_HTTPHEADER, list) == CURLE_OK
         let me = Unmanaged.passUnretained(self).toOpaque()
         ok = ok && ccurl_setopt_pointer(h, CURLOPT_PRIVATE, me) == CURLE_OK
         ok = ok && ccurl_setopt_pointer(h, CURLOPT_WRITEDATA, me) == CURLE_OK
         ok = ok && ccurl_setopt_pointer(h, CURLOPT_HEADERDATA, me) == CURLE_OK
+        return ok ? h : nil
+    }
+
+    /// The options every transfer of an engine shares, set once per handle.
+    private static func setFixedOptions(_ h: UnsafeMutableRawPointer, _ configuration: ClientConfiguration) -> Bool {
+        var ok = true
+        func set(_ option: CURLoption, _ value: Int) { ok = ok && ccurl_setopt_long(h, option, value) == CURLE_OK }
+        ok = ok && ccurl_setopt_string(h, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK
+        set(CURLOPT_NOSIGNAL, 1)
+        set(CURLOPT_FOLLOWLOCATION, 0)
+        set(CURLOPT_SSL_VERIFYPEER, 1)
+        set(CURLOPT_SSL_VERIFYHOST, 2)
+        if let ca = configuration.caBundle { ok = ok && ccurl_setopt_string(h, CURLOPT_CAINFO, ca) == CURLE_OK }
+        set(CURLOPT_TCP_NODELAY, 1)
+        set(CURLOPT_CONNECTTIMEOUT_MS, Int(configuration.connectTimeout * 1000))
         ok = ok && ccurl_setopt_write(h, CURLOPT_WRITEFUNCTION, { data, size, count, user in
             let t = Unmanaged<CurlTransfer>.fromOpaque(user!).takeUnretainedValue()
             let n = size * count
@@ -97,7 +101,22 @@ final class CurlTransfer {
             t.headerLine(UnsafeRawBufferPointer(start: data, count: n))
             return n
         }) == CURLE_OK
-        return ok ? h : nil
+        return ok
+    }
+
+    /// curl's list for `headers` (plus an empty `Expect:`: no 100-continue round trip for
+    /// bodies over 1 KiB); nil when a name or value is malformed. The caller frees it.
+    static func headerList(_ headers: [(String, String)]) -> UnsafeMutablePointer<curl_slist>? {
+        var list = curl_slist_append(nil, "Expect:")
+        for (name, value) in headers {
+            // Bytes, not Characters: "\r\n" is one Character and would slip past a Character test.
+            guard !name.isEmpty, name.utf8.allSatisfy({ ByteClass.isToken($0) }), value.utf8.allSatisfy({ ByteClass.isFieldValue($0) }) else {
+                curl_slist_free_all(list)
+                return nil
+            }
+            list = curl_slist_append(list, "\(name): \(value)")
+        }
+        return list
     }
 
     /// One header line from curl, read as bytes: a status line starts a new set (after
@@ -119,7 +138,7 @@ final class CurlTransfer {
             String(decoding: UnsafeRawBufferPointer(rebasing: raw[start..<stop]), as: UTF8.self))
     }
 
-    /// Frees the header list and hands back the easy handle (for reuse or cleanup).
+    /// Frees the header list it owns and hands back the easy handle (for reuse or cleanup).
     func detachHandle() -> UnsafeMutableRawPointer? {
         if let l = headerList { curl_slist_free_all(l) }
         headerList = nil

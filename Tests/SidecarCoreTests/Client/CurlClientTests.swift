@@ -35,6 +35,28 @@ import Testing
         #expect(r.body == body)
     }
 
+    @Test func reusedHandles_carryNoMethodOrBodyOver() async throws {
+        // Handles are reused without a reset: each request must set its whole method state.
+        let server = try TestServer { router in
+            for method in ["GET", "POST", "DELETE", "PUT", "HEAD"] {
+                router.on(method, "/m") { request in
+                    .json(200, encoding: ["method": request.method, "body": String(decoding: request.body, as: UTF8.self), "headers": request.fields["x-h"] ?? "-"])
+                }
+            }
+        }
+        let url = "http://127.0.0.1:\(server.port)/m"
+        let client = CurlClient()
+        defer { client.shutdown() }
+        for (method, body, header) in [("POST", "abc", "1"), ("GET", "", "-"), ("DELETE", "", "2"), ("PUT", "", "-"), ("POST", "", "-"), ("GET", "", "3")] {
+            let r = try await client.execute(ClientRequest(method: method, url: url, headers: header == "-" ? [] : [("X-H", header)], body: Array(body.utf8)))
+            #expect(String(decoding: r.body, as: UTF8.self) == #"{"body":"\#(body)","headers":"\#(header)","method":"\#(method)"}"#)
+        }
+        let head = try await client.execute(ClientRequest(method: "HEAD", url: url))
+        #expect(head.status == 200 && head.body.isEmpty)
+        let after = try await client.execute(ClientRequest(url: url))
+        #expect(String(decoding: after.body, as: UTF8.self) == #"{"body":"","headers":"-","method":"GET"}"#, "no HEAD left over")
+    }
+
     @Test func keepAlive_reusesOneConnectionForManyRequests() async throws {
         let server = try slowServer()
         for _ in 0..<50 {
