@@ -28,6 +28,8 @@ static inline CURLMcode ccurl_multi_setopt_timer_function(CURLM *m, ccurl_timer_
     return curl_multi_setopt(m, CURLMOPT_TIMERFUNCTION, f);
 }
 static const curl_socket_t ccurl_socket_timeout = CURL_SOCKET_TIMEOUT;
+typedef int (*ccurl_closesocket_function)(void *clientp, curl_socket_t s);
+static inline CURLcode ccurl_setopt_closesocket(CURL *h, ccurl_closesocket_function f) { return curl_easy_setopt(h, CURLOPT_CLOSESOCKETFUNCTION, f); }
 
 /* CURLMsg holds a union; Swift reads these fields through accessors. */
 static inline CURL *ccurl_msg_handle(CURLMsg *m) { return m->easy_handle; }

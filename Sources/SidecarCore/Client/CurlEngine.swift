@@ -24,6 +24,10 @@ final class CurlEngine: ReactorSource {
     private var nextOwnID: UInt64 = 1 << 63
     private(set) var deadline: UInt64?
     private var closed = false
+    /// Sockets in the reactor and what for. A socket curl stops watching between transfers
+    /// (a kept-alive connection) stays in the reactor, parked, so that its next transfer costs
+    /// no epoll_ctl either way; it leaves when curl closes it or when it stirs while parked.
+    private var watched: [Int32: (events: UInt32, parked: Bool)] = [:]
 
     /// A batch in progress.
     private final class Batch {
@@ -73,9 +77,9 @@ final class CurlEngine: ReactorSource {
         let me = Unmanaged.passUnretained(self).toOpaque()
         ccurl_multi_setopt_pointer(multi, CURLMOPT_SOCKETDATA, me)
         ccurl_multi_setopt_pointer(multi, CURLMOPT_TIMERDATA, me)
-        ccurl_multi_setopt_socket_function(multi) { _, fd, what, user, socketp in
+        ccurl_multi_setopt_socket_function(multi) { _, fd, what, user, _ in
             let engine = Unmanaged<CurlEngine>.fromOpaque(user!).takeUnretainedValue()
-            engine.socketChanged(fd, what: what, known: socketp != nil)
+            engine.socketChanged(fd, what: what)
             return 0
         }
         ccurl_multi_setopt_timer_function(multi) { _, ms, user in
@@ -125,6 +129,13 @@ final class CurlEngine: ReactorSource {
     // MARK: ReactorSource
 
     func ready(_ fd: Int32, events: UInt32) {
+        if let w = watched[fd], w.parked {
+            // An idle kept-alive connection spoke (the server closed it, most likely): stop
+            // watching; curl finds it dead when it next looks at it.
+            reactor.unwatch(fd)
+            watched[fd] = nil
+            return
+        }
         var mask: Int32 = 0
         if events & (EPOLLIN.rawValue | EPOLLHUP.rawValue | EPOLLRDHUP.rawValue) != 0 { mask |= CURL_CSELECT_IN }
         if events & EPOLLOUT.rawValue != 0 { mask |= CURL_CSELECT_OUT }
@@ -160,29 +171,54 @@ final class CurlEngine: ReactorSource {
         for h in idleHandles { curl_easy_cleanup(h) }
         idleHandles.removeAll()
         curl_multi_cleanup(multi)
+        for fd in watched.keys { reactor.unwatch(fd) }
+        watched.removeAll()
         deadline = nil
     }
 
     // MARK: Internals
 
     /// What curl wants watched on `fd` changed.
-    private func socketChanged(_ fd: Int32, what: Int32, known: Bool) {
-        switch what {
-        case CURL_POLL_REMOVE:
-            reactor.unwatch(fd)
-        default:
-            var events: UInt32 = 0
-            if what & CURL_POLL_IN != 0 { events |= EPOLLIN.rawValue }
-            if what & CURL_POLL_OUT != 0 { events |= EPOLLOUT.rawValue }
-            reactor.watch(fd, events: events, isNew: !known, for: self)
-            // Marks the socket as known to us until curl forgets it (after CURL_POLL_REMOVE).
-            if !known { curl_multi_assign(multi, fd, UnsafeMutableRawPointer(bitPattern: 1)) }
+    private func socketChanged(_ fd: Int32, what: Int32) {
+        let current = watched[fd]
+        guard what != CURL_POLL_REMOVE else {
+            guard let current else { return }
+            if current.events & EPOLLOUT.rawValue != 0 {
+                reactor.unwatch(fd)  // a writable socket would report at once, again and again
+                watched[fd] = nil
+            } else {
+                watched[fd] = (current.events, true)
+            }
+            return
         }
+        var events: UInt32 = 0
+        if what & CURL_POLL_IN != 0 { events |= EPOLLIN.rawValue }
+        if what & CURL_POLL_OUT != 0 { events |= EPOLLOUT.rawValue }
+        if current?.events != events { reactor.watch(fd, events: events, isNew: current == nil, for: self) }
+        watched[fd] = (events, false)
+    }
+
+    /// curl closes `fd` (CURLOPT_CLOSESOCKETFUNCTION): forget it before its number can return.
+    private func socketClosed(_ fd: Int32) -> Int32 {
+        if watched.removeValue(forKey: fd) != nil { reactor.unwatch(fd) }
+        return Glibc.close(fd)
     }
 
     /// Builds the transfer's handle and gives it to curl; false when curl refused it.
     private func add(_ t: CurlTransfer, headers: UnsafeMutablePointer<curl_slist>? = nil) -> Bool {
-        guard let h = t.makeHandle(configuration, reuse: idleHandles.popLast(), headers: headers), curl_multi_add_handle(multi, h) == CURLM_OK else {
+        let reuse = idleHandles.popLast()
+        guard let h = t.makeHandle(configuration, reuse: reuse, headers: headers) else {
+            t.release()
+            return false
+        }
+        if reuse == nil {
+            // Connections remember the handle that opened them: this engine hears of every close.
+            ccurl_setopt_pointer(h, CURLOPT_CLOSESOCKETDATA, Unmanaged.passUnretained(self).toOpaque())
+            ccurl_setopt_closesocket(h) { user, fd in
+                Unmanaged<CurlEngine>.fromOpaque(user!).takeUnretainedValue().socketClosed(fd)
+            }
+        }
+        guard curl_multi_add_handle(multi, h) == CURLM_OK else {
             t.release()
             return false
         }

@@ -57,6 +57,28 @@ import Testing
         #expect(String(decoding: after.body, as: UTF8.self) == #"{"body":"","headers":"-","method":"GET"}"#, "no HEAD left over")
     }
 
+    @Test func keptAliveConnectionClosedByItsServer_isNotSpunOn_andNotReused() async throws {
+        // The server answers as if keeping the connection, then closes it while the client idles.
+        let server = try StubServer { fd in
+            StubServer.readHead(fd)
+            StubServer.send(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        }
+        let client = CurlClient()
+        defer { client.shutdown() }
+        let url = "http://127.0.0.1:\(server.port)/"
+        #expect(try await client.execute(ClientRequest(url: url)).status == 200)
+        func cpu() -> Double {
+            var u = rusage()
+            getrusage(RUSAGE_SELF.rawValue, &u)
+            return Double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + Double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6
+        }
+        let before = cpu()
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(cpu() - before < 0.1, "the parked socket's hang-up must not wake the client again and again")
+        let again = try await client.execute(ClientRequest(url: url))
+        #expect(again.status == 200 && again.newConnections == 1, "a fresh connection, not the dead one")
+    }
+
     @Test func keepAlive_reusesOneConnectionForManyRequests() async throws {
         let server = try slowServer()
         for _ in 0..<50 {
