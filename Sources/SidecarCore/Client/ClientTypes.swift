@@ -50,10 +50,14 @@ public struct ClientConfiguration: Sendable {
     public var maxConnections: Int
     /// Most connections per host and port; further requests queue for a free one.
     public var maxConnectionsPerHost: Int
+    /// Whether the proxy variables of the environment (`http_proxy`, `no_proxy`, ...) apply.
+    /// The fan-out turns them off: its peers are inside the cluster, and libcurl would read the
+    /// environment again for every request.
+    public var environmentProxies: Bool
 
     public init(
         connectTimeout: Double = 5, requestTimeout: Double = 10, maxResponseBytes: Int = 4 << 20, caBundle: String? = nil,
-        maxConnections: Int = 256, maxConnectionsPerHost: Int = 8
+        maxConnections: Int = 256, maxConnectionsPerHost: Int = 8, environmentProxies: Bool = true
     ) {
         self.connectTimeout = connectTimeout
         self.requestTimeout = requestTimeout
@@ -61,6 +65,7 @@ public struct ClientConfiguration: Sendable {
         self.caBundle = caBundle
         self.maxConnections = maxConnections
         self.maxConnectionsPerHost = maxConnectionsPerHost
+        self.environmentProxies = environmentProxies
     }
 }
 

@@ -84,6 +84,11 @@ final class CurlTransfer {
         if let ca = configuration.caBundle { ok = ok && ccurl_setopt_string(h, CURLOPT_CAINFO, ca) == CURLE_OK }
         set(CURLOPT_TCP_NODELAY, 1)
         set(CURLOPT_CONNECTTIMEOUT_MS, Int(configuration.connectTimeout * 1000))
+        set(CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1)
+        if !configuration.environmentProxies {
+            ok = ok && ccurl_setopt_string(h, CURLOPT_PROXY, "") == CURLE_OK
+            ok = ok && ccurl_setopt_string(h, CURLOPT_NOPROXY, "*") == CURLE_OK
+        }
         ok = ok && ccurl_setopt_write(h, CURLOPT_WRITEFUNCTION, { data, size, count, user in
             let t = Unmanaged<CurlTransfer>.fromOpaque(user!).takeUnretainedValue()
             let n = size * count
