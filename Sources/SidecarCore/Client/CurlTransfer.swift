@@ -10,7 +10,7 @@ final class CurlTransfer {
     var handle: UnsafeMutableRawPointer?
     var headerList: UnsafeMutablePointer<curl_slist>?
     var body: [UInt8] = []
-    var headers = HTTPFields()
+    var headers = HTTPFields(reservingCapacity: 8)
     var overLimit = false
     var cancelled = false
 
@@ -130,7 +130,7 @@ final class CurlTransfer {
         var end = raw.count
         while end > 0, raw[end - 1] == 0x0A || raw[end - 1] == 0x0D { end -= 1 }
         if end >= 5, raw[0] == UInt8(ascii: "H"), raw[1] == UInt8(ascii: "T"), raw[2] == UInt8(ascii: "T"), raw[3] == UInt8(ascii: "P"), raw[4] == UInt8(ascii: "/") {
-            headers = HTTPFields()
+            if headers.count > 0 { headers = HTTPFields(reservingCapacity: 8) }
             return
         }
         guard let colon = raw[0..<end].firstIndex(of: UInt8(ascii: ":")), colon > 0 else { return }

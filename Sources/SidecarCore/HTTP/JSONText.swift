@@ -200,17 +200,46 @@ public struct JSONWriter {
         bytes.append(0x22)
     }
 
-    public mutating func int(_ n: Int) { bytes.append(contentsOf: String(n).utf8) }
+    public mutating func int(_ n: Int) {
+        if n < 0 { bytes.append(0x2D) }
+        digits(n.magnitude)
+    }
 
     /// A number with at most three decimals.
     public mutating func milliseconds(_ ms: Double) {
         let thousandths = Int((ms * 1000).rounded())
-        bytes.append(contentsOf: String(thousandths / 1000).utf8)
-        let frac = thousandths % 1000
-        if frac != 0 {
-            let digits = String(frac)
-            bytes.append(0x2E)
-            bytes.append(contentsOf: (String(repeating: "0", count: 3 - digits.count) + digits).utf8.reversed().drop(while: { $0 == 0x30 }).reversed())
+        if thousandths < 0 { bytes.append(0x2D) }
+        digits(thousandths.magnitude / 1000)
+        var frac = thousandths.magnitude % 1000
+        guard frac != 0 else { return }
+        bytes.append(0x2E)
+        var width = 3
+        while frac % 10 == 0 {
+            frac /= 10
+            width -= 1
+        }
+        // Leading zeros of the fraction, then its significant digits.
+        var scale: UInt = 1
+        for _ in 1..<width { scale *= 10 }
+        while scale > frac {
+            bytes.append(0x30)
+            scale /= 10
+        }
+        digits(frac)
+    }
+
+    /// Decimal digits of `n`, written without an intermediate String.
+    private mutating func digits(_ n: UInt) {
+        var buffer: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for UInt.max's 20 digits
+        withUnsafeMutableBytes(of: &buffer) { raw in
+            var i = raw.count
+            var v = n
+            repeat {
+                i -= 1
+                raw[i] = UInt8(truncatingIfNeeded: v % 10) + 0x30
+                v /= 10
+            } while v != 0
+            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[i...]))
         }
     }
 

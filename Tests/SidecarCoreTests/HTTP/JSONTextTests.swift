@@ -42,6 +42,19 @@ import Testing
         #expect(JSONText.isValid(w.bytes))
     }
 
+    @Test func writer_numbers_matchSwiftsFormatting() {
+        for n in [0, 7, -7, 10, 1234567890, Int.max, Int.min] {
+            var w = JSONWriter()
+            w.int(n)
+            #expect(String(decoding: w.bytes, as: UTF8.self) == String(n))
+        }
+        for (ms, text) in [(0.0, "0"), (0.005, "0.005"), (0.05, "0.05"), (12.12, "12.12"), (-0.5, "-0.5"), (100.0004, "100"), (3.1239, "3.124")] {
+            var w = JSONWriter()
+            w.milliseconds(ms)
+            #expect(String(decoding: w.bytes, as: UTF8.self) == text)
+        }
+    }
+
     @Test func aggregate_lowerCasesAndMergesHeaderNames_andSplicesOnlyJSONMediaTypes() throws {
         let fields = HTTPFields([("Content-Type", "Application/Problem+JSON"), ("X-Multi", "a"), ("x-multi", "b\"c"), ("Set-Cookie", "s")])
         let json = ClientResponse(status: 200, headers: fields, body: Array(#"{"k":1}"#.utf8), duration: 0.0015)
