@@ -161,7 +161,7 @@ public struct FanOut: Sendable {
         self.tokens = tokens
         clientConfiguration = ClientConfiguration(
             connectTimeout: connectTimeout, requestTimeout: settings.timeout, maxResponseBytes: settings.maxResponseBytes,
-            maxConnections: 1024, maxConnectionsPerHost: 8, environmentProxies: false)
+            maxConnections: 4096, maxConnectionsPerHost: 8, environmentProxies: false)
         client = CurlClient(configuration: clientConfiguration)
     }
 
