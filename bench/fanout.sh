@@ -5,12 +5,16 @@
 # with nanosecond timeouts, compiled here with cc), so the stubs' own cost stays out of both
 # servers' figures. STUBS=node uses bench/js/stubs.js (setTimeout in one Node process, whose
 # serving adds ~1-2 ms at 64 nodes); STUBS=swift uses `sidecar-bench stubs` (Task.sleep). For 16, 64 and 256
-# nodes it measures, through the same load driver (bench/js/driver.js, keep-alive):
+# nodes it measures, through the same load driver (bench/stub/load.c: C, blocking keep-alive
+# sockets, so that the driver's own cost stays out of the figures; DRIVER=node uses
+# bench/js/driver.js, the driver of the figures before 2026-11-23's second session):
 #   - overhead: fan-out latency minus 5 ms, p50 and p99, one caller, sequential requests;
 #   - fan-outs per second with 8 concurrent callers, and the server's CPU per fan-out;
 # for the sidecar (POST /cluster/fanout; FANOUT_CONCURRENCY = nodes, so no wave waits) and for
 # bench/js/reference.js (Promise.allSettled over fetch with keep-alive, same answer shape).
 # Then a one-node fan-out against calling that node directly (the added p99).
+# The stubs stamp a request's arrival with the kernel's receive time (SO_TIMESTAMPNS), so a stub
+# kept off the CPU while the server sends does not count as the server's overhead.
 #
 # Usage: bench/fanout.sh [latency samples, default 400] [throughput seconds, default 5]
 set -euo pipefail
@@ -55,6 +59,14 @@ case "${STUBS:-c}" in
   *) cc -O2 -o "$WORK/stub" bench/stub/stub.c
      "$WORK/stub" "$BASE" 256 5 > "$WORK/stubs.out" & ;;
 esac
+cc -O2 -o "$WORK/load" bench/stub/load.c -lpthread
+drive() { # latency|throughput port path body count|callers [seconds]
+  if [ "${DRIVER:-c}" = node ]; then
+    node $JS/driver.js "$1" "http://127.0.0.1:$2$3" "${@:4}"
+  else
+    "$WORK/load" "$@"
+  fi
+}
 until grep -q ready "$WORK/stubs.out" 2>/dev/null; do sleep 0.05; done
 BODY='{"url":"/x"}'
 
@@ -79,11 +91,11 @@ start_reference() { # nodes -> sets REF_PID REF_PORT
   REF_PID=$!
   wait_port "$REF_PORT"
 }
-measure() { # pid url -> "p50-5 p99-5 per_second cpu_us_per_fanout"
-  local pid=$1 url=$2 lat thr a b
-  lat=$(node $JS/driver.js latency "$url" "$BODY" "$SAMPLES")
+measure() { # pid port -> "p50-5 p99-5 per_second cpu_us_per_fanout errors"
+  local pid=$1 port=$2 lat thr a b
+  lat=$(drive latency "$port" /cluster/fanout "$BODY" "$SAMPLES")
   a=$(ticks "$pid")
-  thr=$(node $JS/driver.js throughput "$url" "$BODY" 8 "$SECONDS_T")
+  thr=$(drive throughput "$port" /cluster/fanout "$BODY" 8 "$SECONDS_T")
   b=$(ticks "$pid")
   python3 - "$lat" "$thr" "$((b - a))" "$HZ" "$SECONDS_T" <<'PY'
 import json, sys
@@ -97,10 +109,10 @@ PY
 printf '\n%-6s %-9s %14s %14s %12s %16s %7s\n' nodes server "overhead p50" "overhead p99" "fan-outs/s" "CPU us/fan-out" errors
 for n in 16 64 256; do
   start_sidecar "$n"
-  read -r sp50 sp99 srate scpu serr <<<"$(measure "$SC_PID" "http://127.0.0.1:$SC_LOCAL/cluster/fanout")"
+  read -r sp50 sp99 srate scpu serr <<<"$(measure "$SC_PID" "$SC_LOCAL")"
   kill "$SC_PID"; wait "$SC_PID" 2>/dev/null || true
   start_reference "$n"
-  read -r rp50 rp99 rrate rcpu rerr <<<"$(measure "$REF_PID" "http://127.0.0.1:$REF_PORT/cluster/fanout")"
+  read -r rp50 rp99 rrate rcpu rerr <<<"$(measure "$REF_PID" "$REF_PORT")"
   kill "$REF_PID"; wait "$REF_PID" 2>/dev/null || true
   printf '%-6s %-9s %11s ms %11s ms %12s %16s %7s\n' "$n" sidecar "$sp50" "$sp99" "$srate" "$scpu" "$serr"
   printf '%-6s %-9s %11s ms %11s ms %12s %16s %7s\n' "$n" node "$rp50" "$rp99" "$rrate" "$rcpu" "$rerr"
@@ -109,8 +121,8 @@ done
 
 # One node: fan-out against calling the node directly.
 start_sidecar 1
-direct=$(node $JS/driver.js latency "http://127.0.0.1:$BASE/x" - "$SAMPLES")
-fan=$(node $JS/driver.js latency "http://127.0.0.1:$SC_LOCAL/cluster/fanout" "$BODY" "$SAMPLES")
+direct=$(drive latency "$BASE" /x - "$SAMPLES")
+fan=$(drive latency "$SC_LOCAL" /cluster/fanout "$BODY" "$SAMPLES")
 python3 - "$direct" "$fan" <<'PY'
 import json, sys
 d, f = json.loads(sys.argv[1]), json.loads(sys.argv[2])

@@ -2,6 +2,9 @@
  * COUNT listeners on FIRST..FIRST+COUNT-1 (127.0.0.1); every request (a GET without body,
  * keep-alive) gets a small JSON answer exactly DELAY_MS after it arrived. One thread, epoll:
  * since every delay is the same, pending answers form a FIFO queue and no timer heap is needed.
+ * "Arrived" is the kernel's receive time of the request (SO_TIMESTAMPNS), not the time this
+ * thread got to read it: on a 2-core machine the stub often waits for a CPU while the server
+ * under test sends, and that wait is the stub's, not the server's.
  * Usage: stub FIRST COUNT DELAY_MS   (prints "ready") */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -12,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -32,10 +36,20 @@ static long long now_ns(void) {
     return ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+/* The kernel stamps with CLOCK_REALTIME: the offset to CLOCK_MONOTONIC, read at each use. */
+static long long realtime_to_monotonic(const struct timespec *rt) {
+    struct timespec r, m;
+    clock_gettime(CLOCK_REALTIME, &r);
+    clock_gettime(CLOCK_MONOTONIC, &m);
+    long long offset = (r.tv_sec - m.tv_sec) * 1000000000LL + (r.tv_nsec - m.tv_nsec);
+    return rt->tv_sec * 1000000000LL + rt->tv_nsec - offset;
+}
+
 int main(int argc, char **argv) {
     if (argc != 4) { fprintf(stderr, "usage: stub FIRST COUNT DELAY_MS\n"); return 64; }
     int first = atoi(argv[1]), count = atoi(argv[2]);
     long long delay = atoll(argv[3]) * 1000000LL;
+    prctl(PR_SET_TIMERSLACK, 1UL); /* wake at the deadline, not up to 50 us after it */
     int ep = epoll_create1(0);
     for (int k = 0; k < count; k++) {
         int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0), one = 1;
@@ -68,6 +82,7 @@ int main(int argc, char **argv) {
                 while ((c = accept4(fd, 0, 0, SOCK_NONBLOCK)) >= 0) {
                     int one = 1;
                     setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+                    setsockopt(c, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
                     node_of[c] = node_of[fd];
                     inlen[c] = 0;
                     struct epoll_event ev = { .events = EPOLLIN, .data.fd = c };
@@ -75,15 +90,22 @@ int main(int argc, char **argv) {
                 }
                 continue;
             }
-            ssize_t r = read(fd, inbuf[fd] + inlen[fd], sizeof inbuf[fd] - inlen[fd]);
+            struct iovec iov = { inbuf[fd] + inlen[fd], sizeof inbuf[fd] - inlen[fd] };
+            char control[256];
+            struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control };
+            ssize_t r = recvmsg(fd, &msg, 0);
             if (r <= 0) { close(fd); inlen[fd] = 0; continue; }
+            long long arrived = now_ns();
+            for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+                if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS)
+                    arrived = realtime_to_monotonic((struct timespec *)CMSG_DATA(c));
             inlen[fd] += r;
             char *end;
             while ((end = memmem(inbuf[fd], inlen[fd], "\r\n\r\n", 4))) {
                 int used = end + 4 - inbuf[fd];
                 memmove(inbuf[fd], inbuf[fd] + used, inlen[fd] - used);
                 inlen[fd] -= used;
-                queue[tail % QUEUE].due = now_ns() + delay;
+                queue[tail % QUEUE].due = arrived + delay;
                 queue[tail % QUEUE].fd = fd;
                 tail++;
             }
