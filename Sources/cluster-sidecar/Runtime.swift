@@ -15,7 +15,8 @@ struct Runtime {
         let logger = Logger(label: "cluster-sidecar")
 
         var server = configuration.server
-        let fileLimit = ProcessLimits.raiseOpenFiles(to: server.maxConnections + 1024)
+        // Inbound connections, the fan-out engines' connections, and some room for the rest.
+        let fileLimit = ProcessLimits.raiseOpenFiles(to: server.maxConnections + FanOut.connectionsPerLoop * server.loopCount + 1024)
         if fileLimit < server.maxConnections + 64 {
             server.maxConnections = max(16, fileLimit - 64)
             logger.warning("open-file limit caps connections", metadata: ["max_connections": "\(server.maxConnections)"])

@@ -148,6 +148,9 @@ public struct FanOut: Sendable {
     }
 
     public let settings: Settings
+    /// Most connections one event loop's fan-out engine keeps open (8 per node): room for 512
+    /// nodes, so that concurrent fan-outs to large clusters do not close and reopen connections.
+    public static let connectionsPerLoop = 4096
     let client: CurlClient
     let tokens: TokenProvider?
     private let clientConfiguration: ClientConfiguration
@@ -161,7 +164,7 @@ public struct FanOut: Sendable {
         self.tokens = tokens
         clientConfiguration = ClientConfiguration(
             connectTimeout: connectTimeout, requestTimeout: settings.timeout, maxResponseBytes: settings.maxResponseBytes,
-            maxConnections: 4096, maxConnectionsPerHost: 8, environmentProxies: false)
+            maxConnections: Self.connectionsPerLoop, maxConnectionsPerHost: 8, environmentProxies: false)
         client = CurlClient(configuration: clientConfiguration)
     }
 

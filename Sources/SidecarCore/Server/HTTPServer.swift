@@ -34,7 +34,7 @@ public final class HTTPServer: Sendable {
                 throw ServerStartError(listener: spec.name, address: spec.address, underlying: error)
             }
         }
-        let count = configuration.loops > 0 ? configuration.loops : max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        let count = configuration.loopCount
         let shared = ServerShared(configuration: configuration, listeners: bound, loops: count, logger: logger)
         var loops: [EventLoop] = []
         for id in 0..<count {

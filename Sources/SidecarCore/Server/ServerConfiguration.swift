@@ -1,3 +1,4 @@
+import Glibc
 /// Limits and timeouts of the HTTP server. Durations are seconds.
 public struct ServerConfiguration: Sendable, Equatable {
     /// Parser limits: target, header block, field count, body.
@@ -17,6 +18,9 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var maxConnections: Int
     /// Event loops (threads); 0 means one per core.
     public var loops: Int
+
+    /// The number of event loops this configuration runs (`loops`, or one per core).
+    public var loopCount: Int { loops > 0 ? loops : max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
     /// The listen(2) backlog (the kernel caps it at net.core.somaxconn).
     public var backlog: Int32
 

@@ -150,6 +150,19 @@ final class Peers: Sendable {
         #expect(ids(answer["results"]) == ["n0", "n1"])
     }
 
+    @Test func proxyVariablesOfTheEnvironment_doNotApplyToTheFanOut() async throws {
+        let peers = try Peers(2)
+        let sidecar = try sidecar(peers.servers())
+        setenv("http_proxy", "http://127.0.0.1:1", 1)
+        defer { unsetenv("http_proxy") }
+        // The variable is in effect: a client that honours it cannot reach the peer.
+        let client = CurlClient()
+        defer { client.shutdown() }
+        await #expect(throws: ClientError.self) { try await client.execute(ClientRequest(url: "http://127.0.0.1:\(peers.ports[0])/ok")) }
+        let (_, answer) = try fanout(sidecar, #"{"url":"/ok"}"#)
+        #expect(ids(answer["results"]) == ["n0", "n1"])
+    }
+
     @Test func non2xx_isAFailureWithStatusAndData() throws {
         let peers = try Peers(1)
         let (_, answer) = try fanout(try sidecar(peers.servers()), #"{"url":"/fail"}"#)
