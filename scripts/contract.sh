@@ -26,5 +26,8 @@ sig = b64(hmac.new(sys.argv[1].encode(), head + b"." + body, hashlib.sha256).dig
 print((head + b"." + body + b"." + sig).decode())
 PY
 )
-schemathesis run openapi.yaml --url "http://127.0.0.1:$LOCAL" --include-tag probes --include-tag local
+# filter_too_much: Hypothesis gives up on some seeds when the proxy route's {path} pattern
+# rejects most generated strings; that is about the generator, not the API (seen once in CI).
+schemathesis run openapi.yaml --url "http://127.0.0.1:$LOCAL" --include-tag probes --include-tag local \
+  --suppress-health-check=filter_too_much
 schemathesis run openapi.yaml --url "http://127.0.0.1:$CLUSTER" --include-tag cluster -H "Authorization: Bearer $TOKEN"
