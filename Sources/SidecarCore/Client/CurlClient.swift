@@ -167,12 +167,7 @@ public final class CurlClient: Sendable {
                     }
                 }
                 if !alive { break }  // close() below fails what was just started
-                var timeout: Int32 = -1
-                if let due = engine.deadline {
-                    let now = csidecar_monotonic_ns()
-                    timeout = due <= now ? 0 : Int32(min((due - now + 999_999) / 1_000_000, 60_000))
-                }
-                epoll.wait(timeoutMS: timeout) { events, data in engine.ready(Int32(truncatingIfNeeded: data), events: events) }
+                epoll.wait(timeoutMS: Epoll.timeoutMS(until: engine.deadline, now: csidecar_monotonic_ns())) { events, data in engine.ready(Int32(truncatingIfNeeded: data), events: events) }
                 if let due = engine.deadline, due <= csidecar_monotonic_ns() { engine.fire() }
             }
             engine.close()

@@ -48,6 +48,13 @@ final class Epoll: @unchecked Sendable {  // fds are immutable; wake() is a writ
         _ = epoll_ctl(fd, EPOLL_CTL_DEL, target, nil)
     }
 
+    /// The `wait` timeout for a deadline (monotonic ns; nil: none): -1 without one, else the
+    /// milliseconds until it, rounded up and at most a minute.
+    static func timeoutMS(until deadline: UInt64?, now: UInt64) -> Int32 {
+        guard let deadline else { return -1 }
+        return deadline <= now ? 0 : Int32(min((deadline - now + 999_999) / 1_000_000, 60_000))
+    }
+
     /// Waits up to `timeoutMS` (-1: forever); calls `body(events, data)` for each ready fd.
     func wait(timeoutMS: Int32, _ body: (UInt32, UInt64) -> Void) {
         let n = epoll_wait(fd, events, Int32(capacity), timeoutMS)

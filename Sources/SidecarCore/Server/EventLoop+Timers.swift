@@ -44,9 +44,7 @@ extension EventLoop {
             earliest = min(earliest, connections[Int(timerHead[k])]!.deadline)
         }
         for (_, source) in locals { if let due = source.deadline { earliest = min(earliest, due) } }
-        if earliest == .max { return -1 }
-        if earliest <= now { return 0 }
-        return Int32(min((earliest - now + 999_999) / 1_000_000, 60_000))
+        return Epoll.timeoutMS(until: earliest == .max ? nil : earliest, now: now)
     }
 
     /// Acts on every deadline that has passed.
