@@ -26,8 +26,9 @@ final class EventLoop: Reactor, @unchecked Sendable {  // loop state is confined
     let shared: ServerShared
     let epoll: Epoll
     private let mailbox = Mutex<[Message]>([])
-    /// The loop's thread, once it runs: messages it sends itself need no wake-up.
-    private var owner: pthread_t?
+    /// The loop's thread (`pthread_t`; 0 until it runs), read by `submit` on any thread:
+    /// messages the loop sends itself need no wake-up.
+    private let owner = Atomic<UInt>(0)
     /// A message was queued from the loop's own thread: do not sleep before reading it.
     private var selfMail = false
     /// Event sources that joined the loop, with the keys they were made under.
@@ -69,7 +70,7 @@ final class EventLoop: Reactor, @unchecked Sendable {  // loop state is confined
     /// Hands a message to the loop from any thread; it is read after the current round of events.
     func submit(_ message: Message) {
         mailbox.withLock { $0.append(message) }
-        if let owner, pthread_equal(owner, pthread_self()) != 0 {
+        if owner.load(ordering: .relaxed) == UInt(pthread_self()) {
             selfMail = true
         } else {
             epoll.wake()
@@ -78,7 +79,7 @@ final class EventLoop: Reactor, @unchecked Sendable {  // loop state is confined
 
     /// Runs the loop on the calling thread until it receives `.stop`.
     func run() {
-        owner = pthread_self()
+        owner.store(UInt(pthread_self()), ordering: .relaxed)
         while !stopped {
             epoll.wait(timeoutMS: selfMail ? 0 : nextTimeoutMS()) { events, data in
                 now = csidecar_monotonic_ns()
