@@ -1,16 +1,31 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+// Layers, each depending only on the ones above it in this list (ARCHITECTURE.md draws them):
+//   CSidecarSystem, CCurl    C shims: system headers Glibc does not export; libcurl
+//   SidecarPosix             syscalls, sockets, epoll, the reactor (mailbox, hosted sources), the clock; no HTTP
+//   SidecarHTTP              parsers, writer, connection state machine, router, middleware, the server on the reactor
+//   SidecarClient            libcurl engine and client; attaches to any reactor; no server code
+//   SidecarCluster           configuration, registration, view, fan-out, tokens and JWT, the sidecar's routes and services
+//   SidecarRegistry          the embedded registry (mIT's side of the contract)
+//   cluster-sidecar          the command: options, wiring, the service group
+let releaseOnly: [SwiftSetting] = [
+    // Loop state is confined to its thread (checked in debug builds); runtime exclusivity
+    // checks cost ~2 % of a request.
+    .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))
+]
+
 let package = Package(
     name: "cluster-sidecar",
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "cluster-sidecar", targets: ["cluster-sidecar"]),
-        .library(name: "SidecarCore", targets: ["SidecarCore"]),
+        .library(name: "SidecarCluster", targets: ["SidecarCluster"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/vapor/jwt-kit", from: "5.7.1"),
         .package(url: "https://github.com/apple/swift-crypto", "4.1.0"..<"5.0.0"),
     ],
@@ -19,35 +34,54 @@ let package = Package(
         .target(name: "CSidecarSystem"),
         /// libcurl, with typed wrappers for its variadic calls.
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
-        /// The core: sockets, the HTTP/1.1 server, configuration, health and logging.
+        /// Syscalls, sockets, epoll, the reactor and the clock. Knows no HTTP.
+        .target(name: "SidecarPosix", dependencies: ["CSidecarSystem"], swiftSettings: releaseOnly),
+        /// HTTP/1.1: pure parsers and connection state machine, router, middleware, the server.
         .target(
-            name: "SidecarCore",
+            name: "SidecarHTTP",
+            dependencies: ["SidecarPosix", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: releaseOnly),
+        /// The outbound client on libcurl; its engine runs on any reactor. No server code.
+        .target(name: "SidecarClient", dependencies: ["SidecarPosix", "SidecarHTTP", "CCurl"], swiftSettings: releaseOnly),
+        /// The sidecar itself: configuration, registration, cluster view, fan-out, tokens and JWT,
+        /// the routes of both listeners and the lifecycle services.
+        .target(
+            name: "SidecarCluster",
             dependencies: [
-                "CSidecarSystem",
-                "CCurl",
+                "SidecarPosix", "SidecarHTTP", "SidecarClient",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
-            // Loop state is confined to its thread; runtime exclusivity checks cost ~2 % of a request.
-            swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
-        ),
-        /// The command: options, wiring, signals.
+            swiftSettings: releaseOnly),
+        /// The embedded development registry.
+        .target(
+            name: "SidecarRegistry",
+            dependencies: [
+                "SidecarPosix", "SidecarHTTP", "SidecarClient", "SidecarCluster",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: releaseOnly),
+        /// The command: options, wiring, the service group.
         .executableTarget(
             name: "cluster-sidecar",
             dependencies: [
-                "SidecarCore",
+                "CSidecarSystem", "SidecarPosix", "SidecarHTTP", "SidecarClient", "SidecarCluster", "SidecarRegistry",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         /// Load drivers for the bench/ scripts.
-        .executableTarget(name: "sidecar-bench", dependencies: ["SidecarCore"]),
+        .executableTarget(name: "sidecar-bench", dependencies: ["SidecarPosix", "SidecarHTTP", "SidecarClient"]),
         .testTarget(
-            name: "SidecarCoreTests",
+            name: "SidecarTests",
             dependencies: [
-                "SidecarCore", "CSidecarSystem", "cluster-sidecar",
+                "CSidecarSystem", "SidecarPosix", "SidecarHTTP", "SidecarClient", "SidecarCluster", "SidecarRegistry", "cluster-sidecar",
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
     ],

@@ -1,7 +1,11 @@
 import ArgumentParser
 import CSidecarSystem
 import Glibc
-import SidecarCore
+import SidecarCluster
+import SidecarClient
+import SidecarHTTP
+import SidecarPosix
+import SidecarRegistry
 
 @main
 struct ClusterSidecar: ParsableCommand {

@@ -3,7 +3,11 @@ import CSidecarSystem
 import FoundationEssentials
 import Glibc
 import Logging
-import SidecarCore
+import SidecarCluster
+import SidecarClient
+import SidecarHTTP
+import SidecarPosix
+import SidecarRegistry
 
 /// `cluster-sidecar demo`: a registry, three sidecars and three echo applications on loopback.
 struct DemoCommand: ParsableCommand {

@@ -2,7 +2,11 @@ import ArgumentParser
 import CSidecarSystem
 import Glibc
 import Logging
-import SidecarCore
+import SidecarCluster
+import SidecarClient
+import SidecarHTTP
+import SidecarPosix
+import SidecarRegistry
 
 /// `cluster-sidecar registry`: the embedded development registry (the mIT side of the contract).
 struct RegistryCommand: ParsableCommand {

@@ -1,7 +1,11 @@
 import CSidecarSystem
 import Glibc
 import Logging
-import SidecarCore
+import SidecarCluster
+import SidecarClient
+import SidecarHTTP
+import SidecarPosix
+import SidecarRegistry
 import Synchronization
 
 /// Wires the configuration to the server, the registrar and the probes, then waits for

@@ -1,5 +1,9 @@
 import ArgumentParser
-import SidecarCore
+import SidecarCluster
+import SidecarClient
+import SidecarHTTP
+import SidecarPosix
+import SidecarRegistry
 
 /// Every setting as a flag; each flag wins over its environment variable.
 struct SettingOptions: ParsableArguments {

@@ -8,7 +8,9 @@
 import CSidecarSystem
 import Glibc
 import Logging
-import SidecarCore
+import SidecarClient
+import SidecarHTTP
+import SidecarPosix
 
 let args = CommandLine.arguments
 switch (args.count, args.count > 1 ? args[1] : "") {

@@ -1,0 +1,41 @@
+import SidecarPosix
+import SidecarHTTP
+import SidecarClient
+import Synchronization
+
+/// What the endpoints of one sidecar share: settings, health, the cluster view, and the
+/// registrar once the listeners are bound (our cluster URL needs the real port).
+public final class SidecarContext: Sendable {
+    public let configuration: SidecarConfiguration
+    public let health: HealthState
+    public let view: ClusterView
+    public let startedAt: Double
+    /// The fan-out engine (nil: fan-out answers 503).
+    public let fanOut: FanOut?
+    /// The cluster API's token checks.
+    public let verifier: JWTVerifier?
+    /// Peer announcements after registration and before leaving.
+    public let announcer: Announcer?
+    private let attached = Mutex<(registrar: Registrar?, me: ServerInfo?)>((nil, nil))
+
+    public init(
+        configuration: SidecarConfiguration, health: HealthState, view: ClusterView = ClusterView(), fanOut: FanOut? = nil,
+        verifier: JWTVerifier? = nil, announcer: Announcer? = nil
+    ) {
+        self.configuration = configuration
+        self.health = health
+        self.view = view
+        self.fanOut = fanOut
+        self.verifier = verifier
+        self.announcer = announcer
+        startedAt = MonotonicClock.now()
+    }
+
+    /// Sets our server and, with a registry, the registrar.
+    public func attach(me: ServerInfo, registrar: Registrar?) {
+        attached.withLock { $0 = (registrar, me) }
+    }
+
+    public var registrar: Registrar? { attached.withLock { $0.registrar } }
+    public var me: ServerInfo? { attached.withLock { $0.me } }
+}

@@ -1,0 +1,28 @@
+import SidecarHTTP
+
+/// The routers of the two listeners, as the contract lays them out.
+public enum SidecarRoutes {
+    /// The local API: probes (no auth); the switch, status, membership and fan-out behind
+    /// `LOCAL_API_TOKEN` when it is set.
+    public static func local(context: SidecarContext) -> Router {
+        var router = Router()
+        HealthRoutes.addProbes(to: &router, health: context.health)
+        router.group(LocalAuthMiddleware.optional(context.configuration.localAPIToken)) { r in
+            HealthRoutes.addSwitch(to: &r, health: context.health)
+            StatusRoutes.add(to: &r, context: context)
+            if let fanOut = context.fanOut { FanOutRoutes.add(to: &r, context: context, fanOut: fanOut) }
+        }
+        return router
+    }
+
+    /// The cluster API: probes (no auth); createItResource and deleteServer behind JWT checks
+    /// (refused, every one, when no key is configured).
+    public static func cluster(context: SidecarContext) -> Router {
+        var router = Router()
+        HealthRoutes.addProbes(to: &router, health: context.health)
+        if let verifier = context.verifier {
+            router.group(ClusterAuthMiddleware(verifier: verifier)) { r in ClusterRoutes.add(to: &r, context: context) }
+        }
+        return router
+    }
+}

@@ -1,0 +1,39 @@
+import SidecarPosix
+import SidecarHTTP
+import SidecarClient
+/// createItResource and deleteServer on the cluster API (contract §5-6).
+public enum ClusterRoutes {
+    struct Count: Encodable {
+        var nbServers: Int
+    }
+
+    struct Deleted: Encodable {
+        var nbServers: Int
+        var serverId: String
+    }
+
+    public static func add(to router: inout Router, context: SidecarContext) {
+        router.onAsync("POST", "/itResources") { request in
+            guard let server = JSONCoding.decode(ServerInfo.self, request.body) else {
+                return .error(400, code: "bad_request", message: "body is not a server: id, type, url and clusterUrl are required strings")
+            }
+            if let problem = server.problem { return .error(400, code: "bad_request", message: problem) }
+            if let type = context.me?.type, !type.isEmpty, server.type != type {
+                return .error(409, code: "wrong_type", message: "server of type \(JSON.quote(server.type)) in a cluster of type \(JSON.quote(type))")
+            }
+            let created = context.view.upsert(server)
+            return .json(created ? 201 : 200, encoding: Count(nbServers: context.view.count))
+        }
+        router.onAsync("DELETE", "/servers/{serverId}") { request in
+            let id = request.pathParameters["serverId"] ?? ""
+            let ownID = await context.registrar?.snapshot().serverId ?? context.me?.id
+            if id == ownID {
+                // mIT dropped us: register again (the registrar ignores this while shutting down).
+                await context.registrar?.forgotten()
+                return .json(200, encoding: Deleted(nbServers: context.view.count, serverId: id))
+            }
+            guard context.view.remove(id) else { return .error(404, code: "not_found", message: "no such server in the cluster") }
+            return .json(200, encoding: Deleted(nbServers: context.view.count, serverId: id))
+        }
+    }
+}

@@ -1,0 +1,219 @@
+import SidecarPosix
+import SidecarHTTP
+import SidecarClient
+/// One fan-out, checked: what to send to every node. Built from the axios-like body of
+/// `POST /cluster/fanout` or from a request on `/cluster/proxy/{path}`; pure.
+public struct FanOutRequest: Sendable, Equatable {
+    public var method: String
+    /// Path and query, appended to each node's `url`. Always a checked path.
+    public var path: String
+    public var headers: [(String, String)]
+    public var body: [UInt8]
+    /// Per-node deadline in seconds.
+    public var timeout: Double
+    public var retries: Int
+    public var includeSelf: Bool
+    /// Parameters of the cluster token to attach when the caller sent no Authorization.
+    public var tokenParameters: [String: String]
+
+    public static func == (a: FanOutRequest, b: FanOutRequest) -> Bool {
+        a.method == b.method && a.path == b.path && a.headers.elementsEqual(b.headers, by: ==) && a.body == b.body
+            && a.timeout == b.timeout && a.retries == b.retries && a.includeSelf == b.includeSelf && a.tokenParameters == b.tokenParameters
+    }
+
+    /// Why a fan-out was refused before anything was sent (400).
+    public struct Invalid: Error, Sendable, Equatable {
+        public let message: String
+    }
+
+    static let methods: Set<String> = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+    static let idempotent: Set<String> = ["GET", "HEAD", "PUT", "DELETE", "OPTIONS"]
+    /// Hop-by-hop and framing fields never forwarded (RFC 9110 §7.6.1), plus Host.
+    static let hopByHop: Set<String> = [
+        "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade", "host",
+        "content-length", "expect", "proxy-authorization", "proxy-authenticate",
+    ]
+    static let maxTimeout = 300.0
+    static let maxRetries = 5
+
+    /// Whether the caller sent its own `Authorization` (then no cluster token is attached).
+    public var hasAuthorization: Bool { headers.contains { $0.0.lowercased() == "authorization" } }
+
+    /// Whether retries apply (idempotent methods only).
+    public var retryable: Bool { Self.idempotent.contains(method) }
+
+    /// Checks a path for the contract's rules: one leading `/`; no scheme, authority or `//`;
+    /// no backslash, control character, space or fragment; no `.`/`..` segment, also
+    /// percent-encoded. Stricter than the contract where RFC 3986 allows no other reading: only
+    /// ASCII path characters (unreserved, sub-delims, `:`, `@`) and well-formed escapes; in the
+    /// path, no escape of `.` (an unreserved character is never encoded), `/`, `\` or a control.
+    /// `openapi.yaml` states the same rule as a pattern.
+    public static func checkPath(_ path: String) throws(Invalid) {
+        let bytes = Array(path.utf8)
+        guard bytes.first == UInt8(ascii: "/") else { throw Invalid(message: "url must be a path starting with /") }
+        if bytes.count > 1 && bytes[1] == UInt8(ascii: "/") { throw Invalid(message: "url must not start with //") }
+        let queryStart = bytes.firstIndex(of: UInt8(ascii: "?")) ?? bytes.count
+        var i = 0
+        var segment: [UInt8] = []
+        var segments: [[UInt8]] = []
+        while i < bytes.count {
+            let b = bytes[i]
+            let inPath = i < queryStart
+            if b == UInt8(ascii: "%") {
+                guard i + 2 < bytes.count, let h = ByteClass.hexValue(bytes[i + 1]), let l = ByteClass.hexValue(bytes[i + 2]) else {
+                    throw Invalid(message: "url holds a malformed percent-escape")
+                }
+                let v = h << 4 | l
+                if inPath && (v == UInt8(ascii: ".") || v == UInt8(ascii: "/") || v == UInt8(ascii: "\\") || v < 0x20 || v == 0x7F) {
+                    throw Invalid(message: "url path must not hold an encoded dot, separator or control character")
+                }
+                if inPath { segment.append(v) }
+                i += 3
+                continue
+            }
+            if b < 0x21 || b >= 0x7F { throw Invalid(message: "url must be ASCII without spaces or control characters") }
+            if b == UInt8(ascii: "\\") { throw Invalid(message: "url must not hold a backslash") }
+            if b == UInt8(ascii: "#") { throw Invalid(message: "url must not hold a fragment") }
+            if !pathCharacters.contains(b) && !(b == UInt8(ascii: "?") && !inPath) && i != queryStart {
+                throw Invalid(message: "url holds a character that must be percent-encoded")
+            }
+            if inPath {
+                if b == UInt8(ascii: "/") {
+                    if i > 0 { segments.append(segment) }
+                    segment = []
+                } else {
+                    segment.append(b)
+                }
+            }
+            i += 1
+        }
+        segments.append(segment)
+        for (k, s) in segments.enumerated() {
+            if s == [0x2E] || s == [0x2E, 0x2E] { throw Invalid(message: "url must not hold a . or .. segment") }
+            if s.isEmpty && k < segments.count - 1 { throw Invalid(message: "url path must not hold //") }
+        }
+    }
+
+    /// RFC 3986 pchar (without escapes) plus `/`: unreserved, sub-delims, `:`, `@`.
+    static let pathCharacters: Set<UInt8> = Set(Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~!$&'()*+,;=:@/".utf8))
+
+    /// Forwardable headers from `fields`: hop-by-hop ones (and those `Connection` names) dropped.
+    static func forwardable(_ fields: [(String, String)]) throws(Invalid) -> [(String, String)] {
+        var named = hopByHop
+        for (name, value) in fields where name.lowercased() == "connection" {
+            for token in value.split(separator: ",") { named.insert(String(token.filter { $0 != " " && $0 != "\t" }).lowercased()) }
+        }
+        var out: [(String, String)] = []
+        for (name, value) in fields where !named.contains(name.lowercased()) {
+            guard !name.isEmpty, name.utf8.allSatisfy(ByteClass.isToken) else { throw Invalid(message: "header name \(JSON.quote(name)) is not a token") }
+            guard value.utf8.allSatisfy(ByteClass.isFieldValue) else { throw Invalid(message: "header \(name) holds a control character") }
+            out.append((name, value))
+        }
+        return out
+    }
+
+    /// Parses the body of `POST /cluster/fanout`.
+    public static func parse(body: [UInt8], defaultTimeout: Double) throws(Invalid) -> FanOutRequest {
+        guard case .object(let o)? = JSONValue.parse(body) else { throw Invalid(message: "body must be a JSON object") }
+        let known: Set<String> = ["method", "url", "headers", "params", "data", "timeout", "retries", "token", "includeSelf"]
+        if let unknown = o.keys.sorted().first(where: { !known.contains($0) }) {
+            throw Invalid(message: "unknown option \(JSON.quote(unknown))")
+        }
+        var method = "GET"
+        if let m = o["method"] {
+            guard case .string(let s) = m, methods.contains(s.uppercased()) else { throw Invalid(message: "method must be one of \(methods.sorted().joined(separator: ", "))") }
+            method = s.uppercased()
+        }
+        guard case .string(let url)? = o["url"] else { throw Invalid(message: "url is required") }
+        try checkPath(url)
+        var path = url
+        if let p = o["params"] {
+            guard case .object(let params) = p else { throw Invalid(message: "params must be an object") }
+            let pairs = try params.keys.sorted().map { key throws(Invalid) -> String in
+                "\(FormEncoding.escape(key))=\(FormEncoding.escape(try scalar(params[key]!, "params.\(key)")))"
+            }
+            if !pairs.isEmpty { path += (path.contains("?") ? "&" : "?") + pairs.joined(separator: "&") }
+        }
+        var headers: [(String, String)] = []
+        if let h = o["headers"] {
+            guard case .object(let given) = h else { throw Invalid(message: "headers must be an object") }
+            headers = try forwardable(try given.keys.sorted().map { key throws(Invalid) in (key, try scalar(given[key]!, "headers.\(key)")) })
+        }
+        var body: [UInt8] = []
+        if let data = o["data"], data != .null {
+            if case .string(let s) = data {
+                body = Array(s.utf8)
+                if !headers.contains(where: { $0.0.lowercased() == "content-type" }) { headers.append(("Content-Type", "text/plain; charset=utf-8")) }
+            } else {
+                body = JSONCoding.encode(data)
+                if !headers.contains(where: { $0.0.lowercased() == "content-type" }) { headers.append(("Content-Type", "application/json")) }
+            }
+        }
+        var timeout = defaultTimeout
+        if let t = o["timeout"] {
+            guard case .number(let ms) = t, ms > 0, ms / 1000 <= maxTimeout else { throw Invalid(message: "timeout must be milliseconds above 0 and at most \(Int(maxTimeout * 1000))") }
+            timeout = ms / 1000
+        }
+        var retries = 0
+        if let r = o["retries"] {
+            guard case .number(let n) = r, n >= 0, n <= Double(maxRetries), n == n.rounded() else { throw Invalid(message: "retries must be a whole number from 0 to \(maxRetries)") }
+            retries = Int(n)
+        }
+        var includeSelf = true
+        if let i = o["includeSelf"] {
+            guard case .bool(let b) = i else { throw Invalid(message: "includeSelf must be true or false") }
+            includeSelf = b
+        }
+        var tokenParameters: [String: String] = [:]
+        if let t = o["token"], t != .null {
+            guard case .object(let params) = t else { throw Invalid(message: "token must be an object") }
+            for (k, v) in params { tokenParameters[k] = try scalar(v, "token.\(k)") }
+        }
+        return FanOutRequest(
+            method: method, path: path, headers: headers, body: body, timeout: timeout, retries: retries, includeSelf: includeSelf,
+            tokenParameters: tokenParameters)
+    }
+
+    /// A request on `/cluster/proxy/{rest}`: same method, path, query, headers and body.
+    /// `x-fanout-timeout` (ms), `x-fanout-retries` and `x-fanout-include-self` set the options.
+    public static func proxy(_ request: HTTPRequest, rest: String, defaultTimeout: Double, dropAuthorization: Bool) throws(Invalid) -> FanOutRequest {
+        guard methods.contains(request.method) else { throw Invalid(message: "method not supported for fan-out") }
+        var path = "/" + rest
+        try checkPath(path)
+        if let q = request.query { path += "?" + q }
+        try checkPath(path)
+        var fields: [(String, String)] = []
+        var timeout = defaultTimeout
+        var retries = 0
+        var includeSelf = true
+        for field in request.fields {
+            switch field.name.lowercased() {
+            case "x-fanout-timeout":
+                guard let ms = Double(field.value), ms > 0, ms / 1000 <= maxTimeout else { throw Invalid(message: "x-fanout-timeout must be milliseconds above 0") }
+                timeout = ms / 1000
+            case "x-fanout-retries":
+                guard let n = Int(field.value), (0...maxRetries).contains(n) else { throw Invalid(message: "x-fanout-retries must be 0 to \(maxRetries)") }
+                retries = n
+            case "x-fanout-include-self":
+                guard field.value == "true" || field.value == "false" else { throw Invalid(message: "x-fanout-include-self must be true or false") }
+                includeSelf = field.value == "true"
+            case "authorization" where dropAuthorization, "x-correlation-id":
+                continue
+            default:
+                fields.append((field.name, field.value))
+            }
+        }
+        return FanOutRequest(
+            method: request.method, path: path, headers: try forwardable(fields), body: request.body, timeout: timeout, retries: retries,
+            includeSelf: includeSelf, tokenParameters: [:])
+    }
+
+    private static func scalar(_ v: JSONValue, _ name: String) throws(Invalid) -> String {
+        switch v {
+        case .string(let s): return s
+        case .bool(let b): return b ? "true" : "false"
+        case .number(let n): return n == n.rounded() && abs(n) < 1e15 ? String(Int64(n)) : String(n)
+        default: throw Invalid(message: "\(name) must be a string, number or boolean")
+        }
+    }
+}

@@ -1,0 +1,71 @@
+import SidecarPosix
+import SidecarHTTP
+import SidecarClient
+/// `POST /cluster/fanout` and `/cluster/proxy/{path}` (every method) on the local API.
+///
+/// Both answer through a `Responder`: when a fan-out needs no retries and its token is at
+/// hand, the nodes' requests run on the event loop that received the call (its curl engine
+/// shares the loop's epoll) and the answer is written from there, with no thread hand-over;
+/// otherwise a task runs it on the client's thread.
+public enum FanOutRoutes {
+    public static func add(to router: inout Router, context: SidecarContext, fanOut: FanOut) {
+        router.onDeferred("POST", "/cluster/fanout", deferred(context: context, fanOut: fanOut) { request in
+            do throws(FanOutRequest.Invalid) {
+                return .success(try FanOutRequest.parse(body: request.body, defaultTimeout: fanOut.settings.timeout))
+            } catch {
+                return .failure(error)
+            }
+        })
+        let dropAuthorization = context.configuration.localAPIToken != nil
+        for method in FanOutRequest.methods.sorted() {
+            router.onDeferred(method, "/cluster/proxy/{path...}", deferred(context: context, fanOut: fanOut) { request in
+                // The server resolved dot segments for routing; a proxied path must not have had any.
+                if request.head.pathAsSent != nil { return .failure(.init(message: "url must not hold a . or .. segment")) }
+                do throws(FanOutRequest.Invalid) {
+                    return .success(try FanOutRequest.proxy(
+                        request, rest: request.pathParameters["path"] ?? "", defaultTimeout: fanOut.settings.timeout, dropAuthorization: dropAuthorization))
+                } catch {
+                    return .failure(error)
+                }
+            })
+        }
+    }
+
+    /// A deferred handler: parses, then runs the fan-out.
+    private static func deferred(
+        context: SidecarContext, fanOut: FanOut, _ parse: @escaping @Sendable (HTTPRequest) -> Result<FanOutRequest, FanOutRequest.Invalid>
+    ) -> Router.DeferredHandler {
+        { request, responder in
+            switch parse(request) {
+            case .failure(let invalid):
+                responder.respond(.error(400, code: "bad_fanout", message: invalid.message))
+            case .success(let parsed):
+                run(parsed, request, context, fanOut, responder)
+            }
+        }
+    }
+
+    static func run(_ parsed: FanOutRequest, _ request: HTTPRequest, _ context: SidecarContext, _ fanOut: FanOut, _ responder: Responder) {
+        let servers = context.view.snapshot().servers
+        let selfID = context.registrar?.currentID.withLock { $0 } ?? context.me?.id
+        if parsed.retries == 0, case .some(let token) = fanOut.tokenIfReady(parsed) {
+            fanOut.start(parsed, servers: servers, selfID: selfID, correlationID: request.correlationID, token: token, on: responder.reactor) { result in
+                responder.respond(answer(result))
+            }
+            return
+        }
+        let correlationID = request.correlationID
+        Task {
+            do throws(FanOut.Unavailable) {
+                let result = try await fanOut.run(parsed, servers: servers, selfID: selfID, correlationID: correlationID)
+                responder.respond(answer(result))
+            } catch {
+                responder.respond(.error(502, code: "fanout_unavailable", message: error.message))
+            }
+        }
+    }
+
+    static func answer(_ result: FanOutResult) -> HTTPResponse {
+        HTTPResponse(status: 200, fields: HTTPFields([("Content-Type", "application/json")]), body: result.json())
+    }
+}

@@ -1,0 +1,140 @@
+import SidecarPosix
+import SidecarHTTP
+import SidecarClient
+/// Every setting the sidecar reads: its environment variable (the raw value), its flag,
+/// its default as shown in `--help`, and what it means.
+public enum ConfigKey: String, CaseIterable, Sendable {
+    case mitURL = "MIT_URL"
+    case serverType = "SERVER_TYPE"
+    case serverID = "SERVER_ID"
+    case serverURL = "SERVER_URL"
+    case clusterURL = "CLUSTER_URL"
+    case clusterManagement = "CLUSTER_MANAGEMENT"
+    case localAddress = "LOCAL_ADDRESS"
+    case localPort = "LOCAL_PORT"
+    case clusterAddress = "CLUSTER_ADDRESS"
+    case clusterPort = "CLUSTER_PORT"
+    case registrationRetry = "REGISTRATION_RETRY"
+    case registrationConcurrentDelay = "REGISTRATION_CONCURRENT_DELAY"
+    case leaseTimeDefault = "LEASE_TIME_DEFAULT"
+    case oauthTokenURL = "OAUTH_TOKEN_URL"
+    case oauthClientID = "OAUTH_CLIENT_ID"
+    case oauthClientSecret = "OAUTH_CLIENT_SECRET"
+    case mitToken = "MIT_TOKEN"
+    case jwtSecret = "JWT_SECRET"
+    case jwtPublicKeyFile = "JWT_PUBLIC_KEY_FILE"
+    case jwtIssuer = "JWT_ISSUER"
+    case jwtAudience = "JWT_AUDIENCE"
+    case localAPIToken = "LOCAL_API_TOKEN"
+    case appHealthURL = "APP_HEALTH_URL"
+    case drainTimeout = "DRAIN_TIMEOUT"
+    case logLevel = "LOG_LEVEL"
+    case headerTimeout = "HEADER_TIMEOUT"
+    case keepAliveTimeout = "KEEPALIVE_TIMEOUT"
+    case bodyTimeout = "BODY_TIMEOUT"
+    case maxTargetBytes = "MAX_TARGET_BYTES"
+    case maxHeaderBytes = "MAX_HEADER_BYTES"
+    case maxHeaderFields = "MAX_HEADER_FIELDS"
+    case maxBodyBytes = "MAX_BODY_BYTES"
+    case maxConnections = "MAX_CONNECTIONS"
+    case workers = "WORKERS"
+    case fanoutConcurrency = "FANOUT_CONCURRENCY"
+    case fanoutTimeout = "FANOUT_TIMEOUT"
+    case fanoutMaxResponseBytes = "FANOUT_MAX_RESPONSE_BYTES"
+
+    /// The command-line flag: `SERVER_URL` is `--server-url`.
+    public var flag: String { "--" + rawValue.lowercased().replacingUnderscores() }
+
+    /// Secrets may come from `<NAME>_FILE` and are never echoed.
+    public var isSecret: Bool {
+        switch self {
+        case .oauthClientSecret, .mitToken, .jwtSecret, .localAPIToken: true
+        default: false
+        }
+    }
+
+    /// The default as `--help` shows it.
+    public var defaultText: String {
+        switch self {
+        case .mitURL: "unset: no registration, a cluster of one"
+        case .serverType, .serverURL: "required with MIT_URL"
+        case .clusterURL: "http://<CLUSTER_ADDRESS, or the host address for 0.0.0.0>:<CLUSTER_PORT>"
+        case .clusterManagement: "true"
+        case .localAddress: "127.0.0.1"
+        case .localPort: "8461"
+        case .clusterAddress: "0.0.0.0"
+        case .clusterPort: "8460"
+        case .registrationRetry: "10"
+        case .registrationConcurrentDelay: "60"
+        case .leaseTimeDefault: "7200"
+        case .jwtSecret, .jwtPublicKeyFile: "none: the cluster API refuses every call but health"
+        case .drainTimeout: "30"
+        case .logLevel: "info"
+        case .headerTimeout: "10"
+        case .keepAliveTimeout: "30"
+        case .bodyTimeout: "30"
+        case .maxTargetBytes: "8192"
+        case .maxHeaderBytes: "16384"
+        case .maxHeaderFields: "100"
+        case .maxBodyBytes: "1048576"
+        case .maxConnections: "10000"
+        case .workers: "one per core"
+        case .fanoutConcurrency: "64"
+        case .fanoutTimeout: "10"
+        case .fanoutMaxResponseBytes: "1048576"
+        default: "none"
+        }
+    }
+
+    /// One line on what the setting means.
+    public var meaning: String {
+        switch self {
+        case .mitURL: "Registry (mIT) base URL."
+        case .serverType: "Service type: the cluster is every server of this type."
+        case .serverID: "A fixed server id (else mIT assigns one)."
+        case .serverURL: "The application's public base URL (fan-out target)."
+        case .clusterURL: "This sidecar's public cluster URL."
+        case .clusterManagement: "Cluster management on or off (true/false)."
+        case .localAddress: "Local API listener address."
+        case .localPort: "Local API listener port (0: any free port)."
+        case .clusterAddress: "Cluster API listener address."
+        case .clusterPort: "Cluster API listener port (0: any free port)."
+        case .registrationRetry: "Seconds between registration attempts."
+        case .registrationConcurrentDelay: "Seconds after the first registration before the second one."
+        case .leaseTimeDefault: "Lease time in seconds when mIT gives none."
+        case .oauthTokenURL: "OAuth token endpoint (client-credentials grant)."
+        case .oauthClientID: "OAuth client id."
+        case .oauthClientSecret: "OAuth client secret (or OAUTH_CLIENT_SECRET_FILE)."
+        case .mitToken: "Static bearer token for mIT instead of the grant (or MIT_TOKEN_FILE)."
+        case .jwtSecret: "HS256 secret for inbound JWTs (or JWT_SECRET_FILE)."
+        case .jwtPublicKeyFile: "PEM file of public keys for inbound RS256/ES256 JWTs."
+        case .jwtIssuer: "Required `iss` of inbound JWTs."
+        case .jwtAudience: "Required `aud` of inbound JWTs."
+        case .localAPIToken: "Bearer token the local API demands (or LOCAL_API_TOKEN_FILE)."
+        case .appHealthURL: "The application's health URL, probed for readiness."
+        case .drainTimeout: "Longest graceful shutdown, in seconds."
+        case .logLevel: "trace, debug, info, notice, warning, error or critical."
+        case .headerTimeout: "Seconds to receive a request head."
+        case .keepAliveTimeout: "Seconds a kept-alive connection may stay idle."
+        case .bodyTimeout: "Seconds to receive a request body."
+        case .maxTargetBytes: "Longest request target in bytes (414 above)."
+        case .maxHeaderBytes: "Largest header block in bytes (431 above)."
+        case .maxHeaderFields: "Most header fields (431 above)."
+        case .maxBodyBytes: "Largest request body in bytes (413 above)."
+        case .maxConnections: "Most open connections; new ones past it are closed at once."
+        case .workers: "Event loops (threads)."
+        case .fanoutConcurrency: "Most node requests of one fan-out in flight at once."
+        case .fanoutTimeout: "Per-node fan-out deadline in seconds (a request's timeout, in ms, overrides)."
+        case .fanoutMaxResponseBytes: "Largest answer kept per node (a larger one is a too_large failure)."
+        }
+    }
+
+    /// The help line: meaning, variable, default.
+    public var help: String { "\(meaning) (env \(rawValue); default: \(defaultText))" }
+}
+
+extension String {
+    fileprivate func replacingUnderscores() -> String {
+        String(map { $0 == "_" ? "-" : $0 })
+    }
+}

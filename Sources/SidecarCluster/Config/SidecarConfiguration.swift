@@ -1,0 +1,44 @@
+import SidecarPosix
+import SidecarHTTP
+import SidecarClient
+import Logging
+
+/// A secret value: usable by the code, never printed.
+public struct Secret: Sendable, Equatable, CustomStringConvertible {
+    /// The secret itself; do not log it.
+    public let value: String
+    public init(_ value: String) { self.value = value }
+    public var description: String { "<redacted>" }
+}
+
+/// The sidecar's settings, resolved and checked. Durations are seconds.
+public struct SidecarConfiguration: Sendable {
+    public var mitURL: String?
+    public var serverType: String?
+    public var serverID: String?
+    public var serverURL: String?
+    /// nil: derived at start-up from the host address and the bound cluster port.
+    public var clusterURL: String?
+    public var clusterManagement = true
+    public var localAddress = SocketAddress(host: "127.0.0.1", port: 8461)!
+    public var clusterAddress = SocketAddress(host: "0.0.0.0", port: 8460)!
+    public var registrationRetry = 10.0
+    public var registrationConcurrentDelay = 60.0
+    public var leaseTimeDefault = 7200.0
+    public var oauthTokenURL: String?
+    public var oauthClientID: String?
+    public var oauthClientSecret: Secret?
+    public var mitToken: Secret?
+    public var jwtSecret: Secret?
+    public var jwtPublicKeyFile: String?
+    public var jwtIssuer: String?
+    public var jwtAudience: String?
+    public var localAPIToken: Secret?
+    public var appHealthURL: String?
+    public var drainTimeout = 30.0
+    public var logLevel = Logger.Level.info
+    public var server = ServerConfiguration()
+    public var fanOut = FanOut.Settings()
+
+    public init() {}
+}

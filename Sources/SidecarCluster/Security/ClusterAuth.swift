@@ -1,0 +1,37 @@
+import SidecarHTTP
+
+/// The bearer-JWT gate of the cluster API: 401 with `WWW-Authenticate: Bearer
+/// error="invalid_token"` unless the request carries a token the verifier accepts. The answer
+/// names why, never the token. The check awaits the verifier, so the route answers later; the
+/// handler itself then runs back on the event loop the request came in on.
+public struct ClusterAuthMiddleware: Middleware {
+    let verifier: JWTVerifier
+
+    public init(verifier: JWTVerifier) { self.verifier = verifier }
+
+    public func wrap(_ next: @escaping HTTPHandler, route: RouteInfo) -> HTTPHandler {
+        let verifier = verifier
+        return { request, responder in
+            guard let header = request.fields["Authorization"], header.count > 7, header.prefix(7).lowercased() == "bearer " else {
+                return .now(Self.refusal(.missing))
+            }
+            let token = String(header.dropFirst(7))
+            Task {
+                do throws(TokenRejection) {
+                    _ = try await verifier.verify(token)
+                } catch {
+                    return responder.respond(Self.refusal(error))
+                }
+                responder.resume(next, request)
+            }
+            return .later
+        }
+    }
+
+    static func refusal(_ reason: TokenRejection) -> HTTPResponse {
+        let message = reason == .noKeysConfigured
+            ? "no JWT_SECRET or JWT_PUBLIC_KEY_FILE is configured: the cluster API refuses every call but health"
+            : "invalid token: \(reason.label)"
+        return .error(401, code: "invalid_token", message: message, fields: HTTPFields([("WWW-Authenticate", #"Bearer error="invalid_token""#)]))
+    }
+}

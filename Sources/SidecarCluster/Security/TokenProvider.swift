@@ -1,0 +1,174 @@
+import SidecarPosix
+import SidecarHTTP
+import SidecarClient
+import Synchronization
+
+/// Why no token could be had. Never carries a secret or a token.
+public struct TokenError: Error, Sendable, Equatable, CustomStringConvertible {
+    public let label: String
+    public let message: String
+    public var description: String { "\(label): \(message)" }
+
+    static func unreachable(_ e: ClientError) -> TokenError { TokenError(label: "token_unreachable", message: "token endpoint: \(e.label)") }
+    static func rejected(_ status: Int) -> TokenError { TokenError(label: "token_rejected", message: "token endpoint answered \(status)") }
+    static let malformed = TokenError(label: "token_malformed", message: "token endpoint answer has no access_token")
+}
+
+/// Bearer tokens for outbound calls: a static `MIT_TOKEN`, or the OAuth client-credentials grant.
+///
+/// Each token (plain or cluster, per parameter set) is cached until shortly before its
+/// `expires_in`; concurrent callers of an expired token share one refresh.
+public actor TokenProvider {
+    /// Where tokens come from.
+    public enum Source: Sendable {
+        case none
+        case fixed(Secret)
+        case clientCredentials(url: String, clientID: String, secret: Secret)
+    }
+
+    private struct Cached: Sendable {
+        var token: Secret
+        var refreshAt: Double
+    }
+
+    private let source: Source
+    private let client: CurlClient
+    private let now: @Sendable () -> Double
+    private var cache: [String: Cached] = [:]
+    private var refreshing: [String: Task<Result<Cached, TokenError>, Never>] = [:]
+    /// A copy of the cache readable without awaiting the actor (the fan-out's fast path).
+    private nonisolated let ready = Mutex<[String: Cached]>([:])
+
+    /// - Parameter now: monotonic seconds (injected for tests).
+    public init(source: Source, client: CurlClient, now: @escaping @Sendable () -> Double = MonotonicClock.now) {
+        self.source = source
+        self.client = client
+        self.now = now
+    }
+
+    /// The token when it can be had without waiting: `.some(nil)` when none is configured,
+    /// `.some(token)` when static or cached and fresh, nil when `token()` must refresh it.
+    public nonisolated func tokenIfReady(cluster: Bool = false, parameters: [String: String] = [:]) -> Secret?? {
+        switch source {
+        case .none: return .some(nil)
+        case .fixed(let s): return .some(s)
+        case .clientCredentials:
+            let key = Self.key(cluster: cluster, parameters: parameters)
+            let t = now()
+            return ready.withLock { cache in cache[key].flatMap { t < $0.refreshAt ? .some($0.token) : nil } }
+        }
+    }
+
+    private static func key(cluster: Bool, parameters: [String: String]) -> String {
+        var form = parameters
+        if cluster { form["cluster"] = "true" }
+        return form.keys.sorted().map { "\($0)=\(form[$0]!)" }.joined(separator: "&")
+    }
+
+    /// A token for mIT (or a cluster token with `cluster: true`); nil when none is configured.
+    public func token(cluster: Bool = false, parameters: [String: String] = [:]) async throws(TokenError) -> Secret? {
+        switch source {
+        case .none: return nil
+        case .fixed(let s): return s
+        case .clientCredentials(let url, let id, let secret):
+            var form = parameters
+            if cluster { form["cluster"] = "true" }
+            let key = Self.key(cluster: cluster, parameters: parameters)
+            if let c = cache[key], now() < c.refreshAt { return c.token }
+            let task: Task<Result<Cached, TokenError>, Never>
+            if let running = refreshing[key] {
+                task = running
+            } else {
+                let (client, clock) = (client, now)
+                task = Task { await Self.fetch(client: client, url: url, clientID: id, secret: secret, extra: form, now: clock) }
+                refreshing[key] = task
+            }
+            let result = await task.value
+            refreshing[key] = nil
+            let fresh = try result.get()
+            cache[key] = fresh
+            ready.withLock { $0[key] = fresh }
+            return fresh.token
+        }
+    }
+
+    /// Drops every cached token (after a 401, say).
+    public func invalidate() {
+        cache.removeAll()
+        ready.withLock { $0.removeAll() }
+    }
+
+    private static func fetch(
+        client: CurlClient, url: String, clientID: String, secret: Secret, extra: [String: String], now: @Sendable () -> Double
+    ) async -> Result<Cached, TokenError> {
+        var form = [("grant_type", "client_credentials"), ("client_id", clientID), ("client_secret", secret.value)]
+        for k in extra.keys.sorted() { form.append((k, extra[k]!)) }
+        let body = form.map { "\(FormEncoding.escape($0.0))=\(FormEncoding.escape($0.1))" }.joined(separator: "&")
+        let started = now()
+        let response: ClientResponse
+        do {
+            response = try await client.execute(ClientRequest(
+                method: "POST", url: url, headers: [("Content-Type", "application/x-www-form-urlencoded"), ("Accept", "application/json")],
+                body: Array(body.utf8)))
+        } catch {
+            return .failure(.unreachable(error))
+        }
+        guard (200..<300).contains(response.status) else { return .failure(.rejected(response.status)) }
+        struct Answer: Decodable {
+            var access_token: String
+            var expires_in: Double?
+        }
+        guard let answer = JSONCoding.decode(Answer.self, response.body), !answer.access_token.isEmpty else {
+            return .failure(.malformed)
+        }
+        let lifetime = answer.expires_in ?? 300
+        // Refresh at 90 % of the lifetime, and at least 5 s before expiry.
+        let refreshAt = started + max(0, min(lifetime * 0.9, lifetime - 5))
+        return .success(Cached(token: Secret(answer.access_token), refreshAt: refreshAt))
+    }
+}
+
+/// application/x-www-form-urlencoded escaping.
+public enum FormEncoding {
+    /// Escapes everything but unreserved characters (space as %20, which every server accepts).
+    public static func escape(_ s: String) -> String {
+        var out = ""
+        for b in s.utf8 {
+            switch b {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+                out.unicodeScalars.append(Unicode.Scalar(b))
+            default:
+                let hex = Array("0123456789ABCDEF".utf8)
+                out += "%" + String(decoding: [hex[Int(b >> 4)], hex[Int(b & 15)]], as: UTF8.self)
+            }
+        }
+        return out
+    }
+
+    /// Parses `a=1&b=2` (percent-decoding, '+' as space).
+    public static func parse(_ s: String) -> [String: String] {
+        var out: [String: String] = [:]
+        for pair in s.split(separator: "&") {
+            let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            out[unescape(String(kv[0]))] = kv.count > 1 ? unescape(String(kv[1])) : ""
+        }
+        return out
+    }
+
+    static func unescape(_ s: String) -> String {
+        var bytes: [UInt8] = []
+        var it = Array(s.utf8)[...]
+        while let b = it.popFirst() {
+            if b == UInt8(ascii: "+") {
+                bytes.append(0x20)
+            } else if b == UInt8(ascii: "%"), it.count >= 2, let h = ByteClass.hexValue(it[it.startIndex]), let l = ByteClass.hexValue(it[it.startIndex + 1]) {
+                bytes.append(h << 4 | l)
+                it = it.dropFirst(2)
+            } else {
+                bytes.append(b)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}

@@ -1,0 +1,72 @@
+import SidecarPosix
+import SidecarHTTP
+import SidecarClient
+/// `GET /status`, `GET /cluster/servers`, `POST /register`, `POST /unregister` (local API).
+public enum StatusRoutes {
+    /// The body of `GET /status`. The four upper-case figures keep their original names.
+    struct StatusBody: Encodable {
+        struct Cluster: Encodable {
+            var servers: [ServerInfo]
+            var updatedAt: String?
+        }
+        struct Health: Encodable {
+            var inRotation: Bool
+            var ready: Bool
+            var registered: Bool
+            var applicationHealthy: Bool
+            var draining: Bool
+        }
+        var REGISTRATION_STATUS: String
+        var CLUSTER_STATUS_SERVERS: Int
+        var CLUSTER_STATUS_UPDATED_AT: String?
+        var CLUSTER_STATUS_LEASE_TIME: Double
+        var registration: RegistrationSnapshot?
+        var server: ServerInfo?
+        var cluster: Cluster
+        var health: Health
+        var uptimeSeconds: Double
+    }
+
+    public static func add(to router: inout Router, context: SidecarContext) {
+        router.onAsync("GET", "/status") { _ in .json(200, encoding: await status(context)) }
+        router.onAsync("GET", "/cluster/servers") { _ in
+            let snapshot = context.view.snapshot()
+            return .json(200, encoding: StatusBody.Cluster(servers: snapshot.servers, updatedAt: snapshot.updatedAt > 0 ? WallClock.iso(snapshot.updatedAt) : nil))
+        }
+        router.onAsync("POST", "/register") { _ in
+            guard let registrar = context.registrar else { return noRegistry() }
+            let report = await registrar.registerNow()
+            return .json(report.serverId == nil ? 502 : 200, encoding: report)
+        }
+        router.onAsync("POST", "/unregister") { _ in
+            guard let registrar = context.registrar else { return noRegistry() }
+            return .json(200, encoding: await registrar.unregisterNow())
+        }
+    }
+
+    static func noRegistry() -> HTTPResponse {
+        .error(409, code: "no_registry", message: "MIT_URL is not set: this sidecar runs as a cluster of one")
+    }
+
+    static func status(_ context: SidecarContext) async -> StatusBody {
+        let registration = await context.registrar?.snapshot()
+        let snapshot = context.view.snapshot()
+        let h = context.health
+        return StatusBody(
+            REGISTRATION_STATUS: registration?.status ?? "disabled",
+            CLUSTER_STATUS_SERVERS: snapshot.servers.count,
+            CLUSTER_STATUS_UPDATED_AT: snapshot.updatedAt > 0 ? WallClock.iso(snapshot.updatedAt) : nil,
+            CLUSTER_STATUS_LEASE_TIME: registration?.leaseTime ?? context.configuration.leaseTimeDefault,
+            registration: registration,
+            server: context.me.map { me in
+                var m = me
+                if let id = registration?.serverId { m.id = id }
+                return m
+            },
+            cluster: .init(servers: snapshot.servers, updatedAt: snapshot.updatedAt > 0 ? WallClock.iso(snapshot.updatedAt) : nil),
+            health: .init(
+                inRotation: h.inRotation, ready: h.isReady, registered: h.isRegistered, applicationHealthy: h.isApplicationHealthy,
+                draining: h.isDraining),
+            uptimeSeconds: ((MonotonicClock.now() - context.startedAt) * 1000).rounded() / 1000)
+    }
+}

@@ -1,0 +1,74 @@
+/// Header fields in the order received; names compare case-insensitively.
+public struct HTTPFields: Sendable, Sequence {
+    /// One field line.
+    public struct Field: Sendable, Equatable {
+        public var name: String
+        public var value: String
+        public init(name: String, value: String) {
+            self.name = name
+            self.value = value
+        }
+    }
+
+    @usableFromInline package var storage: [Field]
+
+    public init() { storage = [] }
+
+    public init(_ pairs: [(String, String)]) {
+        storage = pairs.map { Field(name: $0.0, value: $0.1) }
+    }
+
+    package init(reservingCapacity n: Int) {
+        storage = []
+        storage.reserveCapacity(n)
+    }
+
+    public var count: Int { storage.count }
+
+    public func makeIterator() -> IndexingIterator<[Field]> { storage.makeIterator() }
+
+    /// The first value of `name`, or nil.
+    public subscript(_ name: String) -> String? {
+        for field in storage where field.name.equalsIgnoringASCIICase(name) { return field.value }
+        return nil
+    }
+
+    /// Every value of `name`, in order.
+    public func values(_ name: String) -> [String] {
+        storage.filter { $0.name.equalsIgnoringASCIICase(name) }.map(\.value)
+    }
+
+    /// Appends a field (no validation: the caller owns the bytes it sends).
+    public mutating func append(_ name: String, _ value: String) {
+        storage.append(Field(name: name, value: value))
+    }
+
+    /// Replaces every field named `name` by one with `value`.
+    public mutating func set(_ name: String, _ value: String) {
+        remove(name)
+        append(name, value)
+    }
+
+    /// Removes every field named `name`.
+    public mutating func remove(_ name: String) {
+        storage.removeAll { $0.name.equalsIgnoringASCIICase(name) }
+    }
+}
+
+extension String {
+    /// ASCII case-insensitive equality, without allocating.
+    @inlinable
+    package func equalsIgnoringASCIICase(_ other: String) -> Bool {
+        var a = utf8.makeIterator()
+        var b = other.utf8.makeIterator()
+        while true {
+            switch (a.next(), b.next()) {
+            case (nil, nil): return true
+            case let (x?, y?):
+                if x != y && (x | 0x20) != (y | 0x20) { return false }
+                if x != y && !((x | 0x20) >= 0x61 && (x | 0x20) <= 0x7A) { return false }
+            default: return false
+            }
+        }
+    }
+}

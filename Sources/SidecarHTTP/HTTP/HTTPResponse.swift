@@ -1,0 +1,54 @@
+/// An answer a handler gives; the server adds framing, `Date` and `x-correlation-id`.
+public struct HTTPResponse: Sendable {
+    public var status: Int
+    /// Fields to send besides the ones the server adds (`Content-Length`, `Date`, ...).
+    public var fields: HTTPFields
+    public var body: [UInt8]
+    /// When true the server closes the connection after this answer.
+    public var closeConnection: Bool
+    /// Written as `x-correlation-id` (set by `CorrelationMiddleware` from the request's id).
+    public var correlationID: CorrelationID?
+
+    public init(status: Int, fields: HTTPFields = HTTPFields(), body: [UInt8] = [], closeConnection: Bool = false) {
+        self.status = status
+        self.fields = fields
+        self.body = body
+        self.closeConnection = closeConnection
+    }
+
+    /// A JSON answer whose body is `json` (already encoded).
+    public static func json(_ status: Int, _ json: String, fields: HTTPFields = HTTPFields()) -> HTTPResponse {
+        var f = fields
+        f.append("Content-Type", "application/json")
+        return HTTPResponse(status: status, fields: f, body: Array(json.utf8))
+    }
+
+    /// The contract's error shape: `{"error": {"code", "message"}}`.
+    public static func error(_ status: Int, code: String, message: String, fields: HTTPFields = HTTPFields()) -> HTTPResponse {
+        .json(status, #"{"error":{"code":\#(JSON.quote(code)),"message":\#(JSON.quote(message))}}"#, fields: fields)
+    }
+}
+
+/// Minimal JSON text helpers for the answers the core writes itself.
+public enum JSON {
+    /// `s` as a JSON string literal, quotes included.
+    public static func quote(_ s: String) -> String {
+        var out = "\""
+        out.reserveCapacity(s.utf8.count + 2)
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20:
+                let hex = String(scalar.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        out += "\""
+        return out
+    }
+}

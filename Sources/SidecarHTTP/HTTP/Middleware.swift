@@ -1,0 +1,111 @@
+import Logging
+import SidecarPosix
+
+/// The route a handler serves, as middleware sees it when it wraps the handler: bounded values,
+/// fit for metric labels.
+public struct RouteInfo: Sendable, Equatable {
+    /// The route pattern (`/servers/{serverId}`), or `unmatched` for the 404 answer.
+    public var pattern: String
+    /// The method the route serves; nil for the 404 and 405 answers, which serve any.
+    public var method: String?
+
+    public init(pattern: String, method: String?) {
+        self.pattern = pattern
+        self.method = method
+    }
+
+    /// What answers paths that match no route.
+    public static let unmatched = RouteInfo(pattern: "unmatched", method: nil)
+}
+
+/// A concern around handlers (auth, correlation ids, access log, metrics), outside the server.
+/// `wrap` runs once per route when the listener is built; what it returns runs per request.
+public protocol Middleware: Sendable {
+    /// `next` with this concern around it.
+    func wrap(_ next: @escaping HTTPHandler, route: RouteInfo) -> HTTPHandler
+}
+
+extension Reply {
+    /// The same reply with `transform` applied to its answer, now or when it comes.
+    @inline(__always)
+    public static func passing(
+        _ request: HTTPRequest, _ responder: Responder, through next: HTTPHandler, _ transform: @escaping @Sendable (HTTPResponse) -> HTTPResponse
+    ) -> Reply {
+        // A later answer needs a responder that applies `transform`: one allocation, and only
+        // for requests that answer later (the fan-out, registry calls).
+        switch next(request, responder.map(transform)) {
+        case .now(let response): return .now(transform(response))
+        case .later: return .later
+        }
+    }
+}
+
+/// Takes the request's `x-correlation-id` (1-128 visible ASCII characters) or makes a random
+/// one, and puts it on the answer. Every listener runs it first.
+public struct CorrelationMiddleware: Middleware {
+    public init() {}
+
+    public func wrap(_ next: @escaping HTTPHandler, route: RouteInfo) -> HTTPHandler {
+        { request, responder in
+            var r = request
+            let id = request.fields["x-correlation-id"].flatMap(CorrelationID.init(given:)) ?? .make()
+            r.correlation = id
+            switch next(r, responder.correlated(id)) {
+            case .now(var response):
+                response.correlationID = id
+                return .now(response)
+            case .later:
+                return .later
+            }
+        }
+    }
+}
+
+/// Logs every request at debug level: method, path, status, correlation id. Installed only
+/// when the log level is debug or finer, so it costs nothing otherwise.
+public struct AccessLogMiddleware: Middleware {
+    let logger: Logger
+
+    public init(logger: Logger) { self.logger = logger }
+
+    public func wrap(_ next: @escaping HTTPHandler, route: RouteInfo) -> HTTPHandler {
+        let logger = logger
+        return { request, responder in
+            .passing(request, responder, through: next) { response in
+                logger.debug("request", metadata: [
+                    "method": "\(request.method)", "path": "\(request.path)", "route": "\(route.pattern)",
+                    "status": "\(response.status)", "correlation_id": "\(request.correlation)",
+                ])
+                return response
+            }
+        }
+    }
+}
+
+/// What the metrics hook is told of each answered request.
+public protocol RequestObserver: Sendable {
+    /// `request` on `route` was answered with `status` after `duration` (from dispatch to answer).
+    func observe(route: RouteInfo, method: String, status: Int, duration: Duration)
+}
+
+/// The metrics hook: times each request from dispatch to answer and tells the observer.
+public struct MetricsMiddleware: Middleware {
+    let observer: any RequestObserver
+    let clock: any SidecarClock
+
+    public init(observer: any RequestObserver, clock: any SidecarClock = SystemClock()) {
+        self.observer = observer
+        self.clock = clock
+    }
+
+    public func wrap(_ next: @escaping HTTPHandler, route: RouteInfo) -> HTTPHandler {
+        let (observer, clock) = (observer, clock)
+        return { request, responder in
+            let start = clock.now
+            return .passing(request, responder, through: next) { response in
+                observer.observe(route: route, method: request.method, status: response.status, duration: start.duration(to: clock.now))
+                return response
+            }
+        }
+    }
+}

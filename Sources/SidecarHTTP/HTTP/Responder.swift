@@ -1,0 +1,86 @@
+import SidecarPosix
+
+/// How a handler answers: at once, or later through its `Responder`.
+public enum Reply: Sendable {
+    /// The answer, written at once on the event loop.
+    case now(HTTPResponse)
+    /// The handler (or work it started) will call `Responder.respond` exactly once.
+    case later
+}
+
+/// The one shape of every request handler, routes and middleware alike. It runs on the event
+/// loop that read the request and must not block: work that waits returns `.later` and
+/// answers through the responder from any thread.
+public typealias HTTPHandler = @Sendable (HTTPRequest, Responder) -> Reply
+
+/// Where a responder's answer goes: the server (one connection's pending request), or a
+/// closure (tests, middleware that looks at the answer).
+public protocol ResponderSink: AnyObject, Sendable {
+    /// Takes the answer for the request `token` names; any thread.
+    func deliver(_ token: UInt64, _ response: HTTPResponse)
+}
+
+/// Delivers a later answer to the connection that waits for it. Call `respond` exactly once,
+/// from any thread; the server ignores answers for connections that have gone.
+public struct Responder: Sendable {
+    private let sink: any ResponderSink
+    private let token: UInt64
+    /// Put on the answer when it has none (`CorrelationMiddleware`): a field, not a wrapper,
+    /// so that requests answered at once allocate nothing for it.
+    private var correlation: CorrelationID?
+    /// The event loop the request arrived on (nil outside a server): work started from the
+    /// handler on that loop's thread can join it instead of handing over to another thread.
+    public let reactor: (any Reactor)?
+
+    /// A responder for the request `token` of `sink`.
+    public init(sink: any ResponderSink, token: UInt64, reactor: (any Reactor)?) {
+        self.sink = sink
+        self.token = token
+        self.reactor = reactor
+    }
+
+    /// A responder that calls `deliver` (tests use it to capture answers).
+    public init(reactor: (any Reactor)? = nil, _ deliver: @escaping @Sendable (HTTPResponse) -> Void) {
+        self.init(sink: ClosureSink(deliver), token: 0, reactor: reactor)
+    }
+
+    /// Sends the answer.
+    public func respond(_ response: HTTPResponse) {
+        guard let correlation, response.correlationID == nil else { return sink.deliver(token, response) }
+        var r = response
+        r.correlationID = correlation
+        sink.deliver(token, r)
+    }
+
+    /// This responder, putting `id` on the answer.
+    public func correlated(_ id: CorrelationID) -> Responder {
+        var r = self
+        r.correlation = id
+        return r
+    }
+
+    /// A responder on the same loop that passes the answer through `transform` first.
+    public func map(_ transform: @escaping @Sendable (HTTPResponse) -> HTTPResponse) -> Responder {
+        let next = self
+        return Responder(reactor: reactor) { next.respond(transform($0)) }
+    }
+
+    private final class ClosureSink: ResponderSink {
+        let deliver: @Sendable (HTTPResponse) -> Void
+        init(_ deliver: @escaping @Sendable (HTTPResponse) -> Void) { self.deliver = deliver }
+        func deliver(_ token: UInt64, _ response: HTTPResponse) { deliver(response) }
+    }
+}
+
+extension Responder {
+    /// Runs `handler` for `request` back on the event loop the request came in on (here when
+    /// there is none) and answers through this responder: how middleware that awaited
+    /// something off the loop (a token check) hands the request on.
+    public func resume(_ handler: @escaping HTTPHandler, _ request: HTTPRequest) {
+        let responder = self
+        let run: @Sendable () -> Void = {
+            if case .now(let response) = handler(request, responder) { responder.respond(response) }
+        }
+        if let reactor { reactor.execute(run) } else { run() }
+    }
+}

@@ -1,0 +1,85 @@
+/// Serialises answers into a connection's output buffer: head and body in one buffer,
+/// so each answer leaves in one write (no Nagle/delayed-ACK stall between them).
+enum ResponseWriter {
+    static let continueLine: [UInt8] = Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)
+
+    /// Appends `response` to `out`.
+    /// - Parameters:
+    ///   - dateLine: "Date: ...\r\n", cached by the caller once a second.
+    ///   - omitBody: true for HEAD: the fields describe the body that GET would send.
+    ///   - keepAlive: whether the connection stays open; adds `Connection` as needed.
+    static func write(
+        _ response: HTTPResponse, to out: inout [UInt8], statusLine: [UInt8], dateLine: [UInt8], omitBody: Bool, version: HTTPVersion,
+        keepAlive: Bool
+    ) {
+        out.append(contentsOf: statusLine)
+        out.append(contentsOf: dateLine)
+        let bodyless = response.status < 200 || response.status == 204 || response.status == 304
+        if !bodyless {
+            appendField(&out, "Content-Length", String(response.body.count))
+        }
+        for field in response.fields {
+            appendField(&out, field.name, field.value)
+        }
+        if let id = response.correlationID {
+            out.append(contentsOf: "x-correlation-id: ".utf8)
+            id.write(into: &out)
+            out.append(0x0D)
+            out.append(0x0A)
+        }
+        if !keepAlive {
+            appendField(&out, "Connection", "close")
+        } else if version == .http10 {
+            appendField(&out, "Connection", "keep-alive")
+        }
+        out.append(0x0D)
+        out.append(0x0A)
+        if !omitBody && !bodyless {
+            out.append(contentsOf: response.body)
+        }
+    }
+
+    @inline(__always)
+    static func appendField(_ out: inout [UInt8], _ name: String, _ value: String) {
+        out.append(contentsOf: name.utf8)
+        out.append(0x3A)
+        out.append(0x20)
+        out.append(contentsOf: value.utf8)
+        out.append(0x0D)
+        out.append(0x0A)
+    }
+}
+
+/// The `Date` field line, formatted once a second (RFC 9110 IMF-fixdate).
+struct DateCache {
+    private var second: Int64 = -1
+    private(set) var line: [UInt8] = []
+
+    /// Refreshes the line when `epochSeconds` moved on.
+    mutating func update(epochSeconds: Int64) {
+        guard epochSeconds != second else { return }
+        second = epochSeconds
+        line = Array("Date: \(Self.imfFixdate(epochSeconds))\r\n".utf8)
+    }
+
+    /// "Sun, 06 Nov 1994 08:49:37 GMT" for a time in seconds since the epoch.
+    static func imfFixdate(_ t: Int64) -> String {
+        let days = t >= 0 ? t / 86400 : (t - 86399) / 86400
+        let secs = Int(t - days * 86400)
+        // Civil-from-days (Howard Hinnant's algorithm).
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let day = Int(doy - (153 * mp + 2) / 5 + 1)
+        let month = Int(mp < 10 ? mp + 3 : mp - 9)
+        let year = Int(yoe + era * 400 + (month <= 2 ? 1 : 0))
+        let weekday = Int(((days % 7) + 11) % 7)  // 1970-01-01 was a Thursday
+        let names = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        func two(_ v: Int) -> String { v < 10 ? "0\(v)" : "\(v)" }
+        return "\(names[weekday]), \(two(day)) \(months[month - 1]) \(year) \(two(secs / 3600)):\(two(secs / 60 % 60)):\(two(secs % 60)) GMT"
+    }
+}

@@ -1,0 +1,215 @@
+/// Maps method and path to a handler; it also answers what matches nothing: 404, or 405 with
+/// `Allow` for a known path and a method it does not serve.
+///
+/// Paths are literal segments, `{name}` for one segment, or a final `{name...}` for the rest.
+/// A GET route answers HEAD too. Middleware wraps handlers once, when routes are added
+/// (`group`) or when the listener is built (`use`, applied by `prepared()`), never per request.
+public struct Router: Sendable {
+    /// A handler that answers at once on the event loop: it must not block.
+    public typealias SyncHandler = @Sendable (HTTPRequest) -> HTTPResponse
+    /// A handler that may wait (registry calls, JWT checks); it runs as a task off the loop.
+    public typealias AsyncHandler = @Sendable (HTTPRequest) async -> HTTPResponse
+    /// A handler that starts work on the event loop (it must not block) and answers later,
+    /// from any thread, through the `Responder`: no task, no extra thread hand-over.
+    public typealias DeferredHandler = @Sendable (HTTPRequest, Responder) -> Void
+
+    /// What the router found for a request.
+    public enum Resolution: Sendable {
+        case found(HTTPHandler, parameters: [String: String])
+        case notFound
+        case methodNotAllowed(allow: String)
+    }
+
+    private enum Segment: Sendable, Equatable {
+        case literal(String)
+        case parameter(String)
+        case rest(String)
+    }
+
+    private typealias Handlers = [(method: String, handler: HTTPHandler)]
+
+    private struct Pattern: Sendable {
+        var path: String
+        var segments: [Segment]
+        var handlers: Handlers
+        /// The 405 answer's handler, made by `prepared()`.
+        var refusal: HTTPHandler?
+    }
+
+    /// Literal paths, scanned in order: for the handful of routes a listener has, comparing
+    /// strings beats hashing the path (and method) on every request.
+    private var exact: [Pattern] = []
+    private var patterns: [Pattern] = []
+    /// Middleware of the enclosing `group` calls, outermost first.
+    private var groupStack: [any Middleware] = []
+    /// Middleware for every route and for the 404/405 answers, outermost first.
+    private var global: [any Middleware] = []
+    private var notFound: HTTPHandler = Router.notFoundHandler
+    private var isPrepared = false
+
+    public init() {}
+
+    // MARK: building
+
+    /// Adds a route answered at once on the loop.
+    public mutating func on(_ method: String, _ path: String, _ handler: @escaping SyncHandler) {
+        add(method, path) { request, _ in .now(handler(request)) }
+    }
+
+    /// Adds a route answered later, by a task off the loop.
+    public mutating func onAsync(_ method: String, _ path: String, _ handler: @escaping AsyncHandler) {
+        add(method, path) { request, responder in
+            Task { responder.respond(await handler(request)) }
+            return .later
+        }
+    }
+
+    /// Adds a route that answers through a `Responder`.
+    public mutating func onDeferred(_ method: String, _ path: String, _ handler: @escaping DeferredHandler) {
+        add(method, path) { request, responder in
+            handler(request, responder)
+            return .later
+        }
+    }
+
+    /// Adds `handler` for `method` on `path`, inside the middleware of the enclosing groups.
+    public mutating func add(_ method: String, _ path: String, _ handler: @escaping HTTPHandler) {
+        precondition(!isPrepared, "routes are added before the listener is built")
+        let route = RouteInfo(pattern: path, method: method)
+        let wrapped = groupStack.reversed().reduce(handler) { inner, m in m.wrap(inner, route: route) }
+        let segments = Self.split(path).map { s -> Segment in
+            if s.hasPrefix("{") && s.hasSuffix("...}") { return .rest(String(s.dropFirst().dropLast(4))) }
+            if s.hasPrefix("{") && s.hasSuffix("}") { return .parameter(String(s.dropFirst().dropLast())) }
+            return .literal(s)
+        }
+        let literal = segments.allSatisfy { if case .literal = $0 { true } else { false } }
+        if literal {
+            Self.insert(&exact, path, segments, method, wrapped)
+        } else {
+            Self.insert(&patterns, path, segments, method, wrapped)
+        }
+    }
+
+    /// Adds the routes `build` adds inside `middleware` (outermost first), e.g. an auth check.
+    public mutating func group(_ middleware: any Middleware..., build: (inout Router) -> Void) {
+        group(middleware, build: build)
+    }
+
+    /// The same with a list (an empty one adds the routes as they are).
+    public mutating func group(_ middleware: [any Middleware], build: (inout Router) -> Void) {
+        groupStack.append(contentsOf: middleware)
+        build(&self)
+        groupStack.removeLast(middleware.count)
+    }
+
+    /// Adds middleware around every route, and around the 404 and 405 answers.
+    public mutating func use(_ middleware: any Middleware) {
+        precondition(!isPrepared, "middleware is added before the listener is built")
+        global.append(middleware)
+    }
+
+    /// The router with `outer` and then its own global middleware applied to every handler;
+    /// the server calls it once per listener. Calling it again changes nothing.
+    public func prepared(outer: [any Middleware] = []) -> Router {
+        guard !isPrepared else { return self }
+        var r = self
+        let chain = outer + global
+        func wrap(_ handler: @escaping HTTPHandler, _ route: RouteInfo) -> HTTPHandler {
+            chain.reversed().reduce(handler) { inner, m in m.wrap(inner, route: route) }
+        }
+        for list in [\Router.exact, \Router.patterns] as [WritableKeyPath<Router, [Pattern]>] {
+            for k in r[keyPath: list].indices {
+                var p = r[keyPath: list][k]
+                p.handlers = p.handlers.map { ($0.method, wrap($0.handler, RouteInfo(pattern: p.path, method: $0.method))) }
+                p.refusal = wrap(Self.refusal(allow: Self.allow(p.handlers)), RouteInfo(pattern: p.path, method: nil))
+                r[keyPath: list][k] = p
+            }
+        }
+        r.notFound = wrap(Self.notFoundHandler, .unmatched)
+        r.isPrepared = true
+        return r
+    }
+
+    // MARK: serving
+
+    /// The handler for `method` and `path` with its path parameters: a route's, or the 404/405
+    /// answer's. The server's per-request call.
+    public func handler(method: String, path: String) -> (HTTPHandler, [String: String]) {
+        if let (pattern, parameters) = find(path) {
+            if let h = Self.pick(pattern.handlers, method) { return (h, parameters) }
+            return (pattern.refusal ?? Self.refusal(allow: Self.allow(pattern.handlers)), parameters)
+        }
+        return (notFound, [:])
+    }
+
+    /// What matches `method` and `path` (tests and tools).
+    public func resolve(method: String, path: String) -> Resolution {
+        guard let (pattern, parameters) = find(path) else { return .notFound }
+        if let h = Self.pick(pattern.handlers, method) { return .found(h, parameters: parameters) }
+        return .methodNotAllowed(allow: Self.allow(pattern.handlers))
+    }
+
+    // MARK: matching
+
+    private func find(_ path: String) -> (Pattern, [String: String])? {
+        for route in exact where route.path == path { return (route, [:]) }
+        guard !patterns.isEmpty else { return nil }
+        let parts = Self.split(path)
+        for pattern in patterns {
+            if let params = Self.match(pattern.segments, parts) { return (pattern, params) }
+        }
+        return nil
+    }
+
+    private static func insert(_ list: inout [Pattern], _ path: String, _ segments: [Segment], _ method: String, _ handler: @escaping HTTPHandler) {
+        if let k = list.firstIndex(where: { $0.segments == segments }) {
+            list[k].handlers.removeAll { $0.method == method }
+            list[k].handlers.append((method, handler))
+        } else {
+            list.append(Pattern(path: path, segments: segments, handlers: [(method, handler)]))
+        }
+    }
+
+    private static func pick(_ handlers: Handlers, _ method: String) -> HTTPHandler? {
+        for h in handlers where h.method == method { return h.handler }
+        if method == "HEAD" {
+            for h in handlers where h.method == "GET" { return h.handler }
+        }
+        return nil
+    }
+
+    private static func allow(_ handlers: Handlers) -> String {
+        var allowed = Set(handlers.map(\.method))
+        if allowed.contains("GET") { allowed.insert("HEAD") }
+        return allowed.sorted().joined(separator: ", ")
+    }
+
+    private static let notFoundHandler: HTTPHandler = { _, _ in .now(.error(404, code: "not_found", message: "no such endpoint")) }
+
+    private static func refusal(allow: String) -> HTTPHandler {
+        let answer = HTTPResponse.error(405, code: "method_not_allowed", message: "method not allowed here", fields: HTTPFields([("Allow", allow)]))
+        return { _, _ in .now(answer) }
+    }
+
+    private static func match(_ segments: [Segment], _ parts: [String]) -> [String: String]? {
+        var params: [String: String] = [:]
+        for (k, segment) in segments.enumerated() {
+            switch segment {
+            case .rest(let name):
+                guard k < parts.count else { return nil }
+                params[name] = parts[k...].joined(separator: "/")
+                return params
+            case .literal(let s):
+                guard k < parts.count, parts[k] == s else { return nil }
+            case .parameter(let name):
+                guard k < parts.count, !parts[k].isEmpty else { return nil }
+                params[name] = parts[k]
+            }
+        }
+        return parts.count == segments.count ? params : nil
+    }
+
+    private static func split(_ path: String) -> [String] {
+        path.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map(String.init)
+    }
+}

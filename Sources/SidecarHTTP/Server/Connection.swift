@@ -1,0 +1,30 @@
+/// One accepted connection: its protocol state (a pure machine) and the shell's buffers and
+/// timer links. Confined to the event loop that accepted it.
+final class Connection {
+    let fd: Int32
+    let generation: UInt32
+    let listener: Int
+    var machine: HTTPConnectionStateMachine
+    /// Received bytes not yet consumed (a partial request, or requests behind a deferred one).
+    var input: [UInt8] = []
+    /// Bytes to send.
+    var out: [UInt8] = []
+    /// The epoll events currently registered.
+    var interest: UInt32 = 0
+
+    // Intrusive timer list links (by fd); see HTTPLoopServer+Timers.
+    var timer: TimerKind?
+    var timerPrev: Int32 = -1
+    var timerNext: Int32 = -1
+    var deadline: UInt64 = 0
+
+    init(fd: Int32, generation: UInt32, listener: Int, limits: ParserLimits) {
+        self.fd = fd
+        self.generation = generation
+        self.listener = listener
+        machine = HTTPConnectionStateMachine(limits: limits)
+    }
+
+    /// The reactor token: generation above the descriptor.
+    var token: UInt64 { UInt64(generation) << 24 | UInt64(UInt32(bitPattern: fd)) }
+}

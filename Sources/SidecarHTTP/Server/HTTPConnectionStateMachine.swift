@@ -1,0 +1,213 @@
+/// The deadlines a connection can wait on; each has one duration per server.
+public enum TimerKind: Int, CaseIterable, Sendable {
+    /// Receiving a request head (from accept, or from its first byte).
+    case header
+    /// Between requests on a kept-alive connection.
+    case idle
+    /// Receiving a request body.
+    case body
+    /// The peer is not reading our answer.
+    case send
+    /// After our final answer: reading and dropping the peer's bytes until it closes.
+    case linger
+}
+
+/// One HTTP/1.1 server connection as a pure state machine: bytes and events in, one action at
+/// a time out. No I/O, no clock, no allocation beyond the request it assembles: the server
+/// (the shell) reads and writes the socket, keeps the timers and runs the handlers, and asks
+/// the machine what each event means. Tests drive it with byte strings.
+///
+/// States and their legal moves:
+/// - `idle`: between requests (idle timer) → `head` on the first byte.
+/// - `head`: receiving a request head (header timer; a new connection starts here) →
+///   `body` when the head announces one, `awaiting` when it does not, `closing` on a refusal.
+/// - `body`: receiving the body (body timer) → `awaiting` once complete, `closing` on a refusal.
+/// - `awaiting`: a handler has the request; nothing more is parsed, reading pauses →
+///   `idle` when the answer keeps the connection, `closing` when it does not.
+/// - `closing`: a final answer is queued; bytes that come are dropped → `lingering` once it
+///   is sent (or closed at once when the peer has gone).
+/// - `lingering`: our side is shut, the peer's bytes are dropped until it closes (linger timer).
+public struct HTTPConnectionStateMachine: Sendable {
+    /// What the answer of the current request needs to know about it.
+    public struct Pending: Sendable, Equatable {
+        public var omitBody: Bool
+        public var version: HTTPVersion
+        public var keepAlive: Bool
+
+        /// The answer to a refused request: HTTP/1.1, with its body, closing.
+        public static let refusal = Pending(omitBody: false, version: .http11, keepAlive: false)
+    }
+
+    public enum State: Sendable {
+        case idle
+        case head
+        case body(RequestHead, BodyDecoder)
+        case awaiting(Pending)
+        case closing
+        case lingering
+    }
+
+    /// What the shell does after feeding bytes.
+    public enum ParseStep {
+        /// Nothing more in these bytes for now: keep what was not used, read more (or wait).
+        case needMore
+        /// Arm this timer, then feed the rest.
+        case arm(TimerKind)
+        /// Write `100 Continue`, then feed the rest.
+        case sendContinue
+        /// A complete request: run its handler. The machine awaits `answer`.
+        case request(RequestHead, body: [UInt8])
+        /// A malformed request: answer it with `Pending.refusal`; nothing after it is read.
+        case refuse(HTTPParseError)
+        /// The bytes are dropped (closing or lingering).
+        case discard
+    }
+
+    /// What the shell does on a timer, a hang-up or a drained output buffer.
+    public enum Action: Equatable {
+        case none
+        case arm(TimerKind)
+        /// Answer 408 with `Pending.refusal` (a request was under way).
+        case refuseTimeout
+        /// Shut our side for writing and arm the linger timer.
+        case shutdownAndLinger
+        case close
+    }
+
+    public private(set) var state: State = .head
+    /// The peer closed its side.
+    public private(set) var peerClosed = false
+    private var body: [UInt8] = []
+    private let limits: ParserLimits
+
+    /// A machine for a connection just accepted (the header timer is armed by the shell).
+    public init(limits: ParserLimits) { self.limits = limits }
+
+    /// Whether a handler holds the current request (reading pauses meanwhile).
+    public var isAwaiting: Bool {
+        if case .awaiting = state { return true }
+        return false
+    }
+
+    /// Whether the connection is between requests with nothing half-received or unsent.
+    public func isIdle(inputEmpty: Bool, outputEmpty: Bool) -> Bool {
+        switch state {
+        case .idle, .head: return inputEmpty && outputEmpty
+        default: return false
+        }
+    }
+
+    // MARK: events
+
+    /// Feeds received bytes; `used` is how many it consumed. Call again until `.needMore`.
+    public mutating func parse(_ buf: UnsafeRawBufferPointer, used: inout Int) -> ParseStep {
+        used = 0
+        switch state {
+        case .idle:
+            guard !buf.isEmpty else { return .needMore }
+            state = .head
+            return .arm(.header)
+        case .head:
+            guard !buf.isEmpty else { return .needMore }
+            switch RequestHeadParser.parse(buf, limits: limits) {
+            case .incomplete:
+                return .needMore
+            case .failure(let error):
+                return refuse(error, &used, buf.count)
+            case .complete(let head, let consumed):
+                used = consumed
+                guard head.hasBody else { return dispatch(head, body: []) }
+                if case .length(let n) = head.framing { body.reserveCapacity(n) }
+                state = .body(head, BodyDecoder(framing: head.framing, maxBodyBytes: limits.maxBodyBytes))
+                // Ask for the body only when none of it came with the head.
+                return head.expectsContinue && consumed == buf.count ? .sendContinue : .arm(.body)
+            }
+        case .body(let head, var decoder):
+            guard !buf.isEmpty else { return .needMore }
+            do {
+                used = try decoder.decode(buf, into: &body)
+            } catch {
+                return refuse(error, &used, buf.count)
+            }
+            guard decoder.isComplete else {
+                state = .body(head, decoder)
+                return .needMore
+            }
+            let complete = body
+            body = []
+            return dispatch(head, body: complete)
+        case .awaiting:
+            return .needMore
+        case .closing, .lingering:
+            used = buf.count
+            return .discard
+        }
+    }
+
+    /// The handler answered; returns how to write the answer. The connection stays when the
+    /// request and the answer allow it, the peer is still there and the server is not draining.
+    public mutating func answer(closeRequested: Bool, draining: Bool) -> (Pending, Action) {
+        guard case .awaiting(var pending) = state else { preconditionFailure("answer without a request") }
+        pending.keepAlive = pending.keepAlive && !closeRequested && !peerClosed && !draining
+        state = pending.keepAlive ? .idle : .closing
+        return (pending, pending.keepAlive ? .arm(.idle) : .none)
+    }
+
+    /// The output buffer emptied. `draining`: the server stops; an idle connection closes.
+    public mutating func flushed(sendTimerArmed: Bool, draining: Bool, inputEmpty: Bool) -> Action {
+        switch state {
+        case .closing:
+            if peerClosed { return .close }
+            state = .lingering
+            return .shutdownAndLinger
+        case .idle, .head:
+            if draining && inputEmpty { return .close }
+            return sendTimerArmed ? .arm(.idle) : .none
+        default:
+            return .none
+        }
+    }
+
+    /// The peer closed its side (read returned 0).
+    public mutating func peerHungUp(outputEmpty: Bool) -> Action {
+        peerClosed = true
+        switch state {
+        case .awaiting:
+            return .none  // answer first, then close
+        case .closing:
+            return outputEmpty ? .close : .none
+        default:
+            if outputEmpty { return .close }
+            state = .closing
+            return .none
+        }
+    }
+
+    /// `kind`'s deadline passed. `inputEmpty`: no bytes of a request are held.
+    public mutating func timedOut(_ kind: TimerKind, inputEmpty: Bool) -> Action {
+        switch kind {
+        case .header, .body:
+            // A request was under way: say so (408) before closing; a silent connection just closes.
+            if kind == .header && inputEmpty { return .close }
+            body = []
+            state = .closing
+            return .refuseTimeout
+        case .idle, .send, .linger:
+            return .close
+        }
+    }
+
+    // MARK: helpers
+
+    private mutating func dispatch(_ head: RequestHead, body: [UInt8]) -> ParseStep {
+        state = .awaiting(Pending(omitBody: head.method == "HEAD", version: head.version, keepAlive: head.keepAlive))
+        return .request(head, body: body)
+    }
+
+    private mutating func refuse(_ error: HTTPParseError, _ used: inout Int, _ all: Int) -> ParseStep {
+        used = all
+        body = []
+        state = .closing
+        return .refuse(error)
+    }
+}

@@ -1,0 +1,131 @@
+import CSidecarSystem
+import Glibc
+import SidecarPosix
+
+/// Reading, parsing and writing: the shell around each connection's state machine.
+extension HTTPLoopServer {
+    func handle(events: UInt32, fd: Int32, generation: UInt32) {
+        guard let conn = connection(fd, generation) else { return }
+        if conn.machine.isAwaiting && events & (EPOLLHUP.rawValue | EPOLLERR.rawValue) != 0 {
+            close(conn)  // the peer is gone both ways: its later answer has nowhere to go
+            return
+        }
+        if events & (EPOLLIN.rawValue | EPOLLRDHUP.rawValue | EPOLLHUP.rawValue | EPOLLERR.rawValue) != 0 {
+            readAvailable(conn)
+        }
+        guard alive(conn) else { return }
+        if !conn.out.isEmpty { flush(conn) }
+        if alive(conn) { updateInterest(conn) }
+    }
+
+    private func readAvailable(_ conn: Connection) {
+        while true {
+            if conn.machine.isAwaiting || conn.out.count > Self.outputHighWater { return }
+            let n: Int
+            do {
+                guard case .done(let count) = try Socket.read(conn.fd, readBuffer) else { return }
+                n = count
+            } catch {
+                close(conn)
+                return
+            }
+            if n == 0 {
+                if conn.machine.peerHungUp(outputEmpty: conn.out.isEmpty) == .close { close(conn) }
+                return
+            }
+            if case .lingering = conn.machine.state { continue }
+            consume(conn, UnsafeRawBufferPointer(rebasing: readBuffer[0..<n]))
+            if !alive(conn) { return }
+            if n < readBuffer.count { return }
+        }
+    }
+
+    /// Feeds freshly read bytes to the connection, keeping what is not consumed.
+    private func consume(_ conn: Connection, _ bytes: UnsafeRawBufferPointer) {
+        if conn.input.isEmpty {
+            let used = process(conn, bytes)
+            if used < bytes.count { conn.input.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[used...])) }
+        } else {
+            conn.input.append(contentsOf: bytes)
+            processInput(conn)
+        }
+    }
+
+    /// Parses what the connection holds (after a later answer, requests queued behind it).
+    func processInput(_ conn: Connection) {
+        guard !conn.input.isEmpty else { return }
+        let used = conn.input.withUnsafeBytes { process(conn, $0) }
+        if used == conn.input.count {
+            conn.input.removeAll(keepingCapacity: conn.input.capacity <= 4096)
+        } else if used > 0 {
+            conn.input.removeFirst(used)
+        }
+    }
+
+    /// Parses and answers as many requests as `buf` holds; returns the bytes used.
+    private func process(_ conn: Connection, _ buf: UnsafeRawBufferPointer) -> Int {
+        var off = 0
+        while true {
+            var used = 0
+            let step = conn.machine.parse(UnsafeRawBufferPointer(rebasing: buf[off...]), used: &used)
+            off += used
+            switch step {
+            case .needMore, .discard:
+                return off
+            case .arm(let kind):
+                arm(conn, kind)
+            case .sendContinue:
+                conn.out.append(contentsOf: ResponseWriter.continueLine)
+                arm(conn, .body)
+            case .request(let head, let body):
+                dispatch(conn, head, body: body)
+            case .refuse(let error):
+                refuse(conn, status: error.status, code: error.label, message: error.message)
+                return off
+            }
+        }
+    }
+
+    /// Sends queued output; then the machine says whether to close, linger or wait.
+    func flush(_ conn: Connection) {
+        while !conn.out.isEmpty {
+            do {
+                let r = try conn.out.withUnsafeBytes { bytes throws(SystemError) in try Socket.write(conn.fd, bytes) }
+                guard case .done(let n) = r else {
+                    if conn.timer != .send { arm(conn, .send) }
+                    return
+                }
+                if n == conn.out.count {
+                    conn.out.removeAll(keepingCapacity: conn.out.capacity <= 4096)
+                } else {
+                    conn.out.removeFirst(n)
+                }
+            } catch {
+                close(conn)
+                return
+            }
+        }
+        switch conn.machine.flushed(sendTimerArmed: conn.timer == .send, draining: shared.isDraining, inputEmpty: conn.input.isEmpty) {
+        case .close:
+            close(conn)
+        case .shutdownAndLinger:
+            Socket.shutdownWrite(conn.fd)
+            arm(conn, .linger)
+        case .arm(let kind):
+            arm(conn, kind)
+        case .none, .refuseTimeout:
+            break
+        }
+    }
+
+    /// Registers the epoll events the connection's state calls for.
+    func updateInterest(_ conn: Connection) {
+        var wanted: UInt32 = 0
+        if !conn.machine.isAwaiting && conn.out.count <= Self.outputHighWater { wanted |= EPOLLIN.rawValue | EPOLLRDHUP.rawValue }
+        if !conn.out.isEmpty { wanted |= EPOLLOUT.rawValue }
+        if wanted != conn.interest {
+            conn.interest = wanted
+            loop.watch(conn.fd, events: wanted, token: conn.token, isNew: false, for: self)
+        }
+    }
+}

@@ -1,0 +1,195 @@
+import CSidecarSystem
+import Glibc
+import Logging
+import SidecarPosix
+
+/// The HTTP server's part on one event loop, hosted by it as an event source: it accepts,
+/// reads and writes the connections the loop hands it, asks each connection's state machine
+/// what the bytes and events mean, and runs the listener's handlers.
+///
+/// Everything runs on the loop's thread (asserted in debug builds) but `deliver`, which any
+/// thread may call with a later answer: it queues the answer on the loop.
+final class HTTPLoopServer: ReactorSource, ResponderSink, @unchecked Sendable {  // state is loop-confined; deliver only queues work on the loop
+    /// Tokens: a listener is `listenerFlag | index`; a connection is `generation << 24 | fd`,
+    /// with generations kept below the flag.
+    static let listenerFlag: UInt64 = 1 << 47
+    static let generationMask: UInt32 = (1 << 23) - 1
+    static let readBufferSize = 64 * 1024
+    /// Output above this pauses reading (and so parsing) until the peer catches up.
+    static let outputHighWater = 256 * 1024
+
+    let loop: EventLoop
+    let shared: ServerShared
+    var connections: [Connection?] = []
+    let readBuffer: UnsafeMutableRawBufferPointer
+    var nextGeneration: UInt32 = 0
+    var dateCache = DateCache()
+    let statusLines = StatusLines()
+    /// Read once: a per-request level check would copy the logger (and retain its handler).
+    let debugLogging: Bool
+    var listening = true
+    // Timer list heads and tails by `TimerKind.rawValue` (fds; -1 for none).
+    var timerHead = [Int32](repeating: -1, count: TimerKind.allCases.count)
+    var timerTail = [Int32](repeating: -1, count: TimerKind.allCases.count)
+
+    /// Joins `loop` and watches the listeners there (call before the loop runs, or on it).
+    init(loop: EventLoop, shared: ServerShared) {
+        self.loop = loop
+        self.shared = shared
+        readBuffer = .allocate(byteCount: Self.readBufferSize, alignment: 16)
+        debugLogging = shared.logger.logLevel <= .debug
+        loop.host(self)
+        for (k, listener) in shared.listeners.enumerated() {
+            loop.watch(listener.fd, events: EPOLLIN.rawValue | EPOLLEXCLUSIVE.rawValue, token: Self.listenerFlag | UInt64(k), isNew: true, for: self)
+        }
+    }
+
+    deinit { readBuffer.deallocate() }
+
+    // MARK: ReactorSource
+
+    func ready(_ token: UInt64, events: UInt32) {
+        loop.assertInLoop()
+        if token & Self.listenerFlag != 0 {
+            acceptAll(listener: Int(token & 0xFFFF))
+        } else {
+            handle(events: events, fd: Int32(truncatingIfNeeded: token & 0xFF_FFFF), generation: UInt32(truncatingIfNeeded: token >> 24))
+        }
+    }
+
+    /// The loop stops: every connection and this loop's hold on the listeners end.
+    func close() {
+        loop.assertInLoop()
+        stopListening()
+        for case let conn? in connections { close(conn) }
+    }
+
+    // MARK: ResponderSink
+
+    func deliver(_ token: UInt64, _ response: HTTPResponse) {
+        loop.execute { [self] in complete(token, response) }
+    }
+
+    /// A later answer arrived for the connection `token` names.
+    private func complete(_ token: UInt64, _ response: HTTPResponse) {
+        let (fd, generation) = (Int32(truncatingIfNeeded: token & 0xFF_FFFF), UInt32(truncatingIfNeeded: token >> 24))
+        guard let conn = connection(fd, generation), conn.machine.isAwaiting else { return }
+        respond(conn, response)
+        // Parse what queued up behind it, send, resume reading.
+        processInput(conn)
+        guard alive(conn) else { return }
+        flush(conn)
+        if alive(conn) { updateInterest(conn) }
+    }
+
+    // MARK: drain
+
+    /// Stops accepting and closes idle connections; the others close after their answer.
+    func drain() {
+        loop.assertInLoop()
+        stopListening()
+        for case let conn? in connections where conn.machine.isIdle(inputEmpty: conn.input.isEmpty, outputEmpty: conn.out.isEmpty) {
+            close(conn)
+        }
+    }
+
+    private func stopListening() {
+        guard listening else { return }
+        listening = false
+        for listener in shared.listeners { loop.unwatch(listener.fd) }
+        if shared.loopsListening.subtract(1, ordering: .acquiringAndReleasing).newValue == 0 {
+            for listener in shared.listeners { Glibc.close(listener.fd) }
+        }
+    }
+
+    // MARK: connections
+
+    func connection(_ fd: Int32, _ generation: UInt32) -> Connection? {
+        guard fd >= 0, Int(fd) < connections.count, let conn = connections[Int(fd)], conn.generation == generation else {
+            return nil
+        }
+        return conn
+    }
+
+    /// Whether `conn` is still open (handlers and writes may have closed it).
+    @inline(__always) func alive(_ conn: Connection) -> Bool { connections[Int(conn.fd)] === conn }
+
+    private func acceptAll(listener index: Int) {
+        guard listening else { return }
+        let listener = shared.listeners[index]
+        for _ in 0..<256 {
+            let fd: Int32
+            do {
+                guard case .done(let accepted) = try Socket.accept(listener.fd) else { return }
+                fd = accepted
+            } catch {
+                if error.errno == ECONNABORTED || error.errno == EPROTO { continue }
+                shared.logger.warning("accept failed", metadata: ["listener": "\(listener.name)", "error": "\(error)"])
+                return
+            }
+            shared.accepted.add(1, ordering: .relaxed)
+            if shared.connections.add(1, ordering: .relaxed).newValue > shared.configuration.maxConnections {
+                shared.connections.subtract(1, ordering: .relaxed)
+                shared.rejected.add(1, ordering: .relaxed)
+                Glibc.close(fd)
+                continue
+            }
+            Socket.setNoDelay(fd)
+            nextGeneration = (nextGeneration &+ 1) & Self.generationMask
+            let conn = Connection(fd: fd, generation: nextGeneration, listener: index, limits: shared.configuration.limits)
+            while connections.count <= Int(fd) { connections.append(nil) }
+            connections[Int(fd)] = conn
+            conn.interest = EPOLLIN.rawValue | EPOLLRDHUP.rawValue
+            loop.watch(fd, events: conn.interest, token: conn.token, isNew: true, for: self)
+            arm(conn, .header)
+        }
+    }
+
+    /// Closes the connection at once and forgets it.
+    func close(_ conn: Connection) {
+        disarm(conn)
+        connections[Int(conn.fd)] = nil
+        loop.unwatch(conn.fd)
+        Glibc.close(conn.fd)
+        shared.connections.subtract(1, ordering: .relaxed)
+    }
+
+    // MARK: requests
+
+    /// Runs the handler of a complete request: its answer is written now, or the connection
+    /// waits for it (reading paused, no timer) until `deliver`.
+    func dispatch(_ conn: Connection, _ head: RequestHead, body: [UInt8]) {
+        let (handler, parameters) = shared.listeners[conn.listener].router.handler(method: head.method, path: head.path)
+        var request = HTTPRequest(head: head, body: body)
+        request.pathParameters = parameters
+        switch handler(request, Responder(sink: self, token: conn.token, reactor: loop)) {
+        case .now(let response): respond(conn, response)
+        case .later: disarm(conn)
+        }
+    }
+
+    /// Queues the answer of the current request and moves the connection on.
+    func respond(_ conn: Connection, _ response: HTTPResponse) {
+        let (pending, then) = conn.machine.answer(closeRequested: response.closeConnection, draining: shared.isDraining)
+        write(conn, response, pending)
+        if case .arm(let kind) = then { arm(conn, kind) }
+    }
+
+    /// Answers a request the parser refused, or one that timed out; nothing more is read.
+    func refuse(_ conn: Connection, status: Int, code: String, message: String) {
+        if debugLogging { shared.logger.debug("request refused", metadata: ["code": "\(code)", "status": "\(status)"]) }
+        var response = HTTPResponse.error(status, code: code, message: message)
+        response.correlationID = .make()
+        write(conn, response, .refusal)
+    }
+
+    private func write(_ conn: Connection, _ response: HTTPResponse, _ p: HTTPConnectionStateMachine.Pending) {
+        var seconds: Int64 = 0
+        var nanos = 0
+        csidecar_realtime(&seconds, &nanos)
+        dateCache.update(epochSeconds: seconds)
+        ResponseWriter.write(
+            response, to: &conn.out, statusLine: statusLines[response.status], dateLine: dateCache.line,
+            omitBody: p.omitBody, version: p.version, keepAlive: p.keepAlive)
+    }
+}

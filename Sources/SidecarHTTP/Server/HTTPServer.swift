@@ -1,0 +1,103 @@
+import Glibc
+import Logging
+import SidecarPosix
+import Synchronization
+
+/// The HTTP/1.1 server: listeners shared by one event loop per core.
+///
+/// `start()` binds every listener (so a taken port fails before anything runs), then starts
+/// the loops on threads of their own, each hosting an `HTTPLoopServer`. `beginDrain()` stops
+/// accepting, closes idle connections and lets requests in flight finish; `isDrained` turns
+/// true when none is left. Every listener's router runs `CorrelationMiddleware` first, then
+/// the middleware given here, then its own.
+public final class HTTPServer: Sendable {
+    private let configuration: ServerConfiguration
+    private let specs: [ListenerSpec]
+    private let logger: Logger
+    private let middleware: [any Middleware]
+    private let state = Mutex<(shared: ServerShared?, loops: [(loop: EventLoop, server: HTTPLoopServer)])>((nil, []))
+
+    /// A server for `listeners`; nothing is bound until `start()`.
+    /// - Parameter middleware: around every route of every listener, after the correlation id
+    ///   (e.g. `AccessLogMiddleware`, `MetricsMiddleware`), outermost first.
+    public init(configuration: ServerConfiguration, listeners: [ListenerSpec], logger: Logger, middleware: [any Middleware] = []) {
+        self.configuration = configuration
+        self.specs = listeners
+        self.logger = logger
+        self.middleware = middleware
+    }
+
+    /// Binds every listener and starts the loops; returns the bound addresses in order
+    /// (with the real port when 0 was asked for).
+    @discardableResult
+    public func start() throws(ServerStartError) -> [SocketAddress] {
+        var bound: [ServerShared.Listener] = []
+        for spec in specs {
+            do {
+                let (fd, port) = try Socket.listen(on: spec.address, backlog: configuration.backlog)
+                bound.append(.init(name: spec.name, fd: fd, address: spec.address.with(port: port), router: prepare(spec.router)))
+            } catch {
+                for listener in bound { Glibc.close(listener.fd) }
+                throw ServerStartError(listener: spec.name, address: spec.address, underlying: error)
+            }
+        }
+        let count = configuration.loopCount
+        let shared = ServerShared(configuration: configuration, listeners: bound, loops: count, logger: logger)
+        var loops: [(EventLoop, HTTPLoopServer)] = []
+        for id in 0..<count {
+            do {
+                let loop = try EventLoop(id: id)
+                loops.append((loop, HTTPLoopServer(loop: loop, shared: shared)))
+            } catch {
+                for listener in bound { Glibc.close(listener.fd) }
+                throw ServerStartError(listener: "event loop", address: bound[0].address, underlying: error)
+            }
+        }
+        for (loop, _) in loops { loop.start() }
+        state.withLock { $0 = (shared, loops) }
+        return bound.map(\.address)
+    }
+
+    private func prepare(_ router: Router) -> Router {
+        router.prepared(outer: [CorrelationMiddleware()] + middleware)
+    }
+
+    /// Stops accepting, closes idle connections; answers in flight go out with `Connection: close`.
+    public func beginDrain() {
+        let (shared, loops) = state.withLock { ($0.shared, $0.loops) }
+        guard let shared, !shared.draining.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        for (loop, server) in loops { loop.execute { server.drain() } }
+    }
+
+    /// Closes every connection and listener and ends the loops' threads.
+    public func stop() {
+        let loops = state.withLock { s in
+            defer { s.loops = [] }
+            return s.loops
+        }
+        for (loop, _) in loops { loop.stop() }
+    }
+
+    /// Open connections across all loops.
+    public var openConnections: Int {
+        state.withLock { $0.shared?.connections.load(ordering: .relaxed) ?? 0 }
+    }
+
+    /// Connections accepted since start.
+    public var acceptedConnections: Int {
+        state.withLock { $0.shared?.accepted.load(ordering: .relaxed) ?? 0 }
+    }
+
+    /// Connections closed at once because `maxConnections` was reached.
+    public var rejectedConnections: Int {
+        state.withLock { $0.shared?.rejected.load(ordering: .relaxed) ?? 0 }
+    }
+
+    /// True once draining began and every connection is closed.
+    public var isDrained: Bool {
+        state.withLock { s in
+            guard let shared = s.shared else { return true }
+            return shared.isDraining && shared.connections.load(ordering: .relaxed) == 0
+        }
+    }
+}

@@ -1,0 +1,73 @@
+import Glibc
+import SidecarPosix
+
+/// Limits and timeouts of the HTTP server.
+public struct ServerConfiguration: Sendable, Equatable {
+    /// Parser limits: target, header block, field count, body.
+    public var limits: ParserLimits
+    /// Longest time to receive a whole request head, from its first byte (or from accept).
+    public var headerTimeout: Duration
+    /// Longest idle time between requests on a kept-alive connection.
+    public var keepAliveTimeout: Duration
+    /// Longest time to receive a request body once its head is in.
+    public var bodyTimeout: Duration
+    /// Longest time an answer may take to leave once the peer stops reading.
+    public var sendTimeout: Duration
+    /// How long a refused or closed connection keeps draining the peer's bytes before close,
+    /// so the peer reads the answer instead of a reset.
+    public var lingerTimeout: Duration
+    /// Most open connections across all loops; past it new ones are closed at once.
+    public var maxConnections: Int
+    /// Event loops (threads); 0 means one per core.
+    public var loops: Int
+
+    /// The number of event loops this configuration runs (`loops`, or one per core).
+    public var loopCount: Int { loops > 0 ? loops : max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
+    /// The listen(2) backlog (the kernel caps it at net.core.somaxconn).
+    public var backlog: Int32
+
+    public init(
+        limits: ParserLimits = ParserLimits(), headerTimeout: Duration = .seconds(10), keepAliveTimeout: Duration = .seconds(30),
+        bodyTimeout: Duration = .seconds(30), sendTimeout: Duration = .seconds(30), lingerTimeout: Duration = .seconds(2),
+        maxConnections: Int = 10_000,
+        loops: Int = 0, backlog: Int32 = 65535
+    ) {
+        self.limits = limits
+        self.headerTimeout = headerTimeout
+        self.keepAliveTimeout = keepAliveTimeout
+        self.bodyTimeout = bodyTimeout
+        self.sendTimeout = sendTimeout
+        self.lingerTimeout = lingerTimeout
+        self.maxConnections = maxConnections
+        self.loops = loops
+        self.backlog = backlog
+    }
+}
+
+/// One listening endpoint: a name for logs, where to bind, and what answers there.
+public struct ListenerSpec: Sendable {
+    public var name: String
+    public var address: SocketAddress
+    public var router: Router
+
+    /// A listener answering with `router` (its middleware applied when the server starts).
+    public init(name: String, address: SocketAddress, router: Router) {
+        self.name = name
+        self.address = address
+        self.router = router
+    }
+}
+
+/// Why the server could not start: which listener, which address, which call.
+public struct ServerStartError: Error, Sendable, CustomStringConvertible {
+    public let listener: String
+    public let address: SocketAddress
+    public let underlying: SystemError
+
+    /// True when the port is taken (the command exits 98).
+    public var isAddressInUse: Bool { underlying.isAddressInUse }
+
+    public var description: String {
+        "cannot listen on \(address) (\(listener) listener): \(underlying)"
+    }
+}

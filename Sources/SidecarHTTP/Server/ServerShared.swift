@@ -1,0 +1,47 @@
+import Logging
+import SidecarPosix
+import Synchronization
+
+/// What every event loop of one server shares: settings, listeners and counters.
+final class ServerShared: Sendable {
+    struct Listener: Sendable {
+        let name: String
+        let fd: Int32
+        let address: SocketAddress
+        /// Prepared: correlation ids and the listener's middleware wrap every handler.
+        let router: Router
+    }
+
+    let configuration: ServerConfiguration
+    let listeners: [Listener]
+    let logger: Logger
+    /// Open connections across loops.
+    let connections = Atomic<Int>(0)
+    /// Connections accepted since start (limit refusals included).
+    let accepted = Atomic<Int>(0)
+    /// Connections closed at once because the limit was reached.
+    let rejected = Atomic<Int>(0)
+    let draining = Atomic<Bool>(false)
+    /// Loops that still have the listeners in their epoll set; the last one closes them.
+    let loopsListening: Atomic<Int>
+
+    /// Durations in nanoseconds, indexed by `TimerKind.rawValue`.
+    let timeouts: [UInt64]
+
+    init(configuration: ServerConfiguration, listeners: [Listener], loops: Int, logger: Logger) {
+        self.configuration = configuration
+        self.listeners = listeners
+        self.logger = logger
+        self.loopsListening = Atomic(loops)
+        func ns(_ d: Duration) -> UInt64 { UInt64(max(0, d.nanoseconds)) }
+        var t = [UInt64](repeating: 0, count: TimerKind.allCases.count)
+        t[TimerKind.header.rawValue] = ns(configuration.headerTimeout)
+        t[TimerKind.idle.rawValue] = ns(configuration.keepAliveTimeout)
+        t[TimerKind.body.rawValue] = ns(configuration.bodyTimeout)
+        t[TimerKind.send.rawValue] = ns(configuration.sendTimeout)
+        t[TimerKind.linger.rawValue] = ns(configuration.lingerTimeout)
+        timeouts = t
+    }
+
+    var isDraining: Bool { draining.load(ordering: .relaxed) }
+}

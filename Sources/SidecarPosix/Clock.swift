@@ -1,0 +1,123 @@
+import CSidecarSystem
+import Glibc
+
+/// A moment on the monotonic clock (`CLOCK_MONOTONIC`): nanoseconds since an arbitrary start,
+/// never going back. The one instant type of the code base; spans between instants are
+/// `Duration`s. Wall-clock time appears only where a moment is shown to people
+/// (`SidecarClock.wallTime(of:)`).
+public struct MonotonicInstant: InstantProtocol, Hashable, Sendable, CustomStringConvertible {
+    /// Nanoseconds since the clock's start.
+    public var nanoseconds: UInt64
+
+    /// The instant `nanoseconds` after the clock's start.
+    public init(nanoseconds: UInt64) { self.nanoseconds = nanoseconds }
+
+    /// The instant `duration` later (earlier when negative; never before the clock's start).
+    public func advanced(by duration: Duration) -> MonotonicInstant {
+        let delta = duration.nanoseconds
+        if delta >= 0 { return MonotonicInstant(nanoseconds: nanoseconds &+ UInt64(delta)) }
+        let back = UInt64(-delta)
+        return MonotonicInstant(nanoseconds: back >= nanoseconds ? 0 : nanoseconds - back)
+    }
+
+    /// The span from this instant to `other` (negative when `other` is earlier).
+    public func duration(to other: MonotonicInstant) -> Duration {
+        other.nanoseconds >= nanoseconds
+            ? .nanoseconds(Int64(other.nanoseconds - nanoseconds)) : .nanoseconds(-Int64(nanoseconds - other.nanoseconds))
+    }
+
+    public static func < (a: MonotonicInstant, b: MonotonicInstant) -> Bool { a.nanoseconds < b.nanoseconds }
+    public var description: String { "\(nanoseconds)ns" }
+}
+
+extension Duration {
+    /// The span in whole nanoseconds (saturating at ±292 years).
+    public var nanoseconds: Int64 {
+        let (s, a) = components
+        let (ns, overflow) = s.multipliedReportingOverflow(by: 1_000_000_000)
+        if overflow { return s < 0 ? .min : .max }
+        return ns.addingReportingOverflow(a / 1_000_000_000).overflow ? (s < 0 ? .min : .max) : ns + a / 1_000_000_000
+    }
+
+    /// The span in seconds, for display and for the contract's JSON numbers.
+    public var seconds: Double {
+        let (s, a) = components
+        return Double(s) + Double(a) / 1e18
+    }
+
+    /// A span of `seconds` (a configuration value); negative and non-finite values give zero.
+    public static func seconds(exactly seconds: Double) -> Duration {
+        guard seconds.isFinite, seconds > 0 else { return .zero }
+        return .nanoseconds(Int64(min(seconds, 9e9) * 1e9))
+    }
+}
+
+/// Where time comes from: `SystemClock` in production, `ManualClock` in tests. Every component
+/// that waits or reads the time (the registrar, the event loops' timers, the health prober, the
+/// fan-out backoff, the registry's expiry) takes one, so tests move time instead of sleeping.
+public protocol SidecarClock: Clock, Sendable where Instant == MonotonicInstant, Duration == Swift.Duration {
+    /// Seconds since the Unix epoch at which `instant` happened (or will), for display only.
+    func wallTime(of instant: MonotonicInstant) -> Double
+}
+
+/// The real clock: `CLOCK_MONOTONIC` for instants, `CLOCK_REALTIME` for display.
+public struct SystemClock: SidecarClock {
+    public init() {}
+
+    public var now: MonotonicInstant { MonotonicInstant(nanoseconds: csidecar_monotonic_ns()) }
+    public var minimumResolution: Duration { .nanoseconds(1) }
+
+    public func sleep(until deadline: MonotonicInstant, tolerance: Duration?) async throws {
+        let delay = now.duration(to: deadline)
+        if delay > .zero { try await Task.sleep(for: delay, tolerance: tolerance) }
+    }
+
+    public func wallTime(of instant: MonotonicInstant) -> Double {
+        WallClock.now() + now.duration(to: instant).seconds
+    }
+}
+
+/// Wall-clock time, for display only (log lines, `updatedAt`, ISO timestamps in `/status`).
+public enum WallClock {
+    /// Seconds since the epoch.
+    @Sendable public static func now() -> Double {
+        var s: Int64 = 0
+        var ns = 0
+        csidecar_realtime(&s, &ns)
+        return Double(s) + Double(ns) / 1e9
+    }
+
+    /// ISO 8601 with milliseconds for `t` seconds since the epoch.
+    public static func iso(_ t: Double) -> String {
+        ISO8601.format(epochSeconds: Int64(t.rounded(.down)), milliseconds: Int((t - t.rounded(.down)) * 1000))
+    }
+}
+
+/// ISO 8601 formatting without Foundation.
+public enum ISO8601 {
+    /// `2026-11-23T07:51:25.123Z` (milliseconds omitted when nil).
+    public static func format(epochSeconds t: Int64, milliseconds: Int? = nil) -> String {
+        var time = time_t(t)
+        var parts = tm()
+        gmtime_r(&time, &parts)
+        func pad(_ v: Int32, _ width: Int) -> String {
+            let s = String(v)
+            return String(repeating: "0", count: max(0, width - s.count)) + s
+        }
+        var out = "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))"
+        out += "T\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2))"
+        if let ms = milliseconds { out += "." + pad(Int32(ms), 3) }
+        return out + "Z"
+    }
+}
+
+/// Monotonic time in seconds (transitional; new code takes a `SidecarClock`).
+public enum MonotonicClock {
+    @Sendable public static func now() -> Double { Double(csidecar_monotonic_ns()) / 1e9 }
+}
+
+/// Fast non-cryptographic randomness (a per-thread wyrand): correlation ids, jitter.
+public enum FastRandom {
+    /// 64 random bits; any thread, no lock.
+    @inline(__always) public static func next() -> UInt64 { csidecar_random64() }
+}

@@ -1,0 +1,88 @@
+import CSidecarSystem
+import Glibc
+
+/// Thin wrappers over the socket calls the server makes. Descriptors are plain `Int32`
+/// owned by whoever holds them; every call retries EINTR.
+package enum Socket {
+    /// Opens a non-blocking listening socket on `address`; returns it and the bound port.
+    package static func listen(on address: SocketAddress, backlog: Int32) throws(SystemError) -> (fd: Int32, port: UInt16) {
+        let fd = try syscallChecked("socket") { socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
+        do throws(SystemError) {
+            try setOption(fd, SOL_SOCKET, SO_REUSEADDR, 1)
+            if address.family == AF_INET6 { try setOption(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, 1) }
+            let rc = address.withSockAddr { sa, len in bind(fd, sa, len) }
+            if rc != 0 { throw SystemError("bind", errno: csidecar_errno()) }
+            try syscallChecked("listen") { Glibc.listen(fd, backlog) }
+            return (fd, try boundPort(fd))
+        } catch {
+            close(fd)
+            throw error
+        }
+    }
+
+    package static func boundPort(_ fd: Int32) throws(SystemError) -> UInt16 {
+        var storage = sockaddr_storage()
+        var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let rc = withUnsafeMutablePointer(to: &storage) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+        }
+        if rc != 0 { throw SystemError("getsockname", errno: csidecar_errno()) }
+        let family = Int32(storage.ss_family)
+        return withUnsafePointer(to: &storage) { p in
+            if family == AF_INET6 {
+                return p.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { UInt16(bigEndian: $0.pointee.sin6_port) }
+            }
+            return p.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { UInt16(bigEndian: $0.pointee.sin_port) }
+        }
+    }
+
+    /// Accepts one connection, non-blocking and close-on-exec.
+    package static func accept(_ listener: Int32) throws(SystemError) -> IOResult<Int32> {
+        try syscall("accept4") { csidecar_accept(listener) }
+    }
+
+    package static func setOption(_ fd: Int32, _ level: Int32, _ name: Int32, _ value: Int32) throws(SystemError) {
+        var v = value
+        try syscallChecked("setsockopt") { setsockopt(fd, level, name, &v, socklen_t(MemoryLayout<Int32>.size)) }
+    }
+
+    /// TCP_NODELAY: answers leave at once instead of waiting for the peer's delayed ACK.
+    package static func setNoDelay(_ fd: Int32) {
+        var one: Int32 = 1
+        _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+    }
+
+    package static func read(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> IOResult<Int> {
+        try syscall("read") { Glibc.read(fd, buffer.baseAddress, buffer.count) }
+    }
+
+    package static func write(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) throws(SystemError) -> IOResult<Int> {
+        try syscall("send") { send(fd, bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL)) }
+    }
+
+    package static func shutdownWrite(_ fd: Int32) {
+        _ = shutdown(fd, Int32(SHUT_WR))
+    }
+
+    package static func close(_ fd: Int32) {
+        _ = Glibc.close(fd)
+    }
+
+    /// Raises the open-file limit to `wanted` (or the hard limit, if lower); returns the new soft limit.
+    package static func raiseFileLimit(to wanted: Int) -> Int {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 0 }
+        let target = min(rlim_t(wanted), limit.rlim_max)
+        if limit.rlim_cur < target {
+            limit.rlim_cur = target
+            _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        }
+        return Int(limit.rlim_cur)
+    }
+}
+
+/// Process-wide resource limits.
+public enum ProcessLimits {
+    /// Raises the open-file limit towards `wanted` (capped by the hard limit); returns the soft limit now in force.
+    public static func raiseOpenFiles(to wanted: Int) -> Int { Socket.raiseFileLimit(to: wanted) }
+}

@@ -1,0 +1,171 @@
+import SidecarPosix
+import SidecarHTTP
+import SidecarClient
+import SidecarCluster
+import FoundationEssentials
+import Logging
+import Synchronization
+
+/// The embedded registry: the mIT side of the contract in memory, plus a development token
+/// endpoint (client-credentials, HS256 with a secret shared with the sidecars it serves).
+public final class RegistryService: Sendable {
+    /// Registry settings.
+    public struct Settings: Sendable {
+        public var leaseTime: Double
+        /// The HS256 secret: signs tokens; the sidecars check cluster calls with it (JWT_SECRET).
+        public var secret: Secret
+        /// Accepted client credentials; nil accepts any (development).
+        public var clientID: String?
+        public var clientSecret: Secret?
+        public var tokenLifetime: Double
+
+        public init(leaseTime: Double = 60, secret: Secret, clientID: String? = nil, clientSecret: Secret? = nil, tokenLifetime: Double = 3600) {
+            self.leaseTime = leaseTime
+            self.secret = secret
+            self.clientID = clientID
+            self.clientSecret = clientSecret
+            self.tokenLifetime = tokenLifetime
+        }
+    }
+
+    static let issuer = "cluster-sidecar-registry"
+
+    private let settings: Settings
+    private let store: Mutex<RegistryStore>
+    private let client: CurlClient
+    private let keys: HS256Keys
+    private let logger: Logger
+    private let counter = Atomic<Int>(0)
+
+    public init(settings: Settings, client: CurlClient, keys: HS256Keys, logger: Logger) {
+        self.settings = settings
+        store = Mutex(RegistryStore(leaseTime: settings.leaseTime))
+        self.client = client
+        self.keys = keys
+        self.logger = logger
+    }
+
+    /// The registry's routes.
+    public func router() -> Router {
+        var r = Router()
+        r.on("GET", "/healthz") { _ in .json(200, #"{"status":"ok"}"#) }
+        r.onAsync("POST", "/oauth/token") { [self] in await token($0) }
+        r.group(RegistryAuthMiddleware(keys: keys)) { r in
+            r.onAsync("POST", "/servers") { [self] in await register($0) }
+            r.onAsync("GET", "/servers") { [self] request in
+                let type = request.query.map(FormEncoding.parse)?["type"]
+                return .json(200, encoding: ["servers": store.withLock { $0.list(type: type) }])
+            }
+            r.onAsync("PUT", "/servers/{id}/lease") { [self] request in
+                let id = request.pathParameters["id"] ?? ""
+                guard store.withLock({ $0.lease(id: id, now: MonotonicClock.now()) }) else {
+                    return .error(404, code: "not_found", message: "no such server")
+                }
+                return .json(200, encoding: ["leaseTime": settings.leaseTime])
+            }
+            r.onAsync("DELETE", "/servers/{id}") { [self] request in
+                let id = request.pathParameters["id"] ?? ""
+                guard let (server, peers) = store.withLock({ $0.remove(id: id) }) else {
+                    return .error(404, code: "not_found", message: "no such server")
+                }
+                logger.info("server left", metadata: ["server.id": "\(server.id)", "server.type": "\(server.type)"])
+                await tell(peers, .left, server)
+                return .json(200, encoding: ["id": id])
+            }
+        }
+        return r
+    }
+
+    /// Drops servers that missed three lease intervals, every `interval` seconds, until cancelled.
+    public func runExpiry(interval: Double = 1) async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(Int(interval * 1000)))
+            let gone = store.withLock { $0.expire(now: MonotonicClock.now()) }
+            for (server, peers) in gone {
+                logger.info("server dropped: lease expired", metadata: ["server.id": "\(server.id)"])
+                await tell(peers, .left, server)
+            }
+        }
+    }
+
+    /// Forgets every server (fault switch: a registry that lost its memory).
+    public func forgetAll() { store.withLock { $0.forgetAll() } }
+
+    /// The servers known now.
+    public func servers() -> [ServerInfo] { store.withLock { $0.list(type: nil) } }
+
+    // MARK: handlers
+
+    private struct RegisterRequest: Decodable {
+        var id: String?
+        var type: String
+        var url: String
+        var clusterUrl: String
+        var cluster: Bool?
+        var metadata: JSONValue?
+    }
+
+    private struct RegisterReply: Encodable {
+        var id: String
+        var type: String
+        var leaseTime: Double
+        var servers: [ServerInfo]
+    }
+
+    private func register(_ request: HTTPRequest) async -> HTTPResponse {
+        guard let body = JSONCoding.decode(RegisterRequest.self, request.body) else {
+            return .error(400, code: "bad_request", message: "body is not a registration")
+        }
+        let candidate = ServerInfo(id: body.id ?? "x", type: body.type, url: body.url, clusterUrl: body.clusterUrl)
+        if let problem = candidate.problem { return .error(400, code: "bad_request", message: problem) }
+        let r = store.withLock { s in
+            s.register(
+                id: body.id, type: body.type, url: body.url, clusterUrl: body.clusterUrl, cluster: body.cluster ?? true, metadata: body.metadata,
+                now: MonotonicClock.now(), wall: WallClock.iso(WallClock.now()),
+                makeID: { "\(body.type)-\(counter.add(1, ordering: .relaxed).newValue)-\(UInt32.random(in: 0...UInt32.max))" })
+        }
+        if r.created {
+            logger.info("server joined", metadata: ["server.id": "\(r.server.id)", "server.type": "\(r.server.type)", "members": "\(r.members.count)"])
+            await tell(r.peersToTell, .joined, r.server)
+        }
+        return .json(r.created ? 201 : 200, encoding: RegisterReply(id: r.server.id, type: r.server.type, leaseTime: settings.leaseTime, servers: r.members))
+    }
+
+    private func token(_ request: HTTPRequest) async -> HTTPResponse {
+        let form = FormEncoding.parse(String(decoding: request.body, as: UTF8.self))
+        guard form["grant_type"] == "client_credentials" else {
+            return .json(400, #"{"error":"unsupported_grant_type"}"#)
+        }
+        guard let id = form["client_id"], !id.isEmpty, let secret = form["client_secret"],
+            settings.clientID.map({ $0 == id }) ?? true,
+            settings.clientSecret.map({ LocalAuthMiddleware.constantTimeEquals(Array($0.value.utf8), Array(secret.utf8)) }) ?? true
+        else {
+            return .json(401, #"{"error":"invalid_client"}"#)
+        }
+        let claims = ClusterClaims(issuer: Self.issuer, subject: id, issuedAt: Date(), lifetime: settings.tokenLifetime, cluster: form["cluster"] == "true")
+        guard let jwt = try? await keys.sign(claims) else { return .error(500, code: "signing_failed", message: "could not sign a token") }
+        return .json(200, encoding: TokenReply(access_token: jwt, token_type: "Bearer", expires_in: settings.tokenLifetime))
+    }
+
+    private struct TokenReply: Encodable {
+        var access_token: String
+        var token_type: String
+        var expires_in: Double
+    }
+
+    /// What the registry tells peers: a join (`POST /itResources`) or a leave (`DELETE /servers/{id}`).
+    private enum Notice { case joined, left }
+
+    /// Tells `peers` of `server`, with a cluster token the registry signs; failures are logged,
+    /// not retried. The calls are the sidecars' own announcements (`Announcer`).
+    private func tell(_ peers: [ServerInfo], _ notice: Notice, _ server: ServerInfo) async {
+        guard !peers.isEmpty else { return }
+        let claims = ClusterClaims(issuer: Self.issuer, subject: Self.issuer, issuedAt: Date(), lifetime: 300, cluster: true)
+        guard let jwt = try? await keys.sign(claims) else { return }
+        let announcer = Announcer(client: client, tokens: TokenProvider(source: .fixed(Secret(jwt)), client: client))
+        let failures = notice == .joined ? await announcer.announce(server, to: peers) : await announcer.leave(server, to: peers)
+        for failure in failures {
+            logger.info("peer not told", metadata: ["peer": "\(failure.serverId ?? "?")", "error": "\(failure.code)"])
+        }
+    }
+}

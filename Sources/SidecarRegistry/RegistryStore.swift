@@ -1,0 +1,87 @@
+import SidecarPosix
+import SidecarHTTP
+import SidecarClient
+import SidecarCluster
+/// The registry's memory (pure; time is a parameter): servers by id, in registration order,
+/// each with when its lease runs out.
+public struct RegistryStore: Sendable {
+    struct Entry: Sendable {
+        var server: ServerInfo
+        var cluster: Bool
+        var lastSeen: Double
+    }
+
+    /// The lease time the registry hands out, in seconds.
+    public let leaseTime: Double
+    /// Missed lease intervals before a server is dropped.
+    public let missedLeases: Double
+    private var entries: [String: Entry] = [:]
+    private var order: [String] = []
+
+    public init(leaseTime: Double, missedLeases: Double = 3) {
+        self.leaseTime = leaseTime
+        self.missedLeases = missedLeases
+    }
+
+    /// What a registration did.
+    public struct Registration: Sendable {
+        /// True when the id was not known (201), false when it was (200).
+        public var created: Bool
+        public var server: ServerInfo
+        /// Every server of the same type, the new one included, in registration order.
+        public var members: [ServerInfo]
+        /// The others of the type that take part in cluster management (to be told of a join).
+        public var peersToTell: [ServerInfo]
+    }
+
+    /// Registers (or re-registers) a server. `id` nil or empty: a new id from `makeID`.
+    public mutating func register(
+        id: String?, type: String, url: String, clusterUrl: String, cluster: Bool, metadata: JSONValue?, now: Double, wall: String,
+        makeID: () -> String
+    ) -> Registration {
+        let serverID = (id?.isEmpty == false) ? id! : makeID()
+        let created = entries[serverID] == nil
+        let server = ServerInfo(id: serverID, type: type, url: url, clusterUrl: clusterUrl, updatedAt: wall, metadata: metadata)
+        if created { order.append(serverID) }
+        entries[serverID] = Entry(server: server, cluster: cluster, lastSeen: now)
+        let members = list(type: type)
+        let peers = created ? order.compactMap { entries[$0] }.filter { $0.server.type == type && $0.cluster && $0.server.id != serverID }.map(\.server) : []
+        return Registration(created: created, server: server, members: members, peersToTell: peers)
+    }
+
+    /// Renews a lease; false when the id is unknown (404).
+    public mutating func lease(id: String, now: Double) -> Bool {
+        guard entries[id] != nil else { return false }
+        entries[id]!.lastSeen = now
+        return true
+    }
+
+    /// Removes a server; returns it and the peers to tell, or nil when unknown.
+    public mutating func remove(id: String) -> (server: ServerInfo, peers: [ServerInfo])? {
+        guard let entry = entries.removeValue(forKey: id) else { return nil }
+        order.removeAll { $0 == id }
+        return (entry.server, peers(of: entry.server.type))
+    }
+
+    /// Drops every server that missed `missedLeases` lease intervals; returns each with its peers.
+    public mutating func expire(now: Double) -> [(server: ServerInfo, peers: [ServerInfo])] {
+        let limit = leaseTime * missedLeases
+        let gone = order.filter { id in entries[id].map { now - $0.lastSeen > limit } ?? false }
+        return gone.compactMap { remove(id: $0) }
+    }
+
+    /// Forgets everything (a registry restart; also a fault switch for tests).
+    public mutating func forgetAll() {
+        entries.removeAll()
+        order.removeAll()
+    }
+
+    /// Servers of `type` (all when nil), in registration order.
+    public func list(type: String?) -> [ServerInfo] {
+        order.compactMap { entries[$0] }.filter { type == nil || $0.server.type == type }.map(\.server)
+    }
+
+    private func peers(of type: String) -> [ServerInfo] {
+        order.compactMap { entries[$0] }.filter { $0.server.type == type && $0.cluster }.map(\.server)
+    }
+}

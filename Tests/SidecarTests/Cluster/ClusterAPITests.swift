@@ -1,0 +1,98 @@
+import Foundation
+import Testing
+@testable import SidecarClient
+@testable import SidecarCluster
+@testable import SidecarHTTP
+@testable import SidecarPosix
+@testable import SidecarRegistry
+
+/// createItResource and deleteServer over real sockets, behind the JWT gate.
+@Suite struct ClusterAPITests {
+    func clusterAPI(verifierSecret: Secret? = JWTVerifierTests.secret) async throws -> (TestServer, SidecarContext) {
+        let verifier = try await JWTVerifier.make(secret: verifierSecret, publicKeyPEM: nil, issuer: nil, audience: nil)
+        let context = SidecarContext(configuration: SidecarConfiguration(), health: HealthState(registered: true), verifier: verifier)
+        let me = ServerInfo(id: "me", type: "echo", url: "http://127.0.0.1:1/app", clusterUrl: "http://127.0.0.1:2")
+        context.view.replace(with: [me])
+        context.attach(me: me, registrar: nil)
+        return (try TestServer(router: SidecarRoutes.cluster(context: context)), context)
+    }
+
+    func call(_ server: TestServer, _ method: String, _ path: String, body: String = "", token: String?) throws -> RawResponse {
+        let client = try server.client()
+        var head = "\(method) \(path) HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n"
+        if let token { head += "Authorization: Bearer \(token)\r\n" }
+        try client.send(head + "\r\n" + body)
+        return try client.readResponse()
+    }
+
+    static let peer = #"{"id":"p1","type":"echo","url":"http://10.0.0.5:8025/mss/v1","clusterUrl":"http://10.0.0.5:8460"}"#
+
+    @Test func createItResource_upserts_201Then200_keepingOrder() async throws {
+        let (server, context) = try await clusterAPI()
+        let token = try await JWTVerifierTests.hs256(JWTVerifierTests.claims(exp: Date().timeIntervalSince1970 + 300))
+        let first = try call(server, "POST", "/itResources", body: Self.peer, token: token)
+        #expect(first.status == 201)
+        #expect(first.bodyText == #"{"nbServers":2}"#)
+        let again = try call(server, "POST", "/itResources", body: Self.peer.replacingOccurrences(of: "8025", with: "9025"), token: token)
+        #expect(again.status == 200)
+        #expect(context.view.snapshot().servers.map(\.id) == ["me", "p1"])
+        #expect(context.view.snapshot().servers[1].url == "http://10.0.0.5:9025/mss/v1")
+    }
+
+    @Test(arguments: [
+        #"{"type":"echo","url":"http://a","clusterUrl":"http://b"}"#, #"{"id":"x","type":"echo","url":"ftp://a","clusterUrl":"http://b"}"#,
+        #"{"id":"x","type":"echo","url":"http://a","clusterUrl":"b"}"#, #"{"id":"","type":"echo","url":"http://a","clusterUrl":"http://b"}"#,
+        "[]", "nope",
+    ])
+    func createItResource_refusesWhatIsNotAServer(body: String) async throws {
+        let (server, _) = try await clusterAPI()
+        let token = try await JWTVerifierTests.hs256(JWTVerifierTests.claims(exp: Date().timeIntervalSince1970 + 300))
+        #expect(try call(server, "POST", "/itResources", body: body, token: token).status == 400)
+    }
+
+    @Test func createItResource_ofAnotherType_is409() async throws {
+        let (server, _) = try await clusterAPI()
+        let token = try await JWTVerifierTests.hs256(JWTVerifierTests.claims(exp: Date().timeIntervalSince1970 + 300))
+        #expect(try call(server, "POST", "/itResources", body: Self.peer.replacingOccurrences(of: "\"echo\"", with: "\"other\""), token: token).status == 409)
+    }
+
+    @Test func deleteServer_removes_or404() async throws {
+        let (server, context) = try await clusterAPI()
+        let token = try await JWTVerifierTests.hs256(JWTVerifierTests.claims(exp: Date().timeIntervalSince1970 + 300))
+        _ = try call(server, "POST", "/itResources", body: Self.peer, token: token)
+        let gone = try call(server, "DELETE", "/servers/p1", token: token)
+        #expect(gone.status == 200)
+        #expect(gone.bodyText == #"{"nbServers":1,"serverId":"p1"}"#)
+        #expect(try call(server, "DELETE", "/servers/p1", token: token).status == 404)
+        #expect(context.view.count == 1)
+        #expect(try call(server, "DELETE", "/servers/me", token: token).status == 200, "our own id: we register again")
+    }
+
+    @Test func everyBadToken_is401WithInvalidToken_andChangesNothing() async throws {
+        let (server, context) = try await clusterAPI()
+        let now = Date().timeIntervalSince1970
+        let tokens: [String?] = [
+            nil, "garbage", try await JWTVerifierTests.hs256(JWTVerifierTests.claims(exp: now - 120)),
+            try await JWTVerifierTests.hs256(JWTVerifierTests.claims(exp: now + 300), secret: String(repeating: "z", count: 32)),
+            "eyJhbGciOiJub25lIn0.eyJleHAiOjk5OTk5OTk5OTl9.",
+        ]
+        for token in tokens {
+            let r = try call(server, "POST", "/itResources", body: Self.peer, token: token)
+            #expect(r.status == 401)
+            #expect(r.field("WWW-Authenticate") == #"Bearer error="invalid_token""#)
+            #expect(!r.bodyText.contains(token ?? "\u{0}"))
+        }
+        #expect(context.view.count == 1)
+        // Health needs no token.
+        #expect(try call(server, "GET", "/healthz", token: nil).status == 200)
+    }
+
+    @Test func noKeysConfigured_refusesEveryCallButHealth() async throws {
+        let (server, _) = try await clusterAPI(verifierSecret: nil)
+        let token = try await JWTVerifierTests.hs256(JWTVerifierTests.claims(exp: Date().timeIntervalSince1970 + 300))
+        let r = try call(server, "POST", "/itResources", body: Self.peer, token: token)
+        #expect(r.status == 401)
+        #expect(r.bodyText.contains("no JWT_SECRET"))
+        #expect(try call(server, "GET", "/readyz", token: nil).status == 200)
+    }
+}

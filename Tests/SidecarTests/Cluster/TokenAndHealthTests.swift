@@ -1,0 +1,139 @@
+import Synchronization
+import Testing
+@testable import SidecarClient
+@testable import SidecarCluster
+@testable import SidecarHTTP
+@testable import SidecarPosix
+@testable import SidecarRegistry
+
+@Suite(.serialized) struct TokenProviderTests {
+    /// A token endpoint that counts grants and answers after `delay`.
+    final class Counter: Sendable {
+        let value = Atomic<Int>(0)
+        func increment() -> Int { value.add(1, ordering: .relaxed).newValue }
+        var count: Int { value.load(ordering: .relaxed) }
+    }
+
+    func endpoint(expiresIn: Double, delay: Int = 0) throws -> (TestServer, Counter) {
+        let grants = Counter()
+        let server = try TestServer { [grants] router in
+            router.onAsync("POST", "/token") { request in
+                let n = grants.increment()
+                if delay > 0 { try? await Task.sleep(for: .milliseconds(delay)) }
+                let form = FormEncoding.parse(String(decoding: request.body, as: UTF8.self))
+                guard form["grant_type"] == "client_credentials", form["client_secret"] == "s e&c" else {
+                    return .json(401, #"{"error":"invalid_client"}"#)
+                }
+                return .json(200, #"{"access_token":"tok-\#(n)-\#(form["cluster"] ?? "plain")","expires_in":\#(expiresIn)}"#)
+            }
+        }
+        return (server, grants)
+    }
+
+    final class Clock: @unchecked Sendable {  // tests set it between awaits only
+        var now = 0.0
+    }
+
+    @Test func token_isCachedUntilShortlyBeforeExpiry() async throws {
+        let (server, grants) = try endpoint(expiresIn: 100)
+        let clock = Clock()
+        let p = TokenProvider(source: .clientCredentials(url: "http://127.0.0.1:\(server.port)/token", clientID: "c", secret: Secret("s e&c")),
+            client: CurlClientTests.client, now: { clock.now })
+        #expect(try await p.token()?.value == "tok-1-plain")
+        clock.now = 89
+        #expect(try await p.token()?.value == "tok-1-plain")
+        clock.now = 90.5
+        #expect(try await p.token()?.value == "tok-2-plain")
+        #expect(grants.count == 2)
+    }
+
+    @Test func clusterToken_isCachedApart() async throws {
+        let (server, _) = try endpoint(expiresIn: 100)
+        let p = TokenProvider(source: .clientCredentials(url: "http://127.0.0.1:\(server.port)/token", clientID: "c", secret: Secret("s e&c")),
+            client: CurlClientTests.client)
+        let plain = try await p.token()?.value
+        let cluster = try await p.token(cluster: true)?.value
+        #expect(plain != cluster)
+        #expect(cluster?.hasSuffix("true") == true)
+    }
+
+    @Test func concurrentCallers_shareOneRefresh() async throws {
+        let (server, grants) = try endpoint(expiresIn: 100, delay: 100)
+        let p = TokenProvider(source: .clientCredentials(url: "http://127.0.0.1:\(server.port)/token", clientID: "c", secret: Secret("s e&c")),
+            client: CurlClientTests.client)
+        let tokens = try await withThrowingTaskGroup(of: String?.self) { group in
+            for _ in 0..<20 { group.addTask { try await p.token()?.value } }
+            return try await group.reduce(into: Set<String?>()) { $0.insert($1) }
+        }
+        #expect(tokens == ["tok-1-plain"])
+        #expect(grants.count == 1)
+    }
+
+    @Test func rejectedGrant_isATypedError_withoutTheSecret() async throws {
+        let (server, _) = try endpoint(expiresIn: 100)
+        let p = TokenProvider(source: .clientCredentials(url: "http://127.0.0.1:\(server.port)/token", clientID: "c", secret: Secret("wrong-secret")),
+            client: CurlClientTests.client)
+        do {
+            _ = try await p.token()
+            Issue.record("no error")
+        } catch {
+            #expect(error.label == "token_rejected")
+            #expect(!"\(error)".contains("wrong-secret"))
+        }
+    }
+
+    @Test func staticToken_andNone() async throws {
+        #expect(try await TokenProvider(source: .fixed(Secret("abc")), client: CurlClientTests.client).token()?.value == "abc")
+        #expect(try await TokenProvider(source: .none, client: CurlClientTests.client).token() == nil)
+    }
+}
+
+@Suite struct AppHealthMachineTests {
+    @Test func firstSuccess_isHealthy_threeFailuresUnhealthy_twoSuccessesBack() {
+        var m = AppHealthMachine()
+        #expect(m.record(success: false) == nil)
+        #expect(m.record(success: true) == true)
+        #expect(m.record(success: false) == nil)
+        #expect(m.record(success: false) == nil)
+        #expect(m.record(success: true) == nil)  // the run of failures is broken
+        #expect(m.record(success: false) == nil)
+        #expect(m.record(success: false) == nil)
+        #expect(m.record(success: false) == false)
+        #expect(m.record(success: true) == nil)
+        #expect(m.record(success: true) == true)
+    }
+}
+
+@Suite struct RegistryStoreTests {
+    @Test func registration_createsThenUpdates_andTellsPeersOfAJoinOnly() {
+        var s = RegistryStore(leaseTime: 10)
+        var n = 0
+        func id() -> String { n += 1; return "s\(n)" }
+        let a = s.register(id: nil, type: "t", url: "http://a", clusterUrl: "http://a:1", cluster: true, metadata: nil, now: 0, wall: "", makeID: id)
+        #expect(a.created && a.server.id == "s1" && a.peersToTell.isEmpty)
+        let b = s.register(id: nil, type: "t", url: "http://b", clusterUrl: "http://b:1", cluster: true, metadata: nil, now: 0, wall: "", makeID: id)
+        #expect(b.members.map(\.id) == ["s1", "s2"])
+        #expect(b.peersToTell.map(\.id) == ["s1"])
+        let again = s.register(id: "s1", type: "t", url: "http://a2", clusterUrl: "http://a:1", cluster: true, metadata: nil, now: 1, wall: "", makeID: id)
+        #expect(!again.created && again.peersToTell.isEmpty)
+        #expect(s.list(type: "t").map(\.url) == ["http://a2", "http://b"])
+        #expect(s.list(type: "other").isEmpty)
+    }
+
+    @Test func threeMissedLeases_drop_andNameThePeers() {
+        var s = RegistryStore(leaseTime: 10)
+        _ = s.register(id: "a", type: "t", url: "http://a", clusterUrl: "http://a:1", cluster: true, metadata: nil, now: 0, wall: "", makeID: { "x" })
+        _ = s.register(id: "b", type: "t", url: "http://b", clusterUrl: "http://b:1", cluster: true, metadata: nil, now: 0, wall: "", makeID: { "x" })
+        let renewed = s.lease(id: "b", now: 25)
+        #expect(renewed)
+        let early = s.expire(now: 30)
+        #expect(early.isEmpty)
+        let gone = s.expire(now: 30.1)
+        #expect(gone.map(\.server.id) == ["a"])
+        #expect(gone.first?.peers.map(\.id) == ["b"])
+        let dropped = s.lease(id: "a", now: 31)
+        #expect(!dropped)
+        let none = s.remove(id: "nope")
+        #expect(none == nil)
+    }
+}

@@ -1,0 +1,77 @@
+import Foundation
+import Testing
+@testable import SidecarClient
+@testable import SidecarCluster
+@testable import SidecarHTTP
+@testable import SidecarPosix
+@testable import SidecarRegistry
+
+@Suite struct ConfigResolverTests {
+    func resolve(_ env: [String: String], flags: [String: String] = [:], files: [String: String] = [:]) throws(ConfigError) -> SidecarConfiguration {
+        try ConfigResolver(environment: env, flags: flags, readFile: { files[$0] }).resolve()
+    }
+
+    func error(_ env: [String: String], files: [String: String] = [:]) -> ConfigError? {
+        do {
+            _ = try resolve(env, files: files)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    @Test func defaults_matchTheContract() throws {
+        let c = try resolve([:])
+        #expect(c.localAddress.description == "127.0.0.1:8461")
+        #expect(c.clusterAddress.description == "0.0.0.0:8460")
+        #expect(c.registrationRetry == 10 && c.registrationConcurrentDelay == 60 && c.leaseTimeDefault == 7200)
+        #expect(c.drainTimeout == 30 && c.clusterManagement && c.mitURL == nil)
+        #expect(c.server.headerTimeout == .seconds(10) && c.server.keepAliveTimeout == .seconds(30) && c.server.bodyTimeout == .seconds(30))
+        #expect(c.server.limits == ParserLimits(maxTargetBytes: 8192, maxHeaderBytes: 16384, maxHeaderFields: 100, maxBodyBytes: 1 << 20))
+        #expect(c.server.maxConnections == 10_000)
+    }
+
+    @Test func flags_winOverEnvironment() throws {
+        let c = try resolve(["LOCAL_PORT": "1000", "DRAIN_TIMEOUT": "5"], flags: ["LOCAL_PORT": "2000"])
+        #expect(c.localAddress.port == 2000)
+        #expect(c.drainTimeout == 5)
+    }
+
+    @Test func durations_takeDecimals() throws {
+        #expect(try resolve(["REGISTRATION_RETRY": "0.2"]).registrationRetry == 0.2)
+    }
+
+    @Test(arguments: [
+        ("LOCAL_PORT", "abc"), ("CLUSTER_PORT", "70000"), ("LOCAL_ADDRESS", "not-an-ip"),
+        ("REGISTRATION_RETRY", "0"), ("DRAIN_TIMEOUT", "-1"), ("HEADER_TIMEOUT", "ten"),
+        ("CLUSTER_MANAGEMENT", "maybe"), ("LOG_LEVEL", "loud"), ("MIT_URL", "ftp://x"),
+        ("SERVER_URL", "http://"), ("MAX_CONNECTIONS", "0"), ("MAX_BODY_BYTES", "1.5"), ("WORKERS", "-2"),
+    ])
+    func badValue_namesItsVariable(variable: String, value: String) {
+        #expect(error([variable: value])?.variable == variable)
+    }
+
+    @Test func mitURL_requiresTypeAndURL() {
+        #expect(error(["MIT_URL": "http://mit"])?.variable == "SERVER_TYPE")
+        #expect(error(["MIT_URL": "http://mit", "SERVER_TYPE": "t"])?.variable == "SERVER_URL")
+    }
+
+    @Test func secrets_comeFromFiles_andAreNeverQuoted() throws {
+        let long = String(repeating: "k", count: 32)
+        let c = try resolve(["JWT_SECRET_FILE": "/s"], files: ["/s": long + "\r\n"])
+        #expect(c.jwtSecret?.value == long)
+        #expect(error(["JWT_SECRET": "short"])?.variable == "JWT_SECRET")
+        #expect("\(c.jwtSecret!)" == "<redacted>")
+        #expect(error(["JWT_SECRET": "a", "JWT_SECRET_FILE": "/s"], files: ["/s": "b"])?.variable == "JWT_SECRET")
+        let missing = error(["MIT_TOKEN_FILE": "/nope"])
+        #expect(missing?.variable == "MIT_TOKEN_FILE")
+        #expect(error(["LOCAL_API_TOKEN_FILE": "/e"], files: ["/e": "\n"])?.variable == "LOCAL_API_TOKEN_FILE")
+    }
+
+    @Test func everyKey_hasAFlagAndHelpNamingItsVariable() {
+        for key in ConfigKey.allCases {
+            #expect(key.help.contains("env \(key.rawValue)"))
+            #expect(key.flag == "--" + key.rawValue.lowercased().replacingOccurrences(of: "_", with: "-"))
+        }
+    }
+}

@@ -1,0 +1,49 @@
+import Glibc
+import Logging
+@testable import SidecarClient
+@testable import SidecarCluster
+@testable import SidecarHTTP
+@testable import SidecarPosix
+@testable import SidecarRegistry
+
+/// An in-process server on 127.0.0.1 port 0 for the duration of a test.
+final class TestServer {
+    let server: HTTPServer
+    let port: UInt16
+
+    /// Starts a server with `configuration` and the routes `build` adds (plus the probes and `POST /echo`).
+    convenience init(_ configuration: ServerConfiguration = ServerConfiguration(loops: 1), _ build: (inout Router) -> Void = { _ in }) throws {
+        var router = Router()
+        HealthRoutes.addProbes(to: &router, health: HealthState(registered: true))
+        router.on("POST", "/echo") { request in
+            HTTPResponse(status: 200, fields: HTTPFields([("Content-Type", "application/octet-stream")]), body: request.body)
+        }
+        build(&router)
+        try self.init(router: router, configuration)
+    }
+
+    /// Starts a server answering with `router` as is.
+    init(router: Router, _ configuration: ServerConfiguration = ServerConfiguration(loops: 1)) throws {
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        server = HTTPServer(
+            configuration: configuration,
+            listeners: [ListenerSpec(name: "local", address: SocketAddress(host: "127.0.0.1", port: 0)!, router: router)],
+            logger: logger)
+        port = try server.start()[0].port
+    }
+
+    deinit { server.stop() }
+
+    func client(timeout: Double = 5) throws -> RawClient { try RawClient(port: port, timeout: timeout) }
+}
+
+/// Polls `condition` every 5 ms for at most `seconds`.
+func eventually(_ seconds: Double = 3, _ condition: () -> Bool) -> Bool {
+    let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+    while ContinuousClock.now < deadline {
+        if condition() { return true }
+        usleep(5000)
+    }
+    return condition()
+}
