@@ -8,10 +8,10 @@ public struct ClientRequest: Sendable {
     public var url: String
     public var headers: [(String, String)]
     public var body: [UInt8]
-    /// Per-request deadline in seconds (connect included); nil uses the client's default.
-    public var timeout: Double?
+    /// Per-request deadline (connect included); nil uses the client's default.
+    public var timeout: Duration?
 
-    public init(method: String = "GET", url: String, headers: [(String, String)] = [], body: [UInt8] = [], timeout: Double? = nil) {
+    public init(method: String = "GET", url: String, headers: [(String, String)] = [], body: [UInt8] = [], timeout: Duration? = nil) {
         self.method = method
         self.url = url
         self.headers = headers
@@ -25,12 +25,12 @@ public struct ClientResponse: Sendable {
     public var status: Int
     public var headers: HTTPFields
     public var body: [UInt8]
-    /// Time from hand-over to completion, in seconds.
-    public var duration: Double
+    /// Time from hand-over to completion.
+    public var duration: Duration
     /// Connections curl had to open for this request (0 when it reused one).
     public var newConnections: Int
 
-    public init(status: Int, headers: HTTPFields, body: [UInt8], duration: Double, newConnections: Int = 0) {
+    public init(status: Int, headers: HTTPFields, body: [UInt8], duration: Duration, newConnections: Int = 0) {
         self.status = status
         self.headers = headers
         self.body = body
@@ -41,10 +41,10 @@ public struct ClientResponse: Sendable {
 
 /// Client-wide settings.
 public struct ClientConfiguration: Sendable {
-    /// Longest time to establish a connection, in seconds.
-    public var connectTimeout: Double
-    /// Default per-request deadline, in seconds.
-    public var requestTimeout: Double
+    /// Longest time to establish a connection.
+    public var connectTimeout: Duration
+    /// Default per-request deadline.
+    public var requestTimeout: Duration
     /// Largest response body kept; above it the transfer fails with `.tooLarge`.
     public var maxResponseBytes: Int
     /// CA bundle for TLS verification (nil: the system's). Verification is always on.
@@ -59,7 +59,7 @@ public struct ClientConfiguration: Sendable {
     public var environmentProxies: Bool
 
     public init(
-        connectTimeout: Double = 5, requestTimeout: Double = 10, maxResponseBytes: Int = 4 << 20, caBundle: String? = nil,
+        connectTimeout: Duration = .seconds(5), requestTimeout: Duration = .seconds(10), maxResponseBytes: Int = 4 << 20, caBundle: String? = nil,
         maxConnections: Int = 256, maxConnectionsPerHost: Int = 8, environmentProxies: Bool = true
     ) {
         self.connectTimeout = connectTimeout

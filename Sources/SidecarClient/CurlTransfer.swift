@@ -41,7 +41,7 @@ final class CurlTransfer {
         func set(_ option: CURLoption, _ value: Int) { ok = ok && ccurl_setopt_long(h, option, value) == CURLE_OK }
 
         ok = ok && ccurl_setopt_string(h, CURLOPT_URL, request.url) == CURLE_OK
-        set(CURLOPT_TIMEOUT_MS, max(1, Int((request.timeout ?? configuration.requestTimeout) * 1000)))
+        set(CURLOPT_TIMEOUT_MS, max(1, Int((request.timeout ?? configuration.requestTimeout).nanoseconds / 1_000_000)))
         // Every method option is set each time: a reused handle keeps what its last request set.
         set(CURLOPT_HTTPGET, 1)
         ok = ok && ccurl_setopt_pointer(h, CURLOPT_CUSTOMREQUEST, nil) == CURLE_OK
@@ -85,7 +85,7 @@ final class CurlTransfer {
         set(CURLOPT_SSL_VERIFYHOST, 2)
         if let ca = configuration.caBundle { ok = ok && ccurl_setopt_string(h, CURLOPT_CAINFO, ca) == CURLE_OK }
         set(CURLOPT_TCP_NODELAY, 1)
-        set(CURLOPT_CONNECTTIMEOUT_MS, Int(configuration.connectTimeout * 1000))
+        set(CURLOPT_CONNECTTIMEOUT_MS, max(1, Int(configuration.connectTimeout.nanoseconds / 1_000_000)))
         set(CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1)
         if !configuration.environmentProxies {
             ok = ok && ccurl_setopt_string(h, CURLOPT_PROXY, "") == CURLE_OK
@@ -169,7 +169,7 @@ final class CurlTransfer {
             ccurl_getinfo_long(h, CURLINFO_RESPONSE_CODE, &status)
             ccurl_getinfo_long(h, CURLINFO_NUM_CONNECTS, &connects)
         }
-        return .success(ClientResponse(status: status, headers: headers, body: body, duration: Double(now &- started) / 1e9, newConnections: connects))
+        return .success(ClientResponse(status: status, headers: headers, body: body, duration: .nanoseconds(Int64(now &- started)), newConnections: connects))
     }
 
     static func error(for code: CURLcode) -> ClientError {

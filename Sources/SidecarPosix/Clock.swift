@@ -1,5 +1,5 @@
 import CSidecarSystem
-import Glibc
+
 
 /// A moment on the monotonic clock (`CLOCK_MONOTONIC`): nanoseconds since an arbitrary start,
 /// never going back. The one instant type of the code base; spans between instants are
@@ -27,6 +27,10 @@ public struct MonotonicInstant: InstantProtocol, Hashable, Sendable, CustomStrin
     }
 
     public static func < (a: MonotonicInstant, b: MonotonicInstant) -> Bool { a.nanoseconds < b.nanoseconds }
+    public static func + (a: MonotonicInstant, d: Duration) -> MonotonicInstant { a.advanced(by: d) }
+    public static func - (a: MonotonicInstant, d: Duration) -> MonotonicInstant { a.advanced(by: .zero - d) }
+    /// The span from `b` to `a`.
+    public static func - (a: MonotonicInstant, b: MonotonicInstant) -> Duration { b.duration(to: a) }
     public var description: String { "\(nanoseconds)ns" }
 }
 
@@ -75,49 +79,4 @@ public struct SystemClock: SidecarClock {
     public func wallTime(of instant: MonotonicInstant) -> Double {
         WallClock.now() + now.duration(to: instant).seconds
     }
-}
-
-/// Wall-clock time, for display only (log lines, `updatedAt`, ISO timestamps in `/status`).
-public enum WallClock {
-    /// Seconds since the epoch.
-    @Sendable public static func now() -> Double {
-        var s: Int64 = 0
-        var ns = 0
-        csidecar_realtime(&s, &ns)
-        return Double(s) + Double(ns) / 1e9
-    }
-
-    /// ISO 8601 with milliseconds for `t` seconds since the epoch.
-    public static func iso(_ t: Double) -> String {
-        ISO8601.format(epochSeconds: Int64(t.rounded(.down)), milliseconds: Int((t - t.rounded(.down)) * 1000))
-    }
-}
-
-/// ISO 8601 formatting without Foundation.
-public enum ISO8601 {
-    /// `2026-11-23T07:51:25.123Z` (milliseconds omitted when nil).
-    public static func format(epochSeconds t: Int64, milliseconds: Int? = nil) -> String {
-        var time = time_t(t)
-        var parts = tm()
-        gmtime_r(&time, &parts)
-        func pad(_ v: Int32, _ width: Int) -> String {
-            let s = String(v)
-            return String(repeating: "0", count: max(0, width - s.count)) + s
-        }
-        var out = "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))"
-        out += "T\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2))"
-        if let ms = milliseconds { out += "." + pad(Int32(ms), 3) }
-        return out + "Z"
-    }
-}
-
-/// Monotonic time in seconds (transitional; new code takes a `SidecarClock`).
-public enum MonotonicClock {
-    @Sendable public static func now() -> Double { Double(csidecar_monotonic_ns()) / 1e9 }
-}
-
-/// Fast non-cryptographic randomness (a per-thread wyrand): correlation ids, jitter.
-public enum FastRandom {
-    /// 64 random bits; any thread, no lock.
-    @inline(__always) public static func next() -> UInt64 { csidecar_random64() }
 }

@@ -1,3 +1,4 @@
+import ServiceLifecycle
 import SidecarPosix
 import SidecarHTTP
 import SidecarClient
@@ -8,18 +9,22 @@ import Synchronization
 
 /// The embedded registry: the mIT side of the contract in memory, plus a development token
 /// endpoint (client-credentials, HS256 with a secret shared with the sidecars it serves).
-public final class RegistryService: Sendable {
+///
+/// A `Service`: `run()` drops servers that missed three leases until graceful shutdown.
+public final class RegistryService: Service {
     /// Registry settings.
     public struct Settings: Sendable {
-        public var leaseTime: Double
+        public var leaseTime: Duration
         /// The HS256 secret: signs tokens; the sidecars check cluster calls with it (JWT_SECRET).
         public var secret: Secret
         /// Accepted client credentials; nil accepts any (development).
         public var clientID: String?
         public var clientSecret: Secret?
-        public var tokenLifetime: Double
+        public var tokenLifetime: Duration
 
-        public init(leaseTime: Double = 60, secret: Secret, clientID: String? = nil, clientSecret: Secret? = nil, tokenLifetime: Double = 3600) {
+        public init(
+            leaseTime: Duration = .seconds(60), secret: Secret, clientID: String? = nil, clientSecret: Secret? = nil, tokenLifetime: Duration = .seconds(3600)
+        ) {
             self.leaseTime = leaseTime
             self.secret = secret
             self.clientID = clientID
@@ -35,9 +40,11 @@ public final class RegistryService: Sendable {
     private let client: CurlClient
     private let keys: HS256Keys
     private let logger: Logger
+    private let clock: any SidecarClock
     private let counter = Atomic<Int>(0)
 
-    public init(settings: Settings, client: CurlClient, keys: HS256Keys, logger: Logger) {
+    public init(settings: Settings, client: CurlClient, keys: HS256Keys, logger: Logger, clock: any SidecarClock = SystemClock()) {
+        self.clock = clock
         self.settings = settings
         store = Mutex(RegistryStore(leaseTime: settings.leaseTime))
         self.client = client
@@ -58,10 +65,10 @@ public final class RegistryService: Sendable {
             }
             r.onAsync("PUT", "/servers/{id}/lease") { [self] request in
                 let id = request.pathParameters["id"] ?? ""
-                guard store.withLock({ $0.lease(id: id, now: MonotonicClock.now()) }) else {
+                guard store.withLock({ $0.lease(id: id, now: clock.now) }) else {
                     return .error(404, code: "not_found", message: "no such server")
                 }
-                return .json(200, encoding: ["leaseTime": settings.leaseTime])
+                return .json(200, encoding: ["leaseTime": settings.leaseTime.seconds])
             }
             r.onAsync("DELETE", "/servers/{id}") { [self] request in
                 let id = request.pathParameters["id"] ?? ""
@@ -76,15 +83,22 @@ public final class RegistryService: Sendable {
         return r
     }
 
-    /// Drops servers that missed three lease intervals, every `interval` seconds, until cancelled.
-    public func runExpiry(interval: Double = 1) async {
-        while !Task.isCancelled {
-            try? await Task.sleep(for: .milliseconds(Int(interval * 1000)))
-            let gone = store.withLock { $0.expire(now: MonotonicClock.now()) }
-            for (server, peers) in gone {
-                logger.info("server dropped: lease expired", metadata: ["server.id": "\(server.id)"])
-                await tell(peers, .left, server)
+    /// Drops servers that missed three lease intervals, once a second, until graceful shutdown.
+    public func run() async {
+        await cancelWhenGracefulShutdown { [self] in
+            while !Task.isCancelled {
+                do { try await clock.sleep(until: clock.now + .seconds(1), tolerance: nil) } catch { return }
+                await expire()
             }
+        }
+    }
+
+    /// Drops the servers whose leases ran out now and tells their peers.
+    public func expire() async {
+        let gone = store.withLock { $0.expire(now: clock.now) }
+        for (server, peers) in gone {
+            logger.info("server dropped: lease expired", metadata: ["server.id": "\(server.id)"])
+            await tell(peers, .left, server)
         }
     }
 
@@ -121,14 +135,14 @@ public final class RegistryService: Sendable {
         let r = store.withLock { s in
             s.register(
                 id: body.id, type: body.type, url: body.url, clusterUrl: body.clusterUrl, cluster: body.cluster ?? true, metadata: body.metadata,
-                now: MonotonicClock.now(), wall: WallClock.iso(WallClock.now()),
+                now: clock.now, wall: WallClock.iso(clock.wallTime(of: clock.now)),
                 makeID: { "\(body.type)-\(counter.add(1, ordering: .relaxed).newValue)-\(UInt32.random(in: 0...UInt32.max))" })
         }
         if r.created {
             logger.info("server joined", metadata: ["server.id": "\(r.server.id)", "server.type": "\(r.server.type)", "members": "\(r.members.count)"])
             await tell(r.peersToTell, .joined, r.server)
         }
-        return .json(r.created ? 201 : 200, encoding: RegisterReply(id: r.server.id, type: r.server.type, leaseTime: settings.leaseTime, servers: r.members))
+        return .json(r.created ? 201 : 200, encoding: RegisterReply(id: r.server.id, type: r.server.type, leaseTime: settings.leaseTime.seconds, servers: r.members))
     }
 
     private func token(_ request: HTTPRequest) async -> HTTPResponse {
@@ -142,9 +156,9 @@ public final class RegistryService: Sendable {
         else {
             return .json(401, #"{"error":"invalid_client"}"#)
         }
-        let claims = ClusterClaims(issuer: Self.issuer, subject: id, issuedAt: Date(), lifetime: settings.tokenLifetime, cluster: form["cluster"] == "true")
+        let claims = ClusterClaims(issuer: Self.issuer, subject: id, issuedAt: Date(), lifetime: settings.tokenLifetime.seconds, cluster: form["cluster"] == "true")
         guard let jwt = try? await keys.sign(claims) else { return .error(500, code: "signing_failed", message: "could not sign a token") }
-        return .json(200, encoding: TokenReply(access_token: jwt, token_type: "Bearer", expires_in: settings.tokenLifetime))
+        return .json(200, encoding: TokenReply(access_token: jwt, token_type: "Bearer", expires_in: settings.tokenLifetime.seconds))
     }
 
     private struct TokenReply: Encodable {

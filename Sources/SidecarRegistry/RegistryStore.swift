@@ -8,17 +8,17 @@ public struct RegistryStore: Sendable {
     struct Entry: Sendable {
         var server: ServerInfo
         var cluster: Bool
-        var lastSeen: Double
+        var lastSeen: MonotonicInstant
     }
 
     /// The lease time the registry hands out, in seconds.
-    public let leaseTime: Double
+    public let leaseTime: Duration
     /// Missed lease intervals before a server is dropped.
-    public let missedLeases: Double
+    public let missedLeases: Int
     private var entries: [String: Entry] = [:]
     private var order: [String] = []
 
-    public init(leaseTime: Double, missedLeases: Double = 3) {
+    public init(leaseTime: Duration, missedLeases: Int = 3) {
         self.leaseTime = leaseTime
         self.missedLeases = missedLeases
     }
@@ -36,7 +36,7 @@ public struct RegistryStore: Sendable {
 
     /// Registers (or re-registers) a server. `id` nil or empty: a new id from `makeID`.
     public mutating func register(
-        id: String?, type: String, url: String, clusterUrl: String, cluster: Bool, metadata: JSONValue?, now: Double, wall: String,
+        id: String?, type: String, url: String, clusterUrl: String, cluster: Bool, metadata: JSONValue?, now: MonotonicInstant, wall: String,
         makeID: () -> String
     ) -> Registration {
         let serverID = (id?.isEmpty == false) ? id! : makeID()
@@ -50,7 +50,7 @@ public struct RegistryStore: Sendable {
     }
 
     /// Renews a lease; false when the id is unknown (404).
-    public mutating func lease(id: String, now: Double) -> Bool {
+    public mutating func lease(id: String, now: MonotonicInstant) -> Bool {
         guard entries[id] != nil else { return false }
         entries[id]!.lastSeen = now
         return true
@@ -64,7 +64,7 @@ public struct RegistryStore: Sendable {
     }
 
     /// Drops every server that missed `missedLeases` lease intervals; returns each with its peers.
-    public mutating func expire(now: Double) -> [(server: ServerInfo, peers: [ServerInfo])] {
+    public mutating func expire(now: MonotonicInstant) -> [(server: ServerInfo, peers: [ServerInfo])] {
         let limit = leaseTime * missedLeases
         let gone = order.filter { id in entries[id].map { now - $0.lastSeen > limit } ?? false }
         return gone.compactMap { remove(id: $0) }

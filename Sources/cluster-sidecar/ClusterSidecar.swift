@@ -39,7 +39,8 @@ struct ClusterSidecar: ParsableCommand {
         } catch {
             Environment.fail(error.description, status: ExitStatus.configuration)
         }
-        Runtime(configuration: configuration).run()
+        let runtime = Runtime(configuration: configuration)
+        Glibc.exit(Blocking.run { await runtime.run() })
     }
 }
 

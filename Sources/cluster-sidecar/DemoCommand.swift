@@ -75,7 +75,8 @@ struct DemoCommand: ParsableCommand {
         }
 
         print("cluster-sidecar demo: registry \(registryURL), \(sidecars.count) sidecars; logs in \(dir). Ctrl-C stops.\n")
-        let started = MonotonicClock.now()
+        let clock = SystemClock()
+        let started = clock.now
         var last = ""
         var fannedOut: String?
         let live = isatty(1) != 0
@@ -95,7 +96,7 @@ struct DemoCommand: ParsableCommand {
                 last = table
             }
             let signal = csidecar_wait_signal_timeout(500)
-            if signal != 0 || (duration > 0 && MonotonicClock.now() - started >= duration) { break }
+            if signal != 0 || (duration > 0 && clock.now - started >= .seconds(exactly: duration)) { break }
         }
 
         print("\nstopping: the sidecars unregister, then the registry stops")
@@ -123,7 +124,7 @@ struct DemoCommand: ParsableCommand {
 
         static func fetch(_ client: CurlClient, port: UInt16) -> Row {
             var row = Row(port: port)
-            guard let body = Blocking.run({ try? await client.execute(ClientRequest(url: "http://127.0.0.1:\(port)/status", timeout: 1)).body }),
+            guard let body = Blocking.run({ try? await client.execute(ClientRequest(url: "http://127.0.0.1:\(port)/status", timeout: .seconds(1))).body }),
                 case .object(let s)? = JSONValue.parse(body)
             else { return row }
             if case .string(let st)? = s["REGISTRATION_STATUS"] { row.status = st }
@@ -140,7 +141,7 @@ struct DemoCommand: ParsableCommand {
     /// One fan-out through the first sidecar, and its aggregate.
     func fanOut(_ client: CurlClient, local: UInt16) -> String {
         let body = Array(#"{"url":"/hello/demo","timeout":2000}"#.utf8)
-        let request = ClientRequest(method: "POST", url: "http://127.0.0.1:\(local)/cluster/fanout", headers: [("Content-Type", "application/json")], body: body, timeout: 5)
+        let request = ClientRequest(method: "POST", url: "http://127.0.0.1:\(local)/cluster/fanout", headers: [("Content-Type", "application/json")], body: body, timeout: .seconds(5))
         guard let r = Blocking.run({ try? await client.execute(request) }) else { return "fan-out failed: no answer" }
         var out = "fan-out through 127.0.0.1:\(local): POST /cluster/fanout {\"url\":\"/hello/demo\"} -> \(r.status)\n"
         if case .object(let answer)? = JSONValue.parse(r.body) {
@@ -162,12 +163,13 @@ struct DemoCommand: ParsableCommand {
 }
 
 private func statusCode(_ client: CurlClient, _ url: String) -> Int? {
-    Blocking.run { try? await client.execute(ClientRequest(url: url, timeout: 1)).status }
+    Blocking.run { try? await client.execute(ClientRequest(url: url, timeout: .seconds(1))).status }
 }
 
 private func waitUntil(_ seconds: Double, _ condition: () -> Bool) -> Bool {
-    let end = MonotonicClock.now() + seconds
-    while MonotonicClock.now() < end {
+    let clock = SystemClock()
+    let end = clock.now + .seconds(exactly: seconds)
+    while clock.now < end {
         if condition() { return true }
         usleep(50_000)
     }

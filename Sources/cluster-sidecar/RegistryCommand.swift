@@ -7,6 +7,7 @@ import SidecarClient
 import SidecarHTTP
 import SidecarPosix
 import SidecarRegistry
+import ServiceLifecycle
 
 /// `cluster-sidecar registry`: the embedded development registry (the mIT side of the contract).
 struct RegistryCommand: ParsableCommand {
@@ -22,66 +23,53 @@ struct RegistryCommand: ParsableCommand {
             """
     )
 
-    @Option(help: "Listen address (env REGISTRY_ADDRESS; default: 127.0.0.1).")
-    var address: String?
-    @Option(help: "Listen port, 0 for any (env REGISTRY_PORT; default: 8400).")
-    var port: String?
-    @Option(name: .customLong("lease-time"), help: "Lease time handed out, in seconds (env REGISTRY_LEASE_TIME; default: 60).")
-    var leaseTime: String?
-    @Option(help: "HS256 secret for tokens (env REGISTRY_SECRET or REGISTRY_SECRET_FILE; required).")
-    var secret: String?
-    @Option(name: .customLong("client-id"), help: "Accepted OAuth client id (env REGISTRY_CLIENT_ID; default: any).")
-    var clientID: String?
-    @Option(name: .customLong("client-secret"), help: "Accepted OAuth client secret (env REGISTRY_CLIENT_SECRET; default: any).")
-    var clientSecret: String?
-    @Option(name: .customLong("log-level"), help: "Log level (env LOG_LEVEL; default: info).")
-    var logLevel: String?
+    @Option(help: ArgumentHelp(RegistryKey.address.help)) var address: String?
+    @Option(help: ArgumentHelp(RegistryKey.port.help)) var port: String?
+    @Option(name: .customLong("lease-time"), help: ArgumentHelp(RegistryKey.leaseTime.help)) var leaseTime: String?
+    @Option(help: ArgumentHelp(RegistryKey.secret.help)) var secret: String?
+    @Option(name: .customLong("client-id"), help: ArgumentHelp(RegistryKey.clientID.help)) var clientID: String?
+    @Option(name: .customLong("client-secret"), help: ArgumentHelp(RegistryKey.clientSecret.help)) var clientSecret: String?
+    @Option(name: .customLong("log-level"), help: ArgumentHelp(RegistryKey.logLevel.help)) var logLevel: String?
+
+    /// The values given on the command line, keyed by variable name.
+    var flagValues: [String: String] {
+        let all: [(RegistryKey, String?)] = [
+            (.address, address), (.port, port), (.leaseTime, leaseTime), (.secret, secret), (.clientID, clientID),
+            (.clientSecret, clientSecret), (.logLevel, logLevel),
+        ]
+        return Dictionary(uniqueKeysWithValues: all.compactMap { key, value in value.map { (key.variable, $0) } })
+    }
 
     func run() throws {
         csidecar_block_signals()
-        let env = Environment.current()
-        func value(_ flag: String?, _ variable: String) -> String? { flag ?? env[variable].flatMap { $0.isEmpty ? nil : $0 } }
-        let host = value(address, "REGISTRY_ADDRESS") ?? "127.0.0.1"
-        let portText = value(port, "REGISTRY_PORT") ?? "8400"
-        guard let portNumber = UInt16(portText) else { Environment.fail("configuration error: REGISTRY_PORT: '\(portText)' is not a port (0-65535)", status: ExitStatus.configuration) }
-        guard let bind = SocketAddress(host: host, port: portNumber) else {
-            Environment.fail("configuration error: REGISTRY_ADDRESS: '\(host)' is not a numeric IPv4 or IPv6 address", status: ExitStatus.configuration)
+        let configuration: RegistryConfiguration
+        do {
+            configuration = try RegistryConfiguration.resolve(
+                SettingsReader(environment: Environment.current(), flags: flagValues, readFile: Environment.readFile))
+        } catch {
+            Environment.fail(error.description, status: ExitStatus.configuration)
         }
-        let leaseText = value(leaseTime, "REGISTRY_LEASE_TIME") ?? "60"
-        guard let lease = Double(leaseText), lease > 0, lease.isFinite else {
-            Environment.fail("configuration error: REGISTRY_LEASE_TIME: '\(leaseText)' is not a duration in seconds above 0", status: ExitStatus.configuration)
-        }
-        var secretValue = value(secret, "REGISTRY_SECRET")
-        if secretValue == nil, let file = env["REGISTRY_SECRET_FILE"], !file.isEmpty {
-            guard let text = Environment.readFile(file) else { Environment.fail("configuration error: REGISTRY_SECRET_FILE: cannot read '\(file)'", status: ExitStatus.configuration) }
-            secretValue = String(text.reversed().drop(while: \.isNewline).reversed())
-        }
-        guard let secretValue, !secretValue.isEmpty else {
-            Environment.fail("configuration error: REGISTRY_SECRET: is required (the HS256 secret shared with the sidecars)", status: ExitStatus.configuration)
-        }
-        guard secretValue.utf8.count >= HS256Keys.minimumSecretBytes else {
-            Environment.fail("configuration error: REGISTRY_SECRET: must be at least \(HS256Keys.minimumSecretBytes) bytes (HS256)", status: ExitStatus.configuration)
-        }
-        let level = Logger.Level(rawValue: (value(logLevel, "LOG_LEVEL") ?? "info").lowercased()) ?? .info
+        let level = configuration.logLevel
         LoggingSystem.bootstrap { JSONLogHandler(label: $0, level: level) }
         let logger = Logger(label: "registry")
-
-        let settings = RegistryService.Settings(
-            leaseTime: lease, secret: Secret(secretValue), clientID: value(clientID, "REGISTRY_CLIENT_ID"),
-            clientSecret: value(clientSecret, "REGISTRY_CLIENT_SECRET").map(Secret.init))
-        let keys = Blocking.run { await HS256Keys.make(secret: settings.secret) }
-        let service = RegistryService(settings: settings, client: CurlClient(), keys: keys, logger: logger)
-        let http = HTTPServer(configuration: ServerConfiguration(), listeners: [ListenerSpec(name: "registry", address: bind, router: service.router())], logger: logger)
+        let keys = Blocking.run { await HS256Keys.make(secret: configuration.settings.secret) }
+        let service = RegistryService(settings: configuration.settings, client: CurlClient(), keys: keys, logger: logger)
+        let http = HTTPServer(
+            configuration: ServerConfiguration(), listeners: [ListenerSpec(name: "registry", address: configuration.address, router: service.router())],
+            logger: logger)
         let bound: [SocketAddress]
         do {
             bound = try http.start()
         } catch {
             Environment.fail("\(error) [REGISTRY_ADDRESS/REGISTRY_PORT]", status: error.isAddressInUse ? ExitStatus.addressInUse : ExitStatus.startup)
         }
-        Task { await service.runExpiry() }
-        logger.info("registry listening", metadata: ["address": "\(bound[0])", "lease_time": "\(lease)", "pid": "\(getpid())"])
-        let signal = csidecar_wait_signal()
-        logger.info("registry stopped", metadata: ["signal": "\(signal)"])
+        logger.info("registry listening", metadata: ["address": "\(bound[0])", "lease_time": "\(configuration.settings.leaseTime.seconds)", "pid": "\(getpid())"])
+        let signals = SignalService(logger: logger) { signal in logger.info("registry stopping", metadata: ["signal": "\(signal)"]) }
+        Blocking.run {
+            await Lifecycle.run(
+                [.init(service: HTTPServerService(server: http, health: nil, logger: logger)), .init(service: service)], signals: signals,
+                drainTimeout: .seconds(5), logger: logger)
+        }
         Glibc.exit(ExitStatus.clean)
     }
 }

@@ -6,14 +6,16 @@ import SidecarClient
 import SidecarHTTP
 import SidecarPosix
 import SidecarRegistry
-import Synchronization
+import ServiceLifecycle
 
-/// Wires the configuration to the server, the registrar and the probes, then waits for
-/// signals on the main thread.
+/// Wires the configuration to the server, the registrar and the prober, and runs them as
+/// one service group.
 struct Runtime {
     let configuration: SidecarConfiguration
 
-    func run() -> Never {
+    /// Builds everything, binds the listeners (a failure exits here, before anything runs),
+    /// then runs the services until shutdown. Returns the exit status.
+    func run() async -> Int32 {
         let level = configuration.logLevel
         LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: level) }
         let logger = Logger(label: "cluster-sidecar")
@@ -38,7 +40,7 @@ struct Runtime {
                 ListenerSpec(name: "local", address: configuration.localAddress, router: SidecarRoutes.local(context: context)),
                 ListenerSpec(name: "cluster", address: configuration.clusterAddress, router: SidecarRoutes.cluster(context: context)),
             ],
-            logger: logger)
+            logger: logger, middleware: level <= .debug ? [AccessLogMiddleware(logger: logger)] : [])
         let bound: [SocketAddress]
         do {
             bound = try http.start()
@@ -50,22 +52,29 @@ struct Runtime {
         if configuration.jwtSecret == nil && configuration.jwtPublicKeyFile == nil {
             logger.warning("no JWT_SECRET or JWT_PUBLIC_KEY_FILE: the cluster API refuses every call but health")
         }
-        let registrar = startMembership(context: context, clusterURL: clusterURL, client: client, tokens: tokens, logger: logger)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: HTTPServerService(server: http, health: health, logger: logger)),
+            .init(service: StartupTrim(), successTerminationBehavior: .ignore),
+        ]
+        services += membership(context: context, clusterURL: clusterURL, client: client, tokens: tokens, logger: logger)
         logger.info("listening", metadata: [
             "local": "\(bound[0])", "cluster": "\(bound[1])", "cluster_url": "\(clusterURL)",
             "registry": "\(configuration.mitURL ?? "none")", "pid": "\(getpid())",
         ])
-        _ = csidecar_trim_startup_pages()
-        // Once more when the first calls out (TLS library start-up, registration) are done.
-        Task {
-            try? await Task.sleep(for: .seconds(3))
-            _ = csidecar_trim_startup_pages()
+        let signals = SignalService(logger: logger) { signal in
+            logger.info("shutting down", metadata: ["signal": "\(signal)", "open_connections": "\(http.openConnections)"])
+            health.beginDraining()
         }
-        waitForShutdown(http: http, health: health, registrar: registrar, logger: logger)
+        // Shut down in reverse: stop probing, unregister (peers, then mIT), drain the server.
+        await Lifecycle.run(services, signals: signals, drainTimeout: configuration.drainTimeout, logger: logger)
+        return ExitStatus.clean
     }
 
-    /// Our server in the view; with a registry, the registrar and (with APP_HEALTH_URL) the prober.
-    private func startMembership(context: SidecarContext, clusterURL: String, client: CurlClient, tokens: TokenProvider, logger: Logger) -> Registrar? {
+    /// Our server in the view; with a registry, the registrar and (with APP_HEALTH_URL) the
+    /// prober, as services (the registrar after the server: it unregisters before the drain).
+    private func membership(
+        context: SidecarContext, clusterURL: String, client: CurlClient, tokens: TokenProvider, logger: Logger
+    ) -> [ServiceGroupConfiguration.ServiceConfiguration] {
         let me = ServerInfo(
             id: configuration.serverID ?? "", type: configuration.serverType ?? "", url: configuration.serverURL ?? "", clusterUrl: clusterURL)
         guard let mitURL = configuration.mitURL else {
@@ -74,7 +83,7 @@ struct Runtime {
             if alone.id.isEmpty { alone.id = "self" }
             context.attach(me: alone, registrar: nil)
             if configuration.serverURL != nil { context.view.replace(with: [alone]) }
-            return nil
+            return []
         }
         let announcer = context.announcer
         let registrar = Registrar(
@@ -82,24 +91,22 @@ struct Runtime {
                 retry: configuration.registrationRetry, concurrentDelay: configuration.registrationConcurrentDelay,
                 leaseTimeDefault: configuration.leaseTimeDefault, clusterManagement: configuration.clusterManagement,
                 fixedID: configuration.serverID),
-            mit: MITClient(baseURL: mitURL, client: client, tokens: tokens, logger: logger),
+            registry: MITClient(baseURL: mitURL, client: client, tokens: tokens, logger: logger),
             me: me, view: context.view, health: context.health, logger: logger,
             announce: { await announcer?.announce($0, to: $1) ?? [] },
             leave: { await announcer?.leave($0, to: $1) ?? [] })
         context.attach(me: me, registrar: registrar)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: registrar)]
         if let url = configuration.appHealthURL {
             context.health.setApplicationHealthy(false)
             let health = context.health
-            Task {
-                await AppHealthProber(url: url, client: client).run { healthy in
-                    health.setApplicationHealthy(healthy)
-                    logger.info("application health changed", metadata: ["healthy": "\(healthy)"])
-                    await registrar.applicationHealth(healthy)
-                }
-            }
+            services.append(.init(service: AppHealthProber(url: url, client: client) { healthy in
+                health.setApplicationHealthy(healthy)
+                logger.info("application health changed", metadata: ["healthy": "\(healthy)"])
+                await registrar.applicationHealth(healthy)
+            }))
         }
-        Task { await registrar.start() }
-        return registrar
+        return services
     }
 
     /// `http://<host>:<port>`: the listener's own address when it names one, else the host's
@@ -142,41 +149,6 @@ struct Runtime {
         switch made {
         case .success(let v): return v
         case .failure(let e): Environment.fail(e.description, status: ExitStatus.configuration)
-        }
-    }
-
-    /// First signal: leave rotation, unregister and drain (at most DRAIN_TIMEOUT), exit 0.
-    /// A second: exit at once.
-    private func waitForShutdown(http: HTTPServer, health: HealthState, registrar: Registrar?, logger: Logger) -> Never {
-        let signal = csidecar_wait_signal()
-        logger.info("shutting down", metadata: ["signal": "\(signal)", "open_connections": "\(http.openConnections)"])
-        health.beginDraining()
-        http.beginDrain()
-        let unregistered = Atomic<Bool>(registrar == nil)
-        if let registrar {
-            Task {
-                await registrar.shutdown()
-                unregistered.store(true, ordering: .releasing)
-            }
-        }
-        let deadline = csidecar_monotonic_ns() + UInt64(configuration.drainTimeout * 1_000_000_000)
-        while true {
-            if http.isDrained && unregistered.load(ordering: .acquiring) {
-                logger.info("stopped", metadata: ["reason": "drained"])
-                exit(ExitStatus.clean)
-            }
-            if csidecar_monotonic_ns() >= deadline {
-                logger.warning("stopped", metadata: [
-                    "reason": "drain timeout", "open_connections": "\(http.openConnections)",
-                    "unregistered": "\(unregistered.load(ordering: .acquiring))",
-                ])
-                exit(ExitStatus.clean)
-            }
-            let second = csidecar_wait_signal_timeout(5)
-            if second != 0 {
-                logger.warning("stopped", metadata: ["reason": "second signal", "signal": "\(second)"])
-                exit(128 + second)
-            }
         }
     }
 }

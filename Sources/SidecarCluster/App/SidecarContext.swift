@@ -9,7 +9,9 @@ public final class SidecarContext: Sendable {
     public let configuration: SidecarConfiguration
     public let health: HealthState
     public let view: ClusterView
-    public let startedAt: Double
+    /// The clock of uptime and of the lifecycle's timers.
+    public let clock: any SidecarClock
+    public let startedAt: MonotonicInstant
     /// The fan-out engine (nil: fan-out answers 503).
     public let fanOut: FanOut?
     /// The cluster API's token checks.
@@ -20,7 +22,7 @@ public final class SidecarContext: Sendable {
 
     public init(
         configuration: SidecarConfiguration, health: HealthState, view: ClusterView = ClusterView(), fanOut: FanOut? = nil,
-        verifier: JWTVerifier? = nil, announcer: Announcer? = nil
+        verifier: JWTVerifier? = nil, announcer: Announcer? = nil, clock: any SidecarClock = SystemClock()
     ) {
         self.configuration = configuration
         self.health = health
@@ -28,7 +30,8 @@ public final class SidecarContext: Sendable {
         self.fanOut = fanOut
         self.verifier = verifier
         self.announcer = announcer
-        startedAt = MonotonicClock.now()
+        self.clock = clock
+        startedAt = clock.now
     }
 
     /// Sets our server and, with a registry, the registrar.

@@ -1,3 +1,4 @@
+import ServiceLifecycle
 import SidecarPosix
 import SidecarHTTP
 import SidecarClient
@@ -33,27 +34,44 @@ public struct AppHealthMachine: Sendable, Equatable {
     }
 }
 
-/// Probes `APP_HEALTH_URL` every 5 s (2 s timeout) and reports changes.
-public struct AppHealthProber: Sendable {
-    let url: String
-    let client: CurlClient
-    let interval: Double
-    let timeout: Double
+/// Probes the application (`APP_HEALTH_URL`) every `interval` and reports each change of
+/// `AppHealthMachine`'s verdict: a `Service` that stops on graceful shutdown.
+public struct AppHealthProber: Service {
+    /// One probe: true when the application answered 2xx.
+    public typealias Probe = @Sendable () async -> Bool
 
-    public init(url: String, client: CurlClient, interval: Double = 5, timeout: Double = 2) {
-        self.url = url
-        self.client = client
+    let probe: Probe
+    let interval: Duration
+    let clock: any SidecarClock
+    let changed: @Sendable (Bool) async -> Void
+
+    /// A prober calling `probe`; `changed` gets each new state.
+    public init(interval: Duration = .seconds(5), clock: any SidecarClock = SystemClock(), probe: @escaping Probe, changed: @escaping @Sendable (Bool) async -> Void) {
+        self.probe = probe
         self.interval = interval
-        self.timeout = timeout
+        self.clock = clock
+        self.changed = changed
     }
 
-    /// Runs until cancelled; `changed` gets each new state.
-    public func run(_ changed: @Sendable (Bool) async -> Void) async {
-        var machine = AppHealthMachine()
-        while !Task.isCancelled {
-            let ok = (try? await client.execute(ClientRequest(url: url, timeout: timeout)).status).map { (200..<300).contains($0) } ?? false
-            if let state = machine.record(success: ok) { await changed(state) }
-            try? await Task.sleep(for: .milliseconds(Int(interval * 1000)))
+    /// A prober of `url` over `client` (each probe has `timeout`).
+    public init(
+        url: String, client: CurlClient, interval: Duration = .seconds(5), timeout: Duration = .seconds(2), clock: any SidecarClock = SystemClock(),
+        changed: @escaping @Sendable (Bool) async -> Void
+    ) {
+        self.init(interval: interval, clock: clock, probe: {
+            (try? await client.execute(ClientRequest(url: url, timeout: timeout)).status).map { (200..<300).contains($0) } ?? false
+        }, changed: changed)
+    }
+
+    /// Probes until cancelled or until graceful shutdown.
+    public func run() async {
+        let (probe, interval, clock, changed) = (probe, interval, clock, changed)
+        await cancelWhenGracefulShutdown {
+            var machine = AppHealthMachine()
+            while !Task.isCancelled {
+                if let state = machine.record(success: await probe()) { await changed(state) }
+                do { try await clock.sleep(until: clock.now + interval, tolerance: nil) } catch { return }
+            }
         }
     }
 }

@@ -10,7 +10,7 @@ public struct FanOutRequest: Sendable, Equatable {
     public var headers: [(String, String)]
     public var body: [UInt8]
     /// Per-node deadline in seconds.
-    public var timeout: Double
+    public var timeout: Duration
     public var retries: Int
     public var includeSelf: Bool
     /// Parameters of the cluster token to attach when the caller sent no Authorization.
@@ -33,7 +33,7 @@ public struct FanOutRequest: Sendable, Equatable {
         "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade", "host",
         "content-length", "expect", "proxy-authorization", "proxy-authenticate",
     ]
-    static let maxTimeout = 300.0
+    static let maxTimeout: Duration = .seconds(300)
     static let maxRetries = 5
 
     /// Whether the caller sent its own `Authorization` (then no cluster token is attached).
@@ -113,7 +113,7 @@ public struct FanOutRequest: Sendable, Equatable {
     }
 
     /// Parses the body of `POST /cluster/fanout`.
-    public static func parse(body: [UInt8], defaultTimeout: Double) throws(Invalid) -> FanOutRequest {
+    public static func parse(body: [UInt8], defaultTimeout: Duration) throws(Invalid) -> FanOutRequest {
         guard case .object(let o)? = JSONValue.parse(body) else { throw Invalid(message: "body must be a JSON object") }
         let known: Set<String> = ["method", "url", "headers", "params", "data", "timeout", "retries", "token", "includeSelf"]
         if let unknown = o.keys.sorted().first(where: { !known.contains($0) }) {
@@ -151,8 +151,10 @@ public struct FanOutRequest: Sendable, Equatable {
         }
         var timeout = defaultTimeout
         if let t = o["timeout"] {
-            guard case .number(let ms) = t, ms > 0, ms / 1000 <= maxTimeout else { throw Invalid(message: "timeout must be milliseconds above 0 and at most \(Int(maxTimeout * 1000))") }
-            timeout = ms / 1000
+            guard case .number(let ms) = t, ms > 0, ms <= maxTimeout.seconds * 1000 else {
+                throw Invalid(message: "timeout must be milliseconds above 0 and at most \(Int(maxTimeout.seconds * 1000))")
+            }
+            timeout = .seconds(exactly: ms / 1000)
         }
         var retries = 0
         if let r = o["retries"] {
@@ -176,7 +178,7 @@ public struct FanOutRequest: Sendable, Equatable {
 
     /// A request on `/cluster/proxy/{rest}`: same method, path, query, headers and body.
     /// `x-fanout-timeout` (ms), `x-fanout-retries` and `x-fanout-include-self` set the options.
-    public static func proxy(_ request: HTTPRequest, rest: String, defaultTimeout: Double, dropAuthorization: Bool) throws(Invalid) -> FanOutRequest {
+    public static func proxy(_ request: HTTPRequest, rest: String, defaultTimeout: Duration, dropAuthorization: Bool) throws(Invalid) -> FanOutRequest {
         guard methods.contains(request.method) else { throw Invalid(message: "method not supported for fan-out") }
         var path = "/" + rest
         try checkPath(path)
@@ -189,8 +191,8 @@ public struct FanOutRequest: Sendable, Equatable {
         for field in request.fields {
             switch field.name.lowercased() {
             case "x-fanout-timeout":
-                guard let ms = Double(field.value), ms > 0, ms / 1000 <= maxTimeout else { throw Invalid(message: "x-fanout-timeout must be milliseconds above 0") }
-                timeout = ms / 1000
+                guard let ms = Double(field.value), ms > 0, ms <= maxTimeout.seconds * 1000 else { throw Invalid(message: "x-fanout-timeout must be milliseconds above 0") }
+                timeout = .seconds(exactly: ms / 1000)
             case "x-fanout-retries":
                 guard let n = Int(field.value), (0...maxRetries).contains(n) else { throw Invalid(message: "x-fanout-retries must be 0 to \(maxRetries)") }
                 retries = n

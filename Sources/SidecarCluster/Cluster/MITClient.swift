@@ -1,17 +1,63 @@
-import SidecarPosix
-import SidecarHTTP
-import SidecarClient
 import Logging
+import SidecarClient
+import SidecarHTTP
 
-/// The calls the sidecar makes to mIT, mapped to the state machine's outcomes.
-public struct MITClient: Sendable {
+/// Why a call to mIT did not succeed: a closed set, so that `/status`, logs and metrics carry
+/// bounded labels and the lifecycle decides on cases, never on strings.
+public enum MITFailure: Error, Sendable, Equatable {
+    /// No answer: connect, timeout, io, tls...
+    case unreachable(ClientError.Code)
+    /// No token for the call.
+    case token(TokenError.Code)
+    /// A passing refusal: 5xx, 408 or 429.
+    case unavailable(status: Int)
+    /// Any other status: the configuration is wrong (logged loudly).
+    case rejected(status: Int)
+    /// A 2xx whose body is not the contract's answer.
+    case malformedAnswer
+
+    /// A label fit for metrics: `mit_connect`, `mit_unavailable`, `token_rejected`, ...
+    public var label: String {
+        switch self {
+        case .unreachable(let code): "mit_\(code.rawValue)"
+        case .token(let code): code.label
+        case .unavailable: "mit_unavailable"
+        case .rejected: "mit_rejected"
+        case .malformedAnswer: "mit_answer_malformed"
+        }
+    }
+
+    /// One line for logs and reports (may name the status; never a token).
+    public var message: String {
+        switch self {
+        case .unreachable(let code): "mIT unreachable (\(code.rawValue))"
+        case .token(let code): "no token for mIT (\(code.label))"
+        case .unavailable(let status): "mIT answered \(status)"
+        case .rejected(let status): "mIT refused the call with \(status): check the configuration"
+        case .malformedAnswer: "mIT's answer is not the contract's"
+        }
+    }
+}
+
+/// The registry calls the registrar makes; `MITClient` makes them over HTTP, tests fake them.
+public protocol RegistryCalls: Sendable {
+    /// `POST /servers`: our registration (with `id` when we have one).
+    func register(id: String?, me: ServerInfo, cluster: Bool) async -> Result<RegisterAnswer, MITFailure>
+    /// `PUT /servers/{id}/lease`: `.notFound` when mIT forgot us.
+    func lease(id: String) async -> RegistrationMachine.Outcome
+    /// `DELETE /servers/{id}`: nil once gone (200, 204 or 404).
+    func unregister(id: String) async -> MITFailure?
+}
+
+/// The calls the sidecar makes to mIT over HTTP, mapped to the state machine's outcomes.
+public struct MITClient: RegistryCalls {
     let baseURL: String
     let client: CurlClient
     let tokens: TokenProvider
     let logger: Logger
-    let timeout: Double
+    let timeout: Duration
 
-    public init(baseURL: String, client: CurlClient, tokens: TokenProvider, logger: Logger, timeout: Double = 10) {
+    public init(baseURL: String, client: CurlClient, tokens: TokenProvider, logger: Logger, timeout: Duration = .seconds(10)) {
         self.baseURL = baseURL
         self.client = client
         self.tokens = tokens
@@ -19,82 +65,70 @@ public struct MITClient: Sendable {
         self.timeout = timeout
     }
 
-    /// What a registration call gave: the outcome, the answer when there was one, an error label.
-    struct Registration: Sendable {
-        var outcome: RegistrationMachine.Outcome
-        var answer: RegisterAnswer?
-        var error: String?
-    }
-
-    func register(id: String?, me: ServerInfo, cluster: Bool) async -> Registration {
+    public func register(id: String?, me: ServerInfo, cluster: Bool) async -> Result<RegisterAnswer, MITFailure> {
         let body = RegisterBody(id: id, type: me.type, url: me.url, clusterUrl: me.clusterUrl, cluster: cluster, metadata: me.metadata)
         switch await call("POST", "/servers", body: JSONCoding.encode(body)) {
-        case .failure(let label):
-            return Registration(outcome: .failed, error: label.label)
+        case .failure(let failure):
+            return .failure(failure)
         case .success(let r):
-            guard r.status == 200 || r.status == 201 else {
-                logStatus("registration", r.status)
-                return Registration(outcome: .failed, error: "mit_status_\(r.status)")
-            }
+            guard r.status == 200 || r.status == 201 else { return .failure(refusal("registration", r.status)) }
             guard let answer = JSONCoding.decode(RegisterAnswer.self, r.body), !answer.id.isEmpty else {
                 logger.error("registration answer malformed", metadata: ["mit.status": "\(r.status)"])
-                return Registration(outcome: .failed, error: "mit_answer_malformed")
+                return .failure(.malformedAnswer)
             }
-            return Registration(outcome: .registered(id: answer.id, leaseTime: answer.leaseTime.flatMap { $0 > 0 ? $0 : nil }), answer: answer)
+            return .success(answer)
         }
     }
 
-    func lease(id: String) async -> RegistrationMachine.Outcome {
+    public func lease(id: String) async -> RegistrationMachine.Outcome {
         switch await call("PUT", "/servers/\(FormEncoding.escape(id))/lease", body: []) {
         case .failure: return .failed
         case .success(let r):
             if r.status == 404 { return .notFound }
             guard r.status == 200 || r.status == 204 else {
-                logStatus("lease", r.status)
+                _ = refusal("lease", r.status)
                 return .failed
             }
-            return .leased(leaseTime: JSONCoding.decode(LeaseAnswer.self, r.body)?.leaseTime.flatMap { $0 > 0 ? $0 : nil })
+            return .leased(leaseTime: JSONCoding.decode(LeaseAnswer.self, r.body)?.leaseTime.flatMap { $0 > 0 ? .seconds(exactly: $0) : nil })
         }
     }
 
-    /// `DELETE /servers/{id}`: 200, 204 and 404 all mean gone. Returns an error label otherwise.
-    func unregister(id: String) async -> String? {
+    public func unregister(id: String) async -> MITFailure? {
         switch await call("DELETE", "/servers/\(FormEncoding.escape(id))", body: nil) {
-        case .failure(let failure): return failure.label
+        case .failure(let failure): return failure
         case .success(let r):
             if [200, 204, 404].contains(r.status) { return nil }
-            logStatus("unregistration", r.status)
-            return "mit_status_\(r.status)"
+            return refusal("unregistration", r.status)
         }
     }
 
-    private func call(_ method: String, _ path: String, body: [UInt8]?) async -> Result<ClientResponse, CallFailure> {
+    private func call(_ method: String, _ path: String, body: [UInt8]?) async -> Result<ClientResponse, MITFailure> {
         var headers = [("Accept", "application/json")]
         if body != nil { headers.append(("Content-Type", "application/json")) }
         do {
             if let token = try await tokens.token() { headers.append(("Authorization", "Bearer \(token.value)")) }
         } catch {
             logger.warning("no token for mIT", metadata: ["error": "\(error)"])
-            return .failure(CallFailure(label: error.label))
+            return .failure(.token(error.code))
         }
         do {
-            let r = try await client.execute(ClientRequest(method: method, url: baseURL + path, headers: headers, body: body ?? [], timeout: timeout))
+            let request = ClientRequest(method: method, url: baseURL + path, headers: headers, body: body ?? [], timeout: timeout)
+            let r = try await client.execute(request)
             if r.status == 401 { await tokens.invalidate() }
             return .success(r)
         } catch {
             logger.info("mIT unreachable", metadata: ["call": "\(method) \(path.split(separator: "/").first ?? "")", "error": "\(error.label)"])
-            return .failure(CallFailure(label: "mit_\(error.label)"))
+            return .failure(.unreachable(error.code))
         }
     }
 
-    struct CallFailure: Error { let label: String }
-
-    /// 5xx, 408 and 429 are passing; any other 4xx is a configuration error, logged loudly.
-    private func logStatus(_ what: String, _ status: Int) {
+    /// 5xx, 408 and 429 are passing; any other status is a configuration error, logged loudly.
+    private func refusal(_ what: String, _ status: Int) -> MITFailure {
         if status >= 500 || status == 408 || status == 429 {
             logger.warning("\(what) failed", metadata: ["mit.status": "\(status)"])
-        } else {
-            logger.error("\(what) refused by mIT: check the configuration", metadata: ["mit.status": "\(status)"])
+            return .unavailable(status: status)
         }
+        logger.error("\(what) refused by mIT: check the configuration", metadata: ["mit.status": "\(status)"])
+        return .rejected(status: status)
     }
 }

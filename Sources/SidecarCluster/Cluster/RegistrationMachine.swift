@@ -3,8 +3,8 @@ import SidecarHTTP
 import SidecarClient
 /// The registration lifecycle with mIT as a pure state machine: events in, actions out.
 ///
-/// Time is a parameter (monotonic seconds), randomness a seeded generator, so tests drive it
-/// with a manual clock. One call to mIT is in flight at a time; every call carries a sequence
+/// Time is a parameter (instants of the monotonic clock, spans as `Duration`), randomness a
+/// seeded generator, so tests drive it with a manual clock. One call to mIT is in flight at a time; every call carries a sequence
 /// number and an answer for any other number (or after shutdown began) changes nothing.
 ///
 /// States and their legal moves:
@@ -20,14 +20,17 @@ import SidecarClient
 public struct RegistrationMachine: Sendable {
     /// Timings and switches from the configuration.
     public struct Settings: Sendable, Equatable {
-        public var retry: Double
-        public var concurrentDelay: Double
-        public var leaseTimeDefault: Double
+        public var retry: Duration
+        public var concurrentDelay: Duration
+        public var leaseTimeDefault: Duration
         public var clusterManagement: Bool
         /// `SERVER_ID`: the id to register with until mIT gives one.
         public var fixedID: String?
 
-        public init(retry: Double = 10, concurrentDelay: Double = 60, leaseTimeDefault: Double = 7200, clusterManagement: Bool = true, fixedID: String? = nil) {
+        public init(
+            retry: Duration = .seconds(10), concurrentDelay: Duration = .seconds(60), leaseTimeDefault: Duration = .seconds(7200),
+            clusterManagement: Bool = true, fixedID: String? = nil
+        ) {
             self.retry = retry
             self.concurrentDelay = concurrentDelay
             self.leaseTimeDefault = leaseTimeDefault
@@ -51,15 +54,15 @@ public struct RegistrationMachine: Sendable {
         /// Fan our server out to the peers (`POST /itResources`), after a registration.
         case announce
         /// Call `tick` at this time (replaces any earlier wake-up); nil: no wake-up needed.
-        case wakeAt(Double?)
+        case wakeAt(MonotonicInstant?)
         /// Shutdown is complete.
         case finished
     }
 
     /// How a registration or lease call ended.
     public enum Outcome: Sendable, Equatable {
-        case registered(id: String, leaseTime: Double?)
-        case leased(leaseTime: Double?)
+        case registered(id: String, leaseTime: Duration?)
+        case leased(leaseTime: Duration?)
         /// A lease answered 404: mIT forgot us.
         case notFound
         /// Connect error, timeout, 5xx, 408, 429, or another 4xx.
@@ -70,15 +73,15 @@ public struct RegistrationMachine: Sendable {
     public let settings: Settings
     public private(set) var status: Status = .waiting
     public private(set) var serverID: String?
-    public private(set) var leaseTime: Double
-    public private(set) var lastRegistered: Double?
-    public private(set) var lastLeased: Double?
+    public private(set) var leaseTime: Duration
+    public private(set) var lastRegistered: MonotonicInstant?
+    public private(set) var lastLeased: MonotonicInstant?
     public private(set) var failures = 0
     private var inFlight: (seq: Int, kind: CallKind)?
     private var seq = 0
-    private var retryDue: Double?
-    private var leaseDue: Double?
-    private var concurrentDue: Double?
+    private var retryDue: MonotonicInstant?
+    private var leaseDue: MonotonicInstant?
+    private var concurrentDue: MonotonicInstant?
     private var concurrentDone = false
     private var stopping = false
     private var rng: SplitMix64
@@ -92,24 +95,24 @@ public struct RegistrationMachine: Sendable {
         rng = SplitMix64(seed: seed)
     }
 
-    /// When the next lease is due (monotonic seconds), if one is scheduled.
-    public var nextLease: Double? { leaseDue }
+    /// When the next lease is due, if one is scheduled.
+    public var nextLease: MonotonicInstant? { leaseDue }
 
     // MARK: events
 
     /// Starts the lifecycle; registration waits while the application is not healthy.
-    public mutating func start(now: Double, applicationHealthy: Bool) -> [Action] {
+    public mutating func start(now: MonotonicInstant, applicationHealthy: Bool) -> [Action] {
         guard status == .waiting, !stopping, applicationHealthy else { return [] }
         return beginRegistration(now: now)
     }
 
     /// The probed application turned healthy: registers if it was waiting for that.
-    public mutating func applicationBecameHealthy(now: Double) -> [Action] {
+    public mutating func applicationBecameHealthy(now: MonotonicInstant) -> [Action] {
         start(now: now, applicationHealthy: true)
     }
 
     /// `POST /register`: registers at once (again, if already registered).
-    public mutating func registerNow(now: Double) -> [Action] {
+    public mutating func registerNow(now: MonotonicInstant) -> [Action] {
         guard !stopping, status != .unregistering else { return [] }
         if inFlight != nil {
             retryDue = now  // after the call in flight
@@ -119,26 +122,26 @@ public struct RegistrationMachine: Sendable {
     }
 
     /// mIT dropped us (deleteServer with our own id): registers again at once, keeping the id.
-    public mutating func forgotten(now: Double) -> [Action] {
+    public mutating func forgotten(now: MonotonicInstant) -> [Action] {
         guard status == .registered || status == .registering else { return [] }
         return registerNow(now: now)
     }
 
     /// `POST /unregister`: leaves mIT and stays out until `registerNow`.
-    public mutating func unregisterNow(now: Double) -> [Action] {
+    public mutating func unregisterNow(now: MonotonicInstant) -> [Action] {
         guard !stopping else { return [] }
         return leave(now: now)
     }
 
     /// SIGTERM/SIGINT: unregisters when registered, then `.finished`. Later answers change nothing.
-    public mutating func shutdown(now: Double) -> [Action] {
+    public mutating func shutdown(now: MonotonicInstant) -> [Action] {
         guard !stopping else { return [] }
         stopping = true
         return leave(now: now)
     }
 
     /// A timer fired: starts whatever call is due.
-    public mutating func tick(now: Double) -> [Action] {
+    public mutating func tick(now: MonotonicInstant) -> [Action] {
         guard inFlight == nil, !stopping else { return [wake()] }
         if let due = retryDue, due <= now {
             retryDue = nil
@@ -156,7 +159,7 @@ public struct RegistrationMachine: Sendable {
     }
 
     /// The call `seq` ended with `outcome`.
-    public mutating func answered(seq answered: Int, _ outcome: Outcome, now: Double) -> [Action] {
+    public mutating func answered(seq answered: Int, _ outcome: Outcome, now: MonotonicInstant) -> [Action] {
         guard let call = inFlight, call.seq == answered else { return [] }
         inFlight = nil
         if stopping {
@@ -186,7 +189,8 @@ public struct RegistrationMachine: Sendable {
             } else {
                 status = .registering
                 // An earlier due time (a `registerNow` during the call) stands.
-                retryDue = min(retryDue ?? .infinity, now + settings.retry * uniform(0.9, 1.0))
+                let due = now + settings.retry * uniform(0.9, 1.0)
+                retryDue = min(retryDue ?? due, due)
             }
         case (.lease, .leased(let lease)):
             failures = 0
@@ -208,14 +212,14 @@ public struct RegistrationMachine: Sendable {
 
     // MARK: helpers
 
-    private mutating func beginRegistration(now: Double) -> [Action] {
+    private mutating func beginRegistration(now: MonotonicInstant) -> [Action] {
         status = .registering
         leaseDue = nil
         retryDue = nil
         return call(.register(concurrent: false), now: now)
     }
 
-    private mutating func leave(now: Double) -> [Action] {
+    private mutating func leave(now: MonotonicInstant) -> [Action] {
         retryDue = nil
         leaseDue = nil
         concurrentDue = nil
@@ -228,7 +232,7 @@ public struct RegistrationMachine: Sendable {
         return call(.unregister, id: id, now: now)
     }
 
-    private mutating func call(_ kind: CallKind, id: String? = nil, now: Double) -> [Action] {
+    private mutating func call(_ kind: CallKind, id: String? = nil, now: MonotonicInstant) -> [Action] {
         seq += 1
         inFlight = (seq, kind)
         let action: Action

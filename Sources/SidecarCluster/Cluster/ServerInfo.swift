@@ -50,12 +50,19 @@ struct RegisterBody: Encodable {
     var metadata: JSONValue?
 }
 
-/// `POST {MIT_URL}/servers` answer.
-struct RegisterAnswer: Decodable, Sendable {
-    var id: String
-    var type: String?
-    var leaseTime: Double?
-    var servers: [ServerInfo]?
+/// `POST {MIT_URL}/servers` answer: our id, the lease time (seconds) and the cluster's servers.
+public struct RegisterAnswer: Decodable, Sendable {
+    public var id: String
+    public var type: String?
+    public var leaseTime: Double?
+    public var servers: [ServerInfo]?
+
+    public init(id: String, type: String? = nil, leaseTime: Double? = nil, servers: [ServerInfo]? = nil) {
+        self.id = id
+        self.type = type
+        self.leaseTime = leaseTime
+        self.servers = servers
+    }
 }
 
 /// `PUT {MIT_URL}/servers/{id}/lease` answer.

@@ -3,7 +3,7 @@ import SidecarHTTP
 import SidecarClient
 /// Every setting the sidecar reads: its environment variable (the raw value), its flag,
 /// its default as shown in `--help`, and what it means.
-public enum ConfigKey: String, CaseIterable, Sendable {
+public enum ConfigKey: String, CaseIterable, SettingKey {
     case mitURL = "MIT_URL"
     case serverType = "SERVER_TYPE"
     case serverID = "SERVER_ID"
@@ -41,6 +41,8 @@ public enum ConfigKey: String, CaseIterable, Sendable {
     case fanoutConcurrency = "FANOUT_CONCURRENCY"
     case fanoutTimeout = "FANOUT_TIMEOUT"
     case fanoutMaxResponseBytes = "FANOUT_MAX_RESPONSE_BYTES"
+
+    public var variable: String { rawValue }
 
     /// The command-line flag: `SERVER_URL` is `--server-url`.
     public var flag: String { "--" + rawValue.lowercased().replacingUnderscores() }

@@ -11,7 +11,7 @@ public struct Secret: Sendable, Equatable, CustomStringConvertible {
     public var description: String { "<redacted>" }
 }
 
-/// The sidecar's settings, resolved and checked. Durations are seconds.
+/// The sidecar's settings, resolved and checked.
 public struct SidecarConfiguration: Sendable {
     public var mitURL: String?
     public var serverType: String?
@@ -22,9 +22,9 @@ public struct SidecarConfiguration: Sendable {
     public var clusterManagement = true
     public var localAddress = SocketAddress(host: "127.0.0.1", port: 8461)!
     public var clusterAddress = SocketAddress(host: "0.0.0.0", port: 8460)!
-    public var registrationRetry = 10.0
-    public var registrationConcurrentDelay = 60.0
-    public var leaseTimeDefault = 7200.0
+    public var registrationRetry: Duration = .seconds(10)
+    public var registrationConcurrentDelay: Duration = .seconds(60)
+    public var leaseTimeDefault: Duration = .seconds(7200)
     public var oauthTokenURL: String?
     public var oauthClientID: String?
     public var oauthClientSecret: Secret?
@@ -35,7 +35,7 @@ public struct SidecarConfiguration: Sendable {
     public var jwtAudience: String?
     public var localAPIToken: Secret?
     public var appHealthURL: String?
-    public var drainTimeout = 30.0
+    public var drainTimeout: Duration = .seconds(30)
     public var logLevel = Logger.Level.info
     public var server = ServerConfiguration()
     public var fanOut = FanOut.Settings()

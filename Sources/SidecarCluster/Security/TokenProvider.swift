@@ -5,13 +5,23 @@ import Synchronization
 
 /// Why no token could be had. Never carries a secret or a token.
 public struct TokenError: Error, Sendable, Equatable, CustomStringConvertible {
-    public let label: String
+    /// What went wrong, as a closed set.
+    public enum Code: String, Sendable, Equatable, CaseIterable {
+        case unreachable, rejected, malformed
+
+        /// `token_unreachable`, `token_rejected`, `token_malformed`: fit for metrics.
+        public var label: String { "token_" + rawValue }
+    }
+
+    public let code: Code
+    /// One line for logs (the status or the client's failure; never a secret).
     public let message: String
+    public var label: String { code.label }
     public var description: String { "\(label): \(message)" }
 
-    static func unreachable(_ e: ClientError) -> TokenError { TokenError(label: "token_unreachable", message: "token endpoint: \(e.label)") }
-    static func rejected(_ status: Int) -> TokenError { TokenError(label: "token_rejected", message: "token endpoint answered \(status)") }
-    static let malformed = TokenError(label: "token_malformed", message: "token endpoint answer has no access_token")
+    static func unreachable(_ e: ClientError) -> TokenError { TokenError(code: .unreachable, message: "token endpoint: \(e.label)") }
+    static func rejected(_ status: Int) -> TokenError { TokenError(code: .rejected, message: "token endpoint answered \(status)") }
+    static let malformed = TokenError(code: .malformed, message: "token endpoint answer has no access_token")
 }
 
 /// Bearer tokens for outbound calls: a static `MIT_TOKEN`, or the OAuth client-credentials grant.
@@ -28,22 +38,22 @@ public actor TokenProvider {
 
     private struct Cached: Sendable {
         var token: Secret
-        var refreshAt: Double
+        var refreshAt: MonotonicInstant
     }
 
     private let source: Source
     private let client: CurlClient
-    private let now: @Sendable () -> Double
+    private let clock: any SidecarClock
     private var cache: [String: Cached] = [:]
     private var refreshing: [String: Task<Result<Cached, TokenError>, Never>] = [:]
     /// A copy of the cache readable without awaiting the actor (the fan-out's fast path).
     private nonisolated let ready = Mutex<[String: Cached]>([:])
 
-    /// - Parameter now: monotonic seconds (injected for tests).
-    public init(source: Source, client: CurlClient, now: @escaping @Sendable () -> Double = MonotonicClock.now) {
+    /// - Parameter clock: when tokens are due for a refresh (a manual clock in tests).
+    public init(source: Source, client: CurlClient, clock: any SidecarClock = SystemClock()) {
         self.source = source
         self.client = client
-        self.now = now
+        self.clock = clock
     }
 
     /// The token when it can be had without waiting: `.some(nil)` when none is configured,
@@ -54,7 +64,7 @@ public actor TokenProvider {
         case .fixed(let s): return .some(s)
         case .clientCredentials:
             let key = Self.key(cluster: cluster, parameters: parameters)
-            let t = now()
+            let t = clock.now
             return ready.withLock { cache in cache[key].flatMap { t < $0.refreshAt ? .some($0.token) : nil } }
         }
     }
@@ -74,13 +84,13 @@ public actor TokenProvider {
             var form = parameters
             if cluster { form["cluster"] = "true" }
             let key = Self.key(cluster: cluster, parameters: parameters)
-            if let c = cache[key], now() < c.refreshAt { return c.token }
+            if let c = cache[key], clock.now < c.refreshAt { return c.token }
             let task: Task<Result<Cached, TokenError>, Never>
             if let running = refreshing[key] {
                 task = running
             } else {
-                let (client, clock) = (client, now)
-                task = Task { await Self.fetch(client: client, url: url, clientID: id, secret: secret, extra: form, now: clock) }
+                let (client, clock) = (client, clock)
+                task = Task { await Self.fetch(client: client, url: url, clientID: id, secret: secret, extra: form, clock: clock) }
                 refreshing[key] = task
             }
             let result = await task.value
@@ -99,12 +109,12 @@ public actor TokenProvider {
     }
 
     private static func fetch(
-        client: CurlClient, url: String, clientID: String, secret: Secret, extra: [String: String], now: @Sendable () -> Double
+        client: CurlClient, url: String, clientID: String, secret: Secret, extra: [String: String], clock: any SidecarClock
     ) async -> Result<Cached, TokenError> {
         var form = [("grant_type", "client_credentials"), ("client_id", clientID), ("client_secret", secret.value)]
         for k in extra.keys.sorted() { form.append((k, extra[k]!)) }
         let body = form.map { "\(FormEncoding.escape($0.0))=\(FormEncoding.escape($0.1))" }.joined(separator: "&")
-        let started = now()
+        let started = clock.now
         let response: ClientResponse
         do {
             response = try await client.execute(ClientRequest(
@@ -123,7 +133,7 @@ public actor TokenProvider {
         }
         let lifetime = answer.expires_in ?? 300
         // Refresh at 90 % of the lifetime, and at least 5 s before expiry.
-        let refreshAt = started + max(0, min(lifetime * 0.9, lifetime - 5))
+        let refreshAt = started + .seconds(exactly: max(0, min(lifetime * 0.9, lifetime - 5)))
         return .success(Cached(token: Secret(answer.access_token), refreshAt: refreshAt))
     }
 }

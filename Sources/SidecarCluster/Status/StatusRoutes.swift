@@ -56,7 +56,7 @@ public enum StatusRoutes {
             REGISTRATION_STATUS: registration?.status ?? "disabled",
             CLUSTER_STATUS_SERVERS: snapshot.servers.count,
             CLUSTER_STATUS_UPDATED_AT: snapshot.updatedAt > 0 ? WallClock.iso(snapshot.updatedAt) : nil,
-            CLUSTER_STATUS_LEASE_TIME: registration?.leaseTime ?? context.configuration.leaseTimeDefault,
+            CLUSTER_STATUS_LEASE_TIME: registration?.leaseTime ?? context.configuration.leaseTimeDefault.seconds,
             registration: registration,
             server: context.me.map { me in
                 var m = me
@@ -67,6 +67,6 @@ public enum StatusRoutes {
             health: .init(
                 inRotation: h.inRotation, ready: h.isReady, registered: h.isRegistered, applicationHealthy: h.isApplicationHealthy,
                 draining: h.isDraining),
-            uptimeSeconds: ((MonotonicClock.now() - context.startedAt) * 1000).rounded() / 1000)
+            uptimeSeconds: ((context.clock.now - context.startedAt).seconds * 1000).rounded() / 1000)
     }
 }

@@ -151,7 +151,7 @@ final class HTTPLoopServer: ReactorSource, ResponderSink, @unchecked Sendable { 
         connections[Int(conn.fd)] = nil
         loop.unwatch(conn.fd)
         Glibc.close(conn.fd)
-        shared.connections.subtract(1, ordering: .relaxed)
+        shared.connectionClosed()
     }
 
     // MARK: requests

@@ -93,6 +93,13 @@ public final class HTTPServer: Sendable {
         state.withLock { $0.shared?.rejected.load(ordering: .relaxed) ?? 0 }
     }
 
+    /// Returns once draining began and every connection is closed (at once when the server
+    /// never started), or when the calling task is cancelled.
+    public func drained() async {
+        guard let shared = state.withLock({ $0.shared }) else { return }
+        await shared.waitUntilDrained()
+    }
+
     /// True once draining began and every connection is closed.
     public var isDrained: Bool {
         state.withLock { s in

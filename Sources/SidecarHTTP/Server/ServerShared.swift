@@ -44,4 +44,44 @@ final class ServerShared: Sendable {
     }
 
     var isDraining: Bool { draining.load(ordering: .relaxed) }
+
+    /// Tasks waiting for the drain to end, by a number of their own.
+    private let drainWaiters = Mutex<(next: Int, waiting: [Int: CheckedContinuation<Void, Never>])>((0, [:]))
+
+    private var isDrained: Bool { isDraining && connections.load(ordering: .relaxed) == 0 }
+
+    /// A connection closed (any loop): wakes the drain's waiters when it was the last one.
+    func connectionClosed() {
+        guard connections.subtract(1, ordering: .relaxed).newValue == 0, isDraining else { return }
+        notifyIfDrained()
+    }
+
+    func notifyIfDrained() {
+        let ready = drainWaiters.withLock { w -> [CheckedContinuation<Void, Never>] in
+            guard isDrained else { return [] }
+            defer { w.waiting.removeAll() }
+            return Array(w.waiting.values)
+        }
+        for c in ready { c.resume() }
+    }
+
+    /// Returns once draining began and every connection is closed, or when the task is cancelled.
+    func waitUntilDrained() async {
+        let id = drainWaiters.withLock { w -> Int in
+            w.next += 1
+            return w.next
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                let now = drainWaiters.withLock { w -> Bool in
+                    if isDrained || Task.isCancelled { return true }
+                    w.waiting[id] = c
+                    return false
+                }
+                if now { c.resume() }
+            }
+        } onCancel: {
+            drainWaiters.withLock { $0.waiting.removeValue(forKey: id) }?.resume()
+        }
+    }
 }

@@ -8,7 +8,7 @@ import Testing
 @testable import SidecarRegistry
 
 @Suite(.serialized) struct CurlClientTests {
-    static let client = CurlClient(configuration: ClientConfiguration(connectTimeout: 2, requestTimeout: 5, maxResponseBytes: 1 << 16))
+    static let client = CurlClient(configuration: ClientConfiguration(connectTimeout: .seconds(2), requestTimeout: .seconds(5), maxResponseBytes: 1 << 16))
 
     func slowServer() throws -> TestServer {
         try TestServer { router in
@@ -109,7 +109,7 @@ import Testing
         let server = try slowServer()
         let start = ContinuousClock.now
         await #expect(throws: ClientError.timeout) {
-            _ = try await Self.client.execute(ClientRequest(url: "http://127.0.0.1:\(server.port)/slow", timeout: 0.2))
+            _ = try await Self.client.execute(ClientRequest(url: "http://127.0.0.1:\(server.port)/slow", timeout: .seconds(exactly: 0.2)))
         }
         #expect(ContinuousClock.now - start < .seconds(1))
     }
@@ -135,7 +135,7 @@ import Testing
             usleep(1_500_000)
         }
         await #expect(throws: ClientError.timeout) {
-            _ = try await Self.client.execute(ClientRequest(url: "http://127.0.0.1:\(stub.port)/", timeout: 0.3))
+            _ = try await Self.client.execute(ClientRequest(url: "http://127.0.0.1:\(stub.port)/", timeout: .seconds(exactly: 0.3)))
         }
     }
 
@@ -147,7 +147,7 @@ import Testing
             setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
         }
         await #expect(throws: ClientError.io) {
-            _ = try await Self.client.execute(ClientRequest(url: "http://127.0.0.1:\(stub.port)/", timeout: 2))
+            _ = try await Self.client.execute(ClientRequest(url: "http://127.0.0.1:\(stub.port)/", timeout: .seconds(2)))
         }
     }
 

@@ -83,7 +83,7 @@ final class Peers: Sendable {
         configuration.localAPIToken = localToken.map(Secret.init)
         let context = SidecarContext(
             configuration: configuration, health: HealthState(registered: true),
-            fanOut: FanOut(settings: .init(concurrency: 64, timeout: 5, maxResponseBytes: cap), tokens: TokenProvider(source: .fixed(Secret("cluster-tok")), client: CurlClientTests.client)))
+            fanOut: FanOut(settings: .init(concurrency: 64, timeout: .seconds(5), maxResponseBytes: cap), tokens: TokenProvider(source: .fixed(Secret("cluster-tok")), client: CurlClientTests.client)))
         context.view.replace(with: servers)
         context.attach(me: me ?? servers.first ?? ServerInfo(id: "me", type: "t", url: "http://127.0.0.1:1", clusterUrl: "http://127.0.0.1:1"), registrar: nil)
         return try TestServer(router: SidecarRoutes.local(context: context))

@@ -30,19 +30,16 @@ import Testing
         return (server, grants)
     }
 
-    final class Clock: @unchecked Sendable {  // tests set it between awaits only
-        var now = 0.0
-    }
 
     @Test func token_isCachedUntilShortlyBeforeExpiry() async throws {
         let (server, grants) = try endpoint(expiresIn: 100)
-        let clock = Clock()
+        let clock = ManualClock()
         let p = TokenProvider(source: .clientCredentials(url: "http://127.0.0.1:\(server.port)/token", clientID: "c", secret: Secret("s e&c")),
-            client: CurlClientTests.client, now: { clock.now })
+            client: CurlClientTests.client, clock: clock)
         #expect(try await p.token()?.value == "tok-1-plain")
-        clock.now = 89
+        clock.advance(by: .seconds(89))
         #expect(try await p.token()?.value == "tok-1-plain")
-        clock.now = 90.5
+        clock.advance(by: .milliseconds(1500))
         #expect(try await p.token()?.value == "tok-2-plain")
         #expect(grants.count == 2)
     }
@@ -106,34 +103,37 @@ import Testing
 
 @Suite struct RegistryStoreTests {
     @Test func registration_createsThenUpdates_andTellsPeersOfAJoinOnly() {
-        var s = RegistryStore(leaseTime: 10)
+        var s = RegistryStore(leaseTime: .seconds(10))
         var n = 0
         func id() -> String { n += 1; return "s\(n)" }
-        let a = s.register(id: nil, type: "t", url: "http://a", clusterUrl: "http://a:1", cluster: true, metadata: nil, now: 0, wall: "", makeID: id)
+        let a = s.register(id: nil, type: "t", url: "http://a", clusterUrl: "http://a:1", cluster: true, metadata: nil, now: at(0), wall: "", makeID: id)
         #expect(a.created && a.server.id == "s1" && a.peersToTell.isEmpty)
-        let b = s.register(id: nil, type: "t", url: "http://b", clusterUrl: "http://b:1", cluster: true, metadata: nil, now: 0, wall: "", makeID: id)
+        let b = s.register(id: nil, type: "t", url: "http://b", clusterUrl: "http://b:1", cluster: true, metadata: nil, now: at(0), wall: "", makeID: id)
         #expect(b.members.map(\.id) == ["s1", "s2"])
         #expect(b.peersToTell.map(\.id) == ["s1"])
-        let again = s.register(id: "s1", type: "t", url: "http://a2", clusterUrl: "http://a:1", cluster: true, metadata: nil, now: 1, wall: "", makeID: id)
+        let again = s.register(id: "s1", type: "t", url: "http://a2", clusterUrl: "http://a:1", cluster: true, metadata: nil, now: at(1), wall: "", makeID: id)
         #expect(!again.created && again.peersToTell.isEmpty)
         #expect(s.list(type: "t").map(\.url) == ["http://a2", "http://b"])
         #expect(s.list(type: "other").isEmpty)
     }
 
     @Test func threeMissedLeases_drop_andNameThePeers() {
-        var s = RegistryStore(leaseTime: 10)
-        _ = s.register(id: "a", type: "t", url: "http://a", clusterUrl: "http://a:1", cluster: true, metadata: nil, now: 0, wall: "", makeID: { "x" })
-        _ = s.register(id: "b", type: "t", url: "http://b", clusterUrl: "http://b:1", cluster: true, metadata: nil, now: 0, wall: "", makeID: { "x" })
-        let renewed = s.lease(id: "b", now: 25)
+        var s = RegistryStore(leaseTime: .seconds(10))
+        _ = s.register(id: "a", type: "t", url: "http://a", clusterUrl: "http://a:1", cluster: true, metadata: nil, now: at(0), wall: "", makeID: { "x" })
+        _ = s.register(id: "b", type: "t", url: "http://b", clusterUrl: "http://b:1", cluster: true, metadata: nil, now: at(0), wall: "", makeID: { "x" })
+        let renewed = s.lease(id: "b", now: at(25))
         #expect(renewed)
-        let early = s.expire(now: 30)
+        let early = s.expire(now: at(30))
         #expect(early.isEmpty)
-        let gone = s.expire(now: 30.1)
+        let gone = s.expire(now: at(30.1))
         #expect(gone.map(\.server.id) == ["a"])
         #expect(gone.first?.peers.map(\.id) == ["b"])
-        let dropped = s.lease(id: "a", now: 31)
+        let dropped = s.lease(id: "a", now: at(31))
         #expect(!dropped)
         let none = s.remove(id: "nope")
         #expect(none == nil)
     }
 }
+
+/// The instant `seconds` after the monotonic clock's start (tests of pure parts).
+func at(_ seconds: Double) -> MonotonicInstant { MonotonicInstant(nanoseconds: UInt64(seconds * 1e9)) }

@@ -24,8 +24,8 @@ import Testing
         let c = try resolve([:])
         #expect(c.localAddress.description == "127.0.0.1:8461")
         #expect(c.clusterAddress.description == "0.0.0.0:8460")
-        #expect(c.registrationRetry == 10 && c.registrationConcurrentDelay == 60 && c.leaseTimeDefault == 7200)
-        #expect(c.drainTimeout == 30 && c.clusterManagement && c.mitURL == nil)
+        #expect(c.registrationRetry == .seconds(10) && c.registrationConcurrentDelay == .seconds(60) && c.leaseTimeDefault == .seconds(7200))
+        #expect(c.drainTimeout == .seconds(30) && c.clusterManagement && c.mitURL == nil)
         #expect(c.server.headerTimeout == .seconds(10) && c.server.keepAliveTimeout == .seconds(30) && c.server.bodyTimeout == .seconds(30))
         #expect(c.server.limits == ParserLimits(maxTargetBytes: 8192, maxHeaderBytes: 16384, maxHeaderFields: 100, maxBodyBytes: 1 << 20))
         #expect(c.server.maxConnections == 10_000)
@@ -34,11 +34,11 @@ import Testing
     @Test func flags_winOverEnvironment() throws {
         let c = try resolve(["LOCAL_PORT": "1000", "DRAIN_TIMEOUT": "5"], flags: ["LOCAL_PORT": "2000"])
         #expect(c.localAddress.port == 2000)
-        #expect(c.drainTimeout == 5)
+        #expect(c.drainTimeout == .seconds(5))
     }
 
     @Test func durations_takeDecimals() throws {
-        #expect(try resolve(["REGISTRATION_RETRY": "0.2"]).registrationRetry == 0.2)
+        #expect(try resolve(["REGISTRATION_RETRY": "0.2"]).registrationRetry == .milliseconds(200))
     }
 
     @Test(arguments: [

@@ -1,0 +1,52 @@
+import SidecarPosix
+import SidecarHTTP
+import SidecarClient
+/// The lifecycle's peer calls: POST /itResources after a registration, DELETE /servers/{id}
+/// before leaving; each peer's cluster URL, a cluster token, failures reported.
+public struct Announcer: Sendable {
+    let client: CurlClient
+    let tokens: TokenProvider?
+    let timeout: Duration
+
+    public init(client: CurlClient, tokens: TokenProvider?, timeout: Duration = .seconds(5)) {
+        self.client = client
+        self.tokens = tokens
+        self.timeout = timeout
+    }
+
+    public func announce(_ me: ServerInfo, to peers: [ServerInfo]) async -> [MembershipReport.Failure] {
+        await each(peers, "POST", "/itResources", JSONCoding.encode(me))
+    }
+
+    public func leave(_ me: ServerInfo, to peers: [ServerInfo]) async -> [MembershipReport.Failure] {
+        await each(peers, "DELETE", "/servers/\(FormEncoding.escape(me.id))", nil)
+    }
+
+    private func each(_ peers: [ServerInfo], _ method: String, _ path: String, _ body: [UInt8]?) async -> [MembershipReport.Failure] {
+        guard !peers.isEmpty else { return [] }
+        var headers: [(String, String)] = body == nil ? [] : [("Content-Type", "application/json")]
+        do {
+            if let token = try await tokens?.token(cluster: true) { headers.append(("Authorization", "Bearer \(token.value)")) }
+        } catch {
+            return peers.map { .init(code: error.label, message: "no cluster token", serverId: $0.id) }
+        }
+        let sendHeaders = headers
+        return await withTaskGroup(of: MembershipReport.Failure?.self) { group in
+            for peer in peers {
+                group.addTask { [client, timeout] in
+                    let base = peer.clusterUrl.hasSuffix("/") ? String(peer.clusterUrl.dropLast()) : peer.clusterUrl
+                    do throws(ClientError) {
+                        let r = try await client.execute(ClientRequest(method: method, url: base + path, headers: sendHeaders, body: body ?? [], timeout: timeout))
+                        if (200..<300).contains(r.status) || (method == "DELETE" && r.status == 404) { return nil }
+                        return .init(code: "http_status", message: "peer answered \(r.status)", serverId: peer.id)
+                    } catch {
+                        return .init(code: error.label, message: error.message, serverId: peer.id)
+                    }
+                }
+            }
+            var failures: [MembershipReport.Failure] = []
+            for await f in group { if let f { failures.append(f) } }
+            return failures.sorted { ($0.serverId ?? "") < ($1.serverId ?? "") }
+        }
+    }
+}

@@ -1,0 +1,132 @@
+import SidecarPosix
+import SidecarHTTP
+import SidecarClient
+/// What a fan-out gathered: every node, in cluster order, with its answer or its failure.
+/// `json()` writes the contract's aggregate (§7) without building a tree: a node's JSON answer
+/// is checked and spliced in as it came.
+public struct FanOutResult: Sendable {
+    /// One node's outcome.
+    public enum Outcome: Sendable {
+        case answered(ClientResponse)
+        case failed(code: String, message: String)
+    }
+
+    public var servers: [ServerInfo]
+    public var outcomes: [Outcome]
+
+    /// Whether a node answered 2xx.
+    static func succeeded(_ o: Outcome) -> Bool {
+        if case .answered(let r) = o { return (200..<300).contains(r.status) }
+        return false
+    }
+
+    /// `{"data": [...], "results": [...], "failures": [...]}`.
+    public func json() -> [UInt8] {
+        var w = JSONWriter(capacity: 256 + outcomes.count * 256)
+        var payloads: [[UInt8]] = []
+        payloads.reserveCapacity(outcomes.count)
+        for o in outcomes {
+            if case .answered(let r) = o, (200..<300).contains(r.status) { payloads.append(Self.payload(r)) }
+        }
+        w.raw("{\"data\":[")
+        for (k, p) in payloads.enumerated() {
+            if k > 0 { w.raw(",") }
+            w.raw(p)
+        }
+        w.raw("],\"results\":[")
+        var first = true
+        var p = 0
+        for (k, o) in outcomes.enumerated() {
+            guard case .answered(let r) = o, (200..<300).contains(r.status) else { continue }
+            if !first { w.raw(",") }
+            first = false
+            w.raw("{\"result\":{\"status\":")
+            w.int(r.status)
+            w.raw(",\"headers\":")
+            Self.headers(r.headers, &w)
+            w.raw(",\"data\":")
+            w.raw(payloads[p])
+            p += 1
+            w.raw(",\"durationMs\":")
+            w.milliseconds(Double(r.duration.nanoseconds) / 1e6)
+            w.raw("},\"server\":")
+            node(k, &w)
+            w.raw("}")
+        }
+        w.raw("],\"failures\":[")
+        first = true
+        for (k, o) in outcomes.enumerated() where !Self.succeeded(o) {
+            if !first { w.raw(",") }
+            first = false
+            w.raw("{\"error\":{\"code\":")
+            switch o {
+            case .answered(let r):
+                w.string("http_status")
+                w.raw(",\"message\":")
+                w.string("node answered \(r.status)")
+                w.raw(",\"status\":")
+                w.int(r.status)
+                w.raw(",\"data\":")
+                w.raw(Self.payload(r))
+            case .failed(let code, let message):
+                w.string(code)
+                w.raw(",\"message\":")
+                w.string(message)
+            }
+            w.raw("},\"server\":")
+            node(k, &w)
+            w.raw("}")
+        }
+        w.raw("]}")
+        return w.bytes
+    }
+
+    private func node(_ k: Int, _ w: inout JSONWriter) {
+        w.raw("{\"id\":")
+        w.string(servers[k].id)
+        w.raw(",\"url\":")
+        w.string(servers[k].url)
+        w.raw("}")
+    }
+
+    /// Header names in lower case; a repeated field's values joined with ", ". Compared in
+    /// place, without building lower-cased copies: answers carry a handful of fields.
+    private static func headers(_ fields: HTTPFields, _ w: inout JSONWriter) {
+        let all = fields.storage
+        w.raw("{")
+        var first = true
+        for (k, f) in all.enumerated() where !all[..<k].contains(where: { $0.name.equalsIgnoringASCIICase(f.name) }) {
+            if !first { w.raw(",") }
+            first = false
+            w.lowercasedString(f.name)
+            w.raw(":")
+            var value = f.value
+            for later in all[(k + 1)...] where later.name.equalsIgnoringASCIICase(f.name) { value += ", " + later.value }
+            w.string(value)
+        }
+        w.raw("}")
+    }
+
+    /// The node's body as JSON text: as it came when it said JSON and is valid JSON, else a
+    /// string; `null` when empty.
+    static func payload(_ r: ClientResponse) -> [UInt8] {
+        if r.body.isEmpty { return Array("null".utf8) }
+        if let type = r.headers["content-type"], Self.mentionsJSON(type), JSONText.isValid(r.body) {
+            return r.body
+        }
+        var w = JSONWriter(capacity: r.body.count + 2)
+        w.string(String(decoding: r.body, as: UTF8.self))
+        return w.bytes
+    }
+
+    /// Whether a media type names JSON (`application/json`, `application/problem+json`, ...),
+    /// in any case: a byte search, no lower-cased copy.
+    static func mentionsJSON(_ type: String) -> Bool {
+        let u = Array(type.utf8)
+        guard u.count >= 4 else { return false }
+        for i in 0...(u.count - 4) where u[i] | 0x20 == 0x6A && u[i + 1] | 0x20 == 0x73 && u[i + 2] | 0x20 == 0x6F && u[i + 3] | 0x20 == 0x6E {
+            return true
+        }
+        return false
+    }
+}

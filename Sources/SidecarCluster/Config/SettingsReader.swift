@@ -1,0 +1,115 @@
+import Logging
+import SidecarPosix
+
+/// A setting of some subcommand: its environment variable and its flag. `ConfigKey` (the
+/// sidecar's) and `RegistryKey` (the embedded registry's) are the two sets.
+public protocol SettingKey: Sendable {
+    /// The environment variable (`CLUSTER_PORT`); a secret may also come from `<it>_FILE`.
+    var variable: String { get }
+}
+
+/// Reads typed settings from raw values (flags over environment), with one error shape for
+/// every subcommand: the variable at fault and why. Pure but for `readFile`, which reads
+/// `*_FILE` secrets and is injected for tests.
+public struct SettingsReader {
+    private let values: [String: String]
+    private let readFile: (String) -> String?
+
+    /// - Parameters:
+    ///   - environment: the process environment.
+    ///   - flags: values given on the command line, keyed by variable name; they win.
+    ///   - readFile: returns a file's text, or nil when it cannot be read.
+    public init(environment: [String: String], flags: [String: String] = [:], readFile: @escaping (String) -> String?) {
+        var merged = environment
+        for (k, v) in flags { merged[k] = v }
+        values = merged
+        self.readFile = readFile
+    }
+
+    /// The raw value of `key`; an empty value counts as unset.
+    public func raw(_ key: some SettingKey) -> String? {
+        guard let v = values[key.variable], !v.isEmpty else { return nil }
+        return v
+    }
+
+    public func text(_ key: some SettingKey) throws(ConfigError) -> String? {
+        guard let v = raw(key) else { return nil }
+        guard v.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7F }) else {
+            throw ConfigError(key.variable, "contains control characters")
+        }
+        return v
+    }
+
+    public func url(_ key: some SettingKey) throws(ConfigError) -> String? {
+        guard let v = try text(key) else { return nil }
+        let lower = v.lowercased()
+        guard lower.hasPrefix("http://") || lower.hasPrefix("https://") else {
+            throw ConfigError(key.variable, "'\(v)' is not an http(s) URL")
+        }
+        let rest = v.drop(while: { $0 != "/" }).dropFirst(2)
+        guard let first = rest.first, first != "/", first != "?", !v.contains(" ") else {
+            throw ConfigError(key.variable, "'\(v)' has no host")
+        }
+        return v.hasSuffix("/") ? String(v.dropLast()) : v
+    }
+
+    public func bool(_ key: some SettingKey) throws(ConfigError) -> Bool? {
+        guard let v = raw(key) else { return nil }
+        switch v.lowercased() {
+        case "true", "1", "yes", "on": return true
+        case "false", "0", "no", "off": return false
+        default: throw ConfigError(key.variable, "'\(v)' is not true or false")
+        }
+    }
+
+    public func duration(_ key: some SettingKey, positive: Bool = false) throws(ConfigError) -> Duration? {
+        guard let v = raw(key) else { return nil }
+        guard let d = Double(v), d.isFinite, d >= 0, !(positive && d == 0), v.first != "+" else {
+            throw ConfigError(key.variable, "'\(v)' is not a duration in seconds\(positive ? " above 0" : "") (e.g. 10 or 0.2)")
+        }
+        return .seconds(exactly: d)
+    }
+
+    public func integer(_ key: some SettingKey, _ range: ClosedRange<Int>) throws(ConfigError) -> Int? {
+        guard let v = raw(key) else { return nil }
+        guard let n = Int(v), range.contains(n), v.first != "+" else {
+            throw ConfigError(key.variable, "'\(v)' is not a whole number from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return n
+    }
+
+    public func address(_ hostKey: some SettingKey, _ portKey: some SettingKey, default d: SocketAddress) throws(ConfigError) -> SocketAddress {
+        var port = d.port
+        if let p = raw(portKey) {
+            guard let n = UInt16(p) else { throw ConfigError(portKey.variable, "'\(p)' is not a port (0-65535)") }
+            port = n
+        }
+        let host = raw(hostKey) ?? d.host
+        guard let a = SocketAddress(host: host, port: port) else {
+            throw ConfigError(hostKey.variable, "'\(host)' is not a numeric IPv4 or IPv6 address")
+        }
+        return a
+    }
+
+    public func secret(_ key: some SettingKey) throws(ConfigError) -> Secret? {
+        let fileVariable = key.variable + "_FILE"
+        let direct = raw(key)
+        let file = values[fileVariable].flatMap { $0.isEmpty ? nil : $0 }
+        if direct != nil && file != nil { throw ConfigError(key.variable, "set \(key.variable) or \(fileVariable), not both") }
+        if let direct { return Secret(direct) }
+        guard let file else { return nil }
+        guard let text = readFile(file) else { throw ConfigError(fileVariable, "cannot read '\(file)'") }
+        var s = Substring(text)
+        while let last = s.last, last.isNewline { s = s.dropLast() }
+        guard !s.isEmpty else { throw ConfigError(fileVariable, "'\(file)' is empty") }
+        return Secret(String(s))
+    }
+
+    public func logLevel(_ key: some SettingKey) throws(ConfigError) -> Logger.Level? {
+        guard let v = raw(key) else { return nil }
+        guard let level = Logger.Level(rawValue: v.lowercased()) else {
+            throw ConfigError(key.variable, "'\(v)' is not one of trace, debug, info, notice, warning, error, critical")
+        }
+        return level
+    }
+}

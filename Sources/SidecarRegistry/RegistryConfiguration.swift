@@ -1,0 +1,54 @@
+import Logging
+import SidecarCluster
+import SidecarPosix
+
+/// The embedded registry's settings, read like the sidecar's (`SettingsReader`): a flag wins
+/// over its variable; a bad value stops start-up naming the variable.
+public enum RegistryKey: String, CaseIterable, SettingKey {
+    case address = "REGISTRY_ADDRESS"
+    case port = "REGISTRY_PORT"
+    case leaseTime = "REGISTRY_LEASE_TIME"
+    case secret = "REGISTRY_SECRET"
+    case clientID = "REGISTRY_CLIENT_ID"
+    case clientSecret = "REGISTRY_CLIENT_SECRET"
+    case logLevel = "LOG_LEVEL"
+
+    public var variable: String { rawValue }
+
+    /// The help line: meaning, variable, default.
+    public var help: String {
+        switch self {
+        case .address: "Listen address (env REGISTRY_ADDRESS; default: 127.0.0.1)."
+        case .port: "Listen port, 0 for any (env REGISTRY_PORT; default: 8400)."
+        case .leaseTime: "Lease time handed out, in seconds (env REGISTRY_LEASE_TIME; default: 60)."
+        case .secret: "HS256 secret for tokens, at least 32 bytes (env REGISTRY_SECRET or REGISTRY_SECRET_FILE; required)."
+        case .clientID: "Accepted OAuth client id (env REGISTRY_CLIENT_ID; default: any)."
+        case .clientSecret: "Accepted OAuth client secret (env REGISTRY_CLIENT_SECRET; default: any)."
+        case .logLevel: "Log level (env LOG_LEVEL; default: info)."
+        }
+    }
+}
+
+/// The registry's checked settings.
+public struct RegistryConfiguration: Sendable {
+    public var address = SocketAddress(host: "127.0.0.1", port: 8400)!
+    public var settings: RegistryService.Settings
+    public var logLevel = Logger.Level.info
+
+    /// Resolves every `RegistryKey` from `reader`, or names the first one at fault.
+    public static func resolve(_ reader: SettingsReader) throws(ConfigError) -> RegistryConfiguration {
+        guard let secret = try reader.secret(RegistryKey.secret) else {
+            throw ConfigError(RegistryKey.secret.variable, "is required (the HS256 secret shared with the sidecars)")
+        }
+        guard secret.value.utf8.count >= HS256Keys.minimumSecretBytes else {
+            throw ConfigError(RegistryKey.secret.variable, "must be at least \(HS256Keys.minimumSecretBytes) bytes (HS256)")
+        }
+        var c = RegistryConfiguration(settings: .init(secret: secret))
+        c.address = try reader.address(RegistryKey.address, RegistryKey.port, default: c.address)
+        c.settings.leaseTime = try reader.duration(RegistryKey.leaseTime, positive: true) ?? c.settings.leaseTime
+        c.settings.clientID = try reader.text(RegistryKey.clientID)
+        c.settings.clientSecret = try reader.text(RegistryKey.clientSecret).map(Secret.init)
+        c.logLevel = try reader.logLevel(RegistryKey.logLevel) ?? c.logLevel
+        return c
+    }
+}

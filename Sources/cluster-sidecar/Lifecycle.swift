@@ -1,0 +1,75 @@
+import CSidecarSystem
+import Glibc
+import Logging
+import ServiceLifecycle
+import SidecarPosix
+import Synchronization
+
+/// SIGTERM, SIGINT and SIGHUP for the service group, as a service of it: the first signal
+/// calls `first` (log it, leave rotation) and starts the group's graceful shutdown; a second
+/// one exits at once with 128 + its number. It is the group's first service, so it is shut
+/// down last and hears a second signal until the very end.
+///
+/// The signals are blocked in every thread (`csidecar_block_signals` before any starts) and
+/// read by one thread in `sigwait`: no handler runs at an arbitrary point of the program.
+final class SignalService: Service {
+    private let first: @Sendable (Int32) -> Void
+    private let logger: Logger
+    private let group = Mutex<ServiceGroup?>(nil)
+
+    init(logger: Logger, first: @escaping @Sendable (Int32) -> Void) {
+        self.logger = logger
+        self.first = first
+    }
+
+    /// The group whose graceful shutdown the first signal starts.
+    func attach(_ group: ServiceGroup) { self.group.withLock { $0 = group } }
+
+    func run() async {
+        let (signals, feed) = AsyncStream<Int32>.makeStream()
+        // The waiting thread lives as long as the process; it only feeds the stream.
+        PosixThread.spawn {
+            while true { feed.yield(csidecar_wait_signal()) }
+        }
+        await cancelWhenGracefulShutdown { [self] in
+            var seen = false
+            for await signal in signals {
+                guard !seen else {
+                    logger.warning("stopped", metadata: ["reason": "second signal", "signal": "\(signal)"])
+                    exit(128 + signal)
+                }
+                seen = true
+                first(signal)
+                await group.withLock { $0 }?.triggerGracefulShutdown()
+            }
+        }
+    }
+}
+
+/// Runs `services` in one group: they start together, and on the first signal they are shut
+/// down in reverse order (the last one first), each given the time left of `drainTimeout`;
+/// then whatever still runs is cancelled. Returns when every service has ended.
+enum Lifecycle {
+    static func run(_ services: [ServiceGroupConfiguration.ServiceConfiguration], signals: SignalService, drainTimeout: Duration, logger: Logger) async {
+        var configuration = ServiceGroupConfiguration(services: [.init(service: signals)] + services, logger: logger)
+        configuration.maximumGracefulShutdownDuration = drainTimeout
+        configuration.maximumCancellationDuration = .seconds(1)
+        let group = ServiceGroup(configuration: configuration)
+        signals.attach(group)
+        do {
+            try await group.run()
+        } catch {
+            logger.error("service failed", metadata: ["error": "\(error)"])
+        }
+    }
+}
+
+/// Start-up touched far more pages than serving needs: hands them back once listening, and
+/// once more when the first calls out (TLS library start-up, registration) are done.
+struct StartupTrim: Service {
+    func run() async {
+        _ = csidecar_trim_startup_pages()
+        do { try await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(3)) } } catch { return }
+        _ = csidecar_trim_startup_pages()
+    }
+}
