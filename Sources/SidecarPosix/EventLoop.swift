@@ -16,7 +16,7 @@ public final class EventLoop: Reactor, @unchecked Sendable {  // loop state is t
     /// A number for logs and tests.
     public let id: Int
     private let epoll: Epoll
-    private let clock = SystemClock()
+    private let clock: any SidecarClock
     private let mailbox = Mutex<[@Sendable () -> Void]>([])
     /// The loop's thread (`pthread_t`; 0 until it runs), read by `execute` and `inLoop` on any thread.
     private let owner = Atomic<UInt>(0)
@@ -28,8 +28,11 @@ public final class EventLoop: Reactor, @unchecked Sendable {  // loop state is t
     public private(set) var now: MonotonicInstant
 
     /// A loop whose epoll is ready; nothing runs until `run()` or `start()`.
-    public init(id: Int = 0) throws(SystemError) {
+    /// - Parameter clock: the time of its rounds and so of its sources' deadlines (a manual
+    ///   clock in tests: the loop reads it when woken, e.g. by `execute`).
+    public init(id: Int = 0, clock: any SidecarClock = SystemClock()) throws(SystemError) {
         self.id = id
+        self.clock = clock
         epoll = try Epoll()
         now = clock.now
     }

@@ -15,12 +15,18 @@ public final class HTTPServer: Sendable {
     private let specs: [ListenerSpec]
     private let logger: Logger
     private let middleware: [any Middleware]
+    private let clock: any SidecarClock
     private let state = Mutex<(shared: ServerShared?, loops: [(loop: EventLoop, server: HTTPLoopServer)])>((nil, []))
 
     /// A server for `listeners`; nothing is bound until `start()`.
     /// - Parameter middleware: around every route of every listener, after the correlation id
     ///   (e.g. `AccessLogMiddleware`, `MetricsMiddleware`), outermost first.
-    public init(configuration: ServerConfiguration, listeners: [ListenerSpec], logger: Logger, middleware: [any Middleware] = []) {
+    /// - Parameter clock: the time of the connections' timeouts.
+    public init(
+        configuration: ServerConfiguration, listeners: [ListenerSpec], logger: Logger, middleware: [any Middleware] = [],
+        clock: any SidecarClock = SystemClock()
+    ) {
+        self.clock = clock
         self.configuration = configuration
         self.specs = listeners
         self.logger = logger
@@ -46,7 +52,7 @@ public final class HTTPServer: Sendable {
         var loops: [(EventLoop, HTTPLoopServer)] = []
         for id in 0..<count {
             do {
-                let loop = try EventLoop(id: id)
+                let loop = try EventLoop(id: id, clock: clock)
                 loops.append((loop, HTTPLoopServer(loop: loop, shared: shared)))
             } catch {
                 for listener in bound { Glibc.close(listener.fd) }
@@ -67,6 +73,11 @@ public final class HTTPServer: Sendable {
         let (shared, loops) = state.withLock { ($0.shared, $0.loops) }
         guard let shared, !shared.draining.exchange(true, ordering: .acquiringAndReleasing) else { return }
         for (loop, server) in loops { loop.execute { server.drain() } }
+    }
+
+    /// Wakes every loop so that it reads its clock again (tests moving a manual clock).
+    func wakeLoops() {
+        for (loop, _) in state.withLock({ $0.loops }) { loop.execute {} }
     }
 
     /// Closes every connection and listener and ends the loops' threads.

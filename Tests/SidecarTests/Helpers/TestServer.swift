@@ -12,24 +12,26 @@ final class TestServer {
     let port: UInt16
 
     /// Starts a server with `configuration` and the routes `build` adds (plus the probes and `POST /echo`).
-    convenience init(_ configuration: ServerConfiguration = ServerConfiguration(loops: 1), _ build: (inout Router) -> Void = { _ in }) throws {
+    convenience init(
+        _ configuration: ServerConfiguration = ServerConfiguration(loops: 1), clock: any SidecarClock = SystemClock(), _ build: (inout Router) -> Void = { _ in }
+    ) throws {
         var router = Router()
         HealthRoutes.addProbes(to: &router, health: HealthState(registered: true))
         router.on("POST", "/echo") { request in
             HTTPResponse(status: 200, fields: HTTPFields([("Content-Type", "application/octet-stream")]), body: request.body)
         }
         build(&router)
-        try self.init(router: router, configuration)
+        try self.init(router: router, configuration, clock: clock)
     }
 
     /// Starts a server answering with `router` as is.
-    init(router: Router, _ configuration: ServerConfiguration = ServerConfiguration(loops: 1)) throws {
+    init(router: Router, _ configuration: ServerConfiguration = ServerConfiguration(loops: 1), clock: any SidecarClock = SystemClock()) throws {
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         server = HTTPServer(
             configuration: configuration,
             listeners: [ListenerSpec(name: "local", address: SocketAddress(host: "127.0.0.1", port: 0)!, router: router)],
-            logger: logger)
+            logger: logger, clock: clock)
         port = try server.start()[0].port
     }
 

@@ -112,6 +112,22 @@ import Testing
         #expect(throws: (any Error).self) { _ = try server.client().readResponse() }
     }
 
+    @Test func timeouts_runOnTheServersClock() throws {
+        let clock = ManualClock()
+        let server = try TestServer(Self.config(idle: 30), clock: clock)
+        let client = try server.client()
+        let get = "GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n"
+        try client.send(get)
+        #expect(try client.readResponse().status == 200)
+        clock.advance(by: .seconds(29))
+        server.server.wakeLoops()
+        try client.send(get)
+        #expect(try client.readResponse().status == 200, "29 s idle on a 30 s keep-alive: still open")
+        clock.advance(by: .seconds(30))
+        server.server.wakeLoops()
+        #expect(client.isClosedByPeer(), "30 s after the last answer: closed")
+    }
+
     @Test func connectionTokens_neverReachTheListenerFlag_norTheLoopsSourceBits() {
         // A connection's token is generation << 24 | fd; generations wrap below the listener
         // flag, or a loop's 2^23rd connection would read as a listener event. The loop keeps
