@@ -16,7 +16,7 @@
 # The stubs stamp a request's arrival with the kernel's receive time (SO_TIMESTAMPNS), so a stub
 # kept off the CPU while the server sends does not count as the server's overhead.
 #
-# Usage: bench/fanout.sh [latency samples, default 400] [throughput seconds, default 5]
+# Usage: [SIDECAR_BIN=path] bench/fanout.sh [latency samples, default 400] [throughput seconds, default 5]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SAMPLES="${1:-400}"
@@ -24,9 +24,10 @@ SECONDS_T="${2:-5}"
 command -v node >/dev/null || { echo "needs node (Node.js 18+)"; exit 1; }
 ulimit -n 65536 2>/dev/null || true
 ./scripts/setup.sh
-swift build -c release --static-swift-stdlib --product cluster-sidecar >/dev/null
+# SIDECAR_BIN measures another build (e.g. the one before a change) instead of this one's.
+[ -n "${SIDECAR_BIN:-}" ] || swift build -c release --static-swift-stdlib --product cluster-sidecar >/dev/null
 swift build -c release --static-swift-stdlib --product sidecar-bench >/dev/null
-BIN=.build/release/cluster-sidecar
+BIN=${SIDECAR_BIN:-.build/release/cluster-sidecar}
 JS=bench/js
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT

@@ -7,7 +7,7 @@
 # time from exec to the first 200. wrk shares the 2 cores with the server: a single run's
 # req/s moves ±20 %; CPU per request is the steadier figure.
 #
-# Usage: bench/http.sh [seconds per run, default 10]   (needs wrk and nginx-light; installs them)
+# Usage: [SIDECAR_BIN=path] bench/http.sh [seconds per run, default 10]   (needs wrk and nginx-light; installs them)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION="${1:-10}"
@@ -16,8 +16,8 @@ for pkg in wrk nginx-light; do
   dpkg -s "$pkg" >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq "$pkg" >/dev/null; }
 done
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-make -s release >/dev/null
-BIN=.build/release/cluster-sidecar
+# SIDECAR_BIN measures another build (e.g. the one before a change) instead of building this one.
+if [ -n "${SIDECAR_BIN:-}" ]; then BIN=$SIDECAR_BIN; else make -s release >/dev/null; BIN=.build/release/cluster-sidecar; fi
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; [ -f "$WORK/nginx.pid" ] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null; rm -rf "$WORK"' EXIT
 
