@@ -83,7 +83,7 @@ public struct FanOut: Sendable {
     static func outcome(_ result: Result<ClientResponse, ClientError>) -> FanOutResult.Outcome {
         switch result {
         case .success(let r): .answered(r)
-        case .failure(let e): .failed(code: e.label, message: e.message)
+        case .failure(let e): .failed(e)
         }
     }
 
@@ -128,7 +128,7 @@ public struct FanOut: Sendable {
             }
         }
         let requests = Self.requests(request, targets, Self.headers(request, correlationID, token))
-        var outcomes = [FanOutResult.Outcome](repeating: .failed(code: "cancelled", message: "not sent"), count: targets.count)
+        var outcomes = [FanOutResult.Outcome](repeating: .failed(ClientError(.cancelled, "not sent")), count: targets.count)
         var pending = Array(targets.indices)
         var attempt = 0
         while !pending.isEmpty {

@@ -8,7 +8,8 @@ public struct FanOutResult: Sendable {
     /// One node's outcome.
     public enum Outcome: Sendable {
         case answered(ClientResponse)
-        case failed(code: String, message: String)
+        /// No answer: the client's typed failure (its label is the aggregate's `code`).
+        case failed(ClientError)
     }
 
     public var servers: [ServerInfo]
@@ -68,10 +69,10 @@ public struct FanOutResult: Sendable {
                 w.int(r.status)
                 w.raw(",\"data\":")
                 w.raw(Self.payload(r))
-            case .failed(let code, let message):
-                w.string(code)
+            case .failed(let error):
+                w.string(error.label)
                 w.raw(",\"message\":")
-                w.string(message)
+                w.string(error.message)
             }
             w.raw("},\"server\":")
             node(k, &w)

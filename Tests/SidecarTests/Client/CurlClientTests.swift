@@ -169,6 +169,19 @@ import Testing
         #expect(ContinuousClock.now - start < .seconds(1))
     }
 
+    @Test func cancellation_beforeTheRequestReachesTheClient_isNotLost() async throws {
+        let server = try slowServer()
+        let url = "http://127.0.0.1:\(server.port)/slow"
+        for _ in 0..<20 {
+            // Cancelled at once: the cancel may reach the client's thread before the request.
+            let task = Task { try await Self.client.execute(ClientRequest(url: url)) }
+            task.cancel()
+            let start = ContinuousClock.now
+            await #expect(throws: ClientError.cancelled) { _ = try await task.value }
+            #expect(ContinuousClock.now - start < .seconds(1))
+        }
+    }
+
     @Test func headerInjection_isRefused() async throws {
         await #expect(throws: ClientError.badRequest) {
             _ = try await Self.client.execute(ClientRequest(url: "http://127.0.0.1:1/", headers: [("X", "a\r\nB: c")]))
