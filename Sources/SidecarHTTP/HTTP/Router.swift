@@ -133,30 +133,42 @@ public struct Router: Sendable {
     // MARK: serving
 
     /// The handler for `method` and `path` with its path parameters: a route's, or the 404/405
-    /// answer's. The server's per-request call.
+    /// answer's. The server's per-request call: literal paths are found by index, with no copy.
     public func handler(method: String, path: String) -> (HTTPHandler, [String: String]) {
-        if let (pattern, parameters) = find(path) {
-            if let h = Self.pick(pattern.handlers, method) { return (h, parameters) }
-            return (pattern.refusal ?? Self.refusal(allow: Self.allow(pattern.handlers)), parameters)
+        for k in exact.indices where exact[k].path == path {
+            return (Self.pick(exact[k].handlers, method) ?? refusal(exact[k]), [:])
         }
-        return (notFound, [:])
+        guard let (k, parameters) = matchPattern(path) else { return (notFound, [:]) }
+        return (Self.pick(patterns[k].handlers, method) ?? refusal(patterns[k]), parameters)
     }
 
     /// What matches `method` and `path` (tests and tools).
     public func resolve(method: String, path: String) -> Resolution {
-        guard let (pattern, parameters) = find(path) else { return .notFound }
-        if let h = Self.pick(pattern.handlers, method) { return .found(h, parameters: parameters) }
-        return .methodNotAllowed(allow: Self.allow(pattern.handlers))
+        let handlers: Handlers
+        var parameters: [String: String] = [:]
+        if let k = exact.firstIndex(where: { $0.path == path }) {
+            handlers = exact[k].handlers
+        } else if let (k, p) = matchPattern(path) {
+            handlers = patterns[k].handlers
+            parameters = p
+        } else {
+            return .notFound
+        }
+        if let h = Self.pick(handlers, method) { return .found(h, parameters: parameters) }
+        return .methodNotAllowed(allow: Self.allow(handlers))
     }
 
     // MARK: matching
 
-    private func find(_ path: String) -> (Pattern, [String: String])? {
-        for route in exact where route.path == path { return (route, [:]) }
+    private func refusal(_ pattern: Pattern) -> HTTPHandler {
+        pattern.refusal ?? Self.refusal(allow: Self.allow(pattern.handlers))
+    }
+
+    private func matchPattern(_ path: String) -> (Int, [String: String])? {
         guard !patterns.isEmpty else { return nil }
         let parts = Self.split(path)
-        for pattern in patterns {
-            if let params = Self.match(pattern.segments, parts) { return (pattern, params) }
+        for k in patterns.indices {
+            if let params = Self.match(patterns[k].segments, parts) { return (k, params) }
         }
         return nil
     }
