@@ -26,14 +26,22 @@ public struct Router: Sendable {
         case rest(String)
     }
 
-    private typealias Handlers = [(method: String, handler: HTTPHandler)]
+    /// A method's handler. A struct, not a tuple: a closure kept in a tuple inside an array is
+    /// stored at its most general abstraction and called through reabstraction thunks that
+    /// copy the request; a struct field keeps the closure's own calling convention.
+    private struct Endpoint: Sendable {
+        let method: String
+        let handler: HTTPHandler
+    }
+
+    private typealias Handlers = [Endpoint]
 
     private struct Pattern: Sendable {
         var path: String
         var segments: [Segment]
         var handlers: Handlers
         /// The 405 answer's handler, made by `prepared()`.
-        var refusal: HTTPHandler?
+        var refusal: Endpoint?
     }
 
     /// Literal paths, scanned in order: for the handful of routes a listener has, comparing
@@ -76,7 +84,7 @@ public struct Router: Sendable {
     public mutating func add(_ method: String, _ path: String, _ handler: @escaping HTTPHandler) {
         precondition(!isPrepared, "routes are added before the listener is built")
         let route = RouteInfo(pattern: path, method: method)
-        let wrapped = groupStack.reversed().reduce(handler) { inner, m in m.wrap(inner, route: route) }
+        let wrapped = Self.wrap(handler, in: groupStack, route: route)
         let segments = Self.split(path).map { s -> Segment in
             if s.hasPrefix("{") && s.hasSuffix("...}") { return .rest(String(s.dropFirst().dropLast(4))) }
             if s.hasPrefix("{") && s.hasSuffix("}") { return .parameter(String(s.dropFirst().dropLast())) }
@@ -115,13 +123,13 @@ public struct Router: Sendable {
         var r = self
         let chain = outer + global
         func wrap(_ handler: @escaping HTTPHandler, _ route: RouteInfo) -> HTTPHandler {
-            chain.reversed().reduce(handler) { inner, m in m.wrap(inner, route: route) }
+            Self.wrap(handler, in: chain, route: route)
         }
         for list in [\Router.exact, \Router.patterns] as [WritableKeyPath<Router, [Pattern]>] {
             for k in r[keyPath: list].indices {
                 var p = r[keyPath: list][k]
-                p.handlers = p.handlers.map { ($0.method, wrap($0.handler, RouteInfo(pattern: p.path, method: $0.method))) }
-                p.refusal = wrap(Self.refusal(allow: Self.allow(p.handlers)), RouteInfo(pattern: p.path, method: nil))
+                p.handlers = p.handlers.map { Endpoint(method: $0.method, handler: wrap($0.handler, RouteInfo(pattern: p.path, method: $0.method))) }
+                p.refusal = Endpoint(method: "", handler: wrap(Self.refusal(allow: Self.allow(p.handlers)), RouteInfo(pattern: p.path, method: nil)))
                 r[keyPath: list][k] = p
             }
         }
@@ -136,10 +144,10 @@ public struct Router: Sendable {
     /// answer's. The server's per-request call: literal paths are found by index, with no copy.
     public func handler(method: String, path: String) -> (HTTPHandler, [String: String]) {
         for k in exact.indices where exact[k].path == path {
-            return (Self.pick(exact[k].handlers, method) ?? refusal(exact[k]), [:])
+            return ((Self.pick(exact[k].handlers, method) ?? refusal(exact[k])).handler, [:])
         }
         guard let (k, parameters) = matchPattern(path) else { return (notFound, [:]) }
-        return (Self.pick(patterns[k].handlers, method) ?? refusal(patterns[k]), parameters)
+        return ((Self.pick(patterns[k].handlers, method) ?? refusal(patterns[k])).handler, parameters)
     }
 
     /// What matches `method` and `path` (tests and tools).
@@ -154,14 +162,22 @@ public struct Router: Sendable {
         } else {
             return .notFound
         }
-        if let h = Self.pick(handlers, method) { return .found(h, parameters: parameters) }
+        if let h = Self.pick(handlers, method) { return .found(h.handler, parameters: parameters) }
         return .methodNotAllowed(allow: Self.allow(handlers))
     }
 
     // MARK: matching
 
-    private func refusal(_ pattern: Pattern) -> HTTPHandler {
-        pattern.refusal ?? Self.refusal(allow: Self.allow(pattern.handlers))
+    private func refusal(_ pattern: Pattern) -> Endpoint {
+        pattern.refusal ?? Endpoint(method: "", handler: Self.refusal(allow: Self.allow(pattern.handlers)))
+    }
+
+    /// `handler` inside `chain` (outermost first), composed with a plain loop: a generic
+    /// `reduce` over closures would store each layer abstracted and add thunks to every call.
+    private static func wrap(_ handler: @escaping HTTPHandler, in chain: [any Middleware], route: RouteInfo) -> HTTPHandler {
+        var wrapped = handler
+        for m in chain.reversed() { wrapped = m.wrap(wrapped, route: route) }
+        return wrapped
     }
 
     private func matchPattern(_ path: String) -> (Int, [String: String])? {
@@ -176,16 +192,16 @@ public struct Router: Sendable {
     private static func insert(_ list: inout [Pattern], _ path: String, _ segments: [Segment], _ method: String, _ handler: @escaping HTTPHandler) {
         if let k = list.firstIndex(where: { $0.segments == segments }) {
             list[k].handlers.removeAll { $0.method == method }
-            list[k].handlers.append((method, handler))
+            list[k].handlers.append(Endpoint(method: method, handler: handler))
         } else {
-            list.append(Pattern(path: path, segments: segments, handlers: [(method, handler)]))
+            list.append(Pattern(path: path, segments: segments, handlers: [Endpoint(method: method, handler: handler)]))
         }
     }
 
-    private static func pick(_ handlers: Handlers, _ method: String) -> HTTPHandler? {
-        for h in handlers where h.method == method { return h.handler }
+    private static func pick(_ handlers: Handlers, _ method: String) -> Endpoint? {
+        for h in handlers where h.method == method { return h }
         if method == "HEAD" {
-            for h in handlers where h.method == "GET" { return h.handler }
+            for h in handlers where h.method == "GET" { return h }
         }
         return nil
     }
