@@ -40,17 +40,15 @@ extension Reply {
     }
 }
 
-/// Takes the request's `x-correlation-id` (1-128 visible ASCII characters) or makes a random
-/// one, and puts it on the answer. Every listener runs it first.
+/// Puts the request's correlation id (the `x-correlation-id` it carried, or one made for it:
+/// `HTTPRequest.correlation`) on the answer, now or later. Every listener runs it first.
 public struct CorrelationMiddleware: Middleware {
     public init() {}
 
     public func wrap(_ next: @escaping HTTPHandler, route: RouteInfo) -> HTTPHandler {
         { request, responder in
-            var r = request
-            let id = request.fields["x-correlation-id"].flatMap(CorrelationID.init(given:)) ?? .make()
-            r.correlation = id
-            switch next(r, responder.correlated(id)) {
+            let id = request.correlation
+            switch next(request, responder.correlated(id)) {
             case .now(var response):
                 response.correlationID = id
                 return .now(response)

@@ -199,7 +199,7 @@ public struct HTTPConnectionStateMachine: Sendable {
 
     // MARK: helpers
 
-    private mutating func dispatch(_ head: RequestHead, body: [UInt8]) -> ParseStep {
+    private mutating func dispatch(_ head: consuming RequestHead, body: consuming [UInt8]) -> ParseStep {
         state = .awaiting(Pending(omitBody: head.method == "HEAD", version: head.version, keepAlive: head.keepAlive))
         return .request(head, body: body)
     }

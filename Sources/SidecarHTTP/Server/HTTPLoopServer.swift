@@ -158,7 +158,7 @@ final class HTTPLoopServer: ReactorSource, ResponderSink, @unchecked Sendable { 
 
     /// Runs the handler of a complete request: its answer is written now, or the connection
     /// waits for it (reading paused, no timer) until `deliver`.
-    func dispatch(_ conn: Connection, _ head: RequestHead, body: [UInt8]) {
+    func dispatch(_ conn: Connection, _ head: consuming RequestHead, body: consuming [UInt8]) {
         let (handler, parameters) = shared.listeners[conn.listener].router.handler(method: head.method, path: head.path)
         var request = HTTPRequest(head: head, body: body)
         request.pathParameters = parameters
