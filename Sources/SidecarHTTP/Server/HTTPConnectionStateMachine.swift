@@ -38,11 +38,15 @@ public struct HTTPConnectionStateMachine: Sendable {
         public static let refusal = Pending(omitBody: false, version: .http11, keepAlive: false)
     }
 
-    public enum State: Sendable {
+    /// The states (see above). The request under way lives beside the state, not in it: a
+    /// small state is cheap to change on every request, a large enum payload is not.
+    public enum State: Sendable, Equatable {
         case idle
         case head
-        case body(RequestHead, BodyDecoder)
-        case awaiting(Pending)
+        /// Receiving the body of `partial`.
+        case body
+        /// A handler has the request; `pending` describes its answer.
+        case awaiting
         case closing
         case lingering
     }
@@ -77,6 +81,10 @@ public struct HTTPConnectionStateMachine: Sendable {
     public private(set) var state: State = .head
     /// The peer closed its side.
     public private(set) var peerClosed = false
+    /// In `body`: the head and the body's decoder.
+    private var partial: (head: RequestHead, decoder: BodyDecoder)?
+    /// In `awaiting`: what the answer needs to know.
+    private var pending = Pending.refusal
     private var body: [UInt8] = []
     private let limits: ParserLimits
 
@@ -85,8 +93,7 @@ public struct HTTPConnectionStateMachine: Sendable {
 
     /// Whether a handler holds the current request (reading pauses meanwhile).
     public var isAwaiting: Bool {
-        if case .awaiting = state { return true }
-        return false
+        state == .awaiting
     }
 
     /// Whether the connection is between requests with nothing half-received or unsent.
@@ -118,21 +125,22 @@ public struct HTTPConnectionStateMachine: Sendable {
                 used = consumed
                 guard head.hasBody else { return dispatch(head, body: []) }
                 if case .length(let n) = head.framing { body.reserveCapacity(n) }
-                state = .body(head, BodyDecoder(framing: head.framing, maxBodyBytes: limits.maxBodyBytes))
+                let expectsContinue = head.expectsContinue
+                partial = (head, BodyDecoder(framing: head.framing, maxBodyBytes: limits.maxBodyBytes))
+                state = .body
                 // Ask for the body only when none of it came with the head.
-                return head.expectsContinue && consumed == buf.count ? .sendContinue : .arm(.body)
+                return expectsContinue && consumed == buf.count ? .sendContinue : .arm(.body)
             }
-        case .body(let head, var decoder):
+        case .body:
             guard !buf.isEmpty else { return .needMore }
             do {
-                used = try decoder.decode(buf, into: &body)
+                used = try partial!.decoder.decode(buf, into: &body)
             } catch {
                 return refuse(error, &used, buf.count)
             }
-            guard decoder.isComplete else {
-                state = .body(head, decoder)
-                return .needMore
-            }
+            guard partial!.decoder.isComplete else { return .needMore }
+            let head = partial!.head
+            partial = nil
             let complete = body
             body = []
             return dispatch(head, body: complete)
@@ -147,7 +155,7 @@ public struct HTTPConnectionStateMachine: Sendable {
     /// The handler answered; returns how to write the answer. The connection stays when the
     /// request and the answer allow it, the peer is still there and the server is not draining.
     public mutating func answer(closeRequested: Bool, draining: Bool) -> (Pending, Action) {
-        guard case .awaiting(var pending) = state else { preconditionFailure("answer without a request") }
+        precondition(state == .awaiting, "answer without a request")
         pending.keepAlive = pending.keepAlive && !closeRequested && !peerClosed && !draining
         state = pending.keepAlive ? .idle : .closing
         return (pending, pending.keepAlive ? .arm(.idle) : .none)
@@ -190,6 +198,7 @@ public struct HTTPConnectionStateMachine: Sendable {
             // A request was under way: say so (408) before closing; a silent connection just closes.
             if kind == .header && inputEmpty { return .close }
             body = []
+            partial = nil
             state = .closing
             return .refuseTimeout
         case .idle, .send, .linger:
@@ -200,13 +209,15 @@ public struct HTTPConnectionStateMachine: Sendable {
     // MARK: helpers
 
     private mutating func dispatch(_ head: consuming RequestHead, body: consuming [UInt8]) -> ParseStep {
-        state = .awaiting(Pending(omitBody: head.method == "HEAD", version: head.version, keepAlive: head.keepAlive))
+        pending = Pending(omitBody: head.method == "HEAD", version: head.version, keepAlive: head.keepAlive)
+        state = .awaiting
         return .request(head, body: body)
     }
 
     private mutating func refuse(_ error: HTTPParseError, _ used: inout Int, _ all: Int) -> ParseStep {
         used = all
         body = []
+        partial = nil
         state = .closing
         return .refuse(error)
     }
