@@ -48,7 +48,8 @@ public struct CorrelationMiddleware: Middleware {
     public func wrap(_ next: @escaping HTTPHandler, route: RouteInfo) -> HTTPHandler {
         { request, responder in
             let id = request.correlation
-            switch next(request, responder.correlated(id)) {
+            let reply = next(request, responder.correlated(id))
+            switch consume reply {
             case .now(var response):
                 response.correlationID = id
                 return .now(response)

@@ -18,30 +18,33 @@ public typealias HTTPHandler = @Sendable (HTTPRequest, Responder) -> Reply
 public protocol ResponderSink: AnyObject, Sendable {
     /// Takes the answer for the request `token` names; any thread.
     func deliver(_ token: UInt64, _ response: HTTPResponse)
+    /// The event loop the requests arrive on, when there is one.
+    var reactor: (any Reactor)? { get }
 }
 
 /// Delivers a later answer to the connection that waits for it. Call `respond` exactly once,
 /// from any thread; the server ignores answers for connections that have gone.
 public struct Responder: Sendable {
+    // Few fields, one reference: a responder is made for every request, answered now or not.
     private let sink: any ResponderSink
     private let token: UInt64
     /// Put on the answer when it has none (`CorrelationMiddleware`): a field, not a wrapper,
     /// so that requests answered at once allocate nothing for it.
     private var correlation: CorrelationID?
+
     /// The event loop the request arrived on (nil outside a server): work started from the
     /// handler on that loop's thread can join it instead of handing over to another thread.
-    public let reactor: (any Reactor)?
+    public var reactor: (any Reactor)? { sink.reactor }
 
     /// A responder for the request `token` of `sink`.
-    public init(sink: any ResponderSink, token: UInt64, reactor: (any Reactor)?) {
+    public init(sink: any ResponderSink, token: UInt64) {
         self.sink = sink
         self.token = token
-        self.reactor = reactor
     }
 
     /// A responder that calls `deliver` (tests use it to capture answers).
     public init(reactor: (any Reactor)? = nil, _ deliver: @escaping @Sendable (HTTPResponse) -> Void) {
-        self.init(sink: ClosureSink(deliver), token: 0, reactor: reactor)
+        self.init(sink: ClosureSink(reactor, deliver), token: 0)
     }
 
     /// Sends the answer.
@@ -67,7 +70,11 @@ public struct Responder: Sendable {
 
     private final class ClosureSink: ResponderSink {
         let deliver: @Sendable (HTTPResponse) -> Void
-        init(_ deliver: @escaping @Sendable (HTTPResponse) -> Void) { self.deliver = deliver }
+        let reactor: (any Reactor)?
+        init(_ reactor: (any Reactor)?, _ deliver: @escaping @Sendable (HTTPResponse) -> Void) {
+            self.reactor = reactor
+            self.deliver = deliver
+        }
         func deliver(_ token: UInt64, _ response: HTTPResponse) { deliver(response) }
     }
 }

@@ -66,6 +66,8 @@ final class HTTPLoopServer: ReactorSource, ResponderSink, @unchecked Sendable { 
 
     // MARK: ResponderSink
 
+    var reactor: (any Reactor)? { loop }
+
     func deliver(_ token: UInt64, _ response: HTTPResponse) {
         loop.execute { [self] in complete(token, response) }
     }
@@ -162,7 +164,7 @@ final class HTTPLoopServer: ReactorSource, ResponderSink, @unchecked Sendable { 
         let (handler, parameters) = shared.listeners[conn.listener].router.handler(method: head.method, path: head.path)
         var request = HTTPRequest(head: head, body: body)
         request.pathParameters = parameters
-        switch handler(request, Responder(sink: self, token: conn.token, reactor: loop)) {
+        switch handler(request, Responder(sink: self, token: conn.token)) {
         case .now(let response): respond(conn, response)
         case .later: disarm(conn)
         }
