@@ -40,7 +40,7 @@ struct ClusterSidecar: ParsableCommand {
             Environment.fail(error.description, status: ExitStatus.configuration)
         }
         let runtime = Runtime(configuration: configuration)
-        Glibc.exit(Blocking.run { await runtime.run() })
+        Signals.run { await runtime.run() }
     }
 }
 

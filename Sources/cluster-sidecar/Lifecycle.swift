@@ -5,13 +5,24 @@ import ServiceLifecycle
 import SidecarPosix
 import Synchronization
 
+/// The process's signals: SIGTERM, SIGINT and SIGHUP are blocked in every thread
+/// (`csidecar_block_signals` before any starts) and the main thread waits for them in
+/// `sigwait`, feeding this stream: no handler runs at an arbitrary point of the program.
+enum Signals {
+    static let (stream, feed) = AsyncStream<Int32>.makeStream()
+
+    /// Runs `body` as a task, exits with its status when it ends, and meanwhile turns the
+    /// calling (main) thread into the signal waiter.
+    static func run(_ body: @escaping @Sendable () async -> Int32) -> Never {
+        Task { Glibc.exit(await body()) }
+        while true { feed.yield(csidecar_wait_signal()) }
+    }
+}
+
 /// SIGTERM, SIGINT and SIGHUP for the service group, as a service of it: the first signal
 /// calls `first` (log it, leave rotation) and starts the group's graceful shutdown; a second
 /// one exits at once with 128 + its number. It is the group's first service, so it is shut
 /// down last and hears a second signal until the very end.
-///
-/// The signals are blocked in every thread (`csidecar_block_signals` before any starts) and
-/// read by one thread in `sigwait`: no handler runs at an arbitrary point of the program.
 final class SignalService: Service {
     private let first: @Sendable (Int32) -> Void
     private let logger: Logger
@@ -26,14 +37,9 @@ final class SignalService: Service {
     func attach(_ group: ServiceGroup) { self.group.withLock { $0 = group } }
 
     func run() async {
-        let (signals, feed) = AsyncStream<Int32>.makeStream()
-        // The waiting thread lives as long as the process; it only feeds the stream.
-        PosixThread.spawn {
-            while true { feed.yield(csidecar_wait_signal()) }
-        }
         await cancelWhenGracefulShutdown { [self] in
             var seen = false
-            for await signal in signals {
+            for await signal in Signals.stream {
                 guard !seen else {
                     logger.warning("stopped", metadata: ["reason": "second signal", "signal": "\(signal)"])
                     exit(128 + signal)

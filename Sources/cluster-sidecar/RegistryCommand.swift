@@ -51,8 +51,14 @@ struct RegistryCommand: ParsableCommand {
         }
         let level = configuration.logLevel
         LoggingSystem.bootstrap { JSONLogHandler(label: $0, level: level) }
+        Signals.run { await Self.serve(configuration) }
+    }
+
+    /// Binds the listener (a taken port exits 98 here), then runs the server and the lease
+    /// expiry as one service group until a signal.
+    private static func serve(_ configuration: RegistryConfiguration) async -> Int32 {
         let logger = Logger(label: "registry")
-        let keys = Blocking.run { await HS256Keys.make(secret: configuration.settings.secret) }
+        let keys = await HS256Keys.make(secret: configuration.settings.secret)
         let service = RegistryService(settings: configuration.settings, client: CurlClient(), keys: keys, logger: logger)
         let http = HTTPServer(
             configuration: ServerConfiguration(), listeners: [ListenerSpec(name: "registry", address: configuration.address, router: service.router())],
@@ -65,54 +71,9 @@ struct RegistryCommand: ParsableCommand {
         }
         logger.info("registry listening", metadata: ["address": "\(bound[0])", "lease_time": "\(configuration.settings.leaseTime.seconds)", "pid": "\(getpid())"])
         let signals = SignalService(logger: logger) { signal in logger.info("registry stopping", metadata: ["signal": "\(signal)"]) }
-        Blocking.run {
-            await Lifecycle.run(
-                [.init(service: HTTPServerService(server: http, health: nil, logger: logger)), .init(service: service)], signals: signals,
-                drainTimeout: .seconds(5), logger: logger)
-        }
-        Glibc.exit(ExitStatus.clean)
-    }
-}
-
-/// Runs async set-up code from the synchronous command and waits for it.
-enum Blocking {
-    static func run<T: Sendable>(_ body: @escaping @Sendable () async -> T) -> T {
-        let box = ResultBox<T>()
-        let done = DispatchlessSemaphore()
-        Task {
-            box.value = await body()
-            done.signal()
-        }
-        done.wait()
-        return box.value!
-    }
-
-    private final class ResultBox<T>: @unchecked Sendable {  // written once before signal, read after wait
-        var value: T?
-    }
-}
-
-/// A one-shot semaphore on a pthread mutex and condition (no Dispatch, no Foundation).
-final class DispatchlessSemaphore: @unchecked Sendable {  // all state behind the mutex
-    private var mutex = pthread_mutex_t()
-    private var cond = pthread_cond_t()
-    private var signalled = false
-
-    init() {
-        pthread_mutex_init(&mutex, nil)
-        pthread_cond_init(&cond, nil)
-    }
-
-    func signal() {
-        pthread_mutex_lock(&mutex)
-        signalled = true
-        pthread_cond_signal(&cond)
-        pthread_mutex_unlock(&mutex)
-    }
-
-    func wait() {
-        pthread_mutex_lock(&mutex)
-        while !signalled { pthread_cond_wait(&cond, &mutex) }
-        pthread_mutex_unlock(&mutex)
+        await Lifecycle.run(
+            [.init(service: HTTPServerService(server: http, health: nil, logger: logger)), .init(service: service)], signals: signals,
+            drainTimeout: .seconds(5), logger: logger)
+        return ExitStatus.clean
     }
 }

@@ -33,7 +33,7 @@ struct Runtime {
         let tokens = TokenProvider(source: tokenSource(logger: logger), client: client)
         let context = SidecarContext(
             configuration: configuration, health: health, fanOut: FanOut(settings: configuration.fanOut, tokens: tokens),
-            verifier: makeVerifier(), announcer: Announcer(client: client, tokens: tokens))
+            verifier: await makeVerifier(), announcer: Announcer(client: client, tokens: tokens))
         let http = HTTPServer(
             configuration: server,
             listeners: [
@@ -128,7 +128,7 @@ struct Runtime {
     }
 
     /// The cluster API's JWT checks; a bad key file stops start-up (exit 64).
-    private func makeVerifier() -> JWTVerifier {
+    private func makeVerifier() async -> JWTVerifier {
         var pem: String?
         if let path = configuration.jwtPublicKeyFile {
             guard let text = Environment.readFile(path) else {
@@ -138,17 +138,10 @@ struct Runtime {
         }
         let c = configuration
         if c.jwtSecret == nil && pem == nil { return .refusingAll() }
-        let keyText = pem
-        let made: Result<JWTVerifier, ConfigError> = Blocking.run {
-            do throws(ConfigError) {
-                return .success(try await JWTVerifier.make(secret: c.jwtSecret, publicKeyPEM: keyText, issuer: c.jwtIssuer, audience: c.jwtAudience))
-            } catch {
-                return .failure(error)
-            }
-        }
-        switch made {
-        case .success(let v): return v
-        case .failure(let e): Environment.fail(e.description, status: ExitStatus.configuration)
+        do throws(ConfigError) {
+            return try await JWTVerifier.make(secret: c.jwtSecret, publicKeyPEM: pem, issuer: c.jwtIssuer, audience: c.jwtAudience)
+        } catch {
+            Environment.fail(error.description, status: ExitStatus.configuration)
         }
     }
 }
