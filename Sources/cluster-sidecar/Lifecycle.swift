@@ -70,12 +70,17 @@ enum Lifecycle {
     }
 }
 
-/// Start-up touched far more pages than serving needs: hands them back once listening, and
-/// once more when the first calls out (TLS library start-up, registration) are done.
+/// Start-up touched far more pages than serving needs: hands them back once the services
+/// have started (the runtime's conformance scans and the group's set-up come after the
+/// listeners), and once more when the first calls out (TLS library start-up, registration)
+/// are done.
 struct StartupTrim: Service {
+    let clock: any SidecarClock
+
     func run() async {
-        _ = csidecar_trim_startup_pages()
-        do { try await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(3)) } } catch { return }
-        _ = csidecar_trim_startup_pages()
+        for delay in [Duration.milliseconds(50), .seconds(3)] {
+            do { try await cancelWhenGracefulShutdown { try await clock.sleep(until: clock.now + delay, tolerance: nil) } } catch { return }
+            _ = csidecar_trim_startup_pages()
+        }
     }
 }

@@ -54,7 +54,7 @@ struct Runtime {
         }
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: HTTPServerService(server: http, health: health, logger: logger)),
-            .init(service: StartupTrim(), successTerminationBehavior: .ignore),
+            .init(service: StartupTrim(clock: SystemClock()), successTerminationBehavior: .ignore),
         ]
         services += membership(context: context, clusterURL: clusterURL, client: client, tokens: tokens, logger: logger)
         logger.info("listening", metadata: [
