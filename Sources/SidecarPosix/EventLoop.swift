@@ -61,8 +61,9 @@ public final class EventLoop: Reactor, @unchecked Sendable {  // loop state is t
                 if let due = entry.source.deadline, due <= now { entry.source.fire(now: now) }
             }
             selfMail = false
+            // Taken whole, leaving an empty array (no buffer to copy on write).
             let work = mailbox.withLock { m -> [@Sendable () -> Void] in
-                defer { m.removeAll(keepingCapacity: true) }
+                defer { m = [] }
                 return m
             }
             for item in work { item() }
