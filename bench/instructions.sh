@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# bench/instructions.sh: user-space instructions per GET /healthz, counted by callgrind, for one
-# or more builds side by side. Instruction counts repeat exactly for the same binary and load,
+# bench/instructions.sh: user-space instructions per GET /healthz (or, with FANOUT=64, per
+# 64-node POST /cluster/fanout to bench/stub/stub.c nodes), counted by callgrind, for one or
+# more builds side by side. Instruction counts repeat exactly for the same binary and load,
 # whatever else the machine does, so they show a hot-path change that req/s on two shared
 # cores (±20 %) cannot. Kernel work (about three quarters of a request's CPU) is not counted.
 #
@@ -11,10 +12,12 @@
 #
 # Usage: bench/instructions.sh [BINARY...]   (default: this checkout's release build)
 #        N1=2000 N2=12000 bench/instructions.sh before/cluster-sidecar .build/release/cluster-sidecar
+#        FANOUT=64 bench/instructions.sh before/cluster-sidecar .build/release/cluster-sidecar
 set -euo pipefail
 cd "$(dirname "$0")/.."
-N1="${N1:-2000}"
-N2="${N2:-12000}"
+FANOUT="${FANOUT:-0}"
+if [ "$FANOUT" -gt 0 ]; then N1="${N1:-20}"; N2="${N2:-120}"; else N1="${N1:-2000}"; N2="${N2:-12000}"; fi
+SECRET=bench-secret-0123456789abcdef0123456789
 command -v valgrind >/dev/null || { apt-get update -qq && apt-get install -y -qq valgrind >/dev/null; }
 if [ "$#" -eq 0 ]; then
   make -s release >/dev/null
@@ -38,23 +41,76 @@ while done < n:
     done += batch
 s.close()
 PY
+cat > "$WORK/fanout.py" <<'PY'
+import socket, sys
+port, n = int(sys.argv[1]), int(sys.argv[2])
+s = socket.create_connection(("127.0.0.1", port))
+body = b'{"url":"/x"}'
+req = b"POST /cluster/fanout HTTP/1.1\r\nHost: b\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+for _ in range(n):
+    s.sendall(req)
+    buf = b""
+    while True:
+        buf += s.recv(1 << 20)
+        h = buf.find(b"\r\n\r\n")
+        if h < 0: continue
+        length = [l for l in buf[:h].split(b"\r\n") if l.lower().startswith(b"content-length")][0].split(b":")[1]
+        if len(buf) >= h + 4 + int(length): break
+    assert b'"failures":[]' in buf, "a node failed"
+PY
+if [ "$FANOUT" -gt 0 ]; then
+  TOKEN=$(python3 - "$SECRET" <<'PY'
+import base64, hashlib, hmac, json, sys, time
+b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=")
+h = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode()); p = b64(json.dumps({"exp": int(time.time()) + 86400}).encode())
+print((h + b"." + p + b"." + b64(hmac.new(sys.argv[1].encode(), h + b"." + p, hashlib.sha256).digest())).decode())
+PY
+)
+  BASE=$(python3 -c '
+import socket
+for base in range(31000, 60000, 300):
+    ok = True
+    for p in range(base, base + 256):
+        s = socket.socket()
+        try: s.bind(("127.0.0.1", p))
+        except OSError: ok = False
+        s.close()
+        if not ok: break
+    if ok: print(base); break')
+  cc -O2 -o "$WORK/stub" bench/stub/stub.c
+  "$WORK/stub" "$BASE" "$FANOUT" 0 > "$WORK/stubs.out" &
+  until grep -q ready "$WORK/stubs.out" 2>/dev/null; do sleep 0.05; done
+fi
 
 free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 instructions() { # binary requests -> total Ir of the process
   local bin=$1 n=$2 port out pid
   port=$(free_port)
   out="$WORK/cg.$n.out"
-  LOCAL_PORT=$port CLUSTER_PORT=0 CLUSTER_ADDRESS=127.0.0.1 LOG_LEVEL=warning WORKERS=1 \
+  cluster=$(free_port)
+  LOCAL_PORT=$port CLUSTER_PORT=$cluster CLUSTER_ADDRESS=127.0.0.1 LOG_LEVEL=warning WORKERS=1 JWT_SECRET=$SECRET \
+    SERVER_TYPE=bench SERVER_URL="http://127.0.0.1:${BASE:-9}" FANOUT_CONCURRENCY=$((FANOUT > 0 ? FANOUT : 64)) \
     valgrind --tool=callgrind --callgrind-out-file="$out" "$bin" >/dev/null 2>&1 &
   pid=$!
-  for _ in $(seq 1 300); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
-  python3 "$WORK/client.py" "$port" "$n"
+  for p in $port $cluster; do
+    for _ in $(seq 1 300); do (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && break; sleep 0.1; done
+  done
+  if [ "$FANOUT" -gt 0 ]; then
+    for k in $(seq 1 $((FANOUT - 1))); do
+      curl -s -o /dev/null -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+        -d "{\"id\":\"n$k\",\"type\":\"bench\",\"url\":\"http://127.0.0.1:$((BASE + k))\",\"clusterUrl\":\"http://127.0.0.1:1\"}" \
+        "http://127.0.0.1:$cluster/itResources"
+    done
+    python3 "$WORK/fanout.py" "$port" "$n"
+  else
+    python3 "$WORK/client.py" "$port" "$n"
+  fi
   kill -TERM "$pid"
   wait "$pid" 2>/dev/null || true
   awk '/^(summary|totals):/{print $2; exit}' "$out"
 }
 
-printf '%-60s %14s\n' binary "Ir/request"
+printf '%-60s %14s\n' binary "$([ "$FANOUT" -gt 0 ] && echo "Ir/fan-out" || echo "Ir/request")"
 first=""
 for bin in "$@"; do
   copy="$WORK/$(echo "$bin" | tr '/' '_')"
