@@ -75,13 +75,24 @@ let package = Package(
         ),
         /// Load drivers for the bench/ scripts.
         .executableTarget(name: "sidecar-bench", dependencies: ["SidecarPosix", "SidecarHTTP", "SidecarClient"]),
+        /// Test helpers: real servers, raw sockets and the built binary on port 0.
+        .target(
+            name: "SidecarTestSupport",
+            dependencies: ["SidecarPosix", "SidecarHTTP", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/SidecarTestSupport"),
+        // One test target per layer, each depending on its layer and those below only.
+        .testTarget(name: "SidecarPosixTests", dependencies: ["SidecarPosix"]),
+        .testTarget(name: "SidecarHTTPTests", dependencies: ["SidecarPosix", "SidecarHTTP", "SidecarTestSupport"]),
+        .testTarget(name: "SidecarClientTests", dependencies: ["SidecarPosix", "SidecarHTTP", "SidecarClient", "SidecarTestSupport"]),
         .testTarget(
-            name: "SidecarTests",
+            name: "SidecarClusterTests",
             dependencies: [
-                "CSidecarSystem", "SidecarPosix", "SidecarHTTP", "SidecarClient", "SidecarCluster", "SidecarRegistry", "cluster-sidecar",
+                "SidecarPosix", "SidecarHTTP", "SidecarClient", "SidecarCluster", "SidecarRegistry", "SidecarTestSupport",
+                // Built for the process tests, which run the binary.
+                "cluster-sidecar",
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
     ],

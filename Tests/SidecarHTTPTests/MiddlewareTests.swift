@@ -1,4 +1,5 @@
 import Synchronization
+import SidecarTestSupport
 import Testing
 @testable import SidecarHTTP
 

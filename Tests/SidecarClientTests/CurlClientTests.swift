@@ -1,11 +1,10 @@
 import Glibc
 import Synchronization
+import SidecarTestSupport
 import Testing
 @testable import SidecarClient
-@testable import SidecarCluster
 @testable import SidecarHTTP
 @testable import SidecarPosix
-@testable import SidecarRegistry
 
 @Suite(.serialized) struct CurlClientTests {
     static let client = CurlClient(configuration: ClientConfiguration(connectTimeout: .seconds(2), requestTimeout: .seconds(5), maxResponseBytes: 1 << 16))

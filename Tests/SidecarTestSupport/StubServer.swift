@@ -3,12 +3,12 @@ import Synchronization
 
 /// A raw TCP server on 127.0.0.1 port 0 whose every connection runs `serve` on a thread
 /// of its own: for peers that misbehave on purpose (stall mid-body, reset, never answer).
-final class StubServer: @unchecked Sendable {  // fd is immutable; the accept thread only reads it
-    let fd: Int32
-    let port: UInt16
-    let accepted = Atomic<Int>(0)
+public final class StubServer: @unchecked Sendable {  // fd is immutable; the accept thread only reads it
+    public let fd: Int32
+    public let port: UInt16
+    public let accepted = Atomic<Int>(0)
 
-    init(_ serve: @escaping @Sendable (Int32) -> Void) throws {
+    public init(_ serve: @escaping @Sendable (Int32) -> Void) throws {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var one: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
@@ -43,7 +43,7 @@ final class StubServer: @unchecked Sendable {  // fd is immutable; the accept th
     }
 
     /// Reads until the end of a request head (good enough for bodiless test requests).
-    static func readHead(_ fd: Int32) {
+    public static func readHead(_ fd: Int32) {
         var seen: [UInt8] = []
         var byte: UInt8 = 0
         while recv(fd, &byte, 1, 0) == 1 {
@@ -52,19 +52,19 @@ final class StubServer: @unchecked Sendable {  // fd is immutable; the accept th
         }
     }
 
-    static func send(_ fd: Int32, _ text: String) {
+    public static func send(_ fd: Int32, _ text: String) {
         _ = text.withCString { Glibc.send(fd, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
     }
 }
 
 /// Detached POSIX threads for test helpers.
-enum Thread {
+public enum Thread {
     private final class Box {
         let body: () -> Void
         init(_ body: @escaping () -> Void) { self.body = body }
     }
 
-    static func detach(_ body: @escaping @Sendable () -> Void) {
+    public static func detach(_ body: @escaping @Sendable () -> Void) {
         var t = pthread_t()
         let box = Unmanaged.passRetained(Box(body)).toOpaque()
         pthread_create(&t, nil, { raw in

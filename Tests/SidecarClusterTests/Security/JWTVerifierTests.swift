@@ -2,6 +2,7 @@ import Foundation
 import CryptoExtras
 
 import JWTKit
+import SidecarTestSupport
 import Testing
 @testable import SidecarClient
 @testable import SidecarCluster

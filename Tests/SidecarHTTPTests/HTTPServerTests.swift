@@ -1,10 +1,8 @@
 import Glibc
+import SidecarTestSupport
 import Testing
-@testable import SidecarClient
-@testable import SidecarCluster
 @testable import SidecarHTTP
 @testable import SidecarPosix
-@testable import SidecarRegistry
 
 @Suite struct HTTPServerTests {
     static let get = "GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n"

@@ -1,4 +1,5 @@
 import Synchronization
+import SidecarTestSupport
 import Testing
 @testable import SidecarClient
 @testable import SidecarCluster
@@ -35,7 +36,7 @@ import Testing
         let (server, grants) = try endpoint(expiresIn: 100)
         let clock = ManualClock()
         let p = TokenProvider(source: .clientCredentials(url: "http://127.0.0.1:\(server.port)/token", clientID: "c", secret: Secret("s e&c")),
-            client: CurlClientTests.client, clock: clock)
+            client: TestClients.shared, clock: clock)
         #expect(try await p.token()?.value == "tok-1-plain")
         clock.advance(by: .seconds(89))
         #expect(try await p.token()?.value == "tok-1-plain")
@@ -47,7 +48,7 @@ import Testing
     @Test func clusterToken_isCachedApart() async throws {
         let (server, _) = try endpoint(expiresIn: 100)
         let p = TokenProvider(source: .clientCredentials(url: "http://127.0.0.1:\(server.port)/token", clientID: "c", secret: Secret("s e&c")),
-            client: CurlClientTests.client)
+            client: TestClients.shared)
         let plain = try await p.token()?.value
         let cluster = try await p.token(cluster: true)?.value
         #expect(plain != cluster)
@@ -57,7 +58,7 @@ import Testing
     @Test func concurrentCallers_shareOneRefresh() async throws {
         let (server, grants) = try endpoint(expiresIn: 100, delay: 100)
         let p = TokenProvider(source: .clientCredentials(url: "http://127.0.0.1:\(server.port)/token", clientID: "c", secret: Secret("s e&c")),
-            client: CurlClientTests.client)
+            client: TestClients.shared)
         let tokens = try await withThrowingTaskGroup(of: String?.self) { group in
             for _ in 0..<20 { group.addTask { try await p.token()?.value } }
             return try await group.reduce(into: Set<String?>()) { $0.insert($1) }
@@ -69,7 +70,7 @@ import Testing
     @Test func rejectedGrant_isATypedError_withoutTheSecret() async throws {
         let (server, _) = try endpoint(expiresIn: 100)
         let p = TokenProvider(source: .clientCredentials(url: "http://127.0.0.1:\(server.port)/token", clientID: "c", secret: Secret("wrong-secret")),
-            client: CurlClientTests.client)
+            client: TestClients.shared)
         do {
             _ = try await p.token()
             Issue.record("no error")
@@ -80,8 +81,8 @@ import Testing
     }
 
     @Test func staticToken_andNone() async throws {
-        #expect(try await TokenProvider(source: .fixed(Secret("abc")), client: CurlClientTests.client).token()?.value == "abc")
-        #expect(try await TokenProvider(source: .none, client: CurlClientTests.client).token() == nil)
+        #expect(try await TokenProvider(source: .fixed(Secret("abc")), client: TestClients.shared).token()?.value == "abc")
+        #expect(try await TokenProvider(source: .none, client: TestClients.shared).token() == nil)
     }
 }
 

@@ -1,5 +1,6 @@
 import Logging
 import Synchronization
+import SidecarTestSupport
 import Testing
 @testable import SidecarCluster
 @testable import SidecarPosix

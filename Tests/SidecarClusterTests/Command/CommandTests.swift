@@ -1,4 +1,5 @@
 import Foundation
+import SidecarTestSupport
 import Testing
 
 @Suite struct CommandTests {

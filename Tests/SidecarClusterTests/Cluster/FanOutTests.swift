@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import Logging
 import Synchronization
+import SidecarTestSupport
 import Testing
 @testable import SidecarClient
 @testable import SidecarCluster
@@ -83,7 +84,7 @@ final class Peers: Sendable {
         configuration.localAPIToken = localToken.map(Secret.init)
         let context = SidecarContext(
             configuration: configuration, health: HealthState(registered: true),
-            fanOut: FanOut(settings: .init(concurrency: 64, timeout: .seconds(5), maxResponseBytes: cap), tokens: TokenProvider(source: .fixed(Secret("cluster-tok")), client: CurlClientTests.client)))
+            fanOut: FanOut(settings: .init(concurrency: 64, timeout: .seconds(5), maxResponseBytes: cap), tokens: TokenProvider(source: .fixed(Secret("cluster-tok")), client: TestClients.shared)))
         context.view.replace(with: servers)
         context.attach(me: me ?? servers.first ?? ServerInfo(id: "me", type: "t", url: "http://127.0.0.1:1", clusterUrl: "http://127.0.0.1:1"), registrar: nil)
         return try TestServer(router: SidecarRoutes.local(context: context))

@@ -1,22 +1,21 @@
 import Glibc
 import Logging
-@testable import SidecarClient
-@testable import SidecarCluster
-@testable import SidecarHTTP
-@testable import SidecarPosix
-@testable import SidecarRegistry
+import SidecarHTTP
+import SidecarPosix
 
 /// An in-process server on 127.0.0.1 port 0 for the duration of a test.
-final class TestServer {
-    let server: HTTPServer
-    let port: UInt16
+public final class TestServer {
+    public let server: HTTPServer
+    public let port: UInt16
 
     /// Starts a server with `configuration` and the routes `build` adds (plus the probes and `POST /echo`).
-    convenience init(
+    public convenience init(
         _ configuration: ServerConfiguration = ServerConfiguration(loops: 1), clock: any SidecarClock = SystemClock(), _ build: (inout Router) -> Void = { _ in }
     ) throws {
         var router = Router()
-        HealthRoutes.addProbes(to: &router, health: HealthState(registered: true))
+        // The liveness probe, answered as the sidecar answers it.
+        let alive = HTTPResponse(status: 200, fields: HTTPFields([("Content-Type", "application/json")]), body: Array(#"{"status":"ok"}"#.utf8))
+        router.on("GET", "/healthz") { _ in alive }
         router.on("POST", "/echo") { request in
             HTTPResponse(status: 200, fields: HTTPFields([("Content-Type", "application/octet-stream")]), body: request.body)
         }
@@ -25,7 +24,7 @@ final class TestServer {
     }
 
     /// Starts a server answering with `router` as is.
-    init(router: Router, _ configuration: ServerConfiguration = ServerConfiguration(loops: 1), clock: any SidecarClock = SystemClock()) throws {
+    public init(router: Router, _ configuration: ServerConfiguration = ServerConfiguration(loops: 1), clock: any SidecarClock = SystemClock()) throws {
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         server = HTTPServer(
@@ -37,11 +36,11 @@ final class TestServer {
 
     deinit { server.stop() }
 
-    func client(timeout: Double = 5) throws -> RawClient { try RawClient(port: port, timeout: timeout) }
+    public func client(timeout: Double = 5) throws -> RawClient { try RawClient(port: port, timeout: timeout) }
 }
 
 /// Polls `condition` every 5 ms for at most `seconds`.
-func eventually(_ seconds: Double = 3, _ condition: () -> Bool) -> Bool {
+public func eventually(_ seconds: Double = 3, _ condition: () -> Bool) -> Bool {
     let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
     while ContinuousClock.now < deadline {
         if condition() { return true }

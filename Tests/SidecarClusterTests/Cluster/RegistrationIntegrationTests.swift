@@ -1,4 +1,5 @@
 import Foundation
+import SidecarTestSupport
 import Testing
 
 /// The built binary against the embedded registry, both as real processes on port 0.

@@ -1,10 +1,8 @@
 import Glibc
+import SidecarTestSupport
 import Testing
-@testable import SidecarClient
-@testable import SidecarCluster
 @testable import SidecarHTTP
 @testable import SidecarPosix
-@testable import SidecarRegistry
 
 @Suite struct ServerLimitsTests {
     static func config(header: Double = 10, idle: Double = 30, body: Double = 30, max: Int = 10_000) -> ServerConfiguration {

@@ -2,11 +2,11 @@ import Foundation
 import Glibc
 
 /// A blocking test client on a raw TCP socket: sends exact bytes, reads exact answers.
-final class RawClient {
-    let fd: Int32
+public final class RawClient {
+    public let fd: Int32
 
     /// Connects to 127.0.0.1:`port`; reads time out after `timeout` seconds.
-    init(port: UInt16, timeout: Double = 5) throws {
+    public init(port: UInt16, timeout: Double = 5) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var tv = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - Double(Int(timeout))) * 1_000_000))
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
@@ -25,9 +25,9 @@ final class RawClient {
 
     deinit { close(fd) }
 
-    func send(_ text: String) throws { try send(Array(text.utf8)) }
+    public func send(_ text: String) throws { try send(Array(text.utf8)) }
 
-    func send(_ bytes: [UInt8]) throws {
+    public func send(_ bytes: [UInt8]) throws {
         var off = 0
         while off < bytes.count {
             let n = bytes[off...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
@@ -37,7 +37,7 @@ final class RawClient {
     }
 
     /// Shuts our sending side (the server sees EOF).
-    func shutdownWrite() { shutdown(fd, Int32(SHUT_WR)) }
+    public func shutdownWrite() { shutdown(fd, Int32(SHUT_WR)) }
 
     private var buffered: [UInt8] = []
 
@@ -51,14 +51,14 @@ final class RawClient {
     }
 
     /// Everything until the peer closes (or the read times out).
-    func readToEnd() -> [UInt8] {
+    public func readToEnd() -> [UInt8] {
         while fill() {}
         defer { buffered = [] }
         return buffered
     }
 
     /// True when the peer has closed (EOF or reset) within the read timeout.
-    func isClosedByPeer() -> Bool {
+    public func isClosedByPeer() -> Bool {
         var chunk = [UInt8](repeating: 0, count: 4096)
         while true {
             let n = recv(fd, &chunk, chunk.count, 0)
@@ -68,7 +68,7 @@ final class RawClient {
     }
 
     /// Reads one response (Content-Length framed, or none for bodiless statuses/HEAD).
-    func readResponse(head: Bool = false) throws -> RawResponse {
+    public func readResponse(head: Bool = false) throws -> RawResponse {
         while true {
             if let end = find(Array("\r\n\r\n".utf8), in: buffered) {
                 let headText = String(decoding: buffered[0..<end], as: UTF8.self)
@@ -96,12 +96,12 @@ final class RawClient {
 }
 
 /// A response as read off the wire.
-struct RawResponse {
-    var status: Int
-    var fields: [(String, String)]
-    var body: [UInt8] = []
+public struct RawResponse {
+    public var status: Int
+    public var fields: [(String, String)]
+    public var body: [UInt8] = []
 
-    init(head: String) throws {
+    public init(head: String) throws {
         let lines = head.components(separatedBy: "\r\n")
         let parts = lines[0].split(separator: " ", maxSplits: 2)
         guard parts.count >= 2, parts[0] == "HTTP/1.1", let status = Int(parts[1]) else {
@@ -114,14 +114,14 @@ struct RawResponse {
         }
     }
 
-    func field(_ name: String) -> String? {
+    public func field(_ name: String) -> String? {
         fields.first { $0.0.lowercased() == name.lowercased() }?.1
     }
 
-    var bodyText: String { String(decoding: body, as: UTF8.self) }
+    public var bodyText: String { String(decoding: body, as: UTF8.self) }
 }
 
-struct TestFailure: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
+public struct TestFailure: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }

@@ -1,9 +1,7 @@
+import SidecarTestSupport
 import Testing
-@testable import SidecarClient
-@testable import SidecarCluster
 @testable import SidecarHTTP
 @testable import SidecarPosix
-@testable import SidecarRegistry
 
 @Suite struct RequestHeadParserTests {
     static let limits = ParserLimits()

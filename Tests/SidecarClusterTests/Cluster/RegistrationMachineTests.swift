@@ -1,3 +1,4 @@
+import SidecarTestSupport
 import Testing
 @testable import SidecarClient
 @testable import SidecarCluster

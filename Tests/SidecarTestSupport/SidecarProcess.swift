@@ -1,19 +1,19 @@
 import Foundation
 
 /// The built `cluster-sidecar` binary, run as a child process with its stdout and stderr captured.
-final class SidecarProcess {
-    let process = Process()
+public final class SidecarProcess {
+    public let process = Process()
     private let out = Pipe()
     private let err = Pipe()
     private var lines: [String] = []
     private var partial = Data()
 
-    static var binary: URL {
+    public static var binary: URL {
         URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("cluster-sidecar")
     }
 
     /// Starts the binary with `environment` (on top of PATH only) and `arguments`.
-    init(environment: [String: String] = [:], arguments: [String] = []) throws {
+    public init(environment: [String: String] = [:], arguments: [String] = []) throws {
         process.executableURL = Self.binary
         process.arguments = arguments
         var env = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin"]
@@ -32,7 +32,7 @@ final class SidecarProcess {
     }
 
     /// Starts on port 0 for both listeners and waits for the "listening" line.
-    static func listening(_ environment: [String: String] = [:]) throws -> (SidecarProcess, local: UInt16, cluster: UInt16) {
+    public static func listening(_ environment: [String: String] = [:]) throws -> (SidecarProcess, local: UInt16, cluster: UInt16) {
         var env = ["LOCAL_PORT": "0", "CLUSTER_PORT": "0", "CLUSTER_ADDRESS": "127.0.0.1"]
         for (k, v) in environment { env[k] = v }
         let p = try SidecarProcess(environment: env)
@@ -45,7 +45,7 @@ final class SidecarProcess {
     }
 
     /// Starts `cluster-sidecar registry` on port 0 and returns it with its port.
-    static func registry(leaseTime: Double = 1, port: UInt16 = 0) throws -> (SidecarProcess, port: UInt16) {
+    public static func registry(leaseTime: Double = 1, port: UInt16 = 0) throws -> (SidecarProcess, port: UInt16) {
         let p = try SidecarProcess(environment: [:], arguments: ["registry", "--port", "\(port)", "--secret", testSecret, "--lease-time", "\(leaseTime)"])
         guard let line = p.waitForLine(containing: #""message":"registry listening""#),
             let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
@@ -54,10 +54,10 @@ final class SidecarProcess {
         return (p, bound)
     }
 
-    static let testSecret = "0123456789abcdef0123456789abcdef"
+    public static let testSecret = "0123456789abcdef0123456789abcdef"
 
     /// The environment of a sidecar registered with the registry on `port`.
-    static func memberEnvironment(registry port: UInt16, type: String = "echo", extra: [String: String] = [:]) -> [String: String] {
+    public static func memberEnvironment(registry port: UInt16, type: String = "echo", extra: [String: String] = [:]) -> [String: String] {
         var env = [
             "MIT_URL": "http://127.0.0.1:\(port)", "OAUTH_TOKEN_URL": "http://127.0.0.1:\(port)/oauth/token",
             "OAUTH_CLIENT_ID": "test", "OAUTH_CLIENT_SECRET": "test-secret", "SERVER_TYPE": type,
@@ -69,7 +69,7 @@ final class SidecarProcess {
     }
 
     /// Reads stdout lines until one contains `needle` (or `timeout` passes).
-    func waitForLine(containing needle: String, timeout: Double = 10) -> String? {
+    public func waitForLine(containing needle: String, timeout: Double = 10) -> String? {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             if let hit = lines.first(where: { $0.contains(needle) }) { return hit }
@@ -84,16 +84,16 @@ final class SidecarProcess {
         return nil
     }
 
-    func signal(_ sig: Int32) { kill(process.processIdentifier, sig) }
+    public func signal(_ sig: Int32) { kill(process.processIdentifier, sig) }
 
     /// Waits for exit (at most `timeout` seconds); returns the status, or nil if still running.
-    func waitForExit(timeout: Double = 10) -> Int32? {
+    public func waitForExit(timeout: Double = 10) -> Int32? {
         let deadline = Date().addingTimeInterval(timeout)
         while process.isRunning && Date() < deadline { usleep(5000) }
         return process.isRunning ? nil : process.terminationStatus
     }
 
-    func stderrText() -> String {
+    public func stderrText() -> String {
         if process.isRunning { return "" }
         return String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     }
