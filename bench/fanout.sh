@@ -19,6 +19,8 @@
 # Usage: [SIDECAR_BIN=path] bench/fanout.sh [latency samples, default 400] [throughput seconds, default 5]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 SAMPLES="${1:-400}"
 SECONDS_T="${2:-5}"
 command -v node >/dev/null || { echo "needs node (Node.js 18+)"; exit 1; }
@@ -31,29 +33,12 @@ BIN=${SIDECAR_BIN:-.build/release/cluster-sidecar}
 JS=bench/js
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
-free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 wait_port() { until { exec 3<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null; do sleep 0.01; done; exec 3>&-; }
 ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
 HZ=$(getconf CLK_TCK)
 SECRET=bench-secret-0123456789abcdef0123456789
-TOKEN=$(python3 - "$SECRET" <<'PY'
-import base64, hashlib, hmac, json, sys, time
-b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=")
-h = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode()); p = b64(json.dumps({"exp": int(time.time()) + 86400}).encode())
-print((h + b"." + p + b"." + b64(hmac.new(sys.argv[1].encode(), h + b"." + p, hashlib.sha256).digest())).decode())
-PY
-)
-BASE=$(python3 -c '
-import socket
-for base in range(31000, 60000, 300):
-    ok = True
-    for p in range(base, base + 256):
-        s = socket.socket()
-        try: s.bind(("127.0.0.1", p))
-        except OSError: ok = False
-        s.close()
-        if not ok: break
-    if ok: print(base); break')
+TOKEN=$(hs256_token "$SECRET")
+BASE=$(free_port_block)
 case "${STUBS:-c}" in
   swift) .build/release/sidecar-bench stubs "$BASE" 256 5 > "$WORK/stubs.out" & ;;
   node) node $JS/stubs.js "$BASE" 256 5 > "$WORK/stubs.out" & ;;

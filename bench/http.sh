@@ -10,6 +10,8 @@
 # Usage: [SIDECAR_BIN=path] bench/http.sh [seconds per run, default 10]   (needs wrk and nginx-light; installs them)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 DURATION="${1:-10}"
 CORES=$(nproc)
 for pkg in wrk nginx-light; do
@@ -21,7 +23,6 @@ if [ -n "${SIDECAR_BIN:-}" ]; then BIN=$SIDECAR_BIN; else make -s release >/dev/
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; [ -f "$WORK/nginx.pid" ] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null; rm -rf "$WORK"' EXIT
 
-free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 SC_PORT=$(free_port); NG_PORT=$(free_port)
 
 # nginx: same body, same content type, one worker per core, no access log.

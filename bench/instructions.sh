@@ -15,6 +15,8 @@
 #        FANOUT=64 bench/instructions.sh before/cluster-sidecar .build/release/cluster-sidecar
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 FANOUT="${FANOUT:-0}"
 if [ "$FANOUT" -gt 0 ]; then N1="${N1:-20}"; N2="${N2:-120}"; else N1="${N1:-2000}"; N2="${N2:-12000}"; fi
 SECRET=bench-secret-0123456789abcdef0123456789
@@ -59,30 +61,13 @@ for _ in range(n):
     assert b'"failures":[]' in buf, "a node failed"
 PY
 if [ "$FANOUT" -gt 0 ]; then
-  TOKEN=$(python3 - "$SECRET" <<'PY'
-import base64, hashlib, hmac, json, sys, time
-b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=")
-h = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode()); p = b64(json.dumps({"exp": int(time.time()) + 86400}).encode())
-print((h + b"." + p + b"." + b64(hmac.new(sys.argv[1].encode(), h + b"." + p, hashlib.sha256).digest())).decode())
-PY
-)
-  BASE=$(python3 -c '
-import socket
-for base in range(31000, 60000, 300):
-    ok = True
-    for p in range(base, base + 256):
-        s = socket.socket()
-        try: s.bind(("127.0.0.1", p))
-        except OSError: ok = False
-        s.close()
-        if not ok: break
-    if ok: print(base); break')
+  TOKEN=$(hs256_token "$SECRET")
+  BASE=$(free_port_block)
   cc -O2 -o "$WORK/stub" bench/stub/stub.c
   "$WORK/stub" "$BASE" "$FANOUT" 0 > "$WORK/stubs.out" &
   until grep -q ready "$WORK/stubs.out" 2>/dev/null; do sleep 0.05; done
 fi
 
-free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 instructions() { # binary requests -> total Ir of the process
   local bin=$1 n=$2 port out pid
   port=$(free_port)

@@ -1,0 +1,29 @@
+# bench/lib.sh: helpers the bench scripts share (sourced, not run).
+
+# A free TCP port on loopback.
+free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+
+# The first of 256 consecutive free loopback ports (for the stub nodes).
+free_port_block() {
+  python3 -c '
+import socket
+for base in range(31000, 60000, 300):
+    ok = True
+    for p in range(base, base + 256):
+        s = socket.socket()
+        try: s.bind(("127.0.0.1", p))
+        except OSError: ok = False
+        s.close()
+        if not ok: break
+    if ok: print(base); break'
+}
+
+# An HS256 JWT signed with $1, valid for a day: the cluster API's token for POST /itResources.
+hs256_token() {
+  python3 - "$1" <<'PY'
+import base64, hashlib, hmac, json, sys, time
+b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=")
+h = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode()); p = b64(json.dumps({"exp": int(time.time()) + 86400}).encode())
+print((h + b"." + p + b"." + b64(hmac.new(sys.argv[1].encode(), h + b"." + p, hashlib.sha256).digest())).decode())
+PY
+}
