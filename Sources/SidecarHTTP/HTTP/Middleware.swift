@@ -31,8 +31,9 @@ extension Reply {
     public static func passing(
         _ request: HTTPRequest, _ responder: Responder, through next: HTTPHandler, _ transform: @escaping @Sendable (HTTPResponse) -> HTTPResponse
     ) -> Reply {
-        // A later answer needs a responder that applies `transform`: one allocation, and only
-        // for requests that answer later (the fan-out, registry calls).
+        // The handler may answer later, so it gets a responder that applies `transform`: two
+        // allocations per request with `transform`'s context. Fine for the access log (debug
+        // only); a hot-path hook wants a cheaper way.
         switch next(request, responder.map(transform)) {
         case .now(let response): return .now(transform(response))
         case .later: return .later

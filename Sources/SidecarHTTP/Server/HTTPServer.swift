@@ -113,9 +113,6 @@ public final class HTTPServer: Sendable {
 
     /// True once draining began and every connection is closed.
     public var isDrained: Bool {
-        state.withLock { s in
-            guard let shared = s.shared else { return true }
-            return shared.isDraining && shared.connections.load(ordering: .relaxed) == 0
-        }
+        state.withLock { $0.shared?.isDrained ?? true }
     }
 }

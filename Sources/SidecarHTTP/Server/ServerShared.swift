@@ -48,7 +48,8 @@ final class ServerShared: Sendable {
     /// Tasks waiting for the drain to end, by a number of their own.
     private let drainWaiters = Mutex<(next: Int, waiting: [Int: CheckedContinuation<Void, Never>])>((0, [:]))
 
-    private var isDrained: Bool { isDraining && connections.load(ordering: .relaxed) == 0 }
+    /// Draining began and every connection is closed.
+    var isDrained: Bool { isDraining && connections.load(ordering: .relaxed) == 0 }
 
     /// A connection closed (any loop): wakes the drain's waiters when it was the last one.
     func connectionClosed() {
