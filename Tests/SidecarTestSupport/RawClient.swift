@@ -79,6 +79,7 @@ public final class RawClient {
                     guard fill() else { throw TestFailure("closed mid-body") }
                 }
                 response.body = Array(buffered[(end + 4)..<total])
+                response.wireSize = total
                 buffered.removeFirst(total)
                 return response
             }
@@ -100,6 +101,8 @@ public struct RawResponse {
     public var status: Int
     public var fields: [(String, String)]
     public var body: [UInt8] = []
+    /// Bytes on the wire: head and body.
+    public var wireSize = 0
 
     public init(head: String) throws {
         let lines = head.components(separatedBy: "\r\n")

@@ -24,13 +24,16 @@ public final class TestServer {
     }
 
     /// Starts a server answering with `router` as is.
-    public init(router: Router, _ configuration: ServerConfiguration = ServerConfiguration(loops: 1), clock: any SidecarClock = SystemClock()) throws {
+    public init(
+        router: Router, _ configuration: ServerConfiguration = ServerConfiguration(loops: 1), clock: any SidecarClock = SystemClock(),
+        observer: (any RequestObserver)? = nil
+    ) throws {
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         server = HTTPServer(
             configuration: configuration,
             listeners: [ListenerSpec(name: "local", address: SocketAddress(host: "127.0.0.1", port: 0)!, router: router)],
-            logger: logger, clock: clock)
+            logger: logger, clock: clock, observer: observer)
         port = try server.start()[0].port
     }
 

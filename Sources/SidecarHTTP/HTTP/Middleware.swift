@@ -33,7 +33,7 @@ extension Reply {
     ) -> Reply {
         // The handler may answer later, so it gets a responder that applies `transform`: two
         // allocations per request with `transform`'s context. Fine for the access log (debug
-        // only); a hot-path hook wants a cheaper way.
+        // only); metrics use the server's `RequestObserver`, which costs none.
         switch next(request, responder.map(transform)) {
         case .now(let response): return .now(transform(response))
         case .later: return .later
@@ -76,34 +76,6 @@ public struct AccessLogMiddleware: Middleware {
                     "method": "\(request.method)", "path": "\(request.path)", "route": "\(route.pattern)",
                     "status": "\(response.status)", "correlation_id": "\(request.correlation)",
                 ])
-                return response
-            }
-        }
-    }
-}
-
-/// What the metrics hook is told of each answered request.
-public protocol RequestObserver: Sendable {
-    /// `request` on `route` was answered with `status` after `duration` (from dispatch to answer).
-    func observe(route: RouteInfo, method: String, status: Int, duration: Duration)
-}
-
-/// The metrics hook: times each request from dispatch to answer and tells the observer.
-public struct MetricsMiddleware: Middleware {
-    let observer: any RequestObserver
-    let clock: any SidecarClock
-
-    public init(observer: any RequestObserver, clock: any SidecarClock = SystemClock()) {
-        self.observer = observer
-        self.clock = clock
-    }
-
-    public func wrap(_ next: @escaping HTTPHandler, route: RouteInfo) -> HTTPHandler {
-        let (observer, clock) = (observer, clock)
-        return { request, responder in
-            let start = clock.now
-            return .passing(request, responder, through: next) { response in
-                observer.observe(route: route, method: request.method, status: response.status, duration: start.duration(to: clock.now))
                 return response
             }
         }

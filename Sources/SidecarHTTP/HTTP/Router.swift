@@ -38,6 +38,8 @@ public struct Router: Sendable {
 
     private struct Pattern: Sendable {
         var path: String
+        /// Its index in `routePatterns`, set by `prepared()` (0 until then).
+        var id = 0
         var segments: [Segment]
         var handlers: Handlers
         /// The 405 answer's handler, made by `prepared()`.
@@ -54,6 +56,9 @@ public struct Router: Sendable {
     private var global: [any Middleware] = []
     private var notFound: HTTPHandler = Router.notFoundHandler
     private var isPrepared = false
+    /// The route patterns by id, fixed by `prepared()`: 0 is `unmatched`, then each path in
+    /// the order it was first added. Metric labels, never raw paths.
+    public private(set) var routePatterns: [String] = [RouteInfo.unmatched.pattern]
 
     public init() {}
 
@@ -128,6 +133,8 @@ public struct Router: Sendable {
         for list in [\Router.exact, \Router.patterns] as [WritableKeyPath<Router, [Pattern]>] {
             for k in r[keyPath: list].indices {
                 var p = r[keyPath: list][k]
+                p.id = r.routePatterns.count
+                r.routePatterns.append(p.path)
                 p.handlers = p.handlers.map { Endpoint(method: $0.method, handler: wrap($0.handler, RouteInfo(pattern: p.path, method: $0.method))) }
                 p.refusal = Endpoint(method: "", handler: wrap(Self.refusal(allow: Self.allow(p.handlers)), RouteInfo(pattern: p.path, method: nil)))
                 r[keyPath: list][k] = p
@@ -143,11 +150,17 @@ public struct Router: Sendable {
     /// The handler for `method` and `path` with its path parameters: a route's, or the 404/405
     /// answer's. The server's per-request call: literal paths are found by index, with no copy.
     public func handler(method: String, path: String) -> (HTTPHandler, [String: String]) {
+        let (handler, parameters, _) = route(method: method, path: path)
+        return (handler, parameters)
+    }
+
+    /// The same, with the id of the matched route in `routePatterns` (0: unmatched).
+    public func route(method: String, path: String) -> (HTTPHandler, [String: String], Int) {
         for k in exact.indices where exact[k].path == path {
-            return ((Self.pick(exact[k].handlers, method) ?? refusal(exact[k])).handler, [:])
+            return ((Self.pick(exact[k].handlers, method) ?? refusal(exact[k])).handler, [:], exact[k].id)
         }
-        guard let (k, parameters) = matchPattern(path) else { return (notFound, [:]) }
-        return ((Self.pick(patterns[k].handlers, method) ?? refusal(patterns[k])).handler, parameters)
+        guard let (k, parameters) = matchPattern(path) else { return (notFound, [:], 0) }
+        return ((Self.pick(patterns[k].handlers, method) ?? refusal(patterns[k])).handler, parameters, patterns[k].id)
     }
 
     /// What matches `method` and `path` (tests and tools).

@@ -1,3 +1,5 @@
+import SidecarPosix
+
 /// One accepted connection: its protocol state (a pure machine) and the shell's buffers and
 /// timer links. Confined to the event loop that accepted it.
 final class Connection {
@@ -17,6 +19,11 @@ final class Connection {
     var timerPrev: Int32 = -1
     var timerNext: Int32 = -1
     var deadline: UInt64 = 0
+
+    // The request being answered, for the observer (set only when there is one).
+    var route = 0
+    var method = MethodLabel.other
+    var started = MonotonicInstant(nanoseconds: 0)
 
     init(fd: Int32, generation: UInt32, listener: Int, limits: ParserLimits) {
         self.fd = fd

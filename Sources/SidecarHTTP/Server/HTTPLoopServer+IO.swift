@@ -29,6 +29,7 @@ extension HTTPLoopServer {
                 close(conn)
                 return
             }
+            traffic[conn.listener].bytesIn.add(n, ordering: .relaxed)
             if n == 0 {
                 if conn.machine.peerHungUp(outputEmpty: conn.out.isEmpty) == .close { close(conn) }
                 return
@@ -95,6 +96,7 @@ extension HTTPLoopServer {
                     if conn.timer != .send { arm(conn, .send) }
                     return
                 }
+                traffic[conn.listener].bytesOut.add(n, ordering: .relaxed)
                 if n == conn.out.count {
                     conn.out.removeAll(keepingCapacity: conn.out.capacity <= 4096)
                 } else {

@@ -20,6 +20,9 @@ final class HTTPLoopServer: ReactorSource, ResponderSink, @unchecked Sendable { 
 
     let loop: EventLoop
     let shared: ServerShared
+    /// This loop's counters, by listener.
+    let traffic: [TrafficCell]
+    let observer: (any RequestObserver)?
     var connections: [Connection?] = []
     let readBuffer: UnsafeMutableRawBufferPointer
     var nextGeneration: UInt32 = 0
@@ -36,6 +39,8 @@ final class HTTPLoopServer: ReactorSource, ResponderSink, @unchecked Sendable { 
     init(loop: EventLoop, shared: ServerShared) {
         self.loop = loop
         self.shared = shared
+        traffic = shared.traffic[loop.id]
+        observer = shared.observer
         readBuffer = .allocate(byteCount: Self.readBufferSize, alignment: 16)
         debugLogging = shared.logger.logLevel <= .debug
         loop.host(self)
@@ -136,6 +141,7 @@ final class HTTPLoopServer: ReactorSource, ResponderSink, @unchecked Sendable { 
                 Glibc.close(fd)
                 continue
             }
+            traffic[index].accepted.add(1, ordering: .relaxed)
             Socket.setNoDelay(fd)
             nextGeneration = (nextGeneration &+ 1) & Self.generationMask
             let conn = Connection(fd: fd, generation: nextGeneration, listener: index, limits: shared.configuration.limits)
@@ -153,6 +159,7 @@ final class HTTPLoopServer: ReactorSource, ResponderSink, @unchecked Sendable { 
         connections[Int(conn.fd)] = nil
         loop.unwatch(conn.fd)
         Glibc.close(conn.fd)
+        traffic[conn.listener].closed.add(1, ordering: .relaxed)
         shared.connectionClosed()
     }
 
@@ -161,7 +168,12 @@ final class HTTPLoopServer: ReactorSource, ResponderSink, @unchecked Sendable { 
     /// Runs the handler of a complete request: its answer is written now, or the connection
     /// waits for it (reading paused, no timer) until `deliver`.
     func dispatch(_ conn: Connection, _ head: consuming RequestHead, body: consuming [UInt8]) {
-        let (handler, parameters) = shared.listeners[conn.listener].router.handler(method: head.method, path: head.path)
+        let (handler, parameters, route) = shared.listeners[conn.listener].router.route(method: head.method, path: head.path)
+        if observer != nil {
+            conn.route = route
+            conn.method = MethodLabel(head.method)
+            conn.started = shared.clock.now
+        }
         var request = HTTPRequest(head: head, body: body)
         request.pathParameters = parameters
         switch handler(request, Responder(sink: self, token: conn.token)) {
@@ -174,6 +186,12 @@ final class HTTPLoopServer: ReactorSource, ResponderSink, @unchecked Sendable { 
     func respond(_ conn: Connection, _ response: HTTPResponse) {
         let (pending, then) = conn.machine.answer(closeRequested: response.closeConnection, draining: shared.isDraining)
         write(conn, response, pending)
+        traffic[conn.listener].count(status: response.status)
+        if let observer {
+            observer.answered(AnsweredRequest(
+                loop: loop.id, listener: conn.listener, route: conn.route, method: conn.method, status: response.status,
+                duration: conn.started.duration(to: shared.clock.now)))
+        }
         if case .arm(let kind) = then { arm(conn, kind) }
     }
 
@@ -183,6 +201,9 @@ final class HTTPLoopServer: ReactorSource, ResponderSink, @unchecked Sendable { 
         var response = HTTPResponse.error(status, code: code, message: message)
         response.correlationID = .make()
         write(conn, response, .refusal)
+        traffic[conn.listener].count(status: status)
+        observer?.answered(AnsweredRequest(
+            loop: loop.id, listener: conn.listener, route: AnsweredRequest.refused, method: .other, status: status, duration: .zero))
     }
 
     private func write(_ conn: Connection, _ response: HTTPResponse, _ p: HTTPConnectionStateMachine.Pending) {

@@ -16,17 +16,20 @@ public final class HTTPServer: Sendable {
     private let logger: Logger
     private let middleware: [any Middleware]
     private let clock: any SidecarClock
+    private let observer: (any RequestObserver)?
     private let state = Mutex<(shared: ServerShared?, loops: [(loop: EventLoop, server: HTTPLoopServer)])>((nil, []))
 
     /// A server for `listeners`; nothing is bound until `start()`.
     /// - Parameter middleware: around every route of every listener, after the correlation id
-    ///   (e.g. `AccessLogMiddleware`, `MetricsMiddleware`), outermost first.
-    /// - Parameter clock: the time of the connections' timeouts.
+    ///   (e.g. `AccessLogMiddleware`), outermost first.
+    /// - Parameter clock: the time of the connections' timeouts and of request durations.
+    /// - Parameter observer: told of every answer on the loop that wrote it (metrics).
     public init(
         configuration: ServerConfiguration, listeners: [ListenerSpec], logger: Logger, middleware: [any Middleware] = [],
-        clock: any SidecarClock = SystemClock()
+        clock: any SidecarClock = SystemClock(), observer: (any RequestObserver)? = nil
     ) {
         self.clock = clock
+        self.observer = observer
         self.configuration = configuration
         self.specs = listeners
         self.logger = logger
@@ -48,7 +51,8 @@ public final class HTTPServer: Sendable {
             }
         }
         let count = configuration.loopCount
-        let shared = ServerShared(configuration: configuration, listeners: bound, loops: count, logger: logger)
+        let shared = ServerShared(configuration: configuration, listeners: bound, loops: count, logger: logger, observer: observer, clock: clock)
+        observer?.serverStarted(loops: count, listeners: bound.map { ($0.name, $0.router.routePatterns) })
         var loops: [(EventLoop, HTTPLoopServer)] = []
         for id in 0..<count {
             do {
@@ -97,6 +101,11 @@ public final class HTTPServer: Sendable {
     /// Connections accepted since start.
     public var acceptedConnections: Int {
         state.withLock { $0.shared?.accepted.load(ordering: .relaxed) ?? 0 }
+    }
+
+    /// Each listener's traffic since start (empty before `start()`).
+    public func traffic() -> [ListenerTraffic] {
+        state.withLock { $0.shared }?.trafficByListener() ?? []
     }
 
     /// Connections closed at once because `maxConnections` was reached.

@@ -22,14 +22,26 @@ final class ServerShared: Sendable {
     /// Connections closed at once because the limit was reached.
     let rejected = Atomic<Int>(0)
     let draining = Atomic<Bool>(false)
+    /// Traffic counters by loop, then by listener: each loop adds only to its own.
+    let traffic: [[TrafficCell]]
+    /// Told of every answer (metrics); nil costs nothing.
+    let observer: (any RequestObserver)?
+    /// The clock of request durations (read only with an observer).
+    let clock: any SidecarClock
     /// Loops that still have the listeners in their epoll set; the last one closes them.
     let loopsListening: Atomic<Int>
 
     /// Durations in nanoseconds, indexed by `TimerKind.rawValue`.
     let timeouts: [UInt64]
 
-    init(configuration: ServerConfiguration, listeners: [Listener], loops: Int, logger: Logger) {
+    init(
+        configuration: ServerConfiguration, listeners: [Listener], loops: Int, logger: Logger, observer: (any RequestObserver)?,
+        clock: any SidecarClock
+    ) {
         self.configuration = configuration
+        self.observer = observer
+        self.clock = clock
+        traffic = (0..<loops).map { _ in listeners.map { _ in TrafficCell() } }
         self.listeners = listeners
         self.logger = logger
         self.loopsListening = Atomic(loops)
@@ -44,6 +56,11 @@ final class ServerShared: Sendable {
     }
 
     var isDraining: Bool { draining.load(ordering: .relaxed) }
+
+    /// Each listener's traffic, summed over the loops.
+    func trafficByListener() -> [ListenerTraffic] {
+        listeners.indices.map { k in TrafficCell.total(traffic.map { $0[k] }, listener: listeners[k].name) }
+    }
 
     /// Tasks waiting for the drain to end, by a number of their own.
     private let drainWaiters = Mutex<(next: Int, waiting: [Int: CheckedContinuation<Void, Never>])>((0, [:]))
