@@ -7,6 +7,8 @@ import SidecarHTTP
 import SidecarPosix
 import SidecarRegistry
 import ServiceLifecycle
+import CoreMetrics
+import Prometheus
 
 /// Wires the configuration to the server, the registrar and the prober, and runs them as
 /// one service group.
@@ -40,7 +42,10 @@ struct Runtime {
                 ListenerSpec(name: "local", address: configuration.localAddress, router: SidecarRoutes.local(context: context)),
                 ListenerSpec(name: "cluster", address: configuration.clusterAddress, router: SidecarRoutes.cluster(context: context)),
             ],
-            logger: logger, middleware: level <= .debug ? [AccessLogMiddleware(logger: logger)] : [])
+            logger: logger, middleware: level <= .debug ? [AccessLogMiddleware(logger: logger)] : [], observer: context.metrics)
+        context.attach(server: http)
+        // Libraries that report through swift-metrics land in the same registry as ours.
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: context.metrics.registry))
         let bound: [SocketAddress]
         do {
             bound = try http.start()

@@ -14,6 +14,18 @@ public final class ClusterView: Sendable {
         public var servers: [ServerInfo]
         /// Wall-clock seconds since the epoch of the last change (0: never).
         public var updatedAt: Double
+        /// Servers that joined and left since start.
+        public var changes = Changes()
+    }
+
+    /// Servers that joined (appeared in the view) and left it, since start.
+    public struct Changes: Sendable, Equatable {
+        public var joins = 0
+        public var leaves = 0
+        public init(joins: Int = 0, leaves: Int = 0) {
+            self.joins = joins
+            self.leaves = leaves
+        }
     }
 
     private let state = Mutex<Snapshot>(Snapshot(servers: [], updatedAt: 0))
@@ -33,7 +45,10 @@ public final class ClusterView: Sendable {
         let t = now()
         state.withLock { s in
             var seen = Set<String>()
+            let before = Set(s.servers.map(\.id))
             s.servers = servers.filter { seen.insert($0.id).inserted }
+            s.changes.joins += seen.subtracting(before).count
+            s.changes.leaves += before.subtracting(seen).count
             s.updatedAt = t
         }
     }
@@ -54,6 +69,7 @@ public final class ClusterView: Sendable {
                 return false
             }
             s.servers.append(server)
+            s.changes.joins += 1
             return true
         }
     }
@@ -65,6 +81,7 @@ public final class ClusterView: Sendable {
         return state.withLock { s in
             guard let k = s.servers.firstIndex(where: { $0.id == id }) else { return false }
             s.servers.remove(at: k)
+            s.changes.leaves += 1
             s.updatedAt = t
             return true
         }

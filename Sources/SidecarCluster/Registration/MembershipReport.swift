@@ -23,4 +23,6 @@ public struct RegistrationSnapshot: Sendable, Codable {
     public var consecutiveFailures: Int
     /// The last registration failure's label (`mit_unavailable`, `mit_connect`, ...), nil after a success.
     public var lastError: String?
+    /// Registration and lease calls since start, by result.
+    public var counts = RegistrationCounts()
 }

@@ -39,7 +39,7 @@ public struct RegistrationMachine: Sendable {
         }
     }
 
-    public enum Status: String, Sendable, Equatable {
+    public enum Status: String, Sendable, Equatable, CaseIterable {
         case waiting, registering, registered, unregistering, unregistered, stopped
     }
 
@@ -77,6 +77,8 @@ public struct RegistrationMachine: Sendable {
     public private(set) var lastRegistered: MonotonicInstant?
     public private(set) var lastLeased: MonotonicInstant?
     public private(set) var failures = 0
+    /// Calls to mIT by kind and result, since start.
+    public private(set) var counts = RegistrationCounts()
     private var inFlight: (seq: Int, kind: CallKind)?
     private var seq = 0
     private var retryDue: MonotonicInstant?
@@ -170,6 +172,7 @@ public struct RegistrationMachine: Sendable {
         var actions: [Action] = []
         switch (call.kind, outcome) {
         case (.register(let concurrent), .registered(let id, let lease)):
+            counts.registrationsOK += 1
             failures = 0
             serverID = id
             leaseTime = lease ?? settings.leaseTimeDefault
@@ -183,6 +186,7 @@ public struct RegistrationMachine: Sendable {
             }
             if settings.clusterManagement { actions.append(.announce) }
         case (.register(let concurrent), _):
+            counts.registrationsFailed += 1
             failures += 1
             if concurrent {
                 concurrentDue = now + settings.retry * uniform(0.9, 1.0)
@@ -193,14 +197,17 @@ public struct RegistrationMachine: Sendable {
                 retryDue = min(retryDue ?? due, due)
             }
         case (.lease, .leased(let lease)):
+            counts.renewalsOK += 1
             failures = 0
             lastLeased = now
             if let lease { leaseTime = lease }
             leaseDue = now + leaseTime * uniform(0.9, 1.0)
         case (.lease, .notFound):
+            counts.renewalsFailed += 1
             leaseDue = nil
             return beginRegistration(now: now)
         case (.lease, _):
+            counts.renewalsFailed += 1
             failures += 1
             leaseDue = now + settings.retry * uniform(0.9, 1.0)
         case (.unregister, _):
@@ -253,6 +260,17 @@ public struct RegistrationMachine: Sendable {
     private mutating func uniform(_ low: Double, _ high: Double) -> Double {
         low + (high - low) * Double(rng.next() >> 11) / Double(1 << 53)
     }
+}
+
+/// Calls to mIT since start, by kind and result.
+public struct RegistrationCounts: Sendable, Equatable, Codable {
+    public var registrationsOK = 0
+    public var registrationsFailed = 0
+    public var renewalsOK = 0
+    /// Lease renewals that failed, a 404 (mIT forgot us) included.
+    public var renewalsFailed = 0
+
+    public init() {}
 }
 
 /// A small seedable generator (SplitMix64) for jitter.

@@ -48,8 +48,11 @@ public enum FanOutRoutes {
     static func run(_ parsed: FanOutRequest, _ request: HTTPRequest, _ context: SidecarContext, _ fanOut: FanOut, _ responder: Responder) {
         let servers = context.view.snapshot().servers
         let selfID = context.registrar?.currentID.withLock { $0 } ?? context.me?.id
+        let (metrics, clock) = (context.metrics, context.clock)
+        let started = clock.now
         if parsed.retries == 0, case .some(let token) = fanOut.tokenIfReady(parsed) {
             fanOut.start(parsed, servers: servers, selfID: selfID, correlationID: request.correlationID, token: token, on: responder.reactor) { result in
+                metrics.fanOutFinished(result, duration: started.duration(to: clock.now))
                 responder.respond(answer(result))
             }
             return
@@ -58,6 +61,7 @@ public enum FanOutRoutes {
         Task {
             do throws(FanOut.Unavailable) {
                 let result = try await fanOut.run(parsed, servers: servers, selfID: selfID, correlationID: correlationID)
+                metrics.fanOutFinished(result, duration: started.duration(to: clock.now))
                 responder.respond(answer(result))
             } catch {
                 responder.respond(.error(502, code: "fanout_unavailable", message: error.message))

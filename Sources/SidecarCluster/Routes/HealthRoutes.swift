@@ -4,20 +4,22 @@ import SidecarClient
 /// `GET /healthz`, `/readyz`, `/ecv` (both listeners, no auth) and the traffic switch.
 public enum HealthRoutes {
     static let ok: [UInt8] = Array(#"{"status":"ok"}"#.utf8)
+    /// Probes and live figures are never cached by a proxy or browser.
+    public static let noStore = HTTPFields([("Cache-Control", "no-store")])
 
     /// Adds the three probes to `router`.
     public static func addProbes(to router: inout Router, health: HealthState) {
         // Built once: the liveness probe is the hottest path and allocates nothing.
-        let alive = HTTPResponse(status: 200, fields: HTTPFields([("Content-Type", "application/json")]), body: ok)
+        let alive = HTTPResponse(status: 200, fields: HTTPFields([("Content-Type", "application/json"), ("Cache-Control", "no-store")]), body: ok)
         router.on("GET", "/healthz") { _ in alive }
         router.on("GET", "/readyz") { _ in
-            if health.isReady { return .json(200, #"{"status":"ready"}"#) }
-            return .error(503, code: "not_ready", message: notReadyReason(health))
+            if health.isReady { return .json(200, #"{"status":"ready"}"#, fields: noStore) }
+            return .error(503, code: "not_ready", message: notReadyReason(health), fields: noStore)
         }
         router.on("GET", "/ecv") { _ in
             health.inRotation
-                ? .json(200, #"{"status":"in rotation"}"#)
-                : .error(503, code: "out_of_rotation", message: health.isDraining ? "shutting down" : "switched off")
+                ? .json(200, #"{"status":"in rotation"}"#, fields: noStore)
+                : .error(503, code: "out_of_rotation", message: health.isDraining ? "shutting down" : "switched off", fields: noStore)
         }
     }
 

@@ -18,7 +18,10 @@ public final class SidecarContext: Sendable {
     public let verifier: JWTVerifier?
     /// Peer announcements after registration and before leaving.
     public let announcer: Announcer?
+    /// Metrics, and the fan-out figures `/status` shows; pass it as the server's observer.
+    public let metrics: SidecarMetrics
     private let attached = Mutex<(registrar: Registrar?, me: ServerInfo?)>((nil, nil))
+    private let server = Mutex<HTTPServer?>(nil)
 
     public init(
         configuration: SidecarConfiguration, health: HealthState, view: ClusterView = ClusterView(), fanOut: FanOut? = nil,
@@ -31,12 +34,23 @@ public final class SidecarContext: Sendable {
         self.verifier = verifier
         self.announcer = announcer
         self.clock = clock
+        metrics = SidecarMetrics(loops: configuration.server.loopCount)
         startedAt = clock.now
     }
 
     /// Sets our server and, with a registry, the registrar.
     public func attach(me: ServerInfo, registrar: Registrar?) {
         attached.withLock { $0 = (registrar, me) }
+    }
+
+    /// Sets the server whose traffic `/status` and `/metrics` report.
+    public func attach(server: HTTPServer) {
+        self.server.withLock { $0 = server }
+    }
+
+    /// Each listener's traffic (empty before the server is attached).
+    public func traffic() -> [ListenerTraffic] {
+        server.withLock { $0 }?.traffic() ?? []
     }
 
     public var registrar: Registrar? { attached.withLock { $0.registrar } }

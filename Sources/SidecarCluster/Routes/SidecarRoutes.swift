@@ -10,6 +10,7 @@ public enum SidecarRoutes {
         router.group(LocalAuthMiddleware.optional(context.configuration.localAPIToken)) { r in
             HealthRoutes.addSwitch(to: &r, health: context.health)
             StatusRoutes.add(to: &r, context: context)
+            MetricsRoutes.add(to: &r, context: context)
             if let fanOut = context.fanOut { FanOutRoutes.add(to: &r, context: context, fanOut: fanOut) }
         }
         return router

@@ -1,6 +1,8 @@
 import SidecarPosix
 import SidecarHTTP
 import SidecarClient
+import Glibc
+
 /// `GET /status`, `GET /cluster/servers`, `POST /register`, `POST /unregister` (local API).
 public enum StatusRoutes {
     /// The body of `GET /status`. The four upper-case figures keep their original names.
@@ -24,14 +26,38 @@ public enum StatusRoutes {
         var server: ServerInfo?
         var cluster: Cluster
         var health: Health
+        struct Calls: Encodable {
+            var ok: Int
+            var failed: Int
+        }
+        struct LeaseRenewals: Encodable {
+            var ok: Int
+            var failed: Int
+            var last: String?
+            var nextInSeconds: Double?
+        }
+        struct Process: Encodable {
+            var pid: Int32
+            var residentBytes: Int
+            var openFDs: Int
+            var cpuSeconds: Double
+        }
         var uptimeSeconds: Double
+        var version: String
+        var process: Process
+        var traffic: [ListenerTraffic]
+        var fanOut: FanOutStats.Snapshot
+        var registrations: Calls
+        var leaseRenewals: LeaseRenewals
     }
 
     public static func add(to router: inout Router, context: SidecarContext) {
-        router.onAsync("GET", "/status") { _ in .json(200, encoding: await status(context)) }
+        router.onAsync("GET", "/status") { _ in .json(200, encoding: await status(context), fields: HealthRoutes.noStore) }
         router.onAsync("GET", "/cluster/servers") { _ in
             let snapshot = context.view.snapshot()
-            return .json(200, encoding: StatusBody.Cluster(servers: snapshot.servers, updatedAt: snapshot.updatedAt > 0 ? WallClock.iso(snapshot.updatedAt) : nil))
+            return .json(
+                200, encoding: StatusBody.Cluster(servers: snapshot.servers, updatedAt: snapshot.updatedAt > 0 ? WallClock.iso(snapshot.updatedAt) : nil),
+                fields: HealthRoutes.noStore)
         }
         router.onAsync("POST", "/register") { _ in
             guard let registrar = context.registrar else { return noRegistry() }
@@ -52,6 +78,8 @@ public enum StatusRoutes {
         let registration = await context.registrar?.snapshot()
         let snapshot = context.view.snapshot()
         let h = context.health
+        let counts = registration?.counts ?? RegistrationCounts()
+        let process = ProcessStats.read()
         return StatusBody(
             REGISTRATION_STATUS: registration?.status ?? "disabled",
             CLUSTER_STATUS_SERVERS: snapshot.servers.count,
@@ -67,6 +95,14 @@ public enum StatusRoutes {
             health: .init(
                 inRotation: h.inRotation, ready: h.isReady, registered: h.isRegistered, applicationHealthy: h.isApplicationHealthy,
                 draining: h.isDraining),
-            uptimeSeconds: ((context.clock.now - context.startedAt).seconds * 1000).rounded() / 1000)
+            uptimeSeconds: ((context.clock.now - context.startedAt).seconds * 1000).rounded() / 1000,
+            version: SidecarVersion.current,
+            process: .init(pid: getpid(), residentBytes: process.residentBytes, openFDs: process.openFDs, cpuSeconds: process.cpuSeconds),
+            traffic: context.traffic(),
+            fanOut: context.metrics.fanOuts.snapshot(),
+            registrations: .init(ok: counts.registrationsOK, failed: counts.registrationsFailed),
+            leaseRenewals: .init(
+                ok: counts.renewalsOK, failed: counts.renewalsFailed, last: registration?.lastLeasedAt,
+                nextInSeconds: registration?.nextLeaseInSeconds))
     }
 }

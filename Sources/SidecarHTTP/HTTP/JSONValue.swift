@@ -61,7 +61,9 @@ public enum JSONCoding {
 
 extension HTTPResponse {
     /// A JSON answer encoding `value`.
-    public static func json<T: Encodable>(_ status: Int, encoding value: T) -> HTTPResponse {
-        HTTPResponse(status: status, fields: HTTPFields([("Content-Type", "application/json")]), body: JSONCoding.encode(value))
+    public static func json<T: Encodable>(_ status: Int, encoding value: T, fields: HTTPFields = HTTPFields()) -> HTTPResponse {
+        var f = fields
+        f.append("Content-Type", "application/json")
+        return HTTPResponse(status: status, fields: f, body: JSONCoding.encode(value))
     }
 }

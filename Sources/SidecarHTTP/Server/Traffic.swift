@@ -12,6 +12,15 @@ public struct ListenerTraffic: Sendable, Equatable, Codable {
     public var requests: [String: Int]
     public var bytesIn: Int
     public var bytesOut: Int
+
+    public init(listener: String, openConnections: Int, totalConnections: Int, requests: [String: Int], bytesIn: Int, bytesOut: Int) {
+        self.listener = listener
+        self.openConnections = openConnections
+        self.totalConnections = totalConnections
+        self.requests = requests
+        self.bytesIn = bytesIn
+        self.bytesOut = bytesOut
+    }
 }
 
 /// What the server tells its observer of each answer, on the event loop that wrote it.
@@ -31,6 +40,15 @@ public struct AnsweredRequest: Sendable {
 
     /// The route index of requests refused before routing.
     public static let refused = -1
+
+    public init(loop: Int, listener: Int, route: Int, method: MethodLabel, status: Int, duration: Duration) {
+        self.loop = loop
+        self.listener = listener
+        self.route = route
+        self.method = method
+        self.status = status
+        self.duration = duration
+    }
 }
 
 /// The metrics hook: told of every answer, on the loop's thread, with no allocation. It must
