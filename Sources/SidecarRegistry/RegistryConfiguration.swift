@@ -15,6 +15,18 @@ public enum RegistryKey: String, CaseIterable, SettingKey {
 
     public var variable: String { rawValue }
 
+    public var flag: String {
+        switch self {
+        case .address: "--address"
+        case .port: "--port"
+        case .leaseTime: "--lease-time"
+        case .secret: "--secret"
+        case .clientID: "--client-id"
+        case .clientSecret: "--client-secret"
+        case .logLevel: "--log-level"
+        }
+    }
+
     /// The help line: meaning, variable, default.
     public var help: String {
         switch self {

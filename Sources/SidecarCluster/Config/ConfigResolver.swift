@@ -37,7 +37,7 @@ public struct ConfigResolver {
         c.mitToken = try reader.secret(ConfigKey.mitToken)
         c.jwtSecret = try reader.secret(ConfigKey.jwtSecret)
         if let s = c.jwtSecret, s.value.utf8.count < 32 {
-            throw ConfigError(ConfigKey.jwtSecret.rawValue, "must be at least 32 bytes (HS256, RFC 7518 §3.2)")
+            throw ConfigError(reader.name(ConfigKey.jwtSecret), "must be at least 32 bytes (HS256, RFC 7518 §3.2)")
         }
         c.jwtPublicKeyFile = try reader.text(ConfigKey.jwtPublicKeyFile)
         c.jwtIssuer = try reader.text(ConfigKey.jwtIssuer)
@@ -60,8 +60,8 @@ public struct ConfigResolver {
         c.fanOut.maxResponseBytes = try reader.integer(ConfigKey.fanoutMaxResponseBytes, 1...1 << 30) ?? c.fanOut.maxResponseBytes
 
         if c.mitURL != nil {
-            if c.serverType == nil { throw ConfigError(ConfigKey.serverType.rawValue, "is required when MIT_URL is set") }
-            if c.serverURL == nil { throw ConfigError(ConfigKey.serverURL.rawValue, "is required when MIT_URL is set") }
+            if c.serverType == nil { throw ConfigError(reader.name(ConfigKey.serverType), "is required when MIT_URL is set") }
+            if c.serverURL == nil { throw ConfigError(reader.name(ConfigKey.serverURL), "is required when MIT_URL is set") }
         }
         return c
     }

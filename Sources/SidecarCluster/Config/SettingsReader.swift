@@ -6,6 +6,16 @@ import SidecarPosix
 public protocol SettingKey: Sendable {
     /// The environment variable (`CLUSTER_PORT`); a secret may also come from `<it>_FILE`.
     var variable: String { get }
+    /// The command-line flag (`--cluster-port`); by default the variable in lower case with dashes.
+    var flag: String { get }
+}
+
+extension SettingKey {
+    public var flag: String { "--" + variable.lowercased().replacingUnderscores() }
+}
+
+extension String {
+    fileprivate func replacingUnderscores() -> String { String(map { $0 == "_" ? "-" : $0 }) }
 }
 
 /// Reads typed settings from raw values (flags over environment), with one error shape for
@@ -13,6 +23,8 @@ public protocol SettingKey: Sendable {
 /// `*_FILE` secrets and is injected for tests.
 public struct SettingsReader {
     private let values: [String: String]
+    /// Variables whose value came from a flag: their errors name the flag the user typed.
+    private let fromFlags: Set<String>
     private let readFile: (String) -> String?
 
     /// - Parameters:
@@ -23,7 +35,13 @@ public struct SettingsReader {
         var merged = environment
         for (k, v) in flags { merged[k] = v }
         values = merged
+        fromFlags = Set(flags.keys)
         self.readFile = readFile
+    }
+
+    /// How an error names `key`: the flag when the value came from one, else the variable.
+    public func name(_ key: some SettingKey) -> String {
+        fromFlags.contains(key.variable) ? key.flag : key.variable
     }
 
     /// The raw value of `key`; an empty value counts as unset.
@@ -35,7 +53,7 @@ public struct SettingsReader {
     public func text(_ key: some SettingKey) throws(ConfigError) -> String? {
         guard let v = raw(key) else { return nil }
         guard v.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7F }) else {
-            throw ConfigError(key.variable, "contains control characters")
+            throw ConfigError(name(key), "contains control characters")
         }
         return v
     }
@@ -44,11 +62,11 @@ public struct SettingsReader {
         guard let v = try text(key) else { return nil }
         let lower = v.lowercased()
         guard lower.hasPrefix("http://") || lower.hasPrefix("https://") else {
-            throw ConfigError(key.variable, "'\(v)' is not an http(s) URL")
+            throw ConfigError(name(key), "'\(v)' is not an http(s) URL")
         }
         let rest = v.drop(while: { $0 != "/" }).dropFirst(2)
         guard let first = rest.first, first != "/", first != "?", !v.contains(" ") else {
-            throw ConfigError(key.variable, "'\(v)' has no host")
+            throw ConfigError(name(key), "'\(v)' has no host")
         }
         return v.hasSuffix("/") ? String(v.dropLast()) : v
     }
@@ -58,14 +76,14 @@ public struct SettingsReader {
         switch v.lowercased() {
         case "true", "1", "yes", "on": return true
         case "false", "0", "no", "off": return false
-        default: throw ConfigError(key.variable, "'\(v)' is not true or false")
+        default: throw ConfigError(name(key), "'\(v)' is not true or false")
         }
     }
 
     public func duration(_ key: some SettingKey, positive: Bool = false) throws(ConfigError) -> Duration? {
         guard let v = raw(key) else { return nil }
         guard let d = Double(v), d.isFinite, d >= 0, !(positive && d == 0), v.first != "+" else {
-            throw ConfigError(key.variable, "'\(v)' is not a duration in seconds\(positive ? " above 0" : "") (e.g. 10 or 0.2)")
+            throw ConfigError(name(key), "'\(v)' is not a duration in seconds\(positive ? " above 0" : "") (e.g. 10 or 0.2)")
         }
         return .seconds(exactly: d)
     }
@@ -73,7 +91,7 @@ public struct SettingsReader {
     public func integer(_ key: some SettingKey, _ range: ClosedRange<Int>) throws(ConfigError) -> Int? {
         guard let v = raw(key) else { return nil }
         guard let n = Int(v), range.contains(n), v.first != "+" else {
-            throw ConfigError(key.variable, "'\(v)' is not a whole number from \(range.lowerBound) to \(range.upperBound)")
+            throw ConfigError(name(key), "'\(v)' is not a whole number from \(range.lowerBound) to \(range.upperBound)")
         }
         return n
     }
@@ -81,12 +99,12 @@ public struct SettingsReader {
     public func address(_ hostKey: some SettingKey, _ portKey: some SettingKey, default d: SocketAddress) throws(ConfigError) -> SocketAddress {
         var port = d.port
         if let p = raw(portKey) {
-            guard let n = UInt16(p) else { throw ConfigError(portKey.variable, "'\(p)' is not a port (0-65535)") }
+            guard let n = UInt16(p) else { throw ConfigError(name(portKey), "'\(p)' is not a port (0-65535)") }
             port = n
         }
         let host = raw(hostKey) ?? d.host
         guard let a = SocketAddress(host: host, port: port) else {
-            throw ConfigError(hostKey.variable, "'\(host)' is not a numeric IPv4 or IPv6 address")
+            throw ConfigError(name(hostKey), "'\(host)' is not an IPv4 or IPv6 address (or localhost)")
         }
         return a
     }
@@ -95,20 +113,21 @@ public struct SettingsReader {
         let fileVariable = key.variable + "_FILE"
         let direct = raw(key)
         let file = values[fileVariable].flatMap { $0.isEmpty ? nil : $0 }
-        if direct != nil && file != nil { throw ConfigError(key.variable, "set \(key.variable) or \(fileVariable), not both") }
+        let fileName = fromFlags.contains(fileVariable) ? "--" + fileVariable.lowercased().replacingUnderscores() : fileVariable
+        if direct != nil && file != nil { throw ConfigError(name(key), "set \(key.variable) or \(fileVariable), not both") }
         if let direct { return Secret(direct) }
         guard let file else { return nil }
-        guard let text = readFile(file) else { throw ConfigError(fileVariable, "cannot read '\(file)'") }
+        guard let text = readFile(file) else { throw ConfigError(fileName, "cannot read '\(file)'") }
         var s = Substring(text)
         while let last = s.last, last.isNewline { s = s.dropLast() }
-        guard !s.isEmpty else { throw ConfigError(fileVariable, "'\(file)' is empty") }
+        guard !s.isEmpty else { throw ConfigError(fileName, "'\(file)' is empty") }
         return Secret(String(s))
     }
 
     public func logLevel(_ key: some SettingKey) throws(ConfigError) -> Logger.Level? {
         guard let v = raw(key) else { return nil }
         guard let level = Logger.Level(rawValue: v.lowercased()) else {
-            throw ConfigError(key.variable, "'\(v)' is not one of trace, debug, info, notice, warning, error, critical")
+            throw ConfigError(name(key), "'\(v)' is not one of trace, debug, info, notice, warning, error, critical")
         }
         return level
     }

@@ -32,6 +32,25 @@ import Testing
         #expect(c.server.maxConnections == 10_000)
     }
 
+    @Test func aBadFlag_isNamedAsTyped_aBadVariableAsSet() {
+        func failure(_ env: [String: String], _ flags: [String: String], _ files: [String: String] = [:]) -> String? {
+            do throws(ConfigError) {
+                _ = try resolve(env, flags: flags, files: files)
+                return nil
+            } catch {
+                return error.description
+            }
+        }
+        #expect(failure([:], ["LOCAL_PORT": "abc"]) == "configuration error: --local-port: 'abc' is not a port (0-65535)")
+        #expect(failure(["LOCAL_PORT": "abc"], [:]) == "configuration error: LOCAL_PORT: 'abc' is not a port (0-65535)")
+        #expect(failure([:], ["KEEPALIVE_TIMEOUT": "x"])?.hasPrefix("configuration error: --keepalive-timeout:") == true)
+        #expect(failure([:], ["JWT_SECRET_FILE": "/none"]) == "configuration error: --jwt-secret-file: cannot read '/none'")
+        #expect(failure([:], ["JWT_SECRET": "short"]) == "configuration error: --jwt-secret: must be at least 32 bytes (HS256, RFC 7518 §3.2)")
+        #expect(failure(["LOCAL_ADDRESS": "example.com"], [:]) == "configuration error: LOCAL_ADDRESS: 'example.com' is not an IPv4 or IPv6 address (or localhost)")
+        #expect(try! resolve(["LOCAL_ADDRESS": "localhost"]).localAddress.host == "127.0.0.1")
+        #expect(RegistryKey.leaseTime.flag == "--lease-time" && ConfigKey.fanoutMaxResponseBytes.flag == "--fanout-max-response-bytes")
+    }
+
     @Test func flags_winOverEnvironment() throws {
         let c = try resolve(["LOCAL_PORT": "1000", "DRAIN_TIMEOUT": "5"], flags: ["LOCAL_PORT": "2000"])
         #expect(c.localAddress.port == 2000)
