@@ -23,7 +23,7 @@ struct ClusterSidecar: ParsableCommand {
             Signals: SIGTERM or SIGINT leave rotation at once, stop accepting, finish the
             requests in flight (at most DRAIN_TIMEOUT) and exit 0; a second one exits at once.
             """,
-        subcommands: [RegistryCommand.self, DemoCommand.self]
+        subcommands: [RegistryCommand.self, DemoCommand.self, StatusCommand.self, HealthCommand.self]
     )
 
     @OptionGroup var settings: SettingOptions

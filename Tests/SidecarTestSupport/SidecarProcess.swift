@@ -31,6 +31,15 @@ public final class SidecarProcess {
         }
     }
 
+    /// Runs the binary with `arguments` to its end: exit status, stdout, stderr.
+    public static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, out: String, err: String) {
+        let p = try SidecarProcess(environment: environment, arguments: arguments)
+        let out = String(decoding: p.out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let err = String(decoding: p.err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.process.waitUntilExit()
+        return (p.process.terminationStatus, out, err)
+    }
+
     /// Starts on port 0 for both listeners and waits for the "listening" line.
     public static func listening(_ environment: [String: String] = [:]) throws -> (SidecarProcess, local: UInt16, cluster: UInt16) {
         var env = ["LOCAL_PORT": "0", "CLUSTER_PORT": "0", "CLUSTER_ADDRESS": "127.0.0.1"]

@@ -47,4 +47,36 @@ import Testing
             #expect(try Self.get(local, probe).field("Cache-Control") == "no-store", "\(probe)")
         }
     }
+
+    @Test func statusCommand_printsTables_orJSON_withTheSidecarsOwnSettings() throws {
+        let (p, local, _) = try SidecarProcess.listening(["SERVER_URL": "http://127.0.0.1:9/app", "SERVER_TYPE": "echo", "LOCAL_API_TOKEN": "tok-1"])
+        defer { p.signal(SIGTERM); _ = p.waitForExit() }
+        let refused = try SidecarProcess.run(["status", "--local-port", "\(local)"])
+        #expect(refused.status == 1 && refused.err.contains("401") && refused.err.split(separator: "\n").count == 1)
+        let tables = try SidecarProcess.run(["status", "--local-port", "\(local)", "--local-api-token", "tok-1"])
+        #expect(tables.status == 0)
+        #expect(tables.out.contains("REGISTRATION") && tables.out.contains("disabled"))
+        #expect(tables.out.contains("self  echo  http://127.0.0.1:9/app"))
+        #expect(tables.out.contains("LISTENER") && tables.out.contains("cluster "))
+        let json = try SidecarProcess.run(["status", "--json"], environment: ["LOCAL_PORT": "\(local)", "LOCAL_API_TOKEN": "tok-1"])
+        let body = try JSONSerialization.jsonObject(with: Data(json.out.utf8)) as? [String: Any]
+        #expect(body?["REGISTRATION_STATUS"] as? String == "disabled")
+    }
+
+    @Test func healthCommand_exits0_or1WithOneLineSayingWhy() throws {
+        let (p, local, _) = try SidecarProcess.listening(["LOCAL_API_TOKEN": "tok-2"])
+        defer { p.signal(SIGTERM); _ = p.waitForExit() }
+        #expect(try SidecarProcess.run(["health", "--local-port", "\(local)"]).status == 0)
+        #expect(try SidecarProcess.run(["health", "--ready"], environment: ["LOCAL_PORT": "\(local)"]).status == 0)
+        _ = try RawClient(port: local).send("POST /ecv/disable HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer tok-2\r\nContent-Length: 0\r\n\r\n")
+        #expect(eventually { (try? Self.get(local, "/readyz").status) == 503 })
+        let out = try SidecarProcess.run(["health", "--ready", "--local-port", "\(local)"])
+        #expect(out.status == 1 && out.err == "cluster-sidecar: /readyz answered 503: switched out of rotation\n")
+        p.signal(SIGTERM)
+        #expect(p.waitForExit() == 0)
+        let gone = try SidecarProcess.run(["health", "--local-port", "\(local)"])
+        #expect(gone.status == 1 && gone.err.contains("unreachable at http://127.0.0.1:\(local)"))
+        let bad = try SidecarProcess.run(["health", "--local-port", "abc"])
+        #expect(bad.status == 64 && bad.err.contains("--local-port"))
+    }
 }
