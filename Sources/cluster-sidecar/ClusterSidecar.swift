@@ -22,6 +22,9 @@ struct ClusterSidecar: ParsableCommand {
 
             Signals: SIGTERM or SIGINT leave rotation at once, stop accepting, finish the
             requests in flight (at most DRAIN_TIMEOUT) and exit 0; a second one exits at once.
+            SIGHUP re-reads the secrets and key files (*_FILE, JWT_PUBLIC_KEY_FILE) and
+            LOG_LEVEL_FILE, keeping every connection and the registration; a reload that fails
+            changes nothing and logs why.
             """,
         subcommands: [RegistryCommand.self, DemoCommand.self, StatusCommand.self, HealthCommand.self]
     )
@@ -31,15 +34,17 @@ struct ClusterSidecar: ParsableCommand {
     func run() throws {
         // Before any thread starts, so every thread inherits the mask and only sigwait sees them.
         csidecar_block_signals()
+        let (environment, flags) = (Environment.current(), settings.flagValues)
+        let resolve: @Sendable () throws(ConfigError) -> SidecarConfiguration = {
+            try ConfigResolver(environment: environment, flags: flags, readFile: Environment.readFile).resolve()
+        }
         let configuration: SidecarConfiguration
         do {
-            configuration = try ConfigResolver(
-                environment: Environment.current(), flags: settings.flagValues, readFile: Environment.readFile
-            ).resolve()
+            configuration = try resolve()
         } catch {
             Environment.fail(error.description, status: ExitStatus.configuration)
         }
-        let runtime = Runtime(configuration: configuration)
+        let runtime = Runtime(configuration: configuration, resolve: resolve)
         Signals.run { await runtime.run() }
     }
 }

@@ -1,4 +1,5 @@
 import CSidecarSystem
+import Synchronization
 import Glibc
 import Logging
 import SidecarHTTP
@@ -9,7 +10,12 @@ import SidecarPosix
 ///
 /// Each line is written with a single write(2), so lines from several threads never interleave.
 struct JSONLogHandler: LogHandler {
-    public var logLevel: Logger.Level
+    /// Shared by every logger made from one bootstrap, so that a reload changes them all.
+    private let level: LogLevelSwitch
+    public var logLevel: Logger.Level {
+        get { level.level }
+        set { level.level = newValue }
+    }
     public var metadata: Logger.Metadata = [:]
     public var metadataProvider: Logger.MetadataProvider?
     private let label: String
@@ -17,8 +23,13 @@ struct JSONLogHandler: LogHandler {
 
     /// A handler for `label` writing to `fd` at `level` and above.
     public init(label: String, level: Logger.Level = .info, fd: Int32 = 1) {
+        self.init(label: label, level: LogLevelSwitch(level), fd: fd)
+    }
+
+    /// A handler whose level is `level`'s, now and after it changes.
+    init(label: String, level: LogLevelSwitch, fd: Int32 = 1) {
         self.label = label
-        self.logLevel = level
+        self.level = level
         self.fd = fd
     }
 
@@ -69,5 +80,18 @@ struct JSONLogHandler: LogHandler {
         var nanos = 0
         csidecar_realtime(&seconds, &nanos)
         return ISO8601.format(epochSeconds: seconds, milliseconds: nanos / 1_000_000)
+    }
+}
+
+/// The log level of every logger of one bootstrap, changed at run time by a reload.
+final class LogLevelSwitch: Sendable {
+    private let raw: Atomic<UInt8>
+    private static let levels = Logger.Level.allCases
+
+    init(_ level: Logger.Level) { raw = Atomic(UInt8(Self.levels.firstIndex(of: level)!)) }
+
+    var level: Logger.Level {
+        get { Self.levels[Int(raw.load(ordering: .relaxed))] }
+        set { raw.store(UInt8(Self.levels.firstIndex(of: newValue)!), ordering: .relaxed) }
     }
 }

@@ -14,12 +14,15 @@ import Prometheus
 /// one service group.
 struct Runtime {
     let configuration: SidecarConfiguration
+    /// Reads the settings again (SIGHUP).
+    let resolve: @Sendable () throws(ConfigError) -> SidecarConfiguration
 
     /// Builds everything, binds the listeners (a failure exits here, before anything runs),
     /// then runs the services until shutdown. Returns the exit status.
     func run() async -> Int32 {
+        let levels = LogLevelSwitch(configuration.logLevel)
         let level = configuration.logLevel
-        LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: level) }
+        LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: levels) }
         let logger = Logger(label: "cluster-sidecar")
 
         var server = configuration.server
@@ -32,10 +35,23 @@ struct Runtime {
 
         let health = HealthState(registered: configuration.mitURL == nil)
         let client = CurlClient()
-        let tokens = TokenProvider(source: tokenSource(logger: logger), client: client)
+        let tokens = TokenProvider(source: Verifiers.tokenSource(configuration), client: client)
+        if configuration.mitURL != nil, case .none = Verifiers.tokenSource(configuration) {
+            logger.warning("no MIT_TOKEN nor OAUTH_* credentials: calls to mIT and peers carry no token")
+        }
+        let pem: String?
+        let verifier: JWTVerifier
+        do throws(ConfigError) {
+            pem = try Verifiers.readPEM(configuration)
+            verifier = try await Verifiers.make(configuration, pem: pem)
+        } catch {
+            Environment.fail(error.description, status: ExitStatus.configuration)
+        }
         let context = SidecarContext(
             configuration: configuration, health: health, fanOut: FanOut(settings: configuration.fanOut, tokens: tokens),
-            verifier: await makeVerifier(), announcer: Announcer(client: client, tokens: tokens))
+            verifier: verifier, announcer: Announcer(client: client, tokens: tokens))
+        let reloader = Reloader(
+            configuration: configuration, pem: pem, resolve: resolve, context: context, tokens: tokens, levels: levels, logger: logger)
         let http = HTTPServer(
             configuration: server,
             listeners: [
@@ -66,7 +82,7 @@ struct Runtime {
             "local": "\(bound[0])", "cluster": "\(bound[1])", "cluster_url": "\(clusterURL)",
             "registry": "\(configuration.mitURL ?? "none")", "pid": "\(getpid())",
         ])
-        let signals = SignalService(logger: logger) { signal in
+        let signals = SignalService(logger: logger, reload: { await reloader.reload() }) { signal in
             logger.info("shutting down", metadata: ["signal": "\(signal)", "open_connections": "\(http.openConnections)"])
             health.beginDraining()
         }
@@ -120,33 +136,5 @@ struct Runtime {
         let unspecified = ["0.0.0.0", "::"].contains(bound.host)
         let host = unspecified ? HostAddress.primaryIPv4() ?? "127.0.0.1" : bound.host
         return host.contains(":") ? "http://[\(host)]:\(bound.port)" : "http://\(host):\(bound.port)"
-    }
-
-    /// `MIT_TOKEN`, else the client-credentials grant, else none.
-    private func tokenSource(logger: Logger) -> TokenProvider.Source {
-        if let token = configuration.mitToken { return .fixed(token) }
-        if let url = configuration.oauthTokenURL, let id = configuration.oauthClientID, let secret = configuration.oauthClientSecret {
-            return .clientCredentials(url: url, clientID: id, secret: secret)
-        }
-        if configuration.mitURL != nil { logger.warning("no MIT_TOKEN nor OAUTH_* credentials: calls to mIT and peers carry no token") }
-        return .none
-    }
-
-    /// The cluster API's JWT checks; a bad key file stops start-up (exit 64).
-    private func makeVerifier() async -> JWTVerifier {
-        var pem: String?
-        if let path = configuration.jwtPublicKeyFile {
-            guard let text = Environment.readFile(path) else {
-                Environment.fail("configuration error: JWT_PUBLIC_KEY_FILE: cannot read '\(path)'", status: ExitStatus.configuration)
-            }
-            pem = text
-        }
-        let c = configuration
-        if c.jwtSecret == nil && pem == nil { return .refusingAll() }
-        do throws(ConfigError) {
-            return try await JWTVerifier.make(secret: c.jwtSecret, publicKeyPEM: pem, issuer: c.jwtIssuer, audience: c.jwtAudience)
-        } catch {
-            Environment.fail(error.description, status: ExitStatus.configuration)
-        }
     }
 }

@@ -130,6 +130,9 @@ struct SettingOptions: ParsableArguments {
     @Option(name: .customLong("local-api-token-file"), help: "File holding the secret (env LOCAL_API_TOKEN_FILE; default: none).")
     var localAPITokenFile: String?
 
+    @Option(name: .customLong("log-level-file"), help: "File holding the log level, re-read on SIGHUP (env LOG_LEVEL_FILE; default: none).")
+    var logLevelFile: String?
+
     /// The values given on the command line, keyed by variable name.
     var flagValues: [String: String] {
         let all: [(String, String?)] = [
@@ -174,6 +177,7 @@ struct SettingOptions: ParsableArguments {
             ("MIT_TOKEN_FILE", mitTokenFile),
             ("JWT_SECRET_FILE", jwtSecretFile),
             ("LOCAL_API_TOKEN_FILE", localAPITokenFile),
+            ("LOG_LEVEL_FILE", logLevelFile),
         ]
         var values: [String: String] = [:]
         for (key, value) in all { if let value { values[key] = value } }

@@ -44,9 +44,6 @@ public enum ConfigKey: String, CaseIterable, SettingKey {
 
     public var variable: String { rawValue }
 
-    /// The command-line flag: `SERVER_URL` is `--server-url`.
-    public var flag: String { "--" + rawValue.lowercased().replacingUnderscores() }
-
     /// Secrets may come from `<NAME>_FILE` and are never echoed.
     public var isSecret: Bool {
         switch self {
@@ -115,7 +112,7 @@ public enum ConfigKey: String, CaseIterable, SettingKey {
         case .localAPIToken: "Bearer token the local API demands (or LOCAL_API_TOKEN_FILE)."
         case .appHealthURL: "The application's health URL, probed for readiness."
         case .drainTimeout: "Longest graceful shutdown, in seconds."
-        case .logLevel: "trace, debug, info, notice, warning, error or critical."
+        case .logLevel: "trace, debug, info, notice, warning, error or critical (or LOG_LEVEL_FILE, re-read on SIGHUP)."
         case .headerTimeout: "Seconds to receive a request head."
         case .keepAliveTimeout: "Seconds a kept-alive connection may stay idle."
         case .bodyTimeout: "Seconds to receive a request body."
@@ -135,8 +132,3 @@ public enum ConfigKey: String, CaseIterable, SettingKey {
     public var help: String { "\(meaning) (env \(rawValue); default: \(defaultText))" }
 }
 
-extension String {
-    fileprivate func replacingUnderscores() -> String {
-        String(map { $0 == "_" ? "-" : $0 })
-    }
-}

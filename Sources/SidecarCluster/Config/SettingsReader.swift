@@ -16,6 +16,13 @@ extension SettingKey {
 
 extension String {
     fileprivate func replacingUnderscores() -> String { String(map { $0 == "_" ? "-" : $0 }) }
+
+    fileprivate func trimmingWhitespace() -> String {
+        var s = Substring(self)
+        while let f = s.first, f.isWhitespace { s = s.dropFirst() }
+        while let l = s.last, l.isWhitespace { s = s.dropLast() }
+        return String(s)
+    }
 }
 
 /// Reads typed settings from raw values (flags over environment), with one error shape for
@@ -42,6 +49,11 @@ public struct SettingsReader {
     /// How an error names `key`: the flag when the value came from one, else the variable.
     public func name(_ key: some SettingKey) -> String {
         fromFlags.contains(key.variable) ? key.flag : key.variable
+    }
+
+    /// How an error names a `<variable>_FILE` setting: its flag when it came from one.
+    private func fileSettingName(_ fileVariable: String) -> String {
+        fromFlags.contains(fileVariable) ? "--" + fileVariable.lowercased().replacingUnderscores() : fileVariable
     }
 
     /// The raw value of `key`; an empty value counts as unset.
@@ -113,7 +125,7 @@ public struct SettingsReader {
         let fileVariable = key.variable + "_FILE"
         let direct = raw(key)
         let file = values[fileVariable].flatMap { $0.isEmpty ? nil : $0 }
-        let fileName = fromFlags.contains(fileVariable) ? "--" + fileVariable.lowercased().replacingUnderscores() : fileVariable
+        let fileName = fileSettingName(fileVariable)
         if direct != nil && file != nil { throw ConfigError(name(key), "set \(key.variable) or \(fileVariable), not both") }
         if let direct { return Secret(direct) }
         guard let file else { return nil }
@@ -124,10 +136,24 @@ public struct SettingsReader {
         return Secret(String(s))
     }
 
+    /// A log level, from the variable or from the file `<variable>_FILE` names (which a reload
+    /// reads again: the environment of a running process cannot change).
     public func logLevel(_ key: some SettingKey) throws(ConfigError) -> Logger.Level? {
-        guard let v = raw(key) else { return nil }
+        let fileVariable = key.variable + "_FILE"
+        let fromFile = values[fileVariable].flatMap { $0.isEmpty ? nil : $0 }
+        if raw(key) != nil && fromFile != nil { throw ConfigError(name(key), "set \(key.variable) or \(fileVariable), not both") }
+        let v: String
+        let source: String
+        if let path = fromFile {
+            source = fileSettingName(fileVariable)
+            guard let text = readFile(path) else { throw ConfigError(source, "cannot read '\(path)'") }
+            v = text.trimmingWhitespace()
+        } else {
+            guard let direct = raw(key) else { return nil }
+            (v, source) = (direct, name(key))
+        }
         guard let level = Logger.Level(rawValue: v.lowercased()) else {
-            throw ConfigError(name(key), "'\(v)' is not one of trace, debug, info, notice, warning, error, critical")
+            throw ConfigError(source, "'\(v)' is not one of trace, debug, info, notice, warning, error, critical")
         }
         return level
     }

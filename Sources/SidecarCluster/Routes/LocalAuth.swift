@@ -1,32 +1,49 @@
 import SidecarHTTP
 
 /// The local API's optional bearer token (`LOCAL_API_TOKEN`): 401 unless the request carries
-/// `Authorization: Bearer <token>`. The probes stay outside it.
+/// `Authorization: Bearer <token>`. The probes stay outside it. The token is read at each
+/// request, so a reload (SIGHUP) may set, change or remove it; with none, every call passes
+/// (the listener is loopback-only by default).
 public struct LocalAuthMiddleware: Middleware {
-    private let expected: [UInt8]
+    private let token: Reloadable<Secret?>
 
-    /// The check for `token`.
-    public init(token: Secret) {
-        expected = Array(("Bearer " + token.value).utf8)
+    /// The check for the token `token` holds now and after each reload.
+    public init(token: Reloadable<Secret?>) {
+        self.token = token
     }
 
-    /// The middleware list for an optional token: empty when none is configured (the listener
-    /// is loopback-only then).
-    public static func optional(_ token: Secret?) -> [any Middleware] {
-        token.map { [LocalAuthMiddleware(token: $0)] } ?? []
+    /// The check for a fixed `token`.
+    public init(token: Secret) {
+        self.token = Reloadable(token)
     }
 
     static let refusal = HTTPResponse.error(
         401, code: "unauthorized", message: "a valid bearer token is required", fields: HTTPFields([("WWW-Authenticate", "Bearer")]))
 
     public func wrap(_ next: @escaping HTTPHandler, route: RouteInfo) -> HTTPHandler {
-        let expected = expected
+        let token = token
         return { request, responder in
-            if let given = request.fields["Authorization"], Self.constantTimeEquals(Array(given.utf8), expected) {
+            guard let expected = token.value else { return next(request, responder) }
+            if let given = request.fields["Authorization"], Self.isBearer(given, expected) {
                 return next(request, responder)
             }
             return .now(Self.refusal)
         }
+    }
+
+    /// Whether `given` is `Bearer <token>`, compared without an early exit and without copies.
+    static func isBearer(_ given: String, _ token: Secret) -> Bool {
+        let prefix = "Bearer ".utf8
+        let secret = token.value.utf8
+        let g = given.utf8
+        var diff = UInt8(truncatingIfNeeded: g.count ^ (prefix.count + secret.count))
+        var expected = prefix.makeIterator()
+        var rest = secret.makeIterator()
+        for byte in g {
+            let e = expected.next() ?? rest.next() ?? 0
+            diff |= byte ^ e
+        }
+        return diff == 0
     }
 
     /// Compares without an early exit, so timing does not tell how much matched.

@@ -14,8 +14,10 @@ public final class SidecarContext: Sendable {
     public let startedAt: MonotonicInstant
     /// The fan-out engine (nil: fan-out answers 503).
     public let fanOut: FanOut?
-    /// The cluster API's token checks.
-    public let verifier: JWTVerifier?
+    /// The cluster API's token checks (replaced by a reload).
+    public let verifier: Reloadable<JWTVerifier>?
+    /// The local API's bearer token, from `LOCAL_API_TOKEN` (replaced by a reload).
+    public let localToken: Reloadable<Secret?>
     /// Peer announcements after registration and before leaving.
     public let announcer: Announcer?
     /// Metrics, and the fan-out figures `/status` shows; pass it as the server's observer.
@@ -31,7 +33,8 @@ public final class SidecarContext: Sendable {
         self.health = health
         self.view = view
         self.fanOut = fanOut
-        self.verifier = verifier
+        self.verifier = verifier.map { Reloadable($0) }
+        localToken = Reloadable(configuration.localAPIToken)
         self.announcer = announcer
         self.clock = clock
         metrics = SidecarMetrics(loops: configuration.server.loopCount)

@@ -7,7 +7,7 @@ public enum SidecarRoutes {
     public static func local(context: SidecarContext) -> Router {
         var router = Router()
         HealthRoutes.addProbes(to: &router, health: context.health)
-        router.group(LocalAuthMiddleware.optional(context.configuration.localAPIToken)) { r in
+        router.group(LocalAuthMiddleware(token: context.localToken)) { r in
             HealthRoutes.addSwitch(to: &r, health: context.health)
             StatusRoutes.add(to: &r, context: context)
             MetricsRoutes.add(to: &r, context: context)

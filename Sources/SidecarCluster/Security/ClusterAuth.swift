@@ -5,17 +5,21 @@ import SidecarHTTP
 /// names why, never the token. The check awaits the verifier, so the route answers later; the
 /// handler itself then runs back on the event loop the request came in on.
 public struct ClusterAuthMiddleware: Middleware {
-    let verifier: JWTVerifier
+    let verifier: Reloadable<JWTVerifier>
 
-    public init(verifier: JWTVerifier) { self.verifier = verifier }
+    /// The gate for the verifier `verifier` holds now and after each reload.
+    public init(verifier: Reloadable<JWTVerifier>) { self.verifier = verifier }
+
+    public init(verifier: JWTVerifier) { self.verifier = Reloadable(verifier) }
 
     public func wrap(_ next: @escaping HTTPHandler, route: RouteInfo) -> HTTPHandler {
-        let verifier = verifier
+        let slot = verifier
         return { request, responder in
             guard let header = request.fields["Authorization"], header.count > 7, header.prefix(7).lowercased() == "bearer " else {
                 return .now(Self.refusal(.missing))
             }
             let token = String(header.dropFirst(7))
+            let verifier = slot.value
             Task {
                 do throws(TokenRejection) {
                     _ = try await verifier.verify(token)

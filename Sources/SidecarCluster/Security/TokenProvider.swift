@@ -41,7 +41,9 @@ public actor TokenProvider {
         var refreshAt: MonotonicInstant
     }
 
-    private let source: Source
+    /// Replaced by `reload(source:)`; readable without awaiting the actor.
+    private nonisolated let sourceSlot: Mutex<Source>
+    private nonisolated var source: Source { sourceSlot.withLock { $0 } }
     private let client: CurlClient
     private let clock: any SidecarClock
     private var cache: [String: Cached] = [:]
@@ -51,7 +53,7 @@ public actor TokenProvider {
 
     /// - Parameter clock: when tokens are due for a refresh (a manual clock in tests).
     public init(source: Source, client: CurlClient, clock: any SidecarClock = SystemClock()) {
-        self.source = source
+        sourceSlot = Mutex(source)
         self.client = client
         self.clock = clock
     }
@@ -93,7 +95,9 @@ public actor TokenProvider {
                 task = Task { await Self.fetch(client: client, url: url, clientID: id, secret: secret, extra: form, clock: clock) }
                 refreshing[key] = task
             }
+            let began = generation
             let result = await task.value
+            guard began == generation else { return try result.get().token }
             refreshing[key] = nil
             let fresh = try result.get()
             cache[key] = fresh
@@ -101,6 +105,17 @@ public actor TokenProvider {
             return fresh.token
         }
     }
+
+    /// Takes tokens from `source` from now on (a reload), dropping every cached one.
+    public func reload(source: Source) {
+        sourceSlot.withLock { $0 = source }
+        generation += 1
+        refreshing.removeAll()
+        invalidate()
+    }
+
+    /// Bumped by each reload: a refresh begun before it does not fill the cache after it.
+    private var generation = 0
 
     /// Drops every cached token (after a 401, say).
     public func invalidate() {

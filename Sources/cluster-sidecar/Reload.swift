@@ -1,0 +1,94 @@
+import Logging
+import SidecarCluster
+import SidecarClient
+import Synchronization
+
+/// SIGHUP: reads the settings again and swaps in the ones a running sidecar can take without
+/// dropping a connection or its registration: the cluster API's keys (`JWT_SECRET(_FILE)`,
+/// `JWT_PUBLIC_KEY_FILE`), `LOCAL_API_TOKEN(_FILE)`, the credentials for mIT and peers
+/// (`MIT_TOKEN(_FILE)`, `OAUTH_CLIENT_SECRET(_FILE)`) and the log level (`LOG_LEVEL_FILE`).
+///
+/// The environment of a running process cannot change, so in practice what changes is the
+/// content of the `*_FILE` files (mounted secrets). Everything is read and checked first; a
+/// failure (a missing file, a secret under 32 bytes, a bad PEM) changes nothing and logs one
+/// line saying why.
+final class Reloader: Sendable {
+    private let resolve: @Sendable () throws(ConfigError) -> SidecarConfiguration
+    private let context: SidecarContext
+    private let tokens: TokenProvider
+    private let levels: LogLevelSwitch
+    private let logger: Logger
+    /// What the running sidecar uses now: the settings and the PEM text its verifier holds.
+    private let current: Mutex<(configuration: SidecarConfiguration, pem: String?)>
+
+    init(
+        configuration: SidecarConfiguration, pem: String?, resolve: @escaping @Sendable () throws(ConfigError) -> SidecarConfiguration,
+        context: SidecarContext, tokens: TokenProvider, levels: LogLevelSwitch, logger: Logger
+    ) {
+        current = Mutex((configuration, pem))
+        self.resolve = resolve
+        self.context = context
+        self.tokens = tokens
+        self.levels = levels
+        self.logger = logger
+    }
+
+    func reload() async {
+        let new: SidecarConfiguration
+        let pem: String?
+        let verifier: JWTVerifier
+        do throws(ConfigError) {
+            new = try resolve()
+            pem = try Verifiers.readPEM(new)
+            verifier = try await Verifiers.make(new, pem: pem)
+        } catch {
+            logger.error("reload failed: nothing changed", metadata: ["reason": "\(error.description)"])
+            return
+        }
+        let (old, oldPEM) = current.withLock { $0 }
+        var changed: [String] = []
+        if new.jwtSecret != old.jwtSecret || pem != oldPEM || new.jwtIssuer != old.jwtIssuer || new.jwtAudience != old.jwtAudience {
+            context.verifier?.replace(with: verifier)
+            changed.append("jwt_keys")
+        }
+        if new.localAPIToken != old.localAPIToken {
+            context.localToken.replace(with: new.localAPIToken)
+            changed.append("local_api_token")
+        }
+        if new.mitToken != old.mitToken || new.oauthClientSecret != old.oauthClientSecret || new.oauthClientID != old.oauthClientID {
+            await tokens.reload(source: Verifiers.tokenSource(new))
+            changed.append("registry_credentials")
+        }
+        if new.logLevel != old.logLevel {
+            levels.level = new.logLevel
+            changed.append("log_level")
+        }
+        current.withLock { $0 = (new, pem) }
+        logger.notice("reloaded", metadata: ["changed": .array(changed.map { .string($0) })])
+    }
+}
+
+/// The pieces of start-up a reload repeats: the cluster API's verifier and the token source.
+enum Verifiers {
+    /// The text of `JWT_PUBLIC_KEY_FILE`, when set.
+    static func readPEM(_ c: SidecarConfiguration) throws(ConfigError) -> String? {
+        guard let path = c.jwtPublicKeyFile else { return nil }
+        guard let text = Environment.readFile(path) else { throw ConfigError(ConfigKey.jwtPublicKeyFile.variable, "cannot read '\(path)'") }
+        return text
+    }
+
+    /// The cluster API's checks; one that refuses every call when no key is configured.
+    static func make(_ c: SidecarConfiguration, pem: String?) async throws(ConfigError) -> JWTVerifier {
+        if c.jwtSecret == nil && pem == nil { return .refusingAll() }
+        return try await JWTVerifier.make(secret: c.jwtSecret, publicKeyPEM: pem, issuer: c.jwtIssuer, audience: c.jwtAudience)
+    }
+
+    /// `MIT_TOKEN`, else the client-credentials grant, else none.
+    static func tokenSource(_ c: SidecarConfiguration) -> TokenProvider.Source {
+        if let token = c.mitToken { return .fixed(token) }
+        if let url = c.oauthTokenURL, let id = c.oauthClientID, let secret = c.oauthClientSecret {
+            return .clientCredentials(url: url, clientID: id, secret: secret)
+        }
+        return .none
+    }
+}
