@@ -2,7 +2,7 @@
 SWIFT ?= swift
 RELEASE_FLAGS = -c release --static-swift-stdlib
 
-.PHONY: run sidecar test build release lint contract clean
+.PHONY: run sidecar test build release lint contract assets clean
 
 ## Builds a release binary and runs the local demo cluster (registry, three sidecars, three echo apps).
 run: release
@@ -36,6 +36,10 @@ lint:
 ## Runs the built binary against openapi.yaml with schemathesis.
 contract:
 	./scripts/contract.sh
+
+## Embeds openapi.yaml and ui/status.html in the binary again after editing them.
+assets:
+	./scripts/embed-assets.sh
 
 clean:
 	rm -rf .build

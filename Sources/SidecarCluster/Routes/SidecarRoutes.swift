@@ -2,11 +2,12 @@ import SidecarHTTP
 
 /// The routers of the two listeners, as the contract lays them out.
 public enum SidecarRoutes {
-    /// The local API: probes (no auth); the switch, status, membership and fan-out behind
-    /// `LOCAL_API_TOKEN` when it is set.
+    /// The local API: probes, the OpenAPI document and the status page (no auth); the switch,
+    /// status, metrics, membership and fan-out behind `LOCAL_API_TOKEN` when it is set.
     public static func local(context: SidecarContext) -> Router {
         var router = Router()
         HealthRoutes.addProbes(to: &router, health: context.health)
+        DocumentRoutes.add(to: &router)
         router.group(LocalAuthMiddleware(token: context.localToken)) { r in
             HealthRoutes.addSwitch(to: &r, health: context.health)
             StatusRoutes.add(to: &r, context: context)

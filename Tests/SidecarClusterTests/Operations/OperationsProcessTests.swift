@@ -79,4 +79,24 @@ import Testing
         let bad = try SidecarProcess.run(["health", "--local-port", "abc"])
         #expect(bad.status == 64 && bad.err.contains("--local-port"))
     }
+
+    /// The repository's root, from this file's path.
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent()
+
+    @Test func openAPIDocument_andStatusPage_areServedAsCommitted_withoutAToken() throws {
+        let (p, local, _) = try SidecarProcess.listening(["LOCAL_API_TOKEN": "tok-3"])
+        defer { p.signal(SIGTERM); _ = p.waitForExit() }
+        for (path, file, type) in [
+            ("/openapi.yaml", "openapi.yaml", "application/yaml; charset=utf-8"), ("/ui", "ui/status.html", "text/html; charset=utf-8"),
+        ] {
+            let r = try Self.get(local, path)
+            #expect(r.status == 200)
+            #expect(r.field("Content-Type") == type)
+            let committed = try Data(contentsOf: Self.root.appendingPathComponent(file))
+            // `make assets` (scripts/embed-assets.sh) writes the embedded copies again.
+            #expect(Data(r.body) == committed, "\(path) differs from \(file): run make assets")
+        }
+        #expect(try Self.get(local, "/status").status == 401)
+    }
 }
