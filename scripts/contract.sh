@@ -31,3 +31,6 @@ PY
 schemathesis run openapi.yaml --url "http://127.0.0.1:$LOCAL" --include-tag probes --include-tag local \
   --suppress-health-check=filter_too_much
 schemathesis run openapi.yaml --url "http://127.0.0.1:$CLUSTER" --include-tag cluster -H "Authorization: Bearer $TOKEN"
+# After that traffic: /metrics through the Prometheus reference parser, labels still bounded.
+python3 -c 'import prometheus_client' 2>/dev/null || pip install -q prometheus-client
+python3 scripts/check-metrics.py "http://127.0.0.1:$LOCAL"

@@ -20,15 +20,15 @@ public final class SidecarMetrics: RequestObserver, Sendable {
     public let fanOuts = FanOutStats()
 
     static let namespace = "cluster_sidecar"
-    static let requestBuckets: [Duration] = [
-        .microseconds(500), .milliseconds(1), .microseconds(2500), .milliseconds(5), .milliseconds(10), .milliseconds(25),
-        .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .milliseconds(2500),
-        .seconds(5), .seconds(10), .seconds(30),
-    ]
+    /// Bucket bounds in seconds. Request durations use a `Double` histogram: swift-prometheus's
+    /// `Duration` one compares 128-bit values through calls, several times the cost per answer.
+    static let requestBuckets: [Double] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
 
-    /// Each event loop's histograms by packed key, touched only on that loop's thread.
+    /// One event loop's request histograms, touched only on that loop's thread: a slot per
+    /// (listener, route, method), each holding the few statuses that route has answered.
     private final class LoopCache: @unchecked Sendable {
-        var histograms: [UInt64: DurationHistogram] = [:]
+        var slots: [[(status: Int, histogram: ValueHistogram)]] = []
+        var routesPerListener = 0
     }
     private let caches: [LoopCache]
     /// Listener names and route patterns, from `serverStarted`.
@@ -36,14 +36,14 @@ public final class SidecarMetrics: RequestObserver, Sendable {
     /// Serializes scrapes (they update counters by difference) and holds the last values.
     private let scrapeState = Mutex<[String: Int]>([:])
 
-    private let fanOutDuration: DurationHistogram
+    private let fanOutDuration: ValueHistogram
     private let fanOutNodes: Counter
     private let fanOutFailures: [String: Counter]
 
     /// - Parameter loops: the server's event loop count (answers from other loops are dropped).
     public init(loops: Int) {
         caches = (0..<max(1, loops)).map { _ in LoopCache() }
-        fanOutDuration = registry.makeDurationHistogram(
+        fanOutDuration = registry.makeValueHistogram(
             descriptor: Self.name("fanout_duration", "seconds", "Time from a fan-out's start to its aggregate answer."),
             buckets: Self.requestBuckets)
         fanOutNodes = registry.makeCounter(descriptor: Self.name("fanout_nodes", "total", "Node requests sent by fan-outs."))
@@ -61,31 +61,41 @@ public final class SidecarMetrics: RequestObserver, Sendable {
 
     public func serverStarted(loops: Int, listeners: [(name: String, routes: [String])]) {
         self.listeners.withLock { $0 = listeners }
+        // Each loop sizes its own table on its first answer (the loops may already run).
     }
 
     public func answered(_ r: AnsweredRequest) {
-        guard r.loop < caches.count else { return }
+        guard r.loop < caches.count, r.route >= AnsweredRequest.refused else { return }
         let cache = caches[r.loop]
-        // listener (8 bits) | route + 1 (24) | method (8) | status (16)
-        let key = UInt64(r.listener & 0xFF) << 48 | UInt64((r.route + 1) & 0xFF_FFFF) << 24 | UInt64(r.method.rawValue) << 16
-            | UInt64(r.status & 0xFFFF)
-        if let histogram = cache.histograms[key] {
-            histogram.record(r.duration)
+        if r.route + 1 >= cache.routesPerListener { resize(cache) }  // the first answer on this loop
+        // Slot: listener, then route + 1 (0 is `refused`), then method.
+        let slot = (r.listener * cache.routesPerListener + r.route + 1) * MethodLabel.allCases.count + Int(r.method.rawValue)
+        guard r.route + 1 < cache.routesPerListener, slot < cache.slots.count else { return }
+        for entry in cache.slots[slot] where entry.status == r.status {
+            entry.histogram.record(r.duration.secondsAsDouble)
             return
         }
         let histogram = makeRequestHistogram(r)
-        cache.histograms[key] = histogram
-        histogram.record(r.duration)
+        cache.slots[slot].append((r.status, histogram))
+        histogram.record(r.duration.secondsAsDouble)
     }
 
-    private func makeRequestHistogram(_ r: AnsweredRequest) -> DurationHistogram {
+    /// Sizes `cache` for the listeners and routes `serverStarted` gave (on the loop's thread).
+    private func resize(_ cache: LoopCache) {
+        let shape = listeners.withLock { l in (l.count, (l.map(\.routes.count).max() ?? 0) + 1) }
+        guard shape.1 > cache.routesPerListener else { return }
+        cache.routesPerListener = shape.1
+        cache.slots = Array(repeating: [], count: max(1, shape.0) * shape.1 * MethodLabel.allCases.count)
+    }
+
+    private func makeRequestHistogram(_ r: AnsweredRequest) -> ValueHistogram {
         let (listener, route) = listeners.withLock { l -> (String, String) in
             guard r.listener < l.count else { return ("unknown", "unmatched") }
             let routes = l[r.listener].routes
             let route = r.route == AnsweredRequest.refused ? "refused" : r.route < routes.count ? routes[r.route] : "unmatched"
             return (l[r.listener].name, route)
         }
-        return registry.makeDurationHistogram(
+        return registry.makeValueHistogram(
             descriptor: Self.name("http_request_duration", "seconds", "Time from a complete request head to its answer, by listener, route pattern, method and status."),
             labels: [("listener", listener), ("route", route), ("method", r.method.text), ("status", String(r.status))],
             buckets: Self.requestBuckets)
@@ -93,7 +103,7 @@ public final class SidecarMetrics: RequestObserver, Sendable {
 
     /// One fan-out ended after `duration` with `result`.
     public func fanOutFinished(_ result: FanOutResult, duration: Duration) {
-        fanOutDuration.record(duration)
+        fanOutDuration.record(duration.secondsAsDouble)
         fanOutNodes.increment(by: Int64(result.outcomes.count))
         for code in fanOuts.record(result) { fanOutFailures[code]?.increment() }
     }
@@ -177,5 +187,14 @@ public final class SidecarMetrics: RequestObserver, Sendable {
         family("process_open_fds", "gauge", "Number of open file descriptors.", "\(p.openFDs)")
         family("process_max_fds", "gauge", "Maximum number of open file descriptors.", "\(p.maxFDs)")
         family("process_start_time_seconds", "gauge", "Start time of the process since unix epoch in seconds.", "\(p.startTime)")
+    }
+}
+
+extension Duration {
+    /// Seconds as a `Double`, for histograms.
+    @inline(__always)
+    var secondsAsDouble: Double {
+        let (s, atto) = components
+        return Double(s) + Double(atto) * 1e-18
     }
 }

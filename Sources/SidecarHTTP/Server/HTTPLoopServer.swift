@@ -172,7 +172,7 @@ final class HTTPLoopServer: ReactorSource, ResponderSink, @unchecked Sendable { 
         if observer != nil {
             conn.route = route
             conn.method = MethodLabel(head.method)
-            conn.started = shared.clock.now
+            conn.started = MonotonicInstant(nanoseconds: csidecar_monotonic_ns())
         }
         var request = HTTPRequest(head: head, body: body)
         request.pathParameters = parameters
@@ -190,7 +190,7 @@ final class HTTPLoopServer: ReactorSource, ResponderSink, @unchecked Sendable { 
         if let observer {
             observer.answered(AnsweredRequest(
                 loop: loop.id, listener: conn.listener, route: conn.route, method: conn.method, status: response.status,
-                duration: conn.started.duration(to: shared.clock.now)))
+                duration: conn.started.duration(to: MonotonicInstant(nanoseconds: csidecar_monotonic_ns()))))
         }
         if case .arm(let kind) = then { arm(conn, kind) }
     }

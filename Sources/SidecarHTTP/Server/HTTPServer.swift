@@ -22,8 +22,9 @@ public final class HTTPServer: Sendable {
     /// A server for `listeners`; nothing is bound until `start()`.
     /// - Parameter middleware: around every route of every listener, after the correlation id
     ///   (e.g. `AccessLogMiddleware`), outermost first.
-    /// - Parameter clock: the time of the connections' timeouts and of request durations.
-    /// - Parameter observer: told of every answer on the loop that wrote it (metrics).
+    /// - Parameter clock: the time of the connections' timeouts.
+    /// - Parameter observer: told of every answer on the loop that wrote it (metrics), with its
+    ///   duration on the real monotonic clock.
     public init(
         configuration: ServerConfiguration, listeners: [ListenerSpec], logger: Logger, middleware: [any Middleware] = [],
         clock: any SidecarClock = SystemClock(), observer: (any RequestObserver)? = nil
@@ -51,7 +52,7 @@ public final class HTTPServer: Sendable {
             }
         }
         let count = configuration.loopCount
-        let shared = ServerShared(configuration: configuration, listeners: bound, loops: count, logger: logger, observer: observer, clock: clock)
+        let shared = ServerShared(configuration: configuration, listeners: bound, loops: count, logger: logger, observer: observer)
         observer?.serverStarted(loops: count, listeners: bound.map { ($0.name, $0.router.routePatterns) })
         var loops: [(EventLoop, HTTPLoopServer)] = []
         for id in 0..<count {

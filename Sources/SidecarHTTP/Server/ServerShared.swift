@@ -26,8 +26,6 @@ final class ServerShared: Sendable {
     let traffic: [[TrafficCell]]
     /// Told of every answer (metrics); nil costs nothing.
     let observer: (any RequestObserver)?
-    /// The clock of request durations (read only with an observer).
-    let clock: any SidecarClock
     /// Loops that still have the listeners in their epoll set; the last one closes them.
     let loopsListening: Atomic<Int>
 
@@ -35,12 +33,10 @@ final class ServerShared: Sendable {
     let timeouts: [UInt64]
 
     init(
-        configuration: ServerConfiguration, listeners: [Listener], loops: Int, logger: Logger, observer: (any RequestObserver)?,
-        clock: any SidecarClock
+        configuration: ServerConfiguration, listeners: [Listener], loops: Int, logger: Logger, observer: (any RequestObserver)?
     ) {
         self.configuration = configuration
         self.observer = observer
-        self.clock = clock
         traffic = (0..<loops).map { _ in listeners.map { _ in TrafficCell() } }
         self.listeners = listeners
         self.logger = logger

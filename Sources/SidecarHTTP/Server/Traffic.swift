@@ -35,7 +35,8 @@ public struct AnsweredRequest: Sendable {
     public var route: Int
     public var method: MethodLabel
     public var status: Int
-    /// From the complete request head to the answer being queued (0 for refusals).
+    /// From the complete request head to the answer being queued, on the real monotonic clock
+    /// (0 for refusals).
     public var duration: Duration
 
     /// The route index of requests refused before routing.
