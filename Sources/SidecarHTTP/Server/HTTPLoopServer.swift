@@ -23,6 +23,9 @@ final class HTTPLoopServer: ReactorSource, ResponderSink, @unchecked Sendable { 
     /// This loop's counters, by listener.
     let traffic: [TrafficCell]
     let observer: (any RequestObserver)?
+    /// The listeners' routers by index, each behind a reference: calling a method of a router
+    /// read out of an array of structs copied it (retaining every field) on each request.
+    let routers: [RouterBox]
     var connections: [Connection?] = []
     let readBuffer: UnsafeMutableRawBufferPointer
     var nextGeneration: UInt32 = 0
@@ -41,6 +44,7 @@ final class HTTPLoopServer: ReactorSource, ResponderSink, @unchecked Sendable { 
         self.shared = shared
         traffic = shared.traffic[loop.id]
         observer = shared.observer
+        routers = shared.listeners.map { RouterBox($0.router) }
         readBuffer = .allocate(byteCount: Self.readBufferSize, alignment: 16)
         debugLogging = shared.logger.logLevel <= .debug
         loop.host(self)
@@ -168,7 +172,7 @@ final class HTTPLoopServer: ReactorSource, ResponderSink, @unchecked Sendable { 
     /// Runs the handler of a complete request: its answer is written now, or the connection
     /// waits for it (reading paused, no timer) until `deliver`.
     func dispatch(_ conn: Connection, _ head: consuming RequestHead, body: consuming [UInt8]) {
-        let (handler, parameters, route) = shared.listeners[conn.listener].router.route(method: head.method, path: head.path)
+        let (handler, parameters, route) = routers[conn.listener].router.route(method: head.method, path: head.path)
         if observer != nil {
             conn.route = route
             conn.method = MethodLabel(head.method)
@@ -215,4 +219,10 @@ final class HTTPLoopServer: ReactorSource, ResponderSink, @unchecked Sendable { 
             response, to: &conn.out, statusLine: statusLines[response.status], dateLine: dateCache.line,
             omitBody: p.omitBody, version: p.version, keepAlive: p.keepAlive)
     }
+}
+
+/// A prepared router, read in place on each request.
+final class RouterBox: Sendable {
+    let router: Router
+    init(_ router: Router) { self.router = router }
 }
