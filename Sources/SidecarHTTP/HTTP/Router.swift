@@ -155,6 +155,7 @@ public struct Router: Sendable {
     }
 
     /// The same, with the id of the matched route in `routePatterns` (0: unmatched).
+    @inline(__always)
     public func route(method: String, path: String) -> (HTTPHandler, [String: String], Int) {
         for k in exact.indices where exact[k].path == path {
             return ((Self.pick(exact[k].handlers, method) ?? refusal(exact[k])).handler, [:], exact[k].id)
