@@ -68,3 +68,7 @@ import Testing
         #expect(await Self.call(prepared, "GET", "/guarded").fields.storage.map(\.value) == ["inner", "outer"])
     }
 }
+
+@Test func methodLabelCount_isTheNumberOfLabels() {
+    #expect(MethodLabel.count == MethodLabel.allCases.count)
+}

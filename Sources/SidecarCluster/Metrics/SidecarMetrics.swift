@@ -69,10 +69,10 @@ public final class SidecarMetrics: RequestObserver, Sendable {
         let cache = caches[r.loop]
         if r.route + 1 >= cache.routesPerListener { resize(cache) }  // the first answer on this loop
         // Slot: listener, then route + 1 (0 is `refused`), then method.
-        let slot = (r.listener * cache.routesPerListener + r.route + 1) * MethodLabel.allCases.count + Int(r.method.rawValue)
+        let slot = (r.listener * cache.routesPerListener + r.route + 1) * MethodLabel.count + Int(r.method.rawValue)
         guard r.route + 1 < cache.routesPerListener, slot < cache.slots.count else { return }
-        for entry in cache.slots[slot] where entry.status == r.status {
-            entry.histogram.record(r.duration.secondsAsDouble)
+        for k in cache.slots[slot].indices where cache.slots[slot][k].status == r.status {
+            cache.slots[slot][k].histogram.record(r.duration.secondsAsDouble)
             return
         }
         let histogram = makeRequestHistogram(r)
@@ -85,7 +85,7 @@ public final class SidecarMetrics: RequestObserver, Sendable {
         let shape = listeners.withLock { l in (l.count, (l.map(\.routes.count).max() ?? 0) + 1) }
         guard shape.1 > cache.routesPerListener else { return }
         cache.routesPerListener = shape.1
-        cache.slots = Array(repeating: [], count: max(1, shape.0) * shape.1 * MethodLabel.allCases.count)
+        cache.slots = Array(repeating: [], count: max(1, shape.0) * shape.1 * MethodLabel.count)
     }
 
     private func makeRequestHistogram(_ r: AnsweredRequest) -> ValueHistogram {

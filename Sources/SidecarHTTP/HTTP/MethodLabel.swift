@@ -3,6 +3,9 @@
 public enum MethodLabel: UInt8, Sendable, CaseIterable {
     case get, head, post, put, delete, patch, options, trace, connect, other
 
+    /// How many labels there are (`allCases.count` without building the array).
+    public static let count = 10
+
     /// The label of `method` (case-sensitive, as methods are).
     @inline(__always)
     public init(_ method: String) {

@@ -172,7 +172,7 @@ final class HTTPLoopServer: ReactorSource, ResponderSink, @unchecked Sendable { 
     /// Runs the handler of a complete request: its answer is written now, or the connection
     /// waits for it (reading paused, no timer) until `deliver`.
     func dispatch(_ conn: Connection, _ head: consuming RequestHead, body: consuming [UInt8]) {
-        let (handler, parameters, route) = routers[conn.listener].router.route(method: head.method, path: head.path)
+        let (handler, parameters, route) = routers[conn.listener].route(method: head.method, path: head.path)
         if observer != nil {
             conn.route = route
             conn.method = MethodLabel(head.method)
@@ -225,4 +225,9 @@ final class HTTPLoopServer: ReactorSource, ResponderSink, @unchecked Sendable { 
 final class RouterBox: Sendable {
     let router: Router
     init(_ router: Router) { self.router = router }
+
+    @inline(__always)
+    func route(method: String, path: String) -> (HTTPHandler, [String: String], Int) {
+        router.route(method: method, path: path)
+    }
 }

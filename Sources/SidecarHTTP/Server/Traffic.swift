@@ -54,7 +54,7 @@ public struct AnsweredRequest: Sendable {
 
 /// The metrics hook: told of every answer, on the loop's thread, with no allocation. It must
 /// be quick and must not block (a lock held briefly is fine).
-public protocol RequestObserver: Sendable {
+public protocol RequestObserver: AnyObject, Sendable {
     /// Once, when the server starts: its loop count and each listener's name and route patterns.
     func serverStarted(loops: Int, listeners: [(name: String, routes: [String])])
     /// One answer was queued.
