@@ -72,12 +72,12 @@ public final class SidecarMetrics: RequestObserver, Sendable {
         let slot = (r.listener * cache.routesPerListener + r.route + 1) * MethodLabel.count + Int(r.method.rawValue)
         guard r.route + 1 < cache.routesPerListener, slot < cache.slots.count else { return }
         for k in cache.slots[slot].indices where cache.slots[slot][k].status == r.status {
-            cache.slots[slot][k].histogram.record(r.duration.secondsAsDouble)
+            cache.slots[slot][k].histogram.record(Double(r.nanoseconds) * 1e-9)
             return
         }
         let histogram = makeRequestHistogram(r)
         cache.slots[slot].append((r.status, histogram))
-        histogram.record(r.duration.secondsAsDouble)
+        histogram.record(Double(r.nanoseconds) * 1e-9)
     }
 
     /// Sizes `cache` for the listeners and routes `serverStarted` gave (on the loop's thread).

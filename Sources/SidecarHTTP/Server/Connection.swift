@@ -23,7 +23,8 @@ final class Connection {
     // The request being answered, for the observer (set only when there is one).
     var route = 0
     var method = MethodLabel.other
-    var started = MonotonicInstant(nanoseconds: 0)
+    /// Monotonic nanoseconds when the request was dispatched.
+    var started: UInt64 = 0
 
     init(fd: Int32, generation: UInt32, listener: Int, limits: ParserLimits) {
         self.fd = fd

@@ -176,7 +176,7 @@ final class HTTPLoopServer: ReactorSource, ResponderSink, @unchecked Sendable { 
         if observer != nil {
             conn.route = route
             conn.method = MethodLabel(head.method)
-            conn.started = MonotonicInstant(nanoseconds: csidecar_monotonic_ns())
+            conn.started = csidecar_monotonic_ns()
         }
         var request = HTTPRequest(head: head, body: body)
         request.pathParameters = parameters
@@ -194,7 +194,7 @@ final class HTTPLoopServer: ReactorSource, ResponderSink, @unchecked Sendable { 
         if let observer {
             observer.answered(AnsweredRequest(
                 loop: loop.id, listener: conn.listener, route: conn.route, method: conn.method, status: response.status,
-                duration: conn.started.duration(to: MonotonicInstant(nanoseconds: csidecar_monotonic_ns()))))
+                nanoseconds: Int64(truncatingIfNeeded: csidecar_monotonic_ns() &- conn.started)))
         }
         if case .arm(let kind) = then { arm(conn, kind) }
     }
@@ -207,7 +207,7 @@ final class HTTPLoopServer: ReactorSource, ResponderSink, @unchecked Sendable { 
         write(conn, response, .refusal)
         traffic[conn.listener].count(status: status)
         observer?.answered(AnsweredRequest(
-            loop: loop.id, listener: conn.listener, route: AnsweredRequest.refused, method: .other, status: status, duration: .zero))
+            loop: loop.id, listener: conn.listener, route: AnsweredRequest.refused, method: .other, status: status, nanoseconds: 0))
     }
 
     private func write(_ conn: Connection, _ response: HTTPResponse, _ p: HTTPConnectionStateMachine.Pending) {

@@ -24,9 +24,9 @@ import Testing
         let metrics = SidecarMetrics(loops: 2)
         metrics.serverStarted(loops: 2, listeners: [("local", ["unmatched", "/servers/{id}"]), ("cluster", ["unmatched"])])
         for (loop, route, status) in [(0, 1, 200), (1, 1, 200), (0, 0, 404), (1, AnsweredRequest.refused, 400)] {
-            metrics.answered(AnsweredRequest(loop: loop, listener: 0, route: route, method: .get, status: status, duration: .microseconds(300)))
+            metrics.answered(AnsweredRequest(loop: loop, listener: 0, route: route, method: .get, status: status, nanoseconds: 300_000))
         }
-        metrics.answered(AnsweredRequest(loop: 0, listener: 1, route: 0, method: .other, status: 404, duration: .milliseconds(3)))
+        metrics.answered(AnsweredRequest(loop: 0, listener: 1, route: 0, method: .other, status: 404, nanoseconds: 3_000_000))
         let text = Self.text(metrics, Self.sources())
         #expect(text.contains(#"cluster_sidecar_http_request_duration_seconds_count{listener="local",route="/servers/{id}",method="GET",status="200"} 2"#))
         #expect(text.contains(#"cluster_sidecar_http_request_duration_seconds_count{listener="local",route="unmatched",method="GET",status="404"} 1"#))
