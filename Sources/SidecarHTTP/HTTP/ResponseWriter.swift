@@ -22,7 +22,7 @@ enum ResponseWriter {
             appendField(&out, field.name, field.value)
         }
         if let id = response.correlationID {
-            out.append(contentsOf: "x-correlation-id: ".utf8)
+            appendBytes(&out, "x-correlation-id: ")
             id.write(into: &out)
             out.append(0x0D)
             out.append(0x0A)
@@ -41,12 +41,20 @@ enum ResponseWriter {
 
     @inline(__always)
     static func appendField(_ out: inout [UInt8], _ name: String, _ value: String) {
-        out.append(contentsOf: name.utf8)
+        appendBytes(&out, name)
         out.append(0x3A)
         out.append(0x20)
-        out.append(contentsOf: value.utf8)
+        appendBytes(&out, value)
         out.append(0x0D)
         out.append(0x0A)
+    }
+
+    /// A string's UTF-8 bytes as one copy: appending a `String.UTF8View` goes byte by byte
+    /// through its iterator (about twenty instructions a byte).
+    @inline(__always)
+    static func appendBytes(_ out: inout [UInt8], _ text: String) {
+        var text = text
+        text.withUTF8 { out.append(contentsOf: $0) }
     }
 }
 
