@@ -69,6 +69,7 @@ struct Runtime {
             let variables = error.listener == "local" ? "LOCAL_ADDRESS/LOCAL_PORT" : "CLUSTER_ADDRESS/CLUSTER_PORT"
             Environment.fail("\(error) [\(variables)]", status: error.isAddressInUse ? ExitStatus.addressInUse : ExitStatus.startup)
         }
+        if let path = configuration.pidFile { PidFile.write(path) }
         let clusterURL = configuration.clusterURL ?? defaultClusterURL(bound[1])
         if configuration.jwtSecret == nil && configuration.jwtPublicKeyFile == nil {
             logger.warning("no JWT_SECRET or JWT_PUBLIC_KEY_FILE: the cluster API refuses every call but health")
@@ -88,6 +89,7 @@ struct Runtime {
         }
         // Shut down in reverse: stop probing, unregister (peers, then mIT), drain the server.
         await Lifecycle.run(services, signals: signals, drainTimeout: configuration.drainTimeout, logger: logger)
+        PidFile.remove()
         return ExitStatus.clean
     }
 

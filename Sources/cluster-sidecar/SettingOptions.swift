@@ -76,6 +76,9 @@ struct SettingOptions: ParsableArguments {
     @Option(name: .customLong("app-health-url"), help: ArgumentHelp(ConfigKey.appHealthURL.help, valueName: ConfigKey.appHealthURL.rawValue))
     var appHealthURL: String?
 
+    @Option(name: .customLong("pid-file"), help: ArgumentHelp(ConfigKey.pidFile.help, valueName: ConfigKey.pidFile.rawValue))
+    var pidFile: String?
+
     @Option(name: .customLong("drain-timeout"), help: ArgumentHelp(ConfigKey.drainTimeout.help, valueName: ConfigKey.drainTimeout.rawValue))
     var drainTimeout: String?
 
@@ -159,6 +162,7 @@ struct SettingOptions: ParsableArguments {
             (ConfigKey.jwtAudience.rawValue, jwtAudience),
             (ConfigKey.localAPIToken.rawValue, localAPIToken),
             (ConfigKey.appHealthURL.rawValue, appHealthURL),
+            (ConfigKey.pidFile.rawValue, pidFile),
             (ConfigKey.drainTimeout.rawValue, drainTimeout),
             (ConfigKey.logLevel.rawValue, logLevel),
             (ConfigKey.headerTimeout.rawValue, headerTimeout),

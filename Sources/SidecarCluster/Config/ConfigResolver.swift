@@ -45,6 +45,7 @@ public struct ConfigResolver {
         c.localAPIToken = try reader.secret(ConfigKey.localAPIToken)
         c.appHealthURL = try reader.url(ConfigKey.appHealthURL)
         c.drainTimeout = try reader.duration(ConfigKey.drainTimeout) ?? c.drainTimeout
+        c.pidFile = try reader.text(ConfigKey.pidFile)
         c.logLevel = try reader.logLevel(ConfigKey.logLevel) ?? c.logLevel
         c.server.headerTimeout = try reader.duration(ConfigKey.headerTimeout, positive: true) ?? c.server.headerTimeout
         c.server.keepAliveTimeout = try reader.duration(ConfigKey.keepAliveTimeout, positive: true) ?? c.server.keepAliveTimeout

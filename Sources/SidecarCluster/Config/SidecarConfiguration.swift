@@ -35,6 +35,8 @@ public struct SidecarConfiguration: Sendable {
     public var jwtAudience: String?
     public var localAPIToken: Secret?
     public var appHealthURL: String?
+    /// `PID_FILE`: written once listening, removed on exit.
+    public var pidFile: String?
     public var drainTimeout: Duration = .seconds(30)
     public var logLevel = Logger.Level.info
     public var server = ServerConfiguration()

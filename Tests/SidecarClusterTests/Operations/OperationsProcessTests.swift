@@ -99,4 +99,16 @@ import Testing
         }
         #expect(try Self.get(local, "/status").status == 401)
     }
+
+    @Test func pidFile_isWrittenOnceListening_andRemovedOnExit() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("sidecar-\(UUID().uuidString).pid").path
+        let (p, _, _) = try SidecarProcess.listening(["PID_FILE": path])
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(text == "\(p.process.processIdentifier)\n")
+        p.signal(SIGTERM)
+        #expect(p.waitForExit() == 0)
+        #expect(!FileManager.default.fileExists(atPath: path))
+        let bad = try SidecarProcess.run(["--pid-file", "/nonexistent-dir/x.pid", "--local-port", "0", "--cluster-port", "0"])
+        #expect(bad.status == 1 && bad.err.contains("PID_FILE: cannot write '/nonexistent-dir/x.pid'"))
+    }
 }
