@@ -101,11 +101,14 @@ struct Runtime {
         let me = ServerInfo(
             id: configuration.serverID ?? "", type: configuration.serverType ?? "", url: configuration.serverURL ?? "", clusterUrl: clusterURL)
         guard let mitURL = configuration.mitURL else {
-            // A cluster of one: ourselves, as "self" unless SERVER_ID names us.
+            // A cluster of one: ourselves, as "self" of type "standalone" unless SERVER_ID and
+            // SERVER_TYPE say otherwise; in the view (the fan-out's one target) once SERVER_URL
+            // names the application. The view is dated from start either way.
             var alone = me
             if alone.id.isEmpty { alone.id = "self" }
+            if alone.type.isEmpty { alone.type = "standalone" }
             context.attach(me: alone, registrar: nil)
-            if configuration.serverURL != nil { context.view.replace(with: [alone]) }
+            context.view.replace(with: configuration.serverURL != nil ? [alone] : [])
             return []
         }
         let announcer = context.announcer

@@ -18,8 +18,11 @@ public struct Announcer: Sendable {
         await each(peers, "POST", "/itResources", JSONCoding.encode(me))
     }
 
+    /// Tells each peer we leave. A peer that refuses the connection has stopped listening: it
+    /// is leaving too (a whole cluster stopping at once), so there is no one left to tell and
+    /// nothing worth reporting; every other failure is reported.
     public func leave(_ me: ServerInfo, to peers: [ServerInfo]) async -> [MembershipReport.Failure] {
-        await each(peers, "DELETE", "/servers/\(FormEncoding.escape(me.id))", nil)
+        await each(peers, "DELETE", "/servers/\(FormEncoding.escape(me.id))", nil).filter { $0.code != ClientError.Code.connect.rawValue }
     }
 
     private func each(_ peers: [ServerInfo], _ method: String, _ path: String, _ body: [UInt8]?) async -> [MembershipReport.Failure] {

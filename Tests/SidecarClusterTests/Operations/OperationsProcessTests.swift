@@ -111,4 +111,15 @@ import Testing
         let bad = try SidecarProcess.run(["--pid-file", "/nonexistent-dir/x.pid", "--local-port", "0", "--cluster-port", "0"])
         #expect(bad.status == 1 && bad.err.contains("PID_FILE: cannot write '/nonexistent-dir/x.pid'"))
     }
+
+    @Test func clusterOfOne_listsItself_whenItHasAURL_andIsAlwaysDated() throws {
+        for (env, expected) in [(["SERVER_URL": "http://127.0.0.1:9/app"], ["self standalone"]), ([:], [])] {
+            let (p, local, _) = try SidecarProcess.listening(env)
+            defer { p.signal(SIGTERM); _ = p.waitForExit() }
+            let body = try JSONSerialization.jsonObject(with: Data(try Self.get(local, "/cluster/servers").body)) as! [String: Any]
+            let servers = (body["servers"] as! [[String: Any]]).map { "\($0["id"]!) \($0["type"]!)" }
+            #expect(servers == expected)
+            #expect(body["updatedAt"] is String)
+        }
+    }
 }
