@@ -25,6 +25,8 @@ struct DemoCommand: ParsableCommand {
 
     func run() throws {
         csidecar_block_signals()
+        // Line by line even into a pipe or a file (`make run | tee demo.txt`).
+        csidecar_line_buffer_stdout()
         var silent = Logger(label: "demo")
         silent.logLevel = .critical
         let secret = (0..<32).map { _ in String(UInt8.random(in: 0...15), radix: 16) }.joined()
@@ -74,7 +76,8 @@ struct DemoCommand: ParsableCommand {
             usleep(300_000)
         }
 
-        print("cluster-sidecar demo: registry \(registryURL), \(sidecars.count) sidecars; logs in \(dir). Ctrl-C stops.\n")
+        let banner = "cluster-sidecar demo: registry \(registryURL), \(sidecars.count) sidecars; logs in \(dir). Ctrl-C stops.\n"
+        print(banner)
         let clock = SystemClock()
         let started = clock.now
         var last = ""
@@ -90,7 +93,8 @@ struct DemoCommand: ParsableCommand {
             if !live { rows = rows.map { var r = $0; r.lease = ""; return r } }
             let table = render(rows)
             if table != last {
-                if live { print("\u{1B}[H\u{1B}[2J", terminator: "") }
+                // Redrawn in place on a terminal, the banner (and its log folder) with it.
+                if live { print("\u{1B}[H\u{1B}[2J" + banner) }
                 print(table)
                 if live, let fannedOut { print(fannedOut) }
                 last = table
@@ -109,7 +113,14 @@ struct DemoCommand: ParsableCommand {
         }
         registry.signal(SIGTERM)
         registry.wait(timeout: 5)
-        print(clean ? "done" : "done (some sidecars did not stop cleanly)")
+        if clean {
+            // Nothing to look into: the logs go too.
+            for name in ["registry"] + sidecars.map(\.0.name) { unlink("\(dir)/\(name).log") }
+            rmdir(dir)
+            print("done")
+        } else {
+            print("done (some sidecars did not stop cleanly; their logs are in \(dir))")
+        }
         Glibc.exit(clean ? ExitStatus.clean : ExitStatus.startup)
     }
 

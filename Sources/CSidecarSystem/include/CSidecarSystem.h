@@ -11,6 +11,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/random.h>
+#include <stdio.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -107,5 +108,8 @@ static inline struct epoll_event csidecar_epoll_event(unsigned int events, unsig
     return ev;
 }
 static inline unsigned long long csidecar_epoll_data(const struct epoll_event *ev) { return ev->data.u64; }
+
+/// Makes stdout line-buffered, so that output reaches a pipe or a file line by line.
+static inline void csidecar_line_buffer_stdout(void) { setvbuf(stdout, NULL, _IOLBF, 0); }
 
 #endif
