@@ -8,7 +8,7 @@ enum EmbeddedAssets {
 openapi: 3.1.0
 info:
   title: cluster-sidecar
-  version: 0.1.0
+  version: 0.4.0
   summary: Cluster membership for the microservice beside it.
   description: |
     Two listeners. The **local API** (default `127.0.0.1:8461`) serves the microservice and
@@ -16,8 +16,9 @@ info:
     probes when that variable is set. The **cluster API** (default `0.0.0.0:8460`) serves
     mIT and peer sidecars; every call but the probes needs a valid JWT.
 
-    The probes (`/healthz`, `/readyz`, `/ecv`) answer on both listeners, without auth.
-    A GET route also answers HEAD.
+    The probes (`/healthz`, `/readyz`, `/ecv`) answer on both listeners, without auth, as do
+    `/openapi.yaml` and the status page `/ui` on the local API. A GET route also answers HEAD.
+    The probes, `/status`, `/cluster/servers` and `/metrics` carry `Cache-Control: no-store`.
 
     Every error is `{"error": {"code", "message"}}`. Requests the HTTP/1.1 parser refuses
     are answered (400, 408, 413, 414, 431, 501, 505) and the connection is then closed:
@@ -127,9 +128,63 @@ paths:
             application/json:
               schema: { $ref: "#/components/schemas/StatusReport" }
         "401": { $ref: "#/components/responses/Unauthorized" }
+  /metrics:
+    get:
+      summary: Prometheus metrics, text exposition format 0.0.4 (local API).
+      description: |
+        Families (names and labels are API): `cluster_sidecar_http_request_duration_seconds`
+        (histogram; `listener`, `route` = the route pattern, `unmatched` for 404s or `refused`
+        for requests the parser refused, `method` = a registered method or `other`, `status`),
+        `cluster_sidecar_connections_open` (gauge, `listener`), `cluster_sidecar_connections_total`
+        (`listener`), `cluster_sidecar_fanout_duration_seconds` (histogram),
+        `cluster_sidecar_fanout_nodes_total`, `cluster_sidecar_fanout_node_failures_total`
+        (`code`: connect, timeout, io, too_large, tls, cancelled, bad_request, shutdown,
+        http_status), `cluster_sidecar_cluster_servers`, `cluster_sidecar_registration_state`
+        (`state`, 1 for the current one), `cluster_sidecar_registrations_total` and
+        `cluster_sidecar_lease_renewals_total` (`result`: ok, failed),
+        `cluster_sidecar_membership_changes_total` (`kind`: join, leave), and the process
+        collector's `process_cpu_seconds_total`, `process_resident_memory_bytes`,
+        `process_open_fds`, `process_max_fds`, `process_start_time_seconds`.
+      operationId: metrics
+      tags: [local]
+      security: [{}, { localToken: [] }]
+      responses:
+        "200":
+          description: the metrics
+          content:
+            text/plain:
+              schema: { type: string }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+  /openapi.yaml:
+    get:
+      summary: This document (local API, no auth).
+      operationId: openapi
+      tags: [local]
+      responses:
+        "200":
+          description: the OpenAPI document
+          content:
+            application/yaml:
+              schema: { type: string }
+  /ui:
+    get:
+      summary: The status page, one self-contained HTML page refreshing itself from /status (local API, no auth).
+      description: The page holds no data; it asks for LOCAL_API_TOKEN when /status needs one.
+      operationId: statusPage
+      tags: [local]
+      responses:
+        "200":
+          description: the page
+          content:
+            text/html:
+              schema: { type: string }
   /cluster/servers:
     get:
       summary: The cluster view, self included, in cluster order (local API).
+      description: |
+        Self is listed once it has a URL: registered with mIT, or in a cluster of one (no
+        `MIT_URL`) with `SERVER_URL` set (its type is `SERVER_TYPE`, else `standalone`).
+        `updatedAt` is the last change, or the start.
       operationId: clusterServers
       tags: [local]
       security: [{}, { localToken: [] }]
@@ -458,6 +513,13 @@ components:
             lastLeasedAt: { type: string, format: date-time }
             nextLeaseInSeconds: { type: number }
             consecutiveFailures: { type: integer }
+            counts:
+              type: object
+              properties:
+                registrationsOK: { type: integer }
+                registrationsFailed: { type: integer }
+                renewalsOK: { type: integer }
+                renewalsFailed: { type: integer }
             lastError:
               type: string
               description: >-
@@ -483,6 +545,51 @@ components:
             applicationHealthy: { type: boolean }
             draining: { type: boolean }
         uptimeSeconds: { type: number }
+        version: { type: string }
+        process:
+          type: object
+          properties:
+            pid: { type: integer }
+            residentBytes: { type: integer }
+            openFDs: { type: integer }
+            cpuSeconds: { type: number }
+        traffic:
+          type: array
+          description: per listener, since start
+          items:
+            type: object
+            required: [listener, openConnections, totalConnections, requests, bytesIn, bytesOut]
+            properties:
+              listener: { type: string }
+              openConnections: { type: integer }
+              totalConnections: { type: integer }
+              requests:
+                type: object
+                description: answers by status class (1xx to 5xx)
+                additionalProperties: { type: integer }
+              bytesIn: { type: integer }
+              bytesOut: { type: integer }
+        fanOut:
+          type: object
+          properties:
+            count: { type: integer }
+            nodes: { type: integer }
+            failures:
+              type: object
+              description: node failures by code (every code listed)
+              additionalProperties: { type: integer }
+        registrations:
+          type: object
+          properties:
+            ok: { type: integer }
+            failed: { type: integer }
+        leaseRenewals:
+          type: object
+          properties:
+            ok: { type: integer }
+            failed: { type: integer }
+            last: { type: string, format: date-time }
+            nextInSeconds: { type: number }
     Status:
       type: object
       required: [status]
