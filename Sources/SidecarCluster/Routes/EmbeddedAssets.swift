@@ -165,7 +165,8 @@ paths:
           description: the OpenAPI document
           content:
             application/yaml:
-              schema: { type: string }
+              # This document itself (a YAML object; clients read it as they read this file).
+              schema: { type: object }
   /ui:
     get:
       summary: The status page, one self-contained HTML page refreshing itself from /status (local API, no auth).
