@@ -70,7 +70,10 @@ struct RegistryCommand: ParsableCommand {
             Environment.fail("\(error) [REGISTRY_ADDRESS/REGISTRY_PORT]", status: error.isAddressInUse ? ExitStatus.addressInUse : ExitStatus.startup)
         }
         logger.info("registry listening", metadata: ["address": "\(bound[0])", "lease_time": "\(configuration.settings.leaseTime.seconds)", "pid": "\(getpid())"])
-        let signals = SignalService(logger: logger) { signal in logger.info("registry stopping", metadata: ["signal": "\(signal)"]) }
+        // SIGHUP stops nothing here either: the registry has nothing to read again.
+        let signals = SignalService(logger: logger, reload: { logger.notice("SIGHUP: the registry has nothing to reload") }) { signal in
+            logger.info("registry stopping", metadata: ["signal": "\(signal)"])
+        }
         await Lifecycle.run(
             [.init(service: HTTPServerService(server: http, health: nil, logger: logger)), .init(service: service)], signals: signals,
             drainTimeout: .seconds(5), logger: logger)

@@ -54,8 +54,11 @@ public final class SidecarProcess {
     }
 
     /// Starts `cluster-sidecar registry` on port 0 and returns it with its port.
-    public static func registry(leaseTime: Double = 1, port: UInt16 = 0) throws -> (SidecarProcess, port: UInt16) {
-        let p = try SidecarProcess(environment: [:], arguments: ["registry", "--port", "\(port)", "--secret", testSecret, "--lease-time", "\(leaseTime)"])
+    /// - Parameter clientSecret: the only client secret it grants tokens to (nil: any).
+    public static func registry(leaseTime: Double = 1, port: UInt16 = 0, clientSecret: String? = nil) throws -> (SidecarProcess, port: UInt16) {
+        var arguments = ["registry", "--port", "\(port)", "--secret", testSecret, "--lease-time", "\(leaseTime)"]
+        if let clientSecret { arguments += ["--client-secret", clientSecret] }
+        let p = try SidecarProcess(environment: [:], arguments: arguments)
         guard let line = p.waitForLine(containing: #""message":"registry listening""#),
             let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
             let bound = (object["address"] as? String)?.split(separator: ":").last.flatMap({ UInt16($0) })

@@ -65,4 +65,47 @@ import Testing
         p.signal(SIGTERM)
         #expect(p.waitForExit() == 0)
     }
+
+    static func status(_ port: UInt16) throws -> [String: Any] {
+        let client = try RawClient(port: port)
+        try client.send("GET /status HTTP/1.1\r\nHost: a\r\n\r\n")
+        return try JSONSerialization.jsonObject(with: Data(try client.readResponse().body)) as! [String: Any]
+    }
+
+    @Test func sighup_newRegistryCredentials_areUsedForTheNextCall_withoutLeavingTheCluster() throws {
+        let (registry, port) = try SidecarProcess.registry(clientSecret: "right-secret")
+        defer { registry.signal(SIGTERM); _ = registry.waitForExit() }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("reload-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let secretFile = dir.appendingPathComponent("oauth").path
+        try "right-secret".write(toFile: secretFile, atomically: true, encoding: .utf8)
+        var env = SidecarProcess.memberEnvironment(registry: port)
+        env["OAUTH_CLIENT_SECRET"] = nil
+        env["OAUTH_CLIENT_SECRET_FILE"] = secretFile
+        let (p, local, _) = try SidecarProcess.listening(env)
+        defer { p.signal(SIGTERM); _ = p.waitForExit() }
+        func registration() -> (status: String, id: String?, ok: Int, failed: Int) {
+            guard let s = try? Self.status(local), let r = s["registration"] as? [String: Any], let l = s["leaseRenewals"] as? [String: Any] else {
+                return ("?", nil, 0, 0)
+            }
+            return (r["status"] as? String ?? "?", r["serverId"] as? String, l["ok"] as? Int ?? 0, l["failed"] as? Int ?? 0)
+        }
+        #expect(eventually(10) { registration().status == "registered" && registration().ok >= 1 })
+        let id = registration().id
+
+        try "wrong-secret".write(toFile: secretFile, atomically: true, encoding: .utf8)
+        p.signal(SIGHUP)
+        #expect(p.waitForLine(containing: #""message":"reloaded""#)?.contains("registry_credentials") == true)
+        // The cached token is dropped: the next lease fetches one with the new (wrong) secret.
+        #expect(eventually(10) { registration().failed >= 1 })
+        #expect(registration().status == "registered" && registration().id == id)
+
+        try "right-secret".write(toFile: secretFile, atomically: true, encoding: .utf8)
+        p.signal(SIGHUP)
+        #expect(p.waitForLine(containing: #""message":"reloaded""#) != nil)
+        let okBefore = registration().ok
+        #expect(eventually(10) { registration().ok > okBefore })
+        #expect(registration().status == "registered" && registration().id == id)
+    }
 }
