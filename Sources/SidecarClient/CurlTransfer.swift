@@ -111,10 +111,14 @@ final class CurlTransfer {
         return ok
     }
 
-    /// curl's list for `headers` (plus an empty `Expect:`: no 100-continue round trip for
-    /// bodies over 1 KiB); nil when a name or value is malformed. The caller frees it.
+    /// curl's list for `headers`; nil when a name or value is malformed. The caller frees it.
+    /// Empty `Expect:`, `Accept:` and `Content-Type:` entries remove what libcurl would add on
+    /// its own (a 100-continue round trip for bodies over 1 KiB, `Accept: */*`, and a form
+    /// content type for any body): a node receives the fields it was given and no others.
     static func headerList(_ headers: [(String, String)]) -> UnsafeMutablePointer<curl_slist>? {
         var list = curl_slist_append(nil, "Expect:")
+        if !headers.contains(where: { $0.0.lowercased() == "accept" }) { list = curl_slist_append(list, "Accept:") }
+        if !headers.contains(where: { $0.0.lowercased() == "content-type" }) { list = curl_slist_append(list, "Content-Type:") }
         for (name, value) in headers {
             // Bytes, not Characters: "\r\n" is one Character and would slip past a Character test.
             guard !name.isEmpty, name.utf8.allSatisfy({ ByteClass.isToken($0) }), value.utf8.allSatisfy({ ByteClass.isFieldValue($0) }) else {

@@ -191,8 +191,12 @@ public struct FanOutRequest: Sendable, Equatable {
         for field in request.fields {
             switch field.name.lowercased() {
             case "x-fanout-timeout":
-                guard let ms = Double(field.value), ms > 0, ms <= maxTimeout.seconds * 1000 else { throw Invalid(message: "x-fanout-timeout must be milliseconds above 0") }
-                timeout = .seconds(exactly: ms / 1000)
+                // Whole milliseconds, digits only (openapi.yaml: integer, 1 to 300000): no `0.5`, no `1e3`.
+                let limit = Int(maxTimeout.seconds * 1000)
+                guard !field.value.isEmpty, field.value.utf8.count <= 9, field.value.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
+                    let ms = Int(field.value), (1...limit).contains(ms)
+                else { throw Invalid(message: "x-fanout-timeout must be whole milliseconds from 1 to \(limit)") }
+                timeout = .milliseconds(ms)
             case "x-fanout-retries":
                 guard let n = Int(field.value), (0...maxRetries).contains(n) else { throw Invalid(message: "x-fanout-retries must be 0 to \(maxRetries)") }
                 retries = n

@@ -42,11 +42,13 @@ final class Peers: Sendable {
             r.on("GET", "/fail") { _ in count(); return .json(500, #"{"error":"boom"}"#) }
             r.on("GET", "/text") { _ in count(); return HTTPResponse(status: 200, fields: HTTPFields([("Content-Type", "text/plain")]), body: Array("hello".utf8)) }
             r.on("GET", "/big") { _ in count(); return HTTPResponse(status: 200, body: [UInt8](repeating: 0x61, count: 200_000)) }
-            r.on("GET", "/headers") { request in
-                count()
-                var o: [String: String] = [:]
-                for f in request.fields { o[f.name.lowercased()] = f.value }
-                return .json(200, encoding: o)
+            for method in ["GET", "POST"] {
+                r.on(method, "/headers") { request in
+                    count()
+                    var o: [String: String] = [:]
+                    for f in request.fields { o[f.name.lowercased()] = f.value }
+                    return .json(200, encoding: o)
+                }
             }
             for method in ["GET", "POST", "PUT", "DELETE", "PATCH"] {
                 r.on(method, "/echo") { request in
@@ -264,6 +266,31 @@ final class Peers: Sendable {
         try client.send("GET /cluster/proxy/./ok HTTP/1.1\r\nHost: a\r\n\r\n")
         #expect(try client.readResponse().status == 400)
         #expect(peers.total == 2)
+    }
+
+    @Test func proxyForm_sendsExactlyTheCallersFields_plusCorrelationAndToken() throws {
+        let peers = try Peers(1)
+        let sidecar = try sidecar(peers.servers())
+        let client = try sidecar.client()
+        try client.send("POST /cluster/proxy/headers HTTP/1.1\r\nHost: a\r\nX-Mine: 1\r\nContent-Length: 3\r\n\r\nabc")
+        let answer = try JSONSerialization.jsonObject(with: Data(client.readResponse().body)) as? [String: Any]
+        let seen = (answer?["data"] as? [[String: String]])?.first ?? [:]
+        // No Accept: */* and no form content type of libcurl's; Host and Content-Length describe the request.
+        #expect(Set(seen.keys) == ["host", "content-length", "x-mine", "x-correlation-id", "authorization"])
+        try client.send("POST /cluster/proxy/headers HTTP/1.1\r\nHost: a\r\nAccept: text/plain\r\nContent-Type: text/csv\r\nContent-Length: 1\r\n\r\nx")
+        let again = try JSONSerialization.jsonObject(with: Data(client.readResponse().body)) as? [String: Any]
+        let kept = (again?["data"] as? [[String: String]])?.first ?? [:]
+        #expect(kept["accept"] == "text/plain" && kept["content-type"] == "text/csv")
+    }
+
+    @Test(arguments: ["0.5", "1e3", "+5", "0", "300001", "", "1 2", "0x10"])
+    func proxyTimeoutHeader_isWholeMilliseconds(_ value: String) throws {
+        let peers = try Peers(1)
+        let sidecar = try sidecar(peers.servers())
+        let client = try sidecar.client()
+        try client.send("GET /cluster/proxy/headers HTTP/1.1\r\nHost: a\r\nX-Fanout-Timeout: \(value)\r\n\r\n")
+        #expect(try client.readResponse().status == 400, "x-fanout-timeout: \(value)")
+        #expect(peers.total == 0)
     }
 
     @Test func proxyForm_doesNotLeakTheLocalToken() throws {
