@@ -30,6 +30,37 @@ public struct ServerInfo: Sendable, Equatable, Codable {
         return nil
     }
 
+    /// A server object as a peer or mIT sends it (createItResource), checked field by field:
+    /// `id`, `type`, `url`, `clusterUrl` required strings, `updatedAt` an optional string,
+    /// `metadata` an optional object (what `/cluster/servers` serves back must keep the
+    /// `Server` schema). The error names the field at fault.
+    public static func checked(_ body: [UInt8]) -> Result<ServerInfo, ServerProblem> {
+        guard case .object(let o)? = JSONValue.parse(body) else { return .failure(.init("body is not a JSON object")) }
+        var strings: [String: String] = [:]
+        for name in ["id", "type", "url", "clusterUrl"] {
+            guard let v = o[name] else { return .failure(.init("\(name) is required")) }
+            guard case .string(let text) = v else { return .failure(.init("\(name) must be a string")) }
+            strings[name] = text
+        }
+        var updatedAt: String?
+        switch o["updatedAt"] {
+        case nil, .null?: break
+        case .string(let text)?: updatedAt = text
+        default: return .failure(.init("updatedAt must be a string"))
+        }
+        var metadata: JSONValue?
+        switch o["metadata"] {
+        case nil, .null?: break
+        case .object(let m)?: metadata = .object(m)
+        default: return .failure(.init("metadata must be an object"))
+        }
+        let server = ServerInfo(
+            id: strings["id"]!, type: strings["type"]!, url: strings["url"]!, clusterUrl: strings["clusterUrl"]!, updatedAt: updatedAt,
+            metadata: metadata)
+        if let problem = server.problem { return .failure(.init(problem)) }
+        return .success(server)
+    }
+
     static func isHTTPURL(_ s: String) -> Bool {
         let lower = s.lowercased()
         guard let rest = lower.hasPrefix("http://") ? lower.dropFirst(7) : lower.hasPrefix("https://") ? lower.dropFirst(8) : nil else {
@@ -38,6 +69,12 @@ public struct ServerInfo: Sendable, Equatable, Codable {
         guard let first = rest.first, first != "/", first != "?", first != "#" else { return false }
         return s.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F }
     }
+}
+
+/// Why a server object was refused, naming the field.
+public struct ServerProblem: Error, Sendable, Equatable {
+    public let message: String
+    init(_ message: String) { self.message = message }
 }
 
 /// `POST {MIT_URL}/servers` body.

@@ -14,10 +14,11 @@ public enum ClusterRoutes {
 
     public static func add(to router: inout Router, context: SidecarContext) {
         router.onAsync("POST", "/itResources") { request in
-            guard let server = JSONCoding.decode(ServerInfo.self, request.body) else {
-                return .error(400, code: "bad_request", message: "body is not a server: id, type, url and clusterUrl are required strings")
+            let server: ServerInfo
+            switch ServerInfo.checked(request.body) {
+            case .success(let s): server = s
+            case .failure(let problem): return .error(400, code: "bad_request", message: "not a server: \(problem.message)")
             }
-            if let problem = server.problem { return .error(400, code: "bad_request", message: problem) }
             if let type = context.me?.type, !type.isEmpty, server.type != type {
                 return .error(409, code: "wrong_type", message: "server of type \(JSON.quote(server.type)) in a cluster of type \(JSON.quote(type))")
             }

@@ -51,6 +51,29 @@ import Testing
         #expect(try call(server, "POST", "/itResources", body: body, token: token).status == 400)
     }
 
+    @Test(arguments: [
+        (#""metadata":"AAA""#, "metadata must be an object"), (#""metadata":[1,2]"#, "metadata must be an object"),
+        (#""metadata":5"#, "metadata must be an object"), (#""updatedAt":42"#, "updatedAt must be a string"),
+        (#""id":7"#, "id must be a string"),
+    ])
+    func createItResource_namesTheFieldOfTheWrongType(field: String, message: String) async throws {
+        let (server, context) = try await clusterAPI()
+        let token = try await JWTVerifierTests.hs256(JWTVerifierTests.claims(exp: Date().timeIntervalSince1970 + 300))
+        let id = field.hasPrefix(#""id""#) ? "" : #""id":"x","#
+        let r = try call(server, "POST", "/itResources", body: #"{\#(id)"type":"echo","url":"http://a","clusterUrl":"http://b","# + field + "}", token: token)
+        #expect(r.status == 400)
+        #expect(r.bodyText.contains("not a server: \(message)"), "\(r.bodyText)")
+        #expect(context.view.count == 1)
+    }
+
+    @Test func createItResource_keepsAnObjectMetadata_andServesItBack() async throws {
+        let (server, context) = try await clusterAPI()
+        let token = try await JWTVerifierTests.hs256(JWTVerifierTests.claims(exp: Date().timeIntervalSince1970 + 300))
+        let body = #"{"id":"m","type":"echo","url":"http://a","clusterUrl":"http://b","metadata":{"zone":"a"},"updatedAt":null}"#
+        #expect(try call(server, "POST", "/itResources", body: body, token: token).status == 201)
+        #expect(context.view.snapshot().servers.last?.metadata == .object(["zone": .string("a")]))
+    }
+
     @Test func createItResource_ofAnotherType_is409() async throws {
         let (server, _) = try await clusterAPI()
         let token = try await JWTVerifierTests.hs256(JWTVerifierTests.claims(exp: Date().timeIntervalSince1970 + 300))
