@@ -2,6 +2,24 @@
 /// Shared by the pure parser tests and the socket tests.
 enum ParserVectors {
     static let refused: [(name: String, request: String, status: Int)] = [
+        // Host is uri-host [":" port] (RFC 9112 §3.2, RFC 3986).
+        ("host with a non-digit port", "GET / HTTP/1.1\r\nHost: a:xx\r\n\r\n", 400),
+        ("host with two ports", "GET / HTTP/1.1\r\nHost: a:1:2\r\n\r\n", 400),
+        ("host with an unclosed IP literal", "GET / HTTP/1.1\r\nHost: [::1\r\n\r\n", 400),
+        ("host with a bad percent escape", "GET / HTTP/1.1\r\nHost: a%zz\r\n\r\n", 400),
+        ("host that is only a port", "GET / HTTP/1.1\r\nHost: :80\r\n\r\n", 400),
+        ("host with junk after an IP literal", "GET / HTTP/1.1\r\nHost: [::1]x\r\n\r\n", 400),
+        // A request-target holds URI characters only (RFC 3986).
+        ("target with a brace", "GET /a{b} HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        ("target with a pipe", "GET /a|b HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        ("target with a backslash", "GET /a\\b HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        ("target with a quote", "GET /a\"b HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        ("target with angle brackets", "GET /<a> HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        ("target with a caret", "GET /a^b HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        ("target with a backtick", "GET /a`b HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        ("target with raw non-ASCII", "GET /caf\u{E9} HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        // Authorization is a single-value field.
+        ("repeated authorization", "GET / HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer x\r\nAuthorization: Bearer y\r\n\r\n", 400),
         ("content-length with transfer-encoding", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
         ("conflicting content-length", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd", 400),
         ("repeated content-length", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc", 400),
@@ -62,6 +80,11 @@ enum ParserVectors {
     ]
 
     static let accepted: [(name: String, request: String)] = [
+        ("host with a port", "GET /healthz HTTP/1.1\r\nHost: example.com:8080\r\n\r\n"),
+        ("host that is an IPv6 literal with a port", "GET /healthz HTTP/1.1\r\nHost: [::1]:8461\r\n\r\n"),
+        ("host with an empty port", "GET /healthz HTTP/1.1\r\nHost: a:\r\n\r\n"),
+        ("host with a percent escape", "GET /healthz HTTP/1.1\r\nHost: a%41b\r\n\r\n"),
+        ("target with brackets in the query", "GET /healthz?x[]=1 HTTP/1.1\r\nHost: a\r\n\r\n"),
         ("simple GET", "GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n"),
         ("bare LF line ends", "GET /healthz HTTP/1.1\nHost: a\n\n"),
         ("leading empty line", "\r\nGET /healthz HTTP/1.1\r\nHost: a\r\n\r\n"),

@@ -20,8 +20,14 @@ package enum ByteClass {
     /// What a field value may hold: HTAB, SP, VCHAR, obs-text.
     @inline(__always) package static func isFieldValue(_ b: UInt8) -> Bool { b == 0x09 || (b >= 0x20 && b != 0x7F) }
 
-    /// What a request-target may hold: visible ASCII and obs-text; no controls, no space.
-    @inline(__always) package static func isTarget(_ b: UInt8) -> Bool { b > 0x20 && b != 0x7F }
+    // A request-target's characters: visible ASCII but what RFC 3986 leaves out of a URI
+    // (`"` `<` `>` `\` `^` `` ` `` `{` `|` `}`); `[` and `]` stay, as clients send them in queries.
+    private static let targetLow: UInt64 = 0xAFFFFFFA00000000
+    private static let targetHigh: UInt64 = 0x47FFFFFEAFFFFFFF
+
+    /// What a request-target may hold: no controls, no space, no non-ASCII byte, none of the
+    /// characters RFC 3986 excludes from URIs.
+    @inline(__always) package static func isTarget(_ b: UInt8) -> Bool { test(b, targetLow, targetHigh) }
 
     /// What a Host value may hold.
     @inline(__always) package static func isHost(_ b: UInt8) -> Bool { test(b, hostLow, hostHigh) }

@@ -17,6 +17,7 @@ public struct HTTPParseError: Error, Hashable, Sendable, CustomStringConvertible
         case missingHost = "missing_host"
         case duplicateHost = "duplicate_host"
         case badHost = "bad_host"
+        case duplicateAuthorization = "duplicate_authorization"
         case badContentLength = "bad_content_length"
         case conflictingFraming = "conflicting_framing"
         case badTransferEncoding = "bad_transfer_encoding"
@@ -65,6 +66,7 @@ public struct HTTPParseError: Error, Hashable, Sendable, CustomStringConvertible
     static let missingHost = Self(.missingHost, "missing Host header")
     static let duplicateHost = Self(.duplicateHost, "repeated Host header")
     static let badHost = Self(.badHost, "malformed or empty Host header")
+    static let duplicateAuthorization = Self(.duplicateAuthorization, "repeated Authorization header")
     static let badContentLength = Self(.badContentLength, "malformed or repeated Content-Length")
     static let conflictingFraming = Self(.conflictingFraming, "Content-Length together with Transfer-Encoding")
     static let badTransferEncoding = Self(.badTransferEncoding, "malformed Transfer-Encoding")

@@ -15,6 +15,7 @@ extension RequestHeadParser {
         var connectionClose = false
         var connectionKeepAlive = false
         var expectContinue = false
+        var authorizationCount = 0
     }
 
     static func parseFields(
@@ -105,6 +106,7 @@ extension RequestHeadParser {
         if sem.hostCount > 1 { return .duplicateHost }
         if sem.hostCount == 0 && head.version == .http11 { return .missingHost }
         if !sem.hostValid { return .badHost }
+        if sem.authorizationCount > 1 { return .duplicateAuthorization }
         head.expectsContinue = sem.expectContinue && head.version == .http11
         switch head.version {
         case .http11: head.keepAlive = !sem.connectionClose
@@ -174,8 +176,10 @@ extension RequestHeadParser {
         switch name.count {
         case 4 where equalsLower(name, "host"):
             sem.hostCount += 1
-            if value.isEmpty { sem.hostValid = false }
-            for b in value where !ByteClass.isHost(b) { sem.hostValid = false }
+            if !isValidHost(value) { sem.hostValid = false }
+        case 13 where equalsLower(name, "authorization"):
+            // A single-value field: a second one could be read by another hop instead of ours.
+            sem.authorizationCount += 1
         case 14 where equalsLower(name, "content-length"):
             sem.contentLengthCount += 1
             var length = 0
@@ -217,6 +221,47 @@ extension RequestHeadParser {
         default:
             break
         }
+    }
+
+    /// RFC 9112 §3.2: `Host = uri-host [ ":" port ]`, with uri-host an IP-literal in brackets
+    /// or a reg-name (IPv4 included: unreserved, pct-encoded and sub-delims characters) and
+    /// port digits only. Refuses `a:xx`, `a:1:2`, `[::1`, an empty value.
+    static func isValidHost(_ value: UnsafeRawBufferPointer) -> Bool {
+        let n = value.count
+        guard n > 0 else { return false }
+        var i = 0
+        if value[0] == UInt8(ascii: "[") {
+            // IP-literal, checked for its characters.
+            i = 1
+            while i < n, value[i] != UInt8(ascii: "]") {
+                // IPv6address and IPvFuture hold unreserved, sub-delims and ":" only.
+                let b = value[i]
+                guard ByteClass.isHost(b), b != UInt8(ascii: "["), b != UInt8(ascii: "%") else { return false }
+                i += 1
+            }
+            guard i < n, i > 1 else { return false }
+            i += 1
+        } else {
+            while i < n, value[i] != UInt8(ascii: ":") {
+                let b = value[i]
+                if b == UInt8(ascii: "%") {
+                    guard i + 2 < n, ByteClass.hexValue(value[i + 1]) != nil, ByteClass.hexValue(value[i + 2]) != nil else { return false }
+                    i += 3
+                    continue
+                }
+                guard ByteClass.isHost(b), b != UInt8(ascii: "["), b != UInt8(ascii: "]") else { return false }
+                i += 1
+            }
+            guard i > 0 else { return false }
+        }
+        guard i < n else { return true }
+        guard value[i] == UInt8(ascii: ":") else { return false }
+        i += 1
+        while i < n {
+            guard isDigit(value[i]) else { return false }
+            i += 1
+        }
+        return true
     }
 
     /// Calls `body` with each non-empty, OWS-trimmed element of a comma-separated list.

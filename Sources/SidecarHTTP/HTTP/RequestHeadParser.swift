@@ -63,6 +63,8 @@ public enum RequestHeadParser {
             if i - targetStart > limits.maxTargetBytes { return .failure(.targetTooLong) }
         }
         guard i < n else { return .incomplete }
+        // A byte a URI may not hold (non-ASCII, `{`, `|`, ...) inside the target: 400 bad_target.
+        if i > targetStart, buf[i] > sp, buf[i] != 0x7F { return .failure(.badTarget) }
         guard i > targetStart, buf[i] == sp else { return .failure(.badRequestLine) }
         let targetEnd = i
         i += 1
