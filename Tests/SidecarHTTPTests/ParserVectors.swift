@@ -18,6 +18,10 @@ enum ParserVectors {
         ("target with a caret", "GET /a^b HTTP/1.1\r\nHost: a\r\n\r\n", 400),
         ("target with a backtick", "GET /a`b HTTP/1.1\r\nHost: a\r\n\r\n", 400),
         ("target with raw non-ASCII", "GET /caf\u{E9} HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        // Methods outside the IANA registry: 501 (RFC 9110 §9.1).
+        ("unregistered method BREW", "BREW / HTTP/1.1\r\nHost: a\r\n\r\n", 501),
+        ("unregistered method MKCOLA", "MKCOLA / HTTP/1.1\r\nHost: a\r\n\r\n", 501),
+        ("RTSP's ANNOUNCE", "ANNOUNCE / HTTP/1.1\r\nHost: a\r\n\r\n", 501),
         // Authorization is a single-value field.
         ("repeated authorization", "GET / HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer x\r\nAuthorization: Bearer y\r\n\r\n", 400),
         ("content-length with transfer-encoding", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),

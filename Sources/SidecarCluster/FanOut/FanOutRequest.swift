@@ -26,8 +26,10 @@ public struct FanOutRequest: Sendable, Equatable {
         public let message: String
     }
 
-    static let methods: Set<String> = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-    static let idempotent: Set<String> = ["GET", "HEAD", "PUT", "DELETE", "OPTIONS"]
+    /// What a fan-out may send: every registered method but CONNECT and TRACE (a tunnel and a
+    /// loop-back have no meaning across a cluster, and TRACE would echo the cluster token)
+    /// and PRI (HTTP/2's preface).
+    public static let methods: Set<String> = Set(HTTPMethods.registry.keys).subtracting(["CONNECT", "TRACE", "PRI"])
     /// Hop-by-hop and framing fields never forwarded (RFC 9110 §7.6.1), plus Host.
     static let hopByHop: Set<String> = [
         "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade", "host",
@@ -40,7 +42,7 @@ public struct FanOutRequest: Sendable, Equatable {
     public var hasAuthorization: Bool { headers.contains { $0.0.lowercased() == "authorization" } }
 
     /// Whether retries apply (idempotent methods only).
-    public var retryable: Bool { Self.idempotent.contains(method) }
+    public var retryable: Bool { HTTPMethods.isIdempotent(method) }
 
     /// Checks a path for the contract's rules: one leading `/`; no scheme, authority or `//`;
     /// no backslash, control character, space or fragment; no `.`/`..` segment, also

@@ -291,6 +291,11 @@ paths:
     get: &proxy
       tags: [local]
       summary: Transparent fan-out - the same fan-out with this method, path, query, headers and body (local API).
+      description: |
+        Every method of the IANA HTTP Method Registry is forwarded (the WebDAV ones, QUERY, ...)
+        except CONNECT, TRACE and PRI, which answer 405 with `Allow`. A method outside the
+        registry is 501 on any path. Retries apply to the registry's idempotent methods.
+        `x-fanout-timeout` is whole milliseconds (digits only).
       security: [{}, { localToken: [] }]
       responses:
         "200":

@@ -18,6 +18,7 @@ public struct HTTPParseError: Error, Hashable, Sendable, CustomStringConvertible
         case duplicateHost = "duplicate_host"
         case badHost = "bad_host"
         case duplicateAuthorization = "duplicate_authorization"
+        case methodNotImplemented = "method_not_implemented"
         case badContentLength = "bad_content_length"
         case conflictingFraming = "conflicting_framing"
         case badTransferEncoding = "bad_transfer_encoding"
@@ -45,7 +46,7 @@ public struct HTTPParseError: Error, Hashable, Sendable, CustomStringConvertible
         case .headersTooLarge, .tooManyHeaders: 431
         case .bodyTooLarge: 413
         case .unsupportedVersion: 505
-        case .unsupportedTransferCoding: 501
+        case .unsupportedTransferCoding, .methodNotImplemented: 501
         default: 400
         }
     }
@@ -67,6 +68,7 @@ public struct HTTPParseError: Error, Hashable, Sendable, CustomStringConvertible
     static let duplicateHost = Self(.duplicateHost, "repeated Host header")
     static let badHost = Self(.badHost, "malformed or empty Host header")
     static let duplicateAuthorization = Self(.duplicateAuthorization, "repeated Authorization header")
+    static let methodNotImplemented = Self(.methodNotImplemented, "method not in the HTTP method registry")
     static let badContentLength = Self(.badContentLength, "malformed or repeated Content-Length")
     static let conflictingFraming = Self(.conflictingFraming, "Content-Length together with Transfer-Encoding")
     static let badTransferEncoding = Self(.badTransferEncoding, "malformed Transfer-Encoding")

@@ -84,6 +84,8 @@ extension RequestHeadParser {
         if let error = splitTarget(buf, target.0, target.1, isOptions: methodString == "OPTIONS", into: &head) {
             return .failure(error)
         }
+        // A method outside the IANA registry: 501 (RFC 9110 §9.1), whatever the path.
+        guard HTTPMethods.isRegistered(methodString) else { return .failure(.methodNotImplemented) }
         return .complete(head, consumed: i)
     }
 

@@ -293,6 +293,25 @@ final class Peers: Sendable {
         #expect(peers.total == 0)
     }
 
+    @Test func proxyForm_forwardsRegisteredMethods_butNeverTraceOrConnect() throws {
+        let peers = try Peers(1)
+        let sidecar = try sidecar(peers.servers())
+        let client = try sidecar.client()
+        // The node has no PROPFIND route: its 405 proves the request reached it.
+        try client.send("PROPFIND /cluster/proxy/echo HTTP/1.1\r\nHost: a\r\n\r\n")
+        let r = try client.readResponse()
+        #expect(r.status == 200)
+        let failure = ((try JSONSerialization.jsonObject(with: Data(r.body)) as? [String: Any])?["failures"] as? [[String: Any]])?.first
+        #expect((failure?["error"] as? [String: Any])?["status"] as? Int == 405)
+        for method in ["TRACE", "CONNECT"] {
+            try client.send("\(method) /cluster/proxy/echo HTTP/1.1\r\nHost: a\r\n\r\n")
+            let refused = try client.readResponse()
+            #expect(refused.status == 405, "\(method)")
+            let allow = refused.field("Allow") ?? ""
+            #expect(allow.contains("PROPFIND") && !allow.contains("TRACE") && !allow.contains("CONNECT"))
+        }
+    }
+
     @Test func proxyForm_doesNotLeakTheLocalToken() throws {
         let peers = try Peers(1)
         let sidecar = try sidecar(peers.servers(), localToken: "local-secret")
