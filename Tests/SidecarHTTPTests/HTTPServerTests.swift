@@ -110,6 +110,20 @@ import Testing
         #expect(try client.readResponse().bodyText == "ping")
     }
 
+    @Test(arguments: [("PUT /nowhere", 404), ("PUT /echo", 405)])
+    func expectContinue_decidedByTheHead_isAnsweredAtOnce_withoutContinue(line: String, status: Int) throws {
+        let server = try TestServer()
+        let client = try server.client()
+        try client.send("\(line) HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nX-Correlation-Id: early-1\r\nContent-Length: 4\r\n\r\n")
+        let answer = try client.readResponse()
+        #expect(answer.status == status)
+        #expect(answer.field("Connection") == "close" && answer.field("x-correlation-id") == "early-1")
+        if status == 405 { #expect(answer.field("Allow") == "POST") }
+        // The body is never read as a request; the connection ends.
+        try? client.send("ping")
+        #expect(client.isClosedByPeer())
+    }
+
     @Test func expectContinue_overTheBodyLimit_is413_withoutContinue() throws {
         let server = try TestServer(ServerConfiguration(limits: ParserLimits(maxBodyBytes: 10), loops: 1))
         let client = try server.client()

@@ -31,6 +31,12 @@ public struct LocalAuthMiddleware: Middleware {
         }
     }
 
+    public func earlyAnswer(to request: HTTPRequest) -> HTTPResponse? {
+        guard let expected = token.value else { return nil }
+        if let given = request.fields["Authorization"], Self.isBearer(given, expected) { return nil }
+        return Self.refusal
+    }
+
     /// Whether `given` is `Bearer <token>`, compared without an early exit and without copies.
     static func isBearer(_ given: String, _ token: Secret) -> Bool {
         let prefix = "Bearer ".utf8

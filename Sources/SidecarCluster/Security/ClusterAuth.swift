@@ -32,6 +32,15 @@ public struct ClusterAuthMiddleware: Middleware {
         }
     }
 
+    /// A request without a bearer token is refused from its head; a token's signature and
+    /// claims are checked once the body came (the check may wait for key material).
+    public func earlyAnswer(to request: HTTPRequest) -> HTTPResponse? {
+        guard let header = request.fields["Authorization"], header.count > 7, header.prefix(7).lowercased() == "bearer " else {
+            return Self.refusal(.missing)
+        }
+        return nil
+    }
+
     static func refusal(_ reason: TokenRejection) -> HTTPResponse {
         let message = reason == .noKeysConfigured
             ? "no JWT_SECRET or JWT_PUBLIC_KEY_FILE is configured: the cluster API refuses every call but health"

@@ -23,6 +23,15 @@ public struct RouteInfo: Sendable, Equatable {
 public protocol Middleware: Sendable {
     /// `next` with this concern around it.
     func wrap(_ next: @escaping HTTPHandler, route: RouteInfo) -> HTTPHandler
+
+    /// The answer this concern would give from the head alone, for a request that waits for
+    /// `100 Continue` (a missing or wrong token): it is sent at once and the body never asked
+    /// for. Nil (the default) when the head does not decide it.
+    func earlyAnswer(to request: HTTPRequest) -> HTTPResponse?
+}
+
+extension Middleware {
+    public func earlyAnswer(to request: HTTPRequest) -> HTTPResponse? { nil }
 }
 
 extension Reply {

@@ -32,6 +32,9 @@ public struct Router: Sendable {
     private struct Endpoint: Sendable {
         let method: String
         let handler: HTTPHandler
+        /// The middleware around it (its groups' when added; the whole chain once prepared),
+        /// asked for an early answer to a request that waits for `100 Continue`.
+        var chain: [any Middleware] = []
     }
 
     private typealias Handlers = [Endpoint]
@@ -97,9 +100,9 @@ public struct Router: Sendable {
         }
         let literal = segments.allSatisfy { if case .literal = $0 { true } else { false } }
         if literal {
-            Self.insert(&exact, path, segments, method, wrapped)
+            Self.insert(&exact, path, segments, method, wrapped, groupStack)
         } else {
-            Self.insert(&patterns, path, segments, method, wrapped)
+            Self.insert(&patterns, path, segments, method, wrapped, groupStack)
         }
     }
 
@@ -135,7 +138,9 @@ public struct Router: Sendable {
                 var p = r[keyPath: list][k]
                 p.id = r.routePatterns.count
                 r.routePatterns.append(p.path)
-                p.handlers = p.handlers.map { Endpoint(method: $0.method, handler: wrap($0.handler, RouteInfo(pattern: p.path, method: $0.method))) }
+                p.handlers = p.handlers.map {
+                    Endpoint(method: $0.method, handler: wrap($0.handler, RouteInfo(pattern: p.path, method: $0.method)), chain: chain + $0.chain)
+                }
                 p.refusal = Endpoint(method: "", handler: wrap(Self.refusal(allow: Self.allow(p.handlers)), RouteInfo(pattern: p.path, method: nil)))
                 r[keyPath: list][k] = p
             }
@@ -162,6 +167,29 @@ public struct Router: Sendable {
         }
         guard let (k, parameters) = matchPattern(path) else { return (notFound, [:], 0) }
         return ((Self.pick(patterns[k].handlers, method) ?? refusal(patterns[k])).handler, parameters, patterns[k].id)
+    }
+
+    /// The final answer to give a request that waits for `100 Continue` before it sends its
+    /// body, when its head already decides it (RFC 9110 §10.1.1): 404 for no route, 405 for a
+    /// method the route does not serve, or what a middleware's `earlyAnswer` says (a missing
+    /// token); nil to ask for the body.
+    public func earlyAnswer(to request: HTTPRequest) -> HTTPResponse? {
+        let handlers: Handlers
+        if let k = exact.firstIndex(where: { $0.path == request.path }) {
+            handlers = exact[k].handlers
+        } else if let (k, _) = matchPattern(request.path) {
+            handlers = patterns[k].handlers
+        } else {
+            return HTTPResponse.error(404, code: "not_found", message: "no such endpoint")
+        }
+        guard let endpoint = Self.pick(handlers, request.method) else {
+            return HTTPResponse.error(
+                405, code: "method_not_allowed", message: "method not allowed here", fields: HTTPFields([("Allow", Self.allow(handlers))]))
+        }
+        for m in endpoint.chain {
+            if let answer = m.earlyAnswer(to: request) { return answer }
+        }
+        return nil
     }
 
     /// What matches `method` and `path` (tests and tools).
@@ -203,12 +231,15 @@ public struct Router: Sendable {
         return nil
     }
 
-    private static func insert(_ list: inout [Pattern], _ path: String, _ segments: [Segment], _ method: String, _ handler: @escaping HTTPHandler) {
+    private static func insert(
+        _ list: inout [Pattern], _ path: String, _ segments: [Segment], _ method: String, _ handler: @escaping HTTPHandler, _ chain: [any Middleware]
+    ) {
+        let endpoint = Endpoint(method: method, handler: handler, chain: chain)
         if let k = list.firstIndex(where: { $0.segments == segments }) {
             list[k].handlers.removeAll { $0.method == method }
-            list[k].handlers.append(Endpoint(method: method, handler: handler))
+            list[k].handlers.append(endpoint)
         } else {
-            list.append(Pattern(path: path, segments: segments, handlers: [Endpoint(method: method, handler: handler)]))
+            list.append(Pattern(path: path, segments: segments, handlers: [endpoint]))
         }
     }
 

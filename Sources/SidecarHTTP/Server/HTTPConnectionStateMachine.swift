@@ -152,6 +152,20 @@ public struct HTTPConnectionStateMachine: Sendable {
         }
     }
 
+    /// The head of the request whose body is being asked for with `100 Continue`.
+    public var headAwaitingBody: RequestHead? { state == .body ? partial?.head : nil }
+
+    /// Answers the request waiting for `100 Continue` from its head alone: its body is never
+    /// read (what arrives is discarded) and the connection closes after the answer.
+    public mutating func answerBeforeBody() -> Pending {
+        precondition(state == .body, "no request waits for its body")
+        let head = partial!.head
+        partial = nil
+        body = []
+        state = .closing
+        return Pending(omitBody: head.method == "HEAD", version: head.version, keepAlive: false)
+    }
+
     /// The handler answered; returns how to write the answer. The connection stays when the
     /// request and the answer allow it, the peer is still there and the server is not draining.
     public mutating func answer(closeRequested: Bool, draining: Bool) -> (Pending, Action) {

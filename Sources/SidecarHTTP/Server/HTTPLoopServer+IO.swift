@@ -76,6 +76,7 @@ extension HTTPLoopServer {
             case .arm(let kind):
                 arm(conn, kind)
             case .sendContinue:
+                if answerBeforeBody(conn) { return buf.count }
                 conn.out.append(contentsOf: ResponseWriter.continueLine)
                 arm(conn, .body)
             case .request(let head, let body):

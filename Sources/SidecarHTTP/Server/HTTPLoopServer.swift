@@ -199,6 +199,22 @@ final class HTTPLoopServer: ReactorSource, ResponderSink, @unchecked Sendable { 
         if case .arm(let kind) = then { arm(conn, kind) }
     }
 
+    /// For a request waiting for `100 Continue`: when its head already decides the answer (no
+    /// route, a method not served, a missing token), sends that answer instead and closes.
+    func answerBeforeBody(_ conn: Connection) -> Bool {
+        guard let head = conn.machine.headAwaitingBody else { return false }
+        let request = HTTPRequest(head: head, body: [])
+        guard var response = routers[conn.listener].router.earlyAnswer(to: request) else { return false }
+        response.correlationID = request.correlation
+        let route = routers[conn.listener].route(method: head.method, path: head.path).2
+        disarm(conn)
+        write(conn, response, conn.machine.answerBeforeBody())
+        traffic[conn.listener].count(status: response.status)
+        observer?.answered(AnsweredRequest(
+            loop: loop.id, listener: conn.listener, route: route, method: MethodLabel(head.method), status: response.status, nanoseconds: 0))
+        return true
+    }
+
     /// Answers a request the parser refused, or one that timed out; nothing more is read.
     func refuse(_ conn: Connection, status: Int, code: String, message: String) {
         if debugLogging { shared.logger.debug("request refused", metadata: ["code": "\(code)", "status": "\(status)"]) }

@@ -74,6 +74,22 @@ import Testing
         #expect(context.view.snapshot().servers.last?.metadata == .object(["zone": .string("a")]))
     }
 
+    @Test func expectContinue_withoutAToken_is401AtOnce_neverContinue() async throws {
+        let (server, context) = try await clusterAPI()
+        let client = try server.client()
+        try client.send("POST /itResources HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: \(Self.peer.utf8.count)\r\n\r\n")
+        let answer = try client.readResponse()
+        #expect(answer.status == 401 && answer.field("WWW-Authenticate") != nil)
+        #expect(context.view.count == 1)
+        // With a token, the body is asked for.
+        let token = try await JWTVerifierTests.hs256(JWTVerifierTests.claims(exp: Date().timeIntervalSince1970 + 300))
+        let other = try server.client()
+        try other.send("POST /itResources HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer \(token)\r\nExpect: 100-continue\r\nContent-Length: \(Self.peer.utf8.count)\r\n\r\n")
+        #expect(try other.readResponse().status == 100)
+        try other.send(Self.peer)
+        #expect(try other.readResponse().status == 201)
+    }
+
     @Test func createItResource_ofAnotherType_is409() async throws {
         let (server, _) = try await clusterAPI()
         let token = try await JWTVerifierTests.hs256(JWTVerifierTests.claims(exp: Date().timeIntervalSince1970 + 300))

@@ -312,6 +312,15 @@ final class Peers: Sendable {
         }
     }
 
+    @Test func expectContinue_withoutTheLocalToken_is401AtOnce() throws {
+        let peers = try Peers(1)
+        let sidecar = try sidecar(peers.servers(), localToken: "local-secret")
+        let client = try sidecar.client()
+        try client.send("POST /cluster/fanout HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 12\r\n\r\n")
+        #expect(try client.readResponse().status == 401)
+        #expect(peers.total == 0)
+    }
+
     @Test func proxyForm_doesNotLeakTheLocalToken() throws {
         let peers = try Peers(1)
         let sidecar = try sidecar(peers.servers(), localToken: "local-secret")
