@@ -31,6 +31,11 @@ import Testing
         ("A\r\n0123456789\r\n0\r\nTrailer: x\r\nOther: y\r\n\r\n", "0123456789"),
         ("5\nhello\n0\n\n", "hello"),
         ("000005\r\nhello\r\n0\r\n\r\n", "hello"),
+        // Chunk extensions by RFC 9112 §7.1.1: BWS around ";" and "=", token or quoted values.
+        ("5 ; a = b ; c\r\nhello\r\n0\r\n\r\n", "hello"),
+        ("5;q=\"a \\\" ;b\"\r\nhello\r\n0;last\r\n\r\n", "hello"),
+        // Trailer fields like header fields; an empty value is allowed.
+        ("5\r\nhello\r\n0\r\nX-Sum:\r\n\r\n", "hello"),
     ]
 
     @Test(arguments: good.indices)
@@ -57,6 +62,19 @@ import Testing
         ("0\r\nA: \u{1}\r\n\r\n", 400),
         ("0\r\n" + String(repeating: "T: v\r\n", count: 20) + "\r\n", 431),
         ("400\r\n", 413),
+        // Chunk extensions that break the grammar.
+        ("1;a b c\r\nx\r\n0\r\n\r\n", 400),
+        ("1;a=\"x\r\nx\r\n0\r\n\r\n", 400),
+        ("1;=x\r\nx\r\n0\r\n\r\n", 400),
+        ("1;a=\r\nx\r\n0\r\n\r\n", 400),
+        ("1;a=b=c\r\nx\r\n0\r\n\r\n", 400),
+        ("1;a@b\r\nx\r\n0\r\n\r\n", 400),
+        ("1;" + String(repeating: "a", count: 5000) + "\r\nx\r\n0\r\n\r\n", 400),
+        // Trailer lines that break the header-field rules.
+        ("0\r\nBad Trailer: x\r\n\r\n", 400),
+        ("0\r\nX-T : x\r\n\r\n", 400),
+        ("0\r\nNoColon\r\n\r\n", 400),
+        ("0\r\n: empty name\r\n\r\n", 400),
     ]
 
     @Test(arguments: bad.indices)

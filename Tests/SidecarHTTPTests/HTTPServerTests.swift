@@ -124,6 +124,15 @@ import Testing
         #expect(client.isClosedByPeer())
     }
 
+    @Test func aMalformedTrailer_is400_andTheConnectionCloses() throws {
+        let server = try TestServer()
+        let client = try server.client()
+        try client.send("POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\nBad Trailer: x\r\n\r\n")
+        let answer = try client.readResponse()
+        #expect(answer.status == 400 && answer.bodyText.contains("bad_trailer"))
+        #expect(client.isClosedByPeer())
+    }
+
     @Test func expectContinue_overTheBodyLimit_is413_withoutContinue() throws {
         let server = try TestServer(ServerConfiguration(limits: ParserLimits(maxBodyBytes: 10), loops: 1))
         let client = try server.client()

@@ -2,19 +2,29 @@
 ///
 /// Pure: feed it whatever bytes arrived; it appends body bytes to the caller's buffer,
 /// says how many input bytes it used and whether the body is complete. Chunk extensions
-/// and trailer fields are checked for framing and then ignored.
+/// are checked against RFC 9112 §7.1.1's grammar (`;` name [`=` token or quoted-string]) and
+/// trailer fields against the header-field rules and limits, then both are ignored.
 public struct BodyDecoder: Sendable {
+    /// Where in a chunk extension (`; name = value`) a byte falls.
+    private enum ExtPhase: Sendable, Equatable {
+        case beforeName, name, afterName, beforeValue, token, quoted, quotedEscape, afterValue
+    }
+
+    /// Where in a trailer field line a byte falls.
+    private enum TrailerPhase: Sendable, Equatable {
+        case lineStart, name, value
+    }
+
     private enum State: Sendable, Equatable {
         case length(remaining: Int)
         case size(value: Int, digits: Int)
         case sizeSpace(value: Int)
-        case ext(value: Int, bytes: Int)
+        case ext(value: Int, phase: ExtPhase)
         case sizeLF(value: Int)
         case data(remaining: Int)
         case dataCR
         case dataLF
-        case trailerStart
-        case trailerLine
+        case trailer(TrailerPhase)
         case trailerLF(emptyLine: Bool)
         case done
     }
@@ -22,14 +32,18 @@ public struct BodyDecoder: Sendable {
     private var state: State
     private var received = 0
     private var trailerBytes = 0
+    private var trailerFields = 0
+    private var extensionBytes = 0
     private let maxBodyBytes: Int
     private let maxTrailerBytes: Int
+    private let maxTrailerFields: Int
 
     static let maxSizeDigits = 15
     static let maxExtensionBytes = 4096
 
-    /// A decoder for `framing`; `.none` is complete at once.
-    public init(framing: BodyFraming, maxBodyBytes: Int, maxTrailerBytes: Int = 16384) {
+    /// A decoder for `framing`; `.none` is complete at once. Trailers get the header block's
+    /// limits: `maxTrailerBytes` in all and `maxTrailerFields` fields.
+    public init(framing: BodyFraming, maxBodyBytes: Int, maxTrailerBytes: Int = 16384, maxTrailerFields: Int = 100) {
         switch framing {
         case .none: state = .done
         case .length(let n): state = n == 0 ? .done : .length(remaining: n)
@@ -37,6 +51,7 @@ public struct BodyDecoder: Sendable {
         }
         self.maxBodyBytes = maxBodyBytes
         self.maxTrailerBytes = maxTrailerBytes
+        self.maxTrailerFields = maxTrailerFields
     }
 
     /// Whether the whole body (and any trailer) has been read.
@@ -88,15 +103,10 @@ public struct BodyDecoder: Sendable {
             try afterSize(b, value: value, spaceAllowed: true)
         case .sizeSpace(let value):
             try afterSize(b, value: value, spaceAllowed: true)
-        case .ext(let value, let bytes):
-            if b == RequestHeadParser.cr {
-                state = .sizeLF(value: value)
-            } else if b == RequestHeadParser.lf {
-                try endOfSizeLine(value)
-            } else {
-                guard ByteClass.isFieldValue(b), bytes < Self.maxExtensionBytes else { throw .badChunk }
-                state = .ext(value: value, bytes: bytes + 1)
-            }
+        case .ext(let value, let phase):
+            extensionBytes += 1
+            guard extensionBytes <= Self.maxExtensionBytes else { throw .badChunk }
+            try extensionStep(b, value: value, phase)
         case .sizeLF(let value):
             guard b == RequestHeadParser.lf else { throw .badChunk }
             try endOfSizeLine(value)
@@ -111,22 +121,13 @@ public struct BodyDecoder: Sendable {
         case .dataLF:
             guard b == RequestHeadParser.lf else { throw .badChunk }
             state = .size(value: 0, digits: 0)
-        case .trailerStart, .trailerLine:
-            let atStart = state == .trailerStart
+        case .trailer(let phase):
             trailerBytes += 1
             guard trailerBytes <= maxTrailerBytes else { throw .headersTooLarge }
-            if b == RequestHeadParser.cr {
-                state = .trailerLF(emptyLine: atStart)
-            } else if b == RequestHeadParser.lf {
-                state = atStart ? .done : .trailerStart
-            } else {
-                if atStart && (b == RequestHeadParser.sp || b == RequestHeadParser.htab) { throw .badChunk }
-                guard ByteClass.isFieldValue(b) else { throw .badChunk }
-                state = .trailerLine
-            }
+            try trailerStep(b, phase)
         case .trailerLF(let emptyLine):
-            guard b == RequestHeadParser.lf else { throw .badChunk }
-            state = emptyLine ? .done : .trailerStart
+            guard b == RequestHeadParser.lf else { throw .badTrailer }
+            state = emptyLine ? .done : .trailer(.lineStart)
         case .length, .data, .done:
             preconditionFailure("handled by decode")
         }
@@ -135,7 +136,7 @@ public struct BodyDecoder: Sendable {
     private mutating func afterSize(_ b: UInt8, value: Int, spaceAllowed: Bool) throws(HTTPParseError) {
         switch b {
         case RequestHeadParser.sp, RequestHeadParser.htab: state = .sizeSpace(value: value)
-        case UInt8(ascii: ";"): state = .ext(value: value, bytes: 0)
+        case UInt8(ascii: ";"): state = .ext(value: value, phase: .beforeName)
         case RequestHeadParser.cr: state = .sizeLF(value: value)
         case RequestHeadParser.lf: try endOfSizeLine(value)
         default: throw .badChunk
@@ -143,12 +144,82 @@ public struct BodyDecoder: Sendable {
     }
 
     private mutating func endOfSizeLine(_ value: Int) throws(HTTPParseError) {
+        extensionBytes = 0
         if value == 0 {
-            state = .trailerStart
+            state = .trailer(.lineStart)
             return
         }
         guard received + value <= maxBodyBytes else { throw .bodyTooLarge }
         received += value
         state = .data(remaining: value)
+    }
+
+    /// `chunk-ext = *( BWS ";" BWS name [ BWS "=" BWS ( token / quoted-string ) ] )`.
+    private mutating func extensionStep(_ b: UInt8, value: Int, _ phase: ExtPhase) throws(HTTPParseError) {
+        let space = b == RequestHeadParser.sp || b == RequestHeadParser.htab
+        let endOfLine = b == RequestHeadParser.cr || b == RequestHeadParser.lf
+        func next(_ p: ExtPhase) { state = .ext(value: value, phase: p) }
+        switch phase {
+        case .beforeName:
+            if space { return }
+            guard ByteClass.isToken(b) else { throw .badChunk }
+            next(.name)
+        case .name, .token:
+            if ByteClass.isToken(b) { return }
+            if space { return next(phase == .name ? .afterName : .afterValue) }
+            if b == UInt8(ascii: "=") && phase == .name { return next(.beforeValue) }
+            if b == UInt8(ascii: ";") { return next(.beforeName) }
+            guard endOfLine else { throw .badChunk }
+            try endOfExtension(b, value: value)
+        case .afterName, .afterValue:
+            if space { return }
+            if b == UInt8(ascii: "=") && phase == .afterName { return next(.beforeValue) }
+            if b == UInt8(ascii: ";") { return next(.beforeName) }
+            guard endOfLine else { throw .badChunk }
+            try endOfExtension(b, value: value)
+        case .beforeValue:
+            if space { return }
+            if b == UInt8(ascii: "\"") { return next(.quoted) }
+            guard ByteClass.isToken(b) else { throw .badChunk }
+            next(.token)
+        case .quoted:
+            // qdtext (HTAB, SP, VCHAR but `"` and `\`, obs-text) or a quoted-pair.
+            if b == UInt8(ascii: "\"") { return next(.afterValue) }
+            if b == UInt8(ascii: "\\") { return next(.quotedEscape) }
+            guard ByteClass.isFieldValue(b) else { throw .badChunk }
+        case .quotedEscape:
+            guard ByteClass.isFieldValue(b) else { throw .badChunk }
+            next(.quoted)
+        }
+    }
+
+    private mutating func endOfExtension(_ b: UInt8, value: Int) throws(HTTPParseError) {
+        if b == RequestHeadParser.cr {
+            state = .sizeLF(value: value)
+        } else {
+            try endOfSizeLine(value)
+        }
+    }
+
+    /// A trailer line: `field-name ":" OWS field-value OWS`, like a header field (no obs-fold,
+    /// no whitespace before the colon), at most `maxTrailerFields` of them.
+    private mutating func trailerStep(_ b: UInt8, _ phase: TrailerPhase) throws(HTTPParseError) {
+        switch phase {
+        case .lineStart:
+            if b == RequestHeadParser.cr { return state = .trailerLF(emptyLine: true) }
+            if b == RequestHeadParser.lf { return state = .done }
+            guard ByteClass.isToken(b) else { throw .badTrailer }
+            trailerFields += 1
+            guard trailerFields <= maxTrailerFields else { throw .tooManyHeaders }
+            state = .trailer(.name)
+        case .name:
+            if ByteClass.isToken(b) { return }
+            guard b == UInt8(ascii: ":") else { throw .badTrailer }
+            state = .trailer(.value)
+        case .value:
+            if b == RequestHeadParser.cr { return state = .trailerLF(emptyLine: false) }
+            if b == RequestHeadParser.lf { return state = .trailer(.lineStart) }
+            guard ByteClass.isFieldValue(b) else { throw .badTrailer }
+        }
     }
 }

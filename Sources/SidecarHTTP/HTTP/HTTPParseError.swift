@@ -24,6 +24,7 @@ public struct HTTPParseError: Error, Hashable, Sendable, CustomStringConvertible
         case badTransferEncoding = "bad_transfer_encoding"
         case unsupportedTransferCoding = "unsupported_transfer_coding"
         case badChunk = "bad_chunk"
+        case badTrailer = "bad_trailer"
         case bodyTooLarge = "body_too_large"
     }
 
@@ -74,5 +75,6 @@ public struct HTTPParseError: Error, Hashable, Sendable, CustomStringConvertible
     static let badTransferEncoding = Self(.badTransferEncoding, "malformed Transfer-Encoding")
     static let unsupportedTransferCoding = Self(.unsupportedTransferCoding, "transfer coding not implemented")
     static let badChunk = Self(.badChunk, "malformed chunked body")
+    static let badTrailer = Self(.badTrailer, "malformed trailer field")
     static let bodyTooLarge = Self(.bodyTooLarge, "request body too large")
 }

@@ -126,7 +126,12 @@ public struct HTTPConnectionStateMachine: Sendable {
                 guard head.hasBody else { return dispatch(head, body: []) }
                 if case .length(let n) = head.framing { body.reserveCapacity(n) }
                 let expectsContinue = head.expectsContinue
-                partial = (head, BodyDecoder(framing: head.framing, maxBodyBytes: limits.maxBodyBytes))
+                partial = (
+                    head,
+                    BodyDecoder(
+                        framing: head.framing, maxBodyBytes: limits.maxBodyBytes, maxTrailerBytes: limits.maxHeaderBytes,
+                        maxTrailerFields: limits.maxHeaderFields)
+                )
                 state = .body
                 // Ask for the body only when none of it came with the head.
                 return expectsContinue && consumed == buf.count ? .sendContinue : .arm(.body)
