@@ -37,18 +37,14 @@ public struct LocalAuthMiddleware: Middleware {
         return Self.refusal
     }
 
-    /// Whether `given` is `Bearer <token>`, compared without an early exit and without copies.
+    /// Whether `given` is a bearer credential (any case, one or more spaces) holding `token`,
+    /// the token compared without an early exit.
     static func isBearer(_ given: String, _ token: Secret) -> Bool {
-        let prefix = "Bearer ".utf8
+        guard let presented = BearerToken.extract(given) else { return false }
         let secret = token.value.utf8
-        let g = given.utf8
-        var diff = UInt8(truncatingIfNeeded: g.count ^ (prefix.count + secret.count))
-        var expected = prefix.makeIterator()
-        var rest = secret.makeIterator()
-        for byte in g {
-            let e = expected.next() ?? rest.next() ?? 0
-            diff |= byte ^ e
-        }
+        var diff = UInt8(truncatingIfNeeded: presented.utf8.count ^ secret.count)
+        var expected = secret.makeIterator()
+        for byte in presented.utf8 { diff |= byte ^ (expected.next() ?? 0) }
         return diff == 0
     }
 

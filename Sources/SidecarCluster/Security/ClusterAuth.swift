@@ -15,10 +15,10 @@ public struct ClusterAuthMiddleware: Middleware {
     public func wrap(_ next: @escaping HTTPHandler, route: RouteInfo) -> HTTPHandler {
         let slot = verifier
         return { request, responder in
-            guard let header = request.fields["Authorization"], header.count > 7, header.prefix(7).lowercased() == "bearer " else {
+            guard let header = request.fields["Authorization"], let bearer = BearerToken.extract(header) else {
                 return .now(Self.refusal(.missing))
             }
-            let token = String(header.dropFirst(7))
+            let token = String(bearer)
             let verifier = slot.value
             Task {
                 do throws(TokenRejection) {
@@ -35,16 +35,14 @@ public struct ClusterAuthMiddleware: Middleware {
     /// A request without a bearer token is refused from its head; a token's signature and
     /// claims are checked once the body came (the check may wait for key material).
     public func earlyAnswer(to request: HTTPRequest) -> HTTPResponse? {
-        guard let header = request.fields["Authorization"], header.count > 7, header.prefix(7).lowercased() == "bearer " else {
-            return Self.refusal(.missing)
-        }
+        guard let header = request.fields["Authorization"], BearerToken.extract(header) != nil else { return Self.refusal(.missing) }
         return nil
     }
 
     static func refusal(_ reason: TokenRejection) -> HTTPResponse {
         let message = reason == .noKeysConfigured
             ? "no JWT_SECRET or JWT_PUBLIC_KEY_FILE is configured: the cluster API refuses every call but health"
-            : "invalid token: \(reason.label)"
+            : "invalid token: \(reason)"
         return .error(401, code: "invalid_token", message: message, fields: HTTPFields([("WWW-Authenticate", #"Bearer error="invalid_token""#)]))
     }
 }

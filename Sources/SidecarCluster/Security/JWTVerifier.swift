@@ -7,7 +7,14 @@ import JWTKit
 /// Why an inbound token was refused. The label is payload-free; nothing here quotes the token.
 public struct TokenRejection: Error, Sendable, Equatable, CustomStringConvertible {
     public let label: String
-    public var description: String { label }
+    /// Which part is at fault (a claim's name), when one is: never a value.
+    public var detail: String?
+    public var description: String { detail.map { "\(label) (\($0))" } ?? label }
+
+    init(label: String, detail: String? = nil) {
+        self.label = label
+        self.detail = detail
+    }
 
     static let missing = TokenRejection(label: "missing_token")
     static let malformed = TokenRejection(label: "malformed_token")
@@ -19,6 +26,12 @@ public struct TokenRejection: Error, Sendable, Equatable, CustomStringConvertibl
     static let issuer = TokenRejection(label: "wrong_issuer")
     static let audience = TokenRejection(label: "wrong_audience")
     static let noKeysConfigured = TokenRejection(label: "no_keys_configured")
+    /// The header's `crit` names extensions, and this verifier understands none (RFC 7515 §4.1.11).
+    static let unsupportedCritical = TokenRejection(label: "unsupported_crit")
+    /// A header parameter or claim name appears twice (RFC 7519 §4: refuse, do not pick one).
+    static func duplicate(_ name: String) -> TokenRejection { TokenRejection(label: "duplicate_claim", detail: name) }
+    /// A registered claim of the wrong JSON type.
+    static func claimType(_ name: String) -> TokenRejection { TokenRejection(label: "wrong_claim_type", detail: name) }
 }
 
 /// The claims the cluster API looks at; signature checking is jwt-kit's, claim checks ours
@@ -92,7 +105,7 @@ public struct JWTVerifier: Sendable {
     /// The claims of `token` when its signature, algorithm and claims hold.
     public func verify(_ token: String) async throws(TokenRejection) -> InboundClaims {
         guard hasKeys else { throw .noKeysConfigured }
-        let header = try Self.header(token)
+        let header = try JWTFrontEnd.check(token)
         let candidates: [JWTKeyCollection]
         switch header.alg {
         case "HS256":
@@ -127,19 +140,6 @@ public struct JWTVerifier: Sendable {
         if let audience, !(c.aud?.value.contains(audience) ?? false) { throw .audience }
     }
 
-    struct Header: Decodable {
-        var alg: String
-        var kid: String?
-    }
-
-    /// The header, read without trusting it (it only picks the key).
-    static func header(_ token: String) throws(TokenRejection) -> Header {
-        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 3, let raw = Base64URL.decode(String(parts[0])), let h = JSONCoding.decode(Header.self, raw) else {
-            throw .malformed
-        }
-        return h
-    }
 }
 
 /// PEM blocks with an optional `kid: <id>` line before each.

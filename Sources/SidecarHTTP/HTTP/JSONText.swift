@@ -14,6 +14,39 @@ public enum JSONText {
 
     static let maxDepth = 256
 
+    /// The members of a top-level JSON object in order, duplicates kept: each name decoded,
+    /// each value as its bytes. Nil when `bytes` is not one valid JSON object.
+    package static func objectMembers(_ bytes: [UInt8]) -> [(name: String, value: ArraySlice<UInt8>)]? {
+        guard isValid(bytes) else { return nil }
+        return bytes.withUnsafeBufferPointer { p -> [(name: String, value: ArraySlice<UInt8>)]? in
+            var i = 0
+            skipSpace(p, &i)
+            guard i < p.count, p[i] == UInt8(ascii: "{") else { return nil }
+            i += 1
+            skipSpace(p, &i)
+            var members: [(name: String, value: ArraySlice<UInt8>)] = []
+            if i < p.count, p[i] == UInt8(ascii: "}") { return members }
+            while true {
+                let nameStart = i
+                guard string(p, &i) else { return nil }
+                // The name as JSON decodes it (escapes included): `"\u0065xp"` is `exp`.
+                guard case .array(let one)? = JSONValue.parse(Array("[".utf8) + Array(bytes[nameStart..<i]) + Array("]".utf8)),
+                    case .string(let name)? = one.first
+                else { return nil }
+                skipSpace(p, &i)
+                i += 1  // ':' (valid JSON)
+                skipSpace(p, &i)
+                let valueStart = i
+                guard value(p, &i, depth: 1) else { return nil }
+                members.append((name, bytes[valueStart..<i]))
+                skipSpace(p, &i)
+                if p[i] == UInt8(ascii: "}") { return members }
+                i += 1  // ','
+                skipSpace(p, &i)
+            }
+        }
+    }
+
     @inline(__always) private static func skipSpace(_ p: UnsafeBufferPointer<UInt8>, _ i: inout Int) {
         while i < p.count, p[i] == 0x20 || p[i] == 0x0A || p[i] == 0x0D || p[i] == 0x09 { i += 1 }
     }

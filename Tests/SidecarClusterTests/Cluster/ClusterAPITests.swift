@@ -74,6 +74,19 @@ import Testing
         #expect(context.view.snapshot().servers.last?.metadata == .object(["zone": .string("a")]))
     }
 
+    @Test func bearer_takesAnyCaseAndSeveralSpaces() async throws {
+        let (server, _) = try await clusterAPI()
+        let token = try await JWTVerifierTests.hs256(JWTVerifierTests.claims(exp: Date().timeIntervalSince1970 + 300))
+        for scheme in ["Bearer   ", "bearer ", "BEARER\u{20}\u{20}"] {
+            let client = try server.client()
+            try client.send("DELETE /servers/nobody HTTP/1.1\r\nHost: a\r\nAuthorization: \(scheme)\(token)\r\n\r\n")
+            #expect(try client.readResponse().status == 404, "\(scheme.debugDescription)")
+        }
+        let client = try server.client()
+        try client.send("DELETE /servers/nobody HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer\(token)\r\n\r\n")
+        #expect(try client.readResponse().status == 401)
+    }
+
     @Test func expectContinue_withoutAToken_is401AtOnce_neverContinue() async throws {
         let (server, context) = try await clusterAPI()
         let client = try server.client()

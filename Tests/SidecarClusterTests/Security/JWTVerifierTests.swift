@@ -1,5 +1,6 @@
 import Foundation
 import CryptoExtras
+import Crypto
 
 import JWTKit
 import SidecarTestSupport
@@ -60,6 +61,33 @@ import Testing
         }
         let token = b64(#"{"alg":"none","typ":"JWT"}"#) + "." + b64(#"{"exp":\#(Int(Self.now) + 300),"cluster":true}"#) + "."
         #expect(await rejection(try await verifier(), token) == "algorithm_not_accepted")
+    }
+
+    /// A token signed with the test secret over exactly `header` and `payload` (JSON text as given).
+    static func signed(header: String, payload: String) -> String {
+        func b64(_ bytes: [UInt8]) -> String {
+            Data(bytes).base64EncodedString().replacingOccurrences(of: "=", with: "").replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+        }
+        let input = b64(Array(header.utf8)) + "." + b64(Array(payload.utf8))
+        let mac = HMAC<SHA256>.authenticationCode(for: Array(input.utf8), using: SymmetricKey(data: Array(secret.value.utf8)))
+        return input + "." + b64(Array(mac))
+    }
+
+    @Test(arguments: [
+        (#"{"alg":"HS256","crit":["exp"]}"#, #"{"exp":EXP,"cluster":true}"#, "unsupported_crit"),
+        (#"{"alg":"HS256","crit":["x-ours"],"x-ours":1}"#, #"{"exp":EXP}"#, "unsupported_crit"),
+        (#"{"alg":"HS256"}"#, #"{"exp":EXP,"exp":1}"#, "duplicate_claim"),
+        (#"{"alg":"HS256"}"#, #"{"exp":EXP,"\u0065xp":1}"#, "duplicate_claim"),
+        (#"{"alg":"HS256","alg":"HS256"}"#, #"{"exp":EXP}"#, "duplicate_claim"),
+        (#"{"alg":"HS256"}"#, #"{"exp":"tomorrow"}"#, "wrong_claim_type"),
+        (#"{"alg":"HS256"}"#, #"{"exp":EXP,"aud":5}"#, "wrong_claim_type"),
+        (#"{"alg":"HS256"}"#, #"{"exp":EXP,"cluster":"yes"}"#, "wrong_claim_type"),
+        (#"{"alg":"HS256"}"#, #"{"exp":EXP,"iss":["a"]}"#, "wrong_claim_type"),
+        (#"{"alg":"HS256"}"#, #"{"exp":EXP,"cluster":true}"#, nil),
+    ] as [(String, String, String?)])
+    func frontEnd_refusesCritDuplicatesAndWrongTypes_beforeAnyKey(header: String, payload: String, expected: String?) async throws {
+        let token = Self.signed(header: header, payload: payload.replacingOccurrences(of: "EXP", with: "\(Int(Self.now) + 300)"))
+        #expect(await rejection(try await verifier(), token) == expected)
     }
 
     @Test func badSignature_isRefused() async throws {
