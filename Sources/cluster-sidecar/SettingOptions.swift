@@ -121,6 +121,9 @@ struct SettingOptions: ParsableArguments {
     @Option(name: .customLong("fanout-max-response-bytes"), help: ArgumentHelp(ConfigKey.fanoutMaxResponseBytes.help, valueName: ConfigKey.fanoutMaxResponseBytes.rawValue))
     var fanoutMaxResponseBytes: String?
 
+    @Option(name: .customLong("fanout-max-pending"), help: ArgumentHelp(ConfigKey.fanoutMaxPending.help, valueName: ConfigKey.fanoutMaxPending.rawValue))
+    var fanoutMaxPending: String?
+
     @Option(name: .customLong("oauth-client-secret-file"), help: "File holding the secret (env OAUTH_CLIENT_SECRET_FILE; default: none).")
     var oauthClientSecretFile: String?
 
@@ -177,6 +180,7 @@ struct SettingOptions: ParsableArguments {
             (ConfigKey.fanoutConcurrency.rawValue, fanoutConcurrency),
             (ConfigKey.fanoutTimeout.rawValue, fanoutTimeout),
             (ConfigKey.fanoutMaxResponseBytes.rawValue, fanoutMaxResponseBytes),
+            (ConfigKey.fanoutMaxPending.rawValue, fanoutMaxPending),
             ("OAUTH_CLIENT_SECRET_FILE", oauthClientSecretFile),
             ("MIT_TOKEN_FILE", mitTokenFile),
             ("JWT_SECRET_FILE", jwtSecretFile),

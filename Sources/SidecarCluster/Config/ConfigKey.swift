@@ -42,6 +42,7 @@ public enum ConfigKey: String, CaseIterable, SettingKey {
     case fanoutConcurrency = "FANOUT_CONCURRENCY"
     case fanoutTimeout = "FANOUT_TIMEOUT"
     case fanoutMaxResponseBytes = "FANOUT_MAX_RESPONSE_BYTES"
+    case fanoutMaxPending = "FANOUT_MAX_PENDING"
 
     public var variable: String { rawValue }
 
@@ -82,6 +83,7 @@ public enum ConfigKey: String, CaseIterable, SettingKey {
         case .fanoutConcurrency: "64"
         case .fanoutTimeout: "10"
         case .fanoutMaxResponseBytes: "1048576"
+        case .fanoutMaxPending: "256"
         default: "none"
         }
     }
@@ -127,6 +129,7 @@ public enum ConfigKey: String, CaseIterable, SettingKey {
         case .fanoutConcurrency: "Most node requests of one fan-out in flight at once."
         case .fanoutTimeout: "Per-node fan-out deadline in seconds (a request's timeout, in ms, overrides)."
         case .fanoutMaxResponseBytes: "Largest answer kept per node (a larger one is a too_large failure)."
+        case .fanoutMaxPending: "Most fan-outs in flight at once; beyond it 503 with Retry-After."
         }
     }
 

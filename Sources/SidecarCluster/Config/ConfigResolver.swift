@@ -59,6 +59,7 @@ public struct ConfigResolver {
         c.fanOut.concurrency = try reader.integer(ConfigKey.fanoutConcurrency, 1...4096) ?? c.fanOut.concurrency
         c.fanOut.timeout = try reader.duration(ConfigKey.fanoutTimeout, positive: true) ?? c.fanOut.timeout
         c.fanOut.maxResponseBytes = try reader.integer(ConfigKey.fanoutMaxResponseBytes, 1...1 << 30) ?? c.fanOut.maxResponseBytes
+        c.fanOut.maxPending = try reader.integer(ConfigKey.fanoutMaxPending, 1...1_000_000) ?? c.fanOut.maxPending
 
         if c.mitURL != nil {
             if c.serverType == nil { throw ConfigError(reader.name(ConfigKey.serverType), "is required when MIT_URL is set") }

@@ -1,6 +1,7 @@
 import SidecarPosix
 import SidecarHTTP
 import SidecarClient
+import Synchronization
 /// Sends one request to every node of the cluster over the multi client and gathers every
 /// answer and every failure.
 public struct FanOut: Sendable {
@@ -12,11 +13,15 @@ public struct FanOut: Sendable {
         public var timeout: Duration
         /// Largest answer kept per node; above it the node is a `too_large` failure.
         public var maxResponseBytes: Int
+        /// Most fan-outs in flight at once (`FANOUT_MAX_PENDING`); beyond it a call is refused
+        /// at once with 503 and `Retry-After`.
+        public var maxPending: Int
 
-        public init(concurrency: Int = 64, timeout: Duration = .seconds(10), maxResponseBytes: Int = 1 << 20) {
+        public init(concurrency: Int = 64, timeout: Duration = .seconds(10), maxResponseBytes: Int = 1 << 20, maxPending: Int = 256) {
             self.concurrency = concurrency
             self.timeout = timeout
             self.maxResponseBytes = maxResponseBytes
+            self.maxPending = maxPending
         }
     }
 
@@ -26,6 +31,8 @@ public struct FanOut: Sendable {
     public static let connectionsPerLoop = 4096
     let client: CurlClient
     let tokens: TokenProvider?
+    /// Fan-outs in flight now, against `settings.maxPending`.
+    let pending = PendingCount()
     /// Waits out the backoff between retries (a manual clock in tests).
     let clock: any SidecarClock
     private let clientConfiguration: ClientConfiguration
@@ -145,4 +152,19 @@ public struct FanOut: Sendable {
         }
         return FanOutResult(servers: targets, outcomes: outcomes)
     }
+}
+
+/// Fan-outs in flight, bounded: `enter` says whether one more may start; `leave` when it ended.
+final class PendingCount: Sendable {
+    private let count = Atomic<Int>(0)
+
+    func enter(max: Int) -> Bool {
+        if count.add(1, ordering: .relaxed).newValue <= max { return true }
+        count.subtract(1, ordering: .relaxed)
+        return false
+    }
+
+    func leave() { count.subtract(1, ordering: .relaxed) }
+
+    var current: Int { count.load(ordering: .relaxed) }
 }

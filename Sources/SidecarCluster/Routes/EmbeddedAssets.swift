@@ -276,6 +276,13 @@ paths:
           content:
             application/json:
               schema: { $ref: "#/components/schemas/Error" }
+        "503":
+          description: more than FANOUT_MAX_PENDING fan-outs in flight (fanout_overloaded); nothing was sent
+          headers:
+            Retry-After: { schema: { type: integer }, description: seconds }
+          content:
+            application/json:
+              schema: { $ref: "#/components/schemas/Error" }
   /cluster/proxy/{path}:
     parameters:
       - name: path
@@ -311,6 +318,13 @@ paths:
         "401": { $ref: "#/components/responses/Unauthorized" }
         "502":
           description: no cluster token could be had
+          content:
+            application/json:
+              schema: { $ref: "#/components/schemas/Error" }
+        "503":
+          description: more than FANOUT_MAX_PENDING fan-outs in flight (fanout_overloaded); nothing was sent
+          headers:
+            Retry-After: { schema: { type: integer }, description: seconds }
           content:
             application/json:
               schema: { $ref: "#/components/schemas/Error" }

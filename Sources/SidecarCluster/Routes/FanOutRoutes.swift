@@ -45,13 +45,21 @@ public enum FanOutRoutes {
         }
     }
 
+    /// The answer beyond `FANOUT_MAX_PENDING`: at once, nothing sent anywhere.
+    static let overloaded = HTTPResponse.error(
+        503, code: "fanout_overloaded", message: "too many fan-outs in flight (FANOUT_MAX_PENDING): retry shortly",
+        fields: HTTPFields([("Retry-After", "1")]))
+
     static func run(_ parsed: FanOutRequest, _ request: HTTPRequest, _ context: SidecarContext, _ fanOut: FanOut, _ responder: Responder) {
+        guard fanOut.pending.enter(max: fanOut.settings.maxPending) else { return responder.respond(overloaded) }
+        let pending = fanOut.pending
         let servers = context.view.snapshot().servers
         let selfID = context.registrar?.currentID.withLock { $0 } ?? context.me?.id
         let (metrics, clock) = (context.metrics, context.clock)
         let started = clock.now
         if parsed.retries == 0, case .some(let token) = fanOut.tokenIfReady(parsed) {
             fanOut.start(parsed, servers: servers, selfID: selfID, correlationID: request.correlationID, token: token, on: responder.reactor) { result in
+                pending.leave()
                 metrics.fanOutFinished(result, duration: started.duration(to: clock.now))
                 responder.respond(answer(result))
             }
@@ -59,6 +67,7 @@ public enum FanOutRoutes {
         }
         let correlationID = request.correlationID
         Task {
+            defer { pending.leave() }
             do throws(FanOut.Unavailable) {
                 let result = try await fanOut.run(parsed, servers: servers, selfID: selfID, correlationID: correlationID)
                 metrics.fanOutFinished(result, duration: started.duration(to: clock.now))

@@ -81,12 +81,12 @@ final class Peers: Sendable {
 
 @Suite(.serialized) struct FanOutTests {
     /// A local API with `servers` in its view; self is the first server unless `me` is given.
-    func sidecar(_ servers: [ServerInfo], me: ServerInfo? = nil, cap: Int = 100_000, localToken: String? = nil) throws -> TestServer {
+    func sidecar(_ servers: [ServerInfo], me: ServerInfo? = nil, cap: Int = 100_000, localToken: String? = nil, maxPending: Int = 256) throws -> TestServer {
         var configuration = SidecarConfiguration()
         configuration.localAPIToken = localToken.map(Secret.init)
         let context = SidecarContext(
             configuration: configuration, health: HealthState(registered: true),
-            fanOut: FanOut(settings: .init(concurrency: 64, timeout: .seconds(5), maxResponseBytes: cap), tokens: TokenProvider(source: .fixed(Secret("cluster-tok")), client: TestClients.shared)))
+            fanOut: FanOut(settings: .init(concurrency: 64, timeout: .seconds(5), maxResponseBytes: cap, maxPending: maxPending), tokens: TokenProvider(source: .fixed(Secret("cluster-tok")), client: TestClients.shared)))
         context.view.replace(with: servers)
         context.attach(me: me ?? servers.first ?? ServerInfo(id: "me", type: "t", url: "http://127.0.0.1:1", clusterUrl: "http://127.0.0.1:1"), registrar: nil)
         return try TestServer(router: SidecarRoutes.local(context: context))
@@ -155,6 +155,29 @@ final class Peers: Sendable {
         // The same peers still serve a new sidecar: nothing was left half-done on them.
         let (_, answer) = try fanout(try self.sidecar(peers.servers()), #"{"url":"/ok"}"#)
         #expect(ids(answer["results"]) == ["n0", "n1"])
+    }
+
+    @Test func beyondMaxPending_is503AtOnce_withRetryAfter_andEveryCallIsAnswered() throws {
+        let peers = try Peers(1)
+        let sidecar = try sidecar(peers.servers(), maxPending: 2)
+        let body = #"{"url":"/slow"}"#
+        let request = "POST /cluster/fanout HTTP/1.1\r\nHost: a\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+        let slow = try (0..<2).map { _ in try sidecar.client(timeout: 5) }
+        for c in slow { try c.send(request) }
+        #expect(eventually { peers.total == 2 })
+        let start = Date()
+        let third = try sidecar.client()
+        try third.send(request)
+        let refused = try third.readResponse()
+        #expect(refused.status == 503 && refused.field("Retry-After") == "1" && refused.bodyText.contains("fanout_overloaded"))
+        try third.send("GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n")
+        #expect(try third.readResponse().status == 200)
+        #expect(Date().timeIntervalSince(start) < 1, "refused and probed at once, not after the slow ones")
+        #expect(peers.total == 2, "nothing was sent for the refused call")
+        for c in slow { #expect(try c.readResponse().status == 200) }
+        // Room again once they ended.
+        try third.send(request)
+        #expect(try third.readResponse().status == 200)
     }
 
     @Test func proxyVariablesOfTheEnvironment_doNotApplyToTheFanOut() async throws {
