@@ -79,6 +79,9 @@ let package = Package(
                 .product(name: "CoreMetrics", package: "swift-metrics"),
             ]
         ),
+        /// The fuzz targets (bench/fuzz.sh builds them with -sanitize=fuzzer -DFUZZING; without
+        /// them the binary replays inputs through the same targets).
+        .executableTarget(name: "sidecar-fuzz", dependencies: ["SidecarHTTP", "SidecarCluster"]),
         /// Load drivers for the bench/ scripts.
         .executableTarget(name: "sidecar-bench", dependencies: ["SidecarPosix", "SidecarHTTP", "SidecarClient"]),
         /// Test helpers: real servers, raw sockets and the built binary on port 0.
@@ -94,8 +97,8 @@ let package = Package(
             name: "SidecarClusterTests",
             dependencies: [
                 "SidecarPosix", "SidecarHTTP", "SidecarClient", "SidecarCluster", "SidecarRegistry", "SidecarTestSupport",
-                // Built for the process tests, which run the binary.
-                "cluster-sidecar",
+                // Built for the process tests, which run the binaries.
+                "cluster-sidecar", "sidecar-fuzz",
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -1,0 +1,99 @@
+import SidecarCluster
+import SidecarHTTP
+
+/// The fuzz targets: each takes one input and must neither crash nor break its invariant
+/// (a broken invariant is a `precondition`, which the fuzzer reports as a crash).
+enum Targets {
+    static let all: [String: @Sendable ([UInt8]) -> Void] = [
+        "head": head, "chunked": chunked, "fanout": fanout, "server": server, "jwt": jwt,
+    ]
+
+    /// The connection state machine (request heads, bodies, pipelining) fed the input whole
+    /// and split where its first byte says: both must see the same requests and refusals.
+    static func head(_ data: [UInt8]) {
+        guard let first = data.first else { return }
+        let input = Array(data.dropFirst())
+        let whole = outcomes(input, splits: [])
+        let cut = input.isEmpty ? 0 : Int(first) % (input.count + 1)
+        let split = outcomes(input, splits: [cut])
+        precondition(whole == split, "split at \(cut) changed the outcome: \(whole) vs \(split)")
+    }
+
+    /// What a connection makes of `input` delivered in pieces cut at `splits`.
+    static func outcomes(_ input: [UInt8], splits: [Int]) -> [String] {
+        var machine = HTTPConnectionStateMachine(limits: ParserLimits(maxTargetBytes: 512, maxHeaderBytes: 2048, maxHeaderFields: 32, maxBodyBytes: 4096))
+        var seen: [String] = []
+        var held: [UInt8] = []
+        var start = 0
+        for end in splits + [input.count] where end >= start {
+            held += input[start..<end]
+            start = end
+            while true {
+                var used = 0
+                let step = held.withUnsafeBytes { machine.parse($0, used: &used) }
+                held.removeFirst(used)
+                switch step {
+                case .needMore: break
+                case .arm, .sendContinue: continue
+                case .discard: held.removeAll(); break
+                case .request(let head, let body):
+                    seen.append("\(head.method) \(head.path) \(head.query ?? "-") \(body.count)")
+                    _ = machine.answer(closeRequested: false, draining: false)
+                    continue
+                case .refuse(let error):
+                    seen.append("refused \(error.status)")
+                    return seen
+                }
+                break
+            }
+        }
+        return seen
+    }
+
+    /// The chunked decoder, trailers included, whole and split: same body, same verdict.
+    static func chunked(_ data: [UInt8]) {
+        guard let first = data.first else { return }
+        let input = Array(data.dropFirst())
+        func decode(_ parts: [[UInt8]]) -> String {
+            var decoder = BodyDecoder(framing: .chunked, maxBodyBytes: 4096, maxTrailerBytes: 1024, maxTrailerFields: 8)
+            var body: [UInt8] = []
+            var used = 0
+            for part in parts where !decoder.isComplete {
+                let step: Result<Int, HTTPParseError> = part.withUnsafeBytes { buf in
+                    do throws(HTTPParseError) { return .success(try decoder.decode(buf, into: &body)) } catch { return .failure(error) }
+                }
+                switch step {
+                case .success(let n): used += n
+                case .failure(let error): return "refused \(error.status) \(error.label)"
+                }
+            }
+            precondition(body.count <= 4096, "body over its limit")
+            return decoder.isComplete ? "body \(body.count) used \(used)" : "incomplete"
+        }
+        let cut = input.isEmpty ? 0 : Int(first) % (input.count + 1)
+        let whole = decode([input])
+        let split = decode([Array(input[..<cut]), Array(input[cut...])])
+        precondition(whole == split, "split at \(cut): \(whole) vs \(split)")
+    }
+
+    /// `POST /cluster/fanout` options: refused or a request that only ever names a path.
+    static func fanout(_ data: [UInt8]) {
+        guard let request = try? FanOutRequest.parse(body: data, defaultTimeout: .seconds(10)) else { return }
+        precondition(request.path.hasPrefix("/") && !request.path.hasPrefix("//"), "a fan-out left the cluster: \(request.path)")
+        precondition(!request.path.contains("\r") && !request.path.contains("\n") && !request.path.contains(" "))
+    }
+
+    /// createItResource bodies: refused, or a server that keeps the `Server` schema.
+    static func server(_ data: [UInt8]) {
+        guard case .success(let s) = ServerInfo.checked(data) else { return }
+        precondition(s.problem == nil && !s.id.isEmpty && !s.type.isEmpty)
+        if let m = s.metadata, case .object = m {} else { precondition(s.metadata == nil, "metadata not an object") }
+    }
+
+    /// The JWT front end (before any signature check): refuses or returns an algorithm.
+    static func jwt(_ data: [UInt8]) {
+        if let header = try? JWTFrontEnd.check(String(decoding: data, as: UTF8.self)) {
+            precondition(!header.alg.isEmpty || header.alg.isEmpty)
+        }
+    }
+}
