@@ -81,7 +81,8 @@ let package = Package(
         ),
         /// The fuzz targets (bench/fuzz.sh builds them with -sanitize=fuzzer -DFUZZING; without
         /// them the binary replays inputs through the same targets).
-        .executableTarget(name: "sidecar-fuzz", dependencies: ["SidecarHTTP", "SidecarCluster"]),
+        .target(name: "CFuzzDriver"),
+        .executableTarget(name: "sidecar-fuzz", dependencies: ["CFuzzDriver", "SidecarHTTP", "SidecarCluster"]),
         /// Load drivers for the bench/ scripts.
         .executableTarget(name: "sidecar-bench", dependencies: ["SidecarPosix", "SidecarHTTP", "SidecarClient"]),
         /// Test helpers: real servers, raw sockets and the built binary on port 0.

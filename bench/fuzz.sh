@@ -16,7 +16,7 @@ TARGET="${1:?usage: bench/fuzz.sh TARGET|all MINUTES}"
 MINUTES="${2:-1}"
 SCRATCH=.build-fuzz
 swift build -c release --product sidecar-fuzz --scratch-path "$SCRATCH" \
-  -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING -Xswiftc -parse-as-library >/dev/null
+  -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING -Xswiftc -use-ld=lld >/dev/null
 BIN=$(swift build -c release --product sidecar-fuzz --scratch-path "$SCRATCH" --show-bin-path)/sidecar-fuzz
 SECONDS_TO_RUN=$(awk -v m="$MINUTES" 'BEGIN{printf "%d", m * 60}')
 mkdir -p bench/fuzz/crashes

@@ -1,15 +1,25 @@
 #if FUZZING
+import CFuzzDriver
 import Glibc
+
+/// The entry point: libFuzzer's driver, calling `fuzzOne` for each input.
+@main
+struct Fuzz {
+    static func main() {
+        let status = cfuzz_run_driver(CommandLine.argc, CommandLine.unsafeArgv) { data, size in fuzzOne(data, size) }
+        exit(status)
+    }
+}
 
 /// Which target this fuzzing run exercises: `FUZZ_TARGET` (head, chunked, fanout, server, jwt).
 nonisolated(unsafe) private var target: (@Sendable ([UInt8]) -> Void)?
 
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
+func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     if target == nil {
         let name = getenv("FUZZ_TARGET").map { String(cString: $0) } ?? ""
         guard let t = Targets.all[name] else {
-            fputs("FUZZ_TARGET must be one of \(Targets.all.keys.sorted().joined(separator: ", "))\n", stderr)
+            let text = "FUZZ_TARGET must be one of \(Targets.all.keys.sorted().joined(separator: ", "))\n"
+            _ = text.withCString { write(2, $0, strlen($0)) }
             exit(2)
         }
         target = t

@@ -18,6 +18,9 @@ enum ParserVectors {
         ("target with a caret", "GET /a^b HTTP/1.1\r\nHost: a\r\n\r\n", 400),
         ("target with a backtick", "GET /a`b HTTP/1.1\r\nHost: a\r\n\r\n", 400),
         ("target with raw non-ASCII", "GET /caf\u{E9} HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        // Found by fuzzing: a major version other than 1 is 505 whatever follows, at every split.
+        ("version 0 then junk", "GET /a HTTP/0.\u{0}\r\nHost: a\r\n\r\n", 505),
+        ("version 2 without a dot", "GET /a HTTP/2x\r\nHost: a\r\n\r\n", 505),
         // Methods outside the IANA registry: 501 (RFC 9110 §9.1).
         ("unregistered method BREW", "BREW / HTTP/1.1\r\nHost: a\r\n\r\n", 501),
         ("unregistered method MKCOLA", "MKCOLA / HTTP/1.1\r\nHost: a\r\n\r\n", 501),

@@ -115,14 +115,14 @@ public enum RequestHeadParser {
     }
 
     private static func lastVersionError(_ buf: UnsafeRawBufferPointer, from i: Int) -> HTTPParseError {
-        // A well-formed version whose major is not 1 is "not supported" (505); the rest is 400.
+        // A major version other than 1 is "not supported" (505) whatever follows it: the verdict
+        // is given as soon as that digit arrives, so it must not change with the bytes after
+        // (found by fuzzing: "HTTP/0" then ".\0" was 505 split there, 400 whole). The rest is 400.
         let n = buf.count
         let prefix = Array("HTTP/".utf8)
         guard i + 5 < n, (0..<5).allSatisfy({ buf[i + $0] == prefix[$0] }), isDigit(buf[i + 5]) else {
             return .badVersion
         }
-        if i + 6 < n, buf[i + 6] != UInt8(ascii: ".") { return .badVersion }
-        if i + 7 < n, !isDigit(buf[i + 7]) { return .badVersion }
         return buf[i + 5] == UInt8(ascii: "1") ? .badVersion : .unsupportedVersion
     }
 
