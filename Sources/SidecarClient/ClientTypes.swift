@@ -53,6 +53,8 @@ public struct ClientConfiguration: Sendable {
     public var maxConnections: Int
     /// Most connections per host and port; further requests queue for a free one.
     public var maxConnectionsPerHost: Int
+    /// How long our own client (`NativeEngine`) keeps an unused connection open.
+    public var idleTimeout: Duration
     /// Whether the proxy variables of the environment (`http_proxy`, `no_proxy`, ...) apply.
     /// The fan-out turns them off: its peers are inside the cluster, and libcurl would read the
     /// environment again for every request.
@@ -60,8 +62,9 @@ public struct ClientConfiguration: Sendable {
 
     public init(
         connectTimeout: Duration = .seconds(5), requestTimeout: Duration = .seconds(10), maxResponseBytes: Int = 4 << 20, caBundle: String? = nil,
-        maxConnections: Int = 256, maxConnectionsPerHost: Int = 8, environmentProxies: Bool = true
+        maxConnections: Int = 256, maxConnectionsPerHost: Int = 8, environmentProxies: Bool = true, idleTimeout: Duration = .seconds(60)
     ) {
+        self.idleTimeout = idleTimeout
         self.connectTimeout = connectTimeout
         self.requestTimeout = requestTimeout
         self.maxResponseBytes = maxResponseBytes
@@ -78,6 +81,8 @@ public struct ClientError: Error, Sendable, Equatable, CustomStringConvertible {
     /// What went wrong, as a closed set: decisions (retries, metrics) switch on it.
     public enum Code: String, Sendable, CaseIterable {
         case connect, timeout, tls, tooLarge = "too_large", cancelled, io, badRequest = "bad_request", shutdown
+        /// The node's answer was malformed or ambiguous (our own client only).
+        case badResponse = "bad_response"
 
         /// Whether the request may succeed if sent again (connect, timeout, io).
         public var isTransient: Bool { self == .connect || self == .timeout || self == .io }
@@ -92,7 +97,8 @@ public struct ClientError: Error, Sendable, Equatable, CustomStringConvertible {
         self.message = message
     }
 
-    /// `connect`, `timeout`, `tls`, `too_large`, `cancelled`, `io`, `bad_request`, `shutdown`.
+    /// `connect`, `timeout`, `tls`, `too_large`, `cancelled`, `io`, `bad_request`, `shutdown`,
+    /// `bad_response`.
     public var label: String { code.rawValue }
     public var description: String { "\(label): \(message)" }
 

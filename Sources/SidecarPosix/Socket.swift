@@ -41,6 +41,40 @@ package enum Socket {
         try syscall("accept4") { csidecar_accept(listener) }
     }
 
+    /// Opens a non-blocking socket and starts connecting it to `address`: `.done(fd)` when the
+    /// connection is made at once, `.wouldBlock` never (the descriptor is returned with
+    /// `inProgress` true instead: watch it for writability, then read `pendingError`).
+    package static func connect(to address: SocketAddress) throws(SystemError) -> (fd: Int32, inProgress: Bool) {
+        let fd = try syscallChecked("socket") { socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
+        setNoDelay(fd)
+        while true {
+            let rc = address.withSockAddr { sa, len in Glibc.connect(fd, sa, len) }
+            if rc == 0 { return (fd, false) }
+            let e = csidecar_errno()
+            if e == EINTR { continue }
+            if e == EINPROGRESS { return (fd, true) }
+            close(fd)
+            throw SystemError("connect", errno: e)
+        }
+    }
+
+    /// The error a non-blocking connect ended with (SO_ERROR), or 0 when it succeeded.
+    package static func pendingError(_ fd: Int32) -> Int32 {
+        var value: Int32 = 0
+        var len = socklen_t(MemoryLayout<Int32>.size)
+        guard getsockopt(fd, SOL_SOCKET, SO_ERROR, &value, &len) == 0 else { return csidecar_errno() }
+        return value
+    }
+
+    /// Sends the `count` buffers at `iov` in one gathered write (`sendmsg`, no SIGPIPE); returns
+    /// the bytes sent.
+    package static func sendGathered(_ fd: Int32, _ iov: UnsafeMutablePointer<iovec>, count: Int) throws(SystemError) -> IOResult<Int> {
+        var message = msghdr()
+        message.msg_iov = iov
+        message.msg_iovlen = count
+        return try syscall("sendmsg") { sendmsg(fd, &message, Int32(MSG_NOSIGNAL)) }
+    }
+
     package static func setOption(_ fd: Int32, _ level: Int32, _ name: Int32, _ value: Int32) throws(SystemError) {
         var v = value
         try syscallChecked("setsockopt") { setsockopt(fd, level, name, &v, socklen_t(MemoryLayout<Int32>.size)) }

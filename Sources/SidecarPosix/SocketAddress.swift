@@ -2,8 +2,8 @@ import CSidecarSystem
 import Glibc
 
 /// An IPv4 or IPv6 socket address parsed from numeric text (no name resolution).
-public struct SocketAddress: Sendable, Equatable, CustomStringConvertible {
-    enum Storage: Sendable, Equatable {
+public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
+    enum Storage: Sendable, Hashable {
         case v4(host: String, port: UInt16)
         case v6(host: String, port: UInt16)
     }
@@ -51,7 +51,7 @@ public struct SocketAddress: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    var family: Int32 {
+    package var family: Int32 {
         switch storage {
         case .v4: AF_INET
         case .v6: AF_INET6

@@ -2,8 +2,9 @@ import SidecarPosix
 import SidecarHTTP
 import SidecarClient
 import Synchronization
-/// Sends one request to every node of the cluster over the multi client and gathers every
-/// answer and every failure.
+/// Sends one request to every node of the cluster and gathers every answer and every failure.
+/// On an event loop, `http://` nodes go through our own client (`NativeEngine`) and the others
+/// through libcurl on the same loop (`LoopFanOut`); without one, through the curl client.
 public struct FanOut: Sendable {
     /// Limits of the fan-out.
     public struct Settings: Sendable {
@@ -36,8 +37,9 @@ public struct FanOut: Sendable {
     /// Waits out the backoff between retries (a manual clock in tests).
     let clock: any SidecarClock
     private let clientConfiguration: ClientConfiguration
-    /// Names this fan-out's curl engine on each event loop it runs on.
+    /// Names this fan-out's engines on each event loop it runs on.
     private let engineKey = EngineKey()
+    private let nativeKey = EngineKey()
     private final class EngineKey: Sendable {}
 
     /// A fan-out engine with its own client (whose answer cap is `settings.maxResponseBytes`).
@@ -47,7 +49,7 @@ public struct FanOut: Sendable {
         self.clock = clock
         clientConfiguration = ClientConfiguration(
             connectTimeout: connectTimeout, requestTimeout: settings.timeout, maxResponseBytes: settings.maxResponseBytes,
-            maxConnections: Self.connectionsPerLoop, maxConnectionsPerHost: 8, environmentProxies: false)
+            maxConnections: Self.connectionsPerLoop, maxConnectionsPerHost: 8, environmentProxies: false, idleTimeout: .seconds(60))
         client = CurlClient(configuration: clientConfiguration)
     }
 
@@ -66,17 +68,28 @@ public struct FanOut: Sendable {
         on reactor: (any Reactor)? = nil, completion: @escaping @Sendable (FanOutResult) -> Void
     ) {
         let targets = servers.filter { request.includeSelf || $0.id != selfID }
-        let requests = Self.requests(request, targets, Self.headers(request, correlationID, token))
-        let done: @Sendable ([Result<ClientResponse, ClientError>]) -> Void = { results in
-            completion(FanOutResult(servers: targets, outcomes: results.map(Self.outcome)))
-        }
+        let headers = Self.headers(request, correlationID, token)
         guard let reactor else {
-            client.execute(batch: requests, concurrency: settings.concurrency, completion: done)
+            client.execute(batch: Self.requests(request, targets, headers), concurrency: settings.concurrency) { results in
+                completion(FanOutResult(servers: targets, outcomes: results.map(Self.outcome)))
+            }
             return
         }
-        // Made once per loop, on the loop's thread.
-        let engine = CurlEngine.attached(to: reactor, key: ObjectIdentifier(engineKey), configuration: clientConfiguration)
-        engine.startBatch(requests, concurrency: settings.concurrency, id: engine.makeID(), completion: done)
+        onLoop(reactor, request, targets.map(\.url), headers) { results in
+            completion(FanOutResult(servers: targets, outcomes: results.map(Self.outcome)))
+        }
+    }
+
+    /// One round on `reactor` (from its thread): native and curl nodes, results in order.
+    private func onLoop(
+        _ reactor: any Reactor, _ request: FanOutRequest, _ urls: [String], _ headers: [(String, String)],
+        done: @escaping ([Result<ClientResponse, ClientError>]) -> Void
+    ) {
+        let native = NativeEngine.attached(to: reactor, key: ObjectIdentifier(nativeKey), configuration: clientConfiguration)
+        let (key, configuration) = (ObjectIdentifier(engineKey), clientConfiguration)
+        LoopFanOut.start(
+            urls: urls, request: request, headers: headers, native: native,
+            curl: { CurlEngine.attached(to: reactor, key: key, configuration: configuration) }, concurrency: settings.concurrency, done: done)
     }
 
     /// The request's headers, plus the correlation id and, when the caller sent none, `token`.
@@ -123,8 +136,11 @@ public struct FanOut: Sendable {
     }
 
     /// Runs `request` on `servers` (in cluster order; `selfID` dropped unless `includeSelf`).
-    /// All nodes go to the client in one batch; retryable failures go again, after a backoff.
-    public func run(_ request: FanOutRequest, servers: [ServerInfo], selfID: String?, correlationID: String) async throws(Unavailable) -> FanOutResult {
+    /// Each round sends every pending node at once, on `reactor` when given (as `start` does)
+    /// or to the curl client; retryable failures go again, after a backoff.
+    public func run(
+        _ request: FanOutRequest, servers: [ServerInfo], selfID: String?, correlationID: String, on reactor: (any Reactor)? = nil
+    ) async throws(Unavailable) -> FanOutResult {
         let targets = servers.filter { request.includeSelf || $0.id != selfID }
         var token: Secret?
         if !request.hasAuthorization, let tokens {
@@ -134,12 +150,23 @@ public struct FanOut: Sendable {
                 throw Unavailable(message: "no cluster token: \(error.label)")
             }
         }
-        let requests = Self.requests(request, targets, Self.headers(request, correlationID, token))
+        let headers = Self.headers(request, correlationID, token)
+        let requests = Self.requests(request, targets, headers)
         var outcomes = [FanOutResult.Outcome](repeating: .failed(ClientError(.cancelled, "not sent")), count: targets.count)
         var pending = Array(targets.indices)
         var attempt = 0
         while !pending.isEmpty {
-            let results = await client.execute(batch: pending.map { requests[$0] }, concurrency: settings.concurrency)
+            let results: [Result<ClientResponse, ClientError>]
+            if let reactor {
+                let urls = pending.map { targets[$0].url }
+                results = await withCheckedContinuation { continuation in
+                    reactor.execute { [self] in
+                        onLoop(reactor, request, urls, headers) { continuation.resume(returning: $0) }
+                    }
+                }
+            } else {
+                results = await client.execute(batch: pending.map { requests[$0] }, concurrency: settings.concurrency)
+            }
             var again: [Int] = []
             for (k, result) in zip(pending, results) {
                 outcomes[k] = Self.outcome(result)

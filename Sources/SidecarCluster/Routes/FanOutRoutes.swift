@@ -3,10 +3,11 @@ import SidecarHTTP
 import SidecarClient
 /// `POST /cluster/fanout` and `/cluster/proxy/{path}` (every method) on the local API.
 ///
-/// Both answer through a `Responder`: when a fan-out needs no retries and its token is at
-/// hand, the nodes' requests run on the event loop that received the call (its curl engine
-/// shares the loop's epoll) and the answer is written from there, with no thread hand-over;
-/// otherwise a task runs it on the client's thread.
+/// Both answer through a `Responder`: the nodes' requests run on the event loop that received
+/// the call (our own client for `http://` nodes, libcurl for the others, both on the loop's
+/// epoll). When a fan-out needs no retries and its token is at hand, it starts there at once
+/// and the answer is written from there, with no thread hand-over; otherwise a task fetches the
+/// token and waits out the backoffs, and each round runs on that loop.
 public enum FanOutRoutes {
     public static func add(to router: inout Router, context: SidecarContext, fanOut: FanOut) {
         router.onDeferred("POST", "/cluster/fanout", deferred(context: context, fanOut: fanOut) { request in
@@ -69,7 +70,7 @@ public enum FanOutRoutes {
         Task {
             defer { pending.leave() }
             do throws(FanOut.Unavailable) {
-                let result = try await fanOut.run(parsed, servers: servers, selfID: selfID, correlationID: correlationID)
+                let result = try await fanOut.run(parsed, servers: servers, selfID: selfID, correlationID: correlationID, on: responder.reactor)
                 metrics.fanOutFinished(result, duration: started.duration(to: clock.now))
                 responder.respond(answer(result))
             } catch {

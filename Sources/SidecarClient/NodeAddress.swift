@@ -1,0 +1,62 @@
+import SidecarPosix
+import SidecarHTTP
+
+/// A node's `http://` URL as our own client needs it: where to connect, the `Host` field and
+/// the path prefix. Only URLs it can serve exactly parse: `http` with a numeric IPv4 or IPv6
+/// address or `localhost` (127.0.0.1), an optional port and path, no userinfo, query or
+/// fragment. Everything else (`https://`, host names) stays with libcurl.
+public struct NodeAddress: Sendable, Hashable {
+    /// Where to connect.
+    public let address: SocketAddress
+    /// The `Host` field: the host as written, with the port unless it is 80 (as curl sends it).
+    public let host: String
+    /// The URL's path without its trailing `/` (`""` for none); the fan-out's path follows it.
+    public let basePath: String
+
+    /// Reads `url` byte by byte; nil when our client does not serve it.
+    public init?(_ url: String) {
+        var u = url.utf8[...]
+        guard u.count > 7 else { return nil }
+        for expected in "http://".utf8 {
+            guard let b = u.popFirst(), (b >= 0x41 && b <= 0x5A ? b | 0x20 : b) == expected else { return nil }
+        }
+        let authorityEnd = u.firstIndex(of: UInt8(ascii: "/")) ?? u.endIndex
+        let authority = u[..<authorityEnd]
+        let path = u[authorityEnd...]
+        guard !authority.isEmpty, !authority.contains(UInt8(ascii: "@")), !authority.contains(UInt8(ascii: "?")),
+            !authority.contains(UInt8(ascii: "#"))
+        else { return nil }
+        var hostPart = authority
+        var portPart = authority[authority.endIndex...]
+        if authority.first == UInt8(ascii: "[") {
+            guard let close = authority.firstIndex(of: UInt8(ascii: "]")) else { return nil }
+            hostPart = authority[...close]
+            let after = authority[authority.index(after: close)...]
+            if let first = after.first {
+                guard first == UInt8(ascii: ":") else { return nil }
+                portPart = after.dropFirst()
+            }
+        } else if let colon = authority.firstIndex(of: UInt8(ascii: ":")) {
+            hostPart = authority[..<colon]
+            portPart = authority[authority.index(after: colon)...]
+        }
+        var port = 80
+        if !portPart.isEmpty {
+            guard portPart.count <= 5 else { return nil }
+            port = 0
+            for b in portPart {
+                guard b >= 0x30 && b <= 0x39 else { return nil }
+                port = port * 10 + Int(b - 0x30)
+            }
+            guard port > 0 && port <= 65535 else { return nil }
+        }
+        guard path.allSatisfy({ ByteClass.isTarget($0) && $0 != UInt8(ascii: "?") && $0 != UInt8(ascii: "#") }) else { return nil }
+        let hostText = String(decoding: hostPart, as: UTF8.self)
+        guard let address = SocketAddress(host: hostText, port: UInt16(port)) else { return nil }
+        self.address = address
+        host = port == 80 ? hostText : "\(hostText):\(port)"
+        var base = path
+        if base.last == UInt8(ascii: "/") { base = base.dropLast() }
+        basePath = String(decoding: base, as: UTF8.self)
+    }
+}

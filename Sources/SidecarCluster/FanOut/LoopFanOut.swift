@@ -1,0 +1,93 @@
+import SidecarPosix
+import SidecarHTTP
+import SidecarClient
+
+/// One round of a fan-out on an event loop: each node whose URL our own client serves (`http`
+/// to an address) goes through the loop's `NativeEngine`, any other (`https`, host names)
+/// through the loop's `CurlEngine`; at most `concurrency` at once, in cluster order; the
+/// results come back in that order, on the loop.
+final class LoopFanOut: NativeSink {
+    typealias Results = [Result<ClientResponse, ClientError>]
+
+    private let urls: [String]
+    private let request: FanOutRequest
+    private let headers: [(String, String)]
+    private let native: NativeEngine
+    private let curl: () -> CurlEngine
+    private let concurrency: Int
+    private let done: (Results) -> Void
+    /// The shared part of every native request (nil: its fields cannot be sent).
+    private let batch: NativeBatch?
+    private var results: [Result<ClientResponse, ClientError>?]
+    private var next = 0
+    private var inFlight = 0
+    private var remaining: Int
+    private var launching = false
+
+    private init(
+        urls: [String], request: FanOutRequest, headers: [(String, String)], native: NativeEngine, curl: @escaping () -> CurlEngine,
+        concurrency: Int, done: @escaping (Results) -> Void
+    ) {
+        self.urls = urls
+        self.request = request
+        self.headers = headers
+        self.native = native
+        self.curl = curl
+        self.concurrency = max(1, concurrency)
+        self.done = done
+        batch = NativeBatch(method: request.method, path: request.path, headers: headers, body: request.body, timeout: request.timeout)
+        results = Array(repeating: nil, count: urls.count)
+        remaining = urls.count
+    }
+
+    /// Sends `request` with `headers` to each of `urls` (nodes' base URLs); `done` gets the
+    /// results in the order of `urls`, on the loop (at once when there is no node).
+    static func start(
+        urls: [String], request: FanOutRequest, headers: [(String, String)], native: NativeEngine, curl: @escaping () -> CurlEngine,
+        concurrency: Int, done: @escaping (Results) -> Void
+    ) {
+        guard !urls.isEmpty else { return done([]) }
+        LoopFanOut(urls: urls, request: request, headers: headers, native: native, curl: curl, concurrency: concurrency, done: done).launch()
+    }
+
+    /// Starts nodes while fewer than `concurrency` run.
+    private func launch() {
+        guard !launching else { return }
+        launching = true
+        while inFlight < concurrency && next < urls.count {
+            let k = next
+            next += 1
+            inFlight += 1
+            if let node = native.node(urls[k]) {
+                guard let batch else {
+                    finished(k, .failure(ClientError(.badRequest, "a header field cannot be sent as given")))
+                    continue
+                }
+                native.start(batch, index: k, node: node, sink: self)
+            } else {
+                let base = urls[k].hasSuffix("/") ? String(urls[k].dropLast()) : urls[k]
+                let engine = curl()
+                let r = ClientRequest(method: request.method, url: base + request.path, headers: headers, body: request.body, timeout: request.timeout)
+                engine.start(r, id: engine.makeID()) { [self] result in finished(k, result) }
+            }
+        }
+        launching = false
+        if remaining == 0 { finish() }
+    }
+
+    func finished(_ index: Int, _ result: Result<ClientResponse, ClientError>) {
+        guard results[index] == nil else { return }
+        results[index] = result
+        inFlight -= 1
+        remaining -= 1
+        if launching { return }
+        if remaining == 0 { return finish() }
+        launch()
+    }
+
+    private func finish() {
+        guard remaining == 0, next == urls.count else { return }
+        remaining = -1
+        done(results.map { $0! })
+    }
+}
