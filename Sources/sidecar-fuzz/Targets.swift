@@ -5,7 +5,7 @@ import SidecarHTTP
 /// (a broken invariant is a `precondition`, which the fuzzer reports as a crash).
 enum Targets {
     static let all: [String: @Sendable ([UInt8]) -> Void] = [
-        "head": head, "chunked": chunked, "fanout": fanout, "server": server, "jwt": jwt,
+        "head": head, "chunked": chunked, "fanout": fanout, "server": server, "jwt": jwt, "response": response,
     ]
 
     /// The connection state machine (request heads, bodies, pipelining) fed the input whole
@@ -95,5 +95,39 @@ enum Targets {
         if let header = try? JWTFrontEnd.check(String(decoding: data, as: UTF8.self)) {
             precondition(!header.alg.isEmpty || header.alg.isEmpty)
         }
+    }
+
+    /// A node's answer as the fan-out reads it (`HTTPResponseParser`), whole and split where the
+    /// first byte says, the connection closing after it when the second byte is odd: the same
+    /// answer or the same refusal, never a body over its cap.
+    static func response(_ data: [UInt8]) {
+        guard data.count >= 2 else { return }
+        let input = Array(data.dropFirst(2))
+        let isHead = data[1] & 2 != 0
+        let closes = data[1] & 1 != 0
+        func read(_ parts: [[UInt8]]) -> String {
+            var parser = HTTPResponseParser(isHead: isHead, maxBodyBytes: 1024, maxHeadBytes: 1024, maxFields: 16)
+            var used = 0
+            for part in parts where !parser.isComplete {
+                let step: Result<Int, ResponseParseError> = part.withUnsafeBytes { buf in
+                    do throws(ResponseParseError) { return .success(try parser.feed(buf)) } catch { return .failure(error) }
+                }
+                switch step {
+                case .success(let n): used += n
+                case .failure(let error): return "refused \(error.kind) \(error.message)"
+                }
+            }
+            if closes {
+                do throws(ResponseParseError) { try parser.end() } catch { return "refused \(error.kind) \(error.message)" }
+            }
+            precondition(parser.body.count <= 1024, "body over its cap")
+            guard parser.isComplete else { return "incomplete" }
+            precondition((100...599).contains(parser.status) && parser.status >= 200 && parser.status != 101)
+            return "answer \(parser.status) \(parser.fields.count) \(parser.body.count) \(parser.keepAlive) used \(used)"
+        }
+        let cut = input.isEmpty ? 0 : Int(data[0]) % (input.count + 1)
+        let whole = read([input])
+        let split = read([Array(input[..<cut]), Array(input[cut...])])
+        precondition(whole == split, "split at \(cut): \(whole) vs \(split)")
     }
 }

@@ -377,3 +377,73 @@ final class Peers: Sendable {
         #expect(throws: FanOutRequest.Invalid.self) { try FanOutRequest.checkPath(path) }
     }
 }
+
+/// The engine under the fan-out: our own client for `http://` addresses, libcurl for the rest,
+/// merged in cluster order.
+@Suite(.serialized) struct FanOutEngineTests {
+    let base = FanOutTests()
+
+    @Test func malformedAnswers_areBadResponse_nextToAnswersAndHTTPSNodes_inClusterOrder() throws {
+        let peers = try Peers(2)
+        let ambiguous = try StubServer { fd in
+            StubServer.readHead(fd)
+            StubServer.send(fd, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd")
+        }
+        let garbage = try StubServer { fd in
+            StubServer.readHead(fd)
+            StubServer.send(fd, "SSH-2.0-OpenSSH_9.6\r\n\r\n")
+        }
+        let nodes = peers.servers()
+        let servers = [
+            nodes[0],
+            ServerInfo(id: "ambiguous", type: "t", url: "http://127.0.0.1:\(ambiguous.port)", clusterUrl: "http://127.0.0.1:1"),
+            // libcurl's: TLS to a port where nothing listens.
+            ServerInfo(id: "tls", type: "t", url: "https://127.0.0.1:1", clusterUrl: "http://127.0.0.1:1"),
+            ServerInfo(id: "garbage", type: "t", url: "http://127.0.0.1:\(garbage.port)/", clusterUrl: "http://127.0.0.1:1"),
+            nodes[1],
+        ]
+        let sidecar = try base.sidecar(servers, me: ServerInfo(id: "me", type: "t", url: "http://127.0.0.1:1", clusterUrl: "http://127.0.0.1:1"))
+        let (status, answer) = try base.fanout(sidecar, #"{"url":"/ok"}"#)
+        #expect(status == 200)
+        #expect(base.ids(answer["results"]) == ["n0", "n1"])
+        #expect(base.ids(answer["failures"]) == ["ambiguous", "tls", "garbage"])
+        #expect(base.codes(answer) == ["bad_response", "connect", "bad_response"])
+        let messages = ((answer["failures"] as? [[String: Any]]) ?? []).map { (($0["error"] as? [String: Any])?["message"] as? String) ?? "?" }
+        #expect(messages.first == "conflicting Content-Length values")
+    }
+
+    @Test func fanOutConcurrency_boundsTheNodeRequestsInFlight() throws {
+        // Five nodes on one stub that holds each request 50 ms; FANOUT_CONCURRENCY 2.
+        let open = Atomic<Int>(0)
+        let most = Atomic<Int>(0)
+        let node = try StubServer { fd in
+            while true {
+                var seen: [UInt8] = []
+                var byte: UInt8 = 0
+                while !(seen.count >= 4 && Array(seen.suffix(4)) == [13, 10, 13, 10]) {
+                    guard recv(fd, &byte, 1, 0) == 1 else { return }
+                    seen.append(byte)
+                }
+                let now = open.add(1, ordering: .relaxed).newValue
+                _ = most.max(now, ordering: .relaxed)
+                usleep(50_000)
+                open.subtract(1, ordering: .relaxed)
+                StubServer.send(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            }
+        }
+        let servers = (0..<5).map { ServerInfo(id: "s\($0)", type: "t", url: "http://127.0.0.1:\(node.port)/n\($0)", clusterUrl: "http://127.0.0.1:1") }
+        var configuration = SidecarConfiguration()
+        configuration.localAPIToken = nil
+        let context = SidecarContext(
+            configuration: configuration, health: HealthState(registered: true),
+            fanOut: FanOut(settings: .init(concurrency: 2, timeout: .seconds(5)), tokens: nil))
+        context.view.replace(with: servers)
+        context.attach(me: ServerInfo(id: "me", type: "t", url: "http://127.0.0.1:1", clusterUrl: "http://127.0.0.1:1"), registrar: nil)
+        let sidecar = try TestServer(router: SidecarRoutes.local(context: context))
+        let (status, answer) = try base.fanout(sidecar, #"{"url":"/ok"}"#)
+        #expect(status == 200)
+        #expect(base.ids(answer["results"]) == ["s0", "s1", "s2", "s3", "s4"])
+        #expect(most.load(ordering: .relaxed) == 2)
+    }
+}
+
