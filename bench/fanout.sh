@@ -11,8 +11,11 @@
 #   - overhead: fan-out latency minus 5 ms, p50 and p99, one caller, sequential requests;
 #   - fan-outs per second with 8 concurrent callers, and the server's CPU per fan-out;
 # for the sidecar (POST /cluster/fanout; FANOUT_CONCURRENCY = nodes, so no wave waits) and for
-# bench/js/reference.js (Promise.allSettled over fetch with keep-alive, same answer shape).
-# Then a one-node fan-out against calling that node directly (the added p99).
+# bench/js/reference.js (Promise.allSettled over http.request with a keep-alive agent, same
+# answer shape; CLIENT=fetch for fetch). In the same run, nginx's CPU per request for a GET of
+# the same small JSON, through the same driver: the floor a node request's cost is shown against
+# (CPU per fan-out / nodes, as a ratio to nginx's). Then a one-node fan-out against calling that
+# node directly (the added p99).
 # The stubs stamp a request's arrival with the kernel's receive time (SO_TIMESTAMPNS), so a stub
 # kept off the CPU while the server sends does not count as the server's overhead.
 #
@@ -24,6 +27,7 @@ cd "$(dirname "$0")/.."
 SAMPLES="${1:-400}"
 SECONDS_T="${2:-5}"
 command -v node >/dev/null || { echo "needs node (Node.js 18+)"; exit 1; }
+dpkg -s nginx-light >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq nginx-light >/dev/null; }
 ulimit -n 65536 2>/dev/null || true
 ./scripts/setup.sh
 # SIDECAR_BIN measures another build (e.g. the one before a change) instead of this one's.
@@ -32,7 +36,7 @@ swift build -c release --static-swift-stdlib --product sidecar-bench >/dev/null
 BIN=${SIDECAR_BIN:-.build/release/cluster-sidecar}
 JS=bench/js
 WORK=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null || true; [ -f "$WORK/nginx.pid" ] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null; rm -rf "$WORK"' EXIT
 wait_port() { until { exec 3<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null; do sleep 0.01; done; exec 3>&-; }
 ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
 HZ=$(getconf CLK_TCK)
@@ -92,6 +96,37 @@ print(f'{lat["p50"] - 5:.3f} {lat["p99"] - 5:.3f} {thr["perSecond"]:.0f} {ticks 
 PY
 }
 
+# The floor: nginx (one worker, as the sidecar has one loop per core but answers one fan-out on
+# one loop) serving the stubs' answer; its CPU per request through the same driver.
+NG_PORT=$(free_port)
+cat > "$WORK/nginx.conf" <<CONF
+worker_processes 1;
+pid $WORK/nginx.pid;
+error_log $WORK/nginx-error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  server {
+    listen 127.0.0.1:$NG_PORT;
+    location = /x { default_type application/json; return 200 '{"node":0}'; }
+  }
+}
+CONF
+nginx -c "$WORK/nginx.conf"
+wait_port "$NG_PORT"
+NG_PID=$(pgrep -P "$(cat "$WORK/nginx.pid")" | head -1)
+a=$(ticks "$NG_PID")
+ng=$(drive throughput "$NG_PORT" /x - 8 "$SECONDS_T")
+b=$(ticks "$NG_PID")
+NG_US=$(python3 - "$ng" "$((b - a))" "$HZ" "$SECONDS_T" <<'PY'
+import json, sys
+thr = json.loads(sys.argv[1]); ticks, hz, secs = int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+print("%.2f" % (ticks / hz * 1e6 / max(thr["perSecond"] * secs, 1)))
+PY
+)
+kill "$(cat "$WORK/nginx.pid")"; rm -f "$WORK/nginx.pid"
+echo "nginx floor: $NG_US us CPU per request ($(echo "$ng" | python3 -c 'import json,sys; print("%.0f" % json.load(sys.stdin)["perSecond"])') req/s, 8 callers)"
+
 printf '\n%-6s %-9s %14s %14s %12s %16s %7s\n' nodes server "overhead p50" "overhead p99" "fan-outs/s" "CPU us/fan-out" errors
 for n in 16 64 256; do
   start_sidecar "$n"
@@ -102,7 +137,10 @@ for n in 16 64 256; do
   kill "$REF_PID"; wait "$REF_PID" 2>/dev/null || true
   printf '%-6s %-9s %11s ms %11s ms %12s %16s %7s\n' "$n" sidecar "$sp50" "$sp99" "$srate" "$scpu" "$serr"
   printf '%-6s %-9s %11s ms %11s ms %12s %16s %7s\n' "$n" node "$rp50" "$rp99" "$rrate" "$rcpu" "$rerr"
-  awk -v a="$srate" -v b="$rrate" -v c="$scpu" -v d="$rcpu" -v n="$n" 'BEGIN{printf "%-6s %-9s %14s %14s %11.2fx %15.2fx\n", n, "ratio", "", "", a/b, c/d}'
+  awk -v a="$srate" -v b="$rrate" -v c="$scpu" -v d="$rcpu" -v n="$n" -v p="$sp50" -v q="$rp50" -v r="$sp99" -v s="$rp99" \
+    'BEGIN{printf "%-6s %-9s %13.2fx %13.2fx %11.2fx %15.2fx\n", n, "ratio", p/q, r/s, a/b, c/d}'
+  awk -v c="$scpu" -v d="$rcpu" -v n="$n" -v f="$NG_US" \
+    'BEGIN{printf "%-6s per node request: sidecar %.1f us (%.2fx nginx), node %.1f us (%.2fx nginx); nginx %.2f us per request\n", n, c/n, c/n/f, d/n, d/n/f, f}'
 done
 
 # One node: fan-out against calling the node directly.

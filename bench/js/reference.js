@@ -1,7 +1,32 @@
-// The Node.js reference: POST /cluster/fanout answered with Promise.allSettled over fetch
-// (undici, keep-alive), in the sidecar's answer shape. Nodes come from NODES (comma-separated base URLs).
-// Usage: NODES=... node reference.js PORT
+// The Node.js reference: POST /cluster/fanout answered with Promise.allSettled over
+// http.request with a keep-alive agent (what @mimik/cluster users run), in the sidecar's answer
+// shape. CLIENT=fetch uses fetch (undici) instead, the reference of the figures before
+// 2026-12-01. Nodes come from NODES (comma-separated base URLs).
+// Usage: NODES=... [CLIENT=http|fetch] node reference.js PORT
 const http = require('http');
+const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+
+// One node request through http.request: status, headers and text, or a rejection.
+function request(url, method, timeout) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method, agent, timeout }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, text: Buffer.concat(chunks).toString() }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function viaFetch(url, method, timeout) {
+  const r = await fetch(url, { method, signal: AbortSignal.timeout(timeout) });
+  return { status: r.status, headers: Object.fromEntries(r.headers), text: await r.text() };
+}
+
+const call = process.env.CLIENT === 'fetch' ? viaFetch : request;
 const nodes = process.env.NODES.split(',').map((url, k) => ({ id: `n${k}`, url }));
 const port = Number(process.argv[2]);
 http.createServer((req, res) => {
@@ -12,11 +37,10 @@ http.createServer((req, res) => {
     const timeout = opts.timeout || 10000;
     const settled = await Promise.allSettled(nodes.map(async (node) => {
       const started = performance.now();
-      const r = await fetch(node.url + opts.url, { method: opts.method || 'GET', signal: AbortSignal.timeout(timeout) });
-      const text = await r.text();
-      const type = r.headers.get('content-type') || '';
-      const data = type.includes('json') ? JSON.parse(text) : text;
-      return { status: r.status, headers: Object.fromEntries(r.headers), data, durationMs: performance.now() - started };
+      const r = await call(node.url + opts.url, opts.method || 'GET', timeout);
+      const type = r.headers['content-type'] || '';
+      const data = type.includes('json') ? JSON.parse(r.text) : r.text;
+      return { status: r.status, headers: r.headers, data, durationMs: performance.now() - started };
     }));
     const answer = { data: [], results: [], failures: [] };
     settled.forEach((s, k) => {

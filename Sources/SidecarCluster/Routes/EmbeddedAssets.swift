@@ -138,7 +138,7 @@ paths:
         `cluster_sidecar_connections_open` (gauge, `listener`), `cluster_sidecar_connections_total`
         (`listener`), `cluster_sidecar_fanout_duration_seconds` (histogram),
         `cluster_sidecar_fanout_nodes_total`, `cluster_sidecar_fanout_node_failures_total`
-        (`code`: connect, timeout, io, too_large, tls, cancelled, bad_request, shutdown,
+        (`code`: connect, timeout, io, too_large, tls, cancelled, bad_request, shutdown, bad_response,
         http_status), `cluster_sidecar_cluster_servers`, `cluster_sidecar_registration_state`
         (`state`, 1 for the current one), `cluster_sidecar_registrations_total` and
         `cluster_sidecar_lease_renewals_total` (`result`: ok, failed),
@@ -475,7 +475,7 @@ components:
                 type: object
                 required: [code, message]
                 properties:
-                  code: { type: string, description: "http_status (with status and data), connect, timeout, io, too_large, tls, bad_request" }
+                  code: { type: string, description: "http_status (with status and data), connect, timeout, io, too_large, bad_response, tls, bad_request" }
                   message: { type: string }
                   status: { type: integer }
                   data: {}
