@@ -17,12 +17,19 @@ public struct FanOut: Sendable {
         /// Most fan-outs in flight at once (`FANOUT_MAX_PENDING`); beyond it a call is refused
         /// at once with 503 and `Retry-After`.
         public var maxPending: Int
+        /// A fan-out to at least this many nodes is split across the server's event loops, one
+        /// contiguous part each (0: never). Measured on 2 cores (bench/README.md): at 256 nodes
+        /// the split cut p50 overhead by 41 % and p99 by 29 %; at 64 it cost 12 % at p50.
+        public var spreadMinimum: Int
 
-        public init(concurrency: Int = 64, timeout: Duration = .seconds(10), maxResponseBytes: Int = 1 << 20, maxPending: Int = 256) {
+        public init(
+            concurrency: Int = 64, timeout: Duration = .seconds(10), maxResponseBytes: Int = 1 << 20, maxPending: Int = 256, spreadMinimum: Int = 128
+        ) {
             self.concurrency = concurrency
             self.timeout = timeout
             self.maxResponseBytes = maxResponseBytes
             self.maxPending = maxPending
+            self.spreadMinimum = spreadMinimum
         }
     }
 
@@ -65,7 +72,7 @@ public struct FanOut: Sendable {
     /// they go to the client's thread, where `completion` runs.
     public func start(
         _ request: FanOutRequest, servers: [ServerInfo], selfID: String?, correlationID: String, token: Secret?,
-        on reactor: (any Reactor)? = nil, completion: @escaping @Sendable (FanOutResult) -> Void
+        on reactor: (any Reactor)? = nil, spreadOver loops: () -> [any Reactor] = { [] }, completion: @escaping @Sendable (FanOutResult) -> Void
     ) {
         let targets = servers.filter { request.includeSelf || $0.id != selfID }
         let headers = Self.headers(request, correlationID, token)
@@ -75,21 +82,55 @@ public struct FanOut: Sendable {
             }
             return
         }
-        onLoop(reactor, request, targets.map(\.url), headers) { results in
+        let urls = targets.map(\.url)
+        if settings.spreadMinimum > 0 && urls.count >= settings.spreadMinimum {
+            let others = loops().filter { $0 !== reactor }
+            if !others.isEmpty {
+                return spread(request, urls, headers, first: reactor, others: others) { results in
+                    completion(FanOutResult(servers: targets, outcomes: results.map(Self.outcome)))
+                }
+            }
+        }
+        onLoop(reactor, request, urls, headers) { results in
             completion(FanOutResult(servers: targets, outcomes: results.map(Self.outcome)))
+        }
+    }
+
+    /// Splits the nodes into one contiguous part per loop, the first on `first` (this thread),
+    /// sharing `FANOUT_CONCURRENCY` between them; `done` gets every result in order, on the
+    /// thread of the part that ended last.
+    private func spread(
+        _ request: FanOutRequest, _ urls: [String], _ headers: [(String, String)], first: any Reactor, others: [any Reactor],
+        done: @escaping @Sendable ([Result<ClientResponse, ClientError>]) -> Void
+    ) {
+        let loops = [first] + others
+        let parts = min(loops.count, urls.count)
+        let merger = SpreadMerger(count: urls.count, parts: parts, done: done)
+        let size = (urls.count + parts - 1) / parts
+        for k in stride(from: parts - 1, through: 0, by: -1) {
+            let range = (k * size)..<min(urls.count, (k + 1) * size)
+            let slice = Array(urls[range])
+            let loop = loops[k]
+            let start = range.lowerBound
+            let concurrency = max(1, settings.concurrency / parts + (k < settings.concurrency % parts ? 1 : 0))
+            if k == 0 {
+                onLoop(loop, request, slice, headers, concurrency: concurrency) { merger.add(start, $0) }
+            } else {
+                loop.execute { [self] in onLoop(loop, request, slice, headers, concurrency: concurrency) { merger.add(start, $0) } }
+            }
         }
     }
 
     /// One round on `reactor` (from its thread): native and curl nodes, results in order.
     private func onLoop(
-        _ reactor: any Reactor, _ request: FanOutRequest, _ urls: [String], _ headers: [(String, String)],
+        _ reactor: any Reactor, _ request: FanOutRequest, _ urls: [String], _ headers: [(String, String)], concurrency: Int? = nil,
         done: @escaping ([Result<ClientResponse, ClientError>]) -> Void
     ) {
         let native = NativeEngine.attached(to: reactor, key: ObjectIdentifier(nativeKey), configuration: clientConfiguration)
         let (key, configuration) = (ObjectIdentifier(engineKey), clientConfiguration)
         LoopFanOut.start(
             urls: urls, request: request, headers: headers, native: native,
-            curl: { CurlEngine.attached(to: reactor, key: key, configuration: configuration) }, concurrency: settings.concurrency, done: done)
+            curl: { CurlEngine.attached(to: reactor, key: key, configuration: configuration) }, concurrency: concurrency ?? settings.concurrency, done: done)
     }
 
     /// The request's headers, plus the correlation id and, when the caller sent none, `token`.
@@ -178,6 +219,26 @@ public struct FanOut: Sendable {
             pending = again
         }
         return FanOutResult(servers: targets, outcomes: outcomes)
+    }
+}
+
+/// Gathers the parts of a fan-out split across loops, from their threads.
+final class SpreadMerger: Sendable {
+    private let state: Mutex<(results: [Result<ClientResponse, ClientError>], left: Int)>
+    private let done: @Sendable ([Result<ClientResponse, ClientError>]) -> Void
+
+    init(count: Int, parts: Int, done: @escaping @Sendable ([Result<ClientResponse, ClientError>]) -> Void) {
+        state = Mutex((Array(repeating: .failure(ClientError(.cancelled, "not sent")), count: count), parts))
+        self.done = done
+    }
+
+    func add(_ start: Int, _ part: [Result<ClientResponse, ClientError>]) {
+        let finished: [Result<ClientResponse, ClientError>]? = state.withLock { s in
+            for (k, r) in part.enumerated() { s.results[start + k] = r }
+            s.left -= 1
+            return s.left == 0 ? s.results : nil
+        }
+        if let finished { done(finished) }
     }
 }
 

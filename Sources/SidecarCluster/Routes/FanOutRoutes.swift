@@ -59,7 +59,10 @@ public enum FanOutRoutes {
         let (metrics, clock) = (context.metrics, context.clock)
         let started = clock.now
         if parsed.retries == 0, case .some(let token) = fanOut.tokenIfReady(parsed) {
-            fanOut.start(parsed, servers: servers, selfID: selfID, correlationID: request.correlationID, token: token, on: responder.reactor) { result in
+            fanOut.start(
+                parsed, servers: servers, selfID: selfID, correlationID: request.correlationID, token: token, on: responder.reactor,
+                spreadOver: { context.loops }
+            ) { result in
                 pending.leave()
                 metrics.fanOutFinished(result, duration: started.duration(to: clock.now))
                 responder.respond(answer(result))

@@ -51,6 +51,9 @@ public final class SidecarContext: Sendable {
         self.server.withLock { $0 = server }
     }
 
+    /// The server's event loops (empty before it is attached and started).
+    public var loops: [any Reactor] { server.withLock { $0 }?.reactors ?? [] }
+
     /// Each listener's traffic (empty before the server is attached).
     public func traffic() -> [ListenerTraffic] {
         server.withLock { $0 }?.traffic() ?? []

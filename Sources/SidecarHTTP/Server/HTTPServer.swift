@@ -94,6 +94,9 @@ public final class HTTPServer: Sendable {
         for (loop, _) in loops { loop.stop() }
     }
 
+    /// The running loops, in order (empty before `start` and after `stop`).
+    public var reactors: [any Reactor] { state.withLock { $0.loops.map { $0.loop } } }
+
     /// Open connections across all loops.
     public var openConnections: Int {
         state.withLock { $0.shared?.connections.load(ordering: .relaxed) ?? 0 }

@@ -445,5 +445,42 @@ final class Peers: Sendable {
         #expect(base.ids(answer["results"]) == ["s0", "s1", "s2", "s3", "s4"])
         #expect(most.load(ordering: .relaxed) == 2)
     }
-}
 
+    @Test func largeFanOut_isSplitAcrossTheLoops_inContiguousParts_sharingItsConcurrency() throws {
+        // Each connection records the paths it carried; each request is held 20 ms.
+        let carried = Mutex<[[String]]>([])
+        let open = Atomic<Int>(0)
+        let most = Atomic<Int>(0)
+        let node = try StubServer { fd in
+            let me = carried.withLock { c in c.append([]); return c.count - 1 }
+            while true {
+                var seen: [UInt8] = []
+                var byte: UInt8 = 0
+                while !(seen.count >= 4 && Array(seen.suffix(4)) == [13, 10, 13, 10]) {
+                    guard recv(fd, &byte, 1, 0) == 1 else { return }
+                    seen.append(byte)
+                }
+                let path = String(decoding: seen, as: UTF8.self).split(separator: " ")[1]
+                carried.withLock { $0[me].append(String(path)) }
+                _ = most.max(open.add(1, ordering: .relaxed).newValue, ordering: .relaxed)
+                usleep(20_000)
+                open.subtract(1, ordering: .relaxed)
+                StubServer.send(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            }
+        }
+        let servers = (0..<6).map { ServerInfo(id: "s\($0)", type: "t", url: "http://127.0.0.1:\(node.port)/n\($0)", clusterUrl: "http://127.0.0.1:1") }
+        let context = SidecarContext(
+            configuration: SidecarConfiguration(), health: HealthState(registered: true),
+            fanOut: FanOut(settings: .init(concurrency: 2, timeout: .seconds(5), spreadMinimum: 4), tokens: nil))
+        context.view.replace(with: servers)
+        context.attach(me: ServerInfo(id: "me", type: "t", url: "http://127.0.0.1:1", clusterUrl: "http://127.0.0.1:1"), registrar: nil)
+        let sidecar = try TestServer(router: SidecarRoutes.local(context: context), ServerConfiguration(loops: 2))
+        context.attach(server: sidecar.server)
+        let (status, answer) = try base.fanout(sidecar, #"{"url":"/ok"}"#)
+        #expect(status == 200)
+        #expect(base.ids(answer["results"]) == ["s0", "s1", "s2", "s3", "s4", "s5"])
+        #expect(most.load(ordering: .relaxed) <= 2)
+        // One part per loop, each with one of the two requests in flight: one connection each.
+        #expect(Set(carried.withLock { $0 }) == [["/n0/ok", "/n1/ok", "/n2/ok"], ["/n3/ok", "/n4/ok", "/n5/ok"]])
+    }
+}
