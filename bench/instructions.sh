@@ -13,6 +13,7 @@
 # Usage: bench/instructions.sh [BINARY...]   (default: this checkout's release build)
 #        N1=2000 N2=12000 bench/instructions.sh before/cluster-sidecar .build/release/cluster-sidecar
 #        FANOUT=64 bench/instructions.sh before/cluster-sidecar .build/release/cluster-sidecar
+#        KEEP=/tmp/profiles FANOUT=64 bench/instructions.sh   (keeps the profiles for callgrind_annotate)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=bench/lib.sh
@@ -92,6 +93,8 @@ instructions() { # binary requests -> total Ir of the process
   fi
   kill -TERM "$pid"
   wait "$pid" 2>/dev/null || true
+  # KEEP=dir keeps each callgrind profile (for callgrind_annotate) in dir.
+  if [ -n "${KEEP:-}" ]; then mkdir -p "$KEEP"; cp "$out" "$KEEP/$(basename "$bin").$n.callgrind"; fi
   awk '/^(summary|totals):/{print $2; exit}' "$out"
 }
 

@@ -211,6 +211,16 @@ public struct JSONWriter {
 
     private mutating func append(quoted u: UnsafeBufferPointer<UInt8>, lowercased: Bool) {
         bytes.append(0x22)
+        if lowercased && !u.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) {
+            // Nothing to escape (header names are tokens): copy whole, then lower the letters in place.
+            let from = bytes.count
+            bytes.append(contentsOf: u)
+            bytes.withUnsafeMutableBufferPointer { p in
+                for i in from..<p.count where p[i] >= 0x41 && p[i] <= 0x5A { p[i] |= 0x20 }
+            }
+            bytes.append(0x22)
+            return
+        }
         var start = 0
         for i in 0..<u.count {
             let b = u[i]
