@@ -11,6 +11,8 @@ import Testing
         let gone = try TestServer()
         let gonePort = gone.port
         gone.server.stop()
+        // The loops close the listener on their way out: wait until the port refuses.
+        #expect(eventually(3) { (try? RawClient(port: gonePort, timeout: 1)) == nil })
         func peer(_ id: String, _ port: UInt16) -> ServerInfo {
             ServerInfo(id: id, type: "t", url: "http://127.0.0.1:9", clusterUrl: "http://127.0.0.1:\(port)")
         }
