@@ -80,12 +80,8 @@ import Testing
 
     /// Reads one request (head, then a Content-Length body); nil at the end of the connection.
     static func readRequest(_ fd: Int32) -> [UInt8]? {
-        var seen: [UInt8] = []
+        guard var seen = StubServer.nextHead(fd) else { return nil }
         var byte: UInt8 = 0
-        while !(seen.count >= 4 && Array(seen.suffix(4)) == [13, 10, 13, 10]) {
-            guard recv(fd, &byte, 1, 0) == 1 else { return nil }
-            seen.append(byte)
-        }
         let head = String(decoding: seen, as: UTF8.self)
         if let line = head.split(separator: "\r\n").first(where: { $0.lowercased().hasPrefix("content-length:") }),
             let n = Int(String(line.split(separator: ":")[1].filter { $0 != " " }))

@@ -52,6 +52,17 @@ public final class StubServer: @unchecked Sendable {  // fd is immutable; the ac
         }
     }
 
+    /// Reads one request head and returns its bytes; nil when the connection ends first.
+    public static func nextHead(_ fd: Int32) -> [UInt8]? {
+        var seen: [UInt8] = []
+        var byte: UInt8 = 0
+        while !(seen.count >= 4 && Array(seen.suffix(4)) == [13, 10, 13, 10]) {
+            guard recv(fd, &byte, 1, 0) == 1 else { return nil }
+            seen.append(byte)
+        }
+        return seen
+    }
+
     public static func send(_ fd: Int32, _ text: String) {
         _ = text.withCString { Glibc.send(fd, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
     }

@@ -417,13 +417,7 @@ final class Peers: Sendable {
         let open = Atomic<Int>(0)
         let most = Atomic<Int>(0)
         let node = try StubServer { fd in
-            while true {
-                var seen: [UInt8] = []
-                var byte: UInt8 = 0
-                while !(seen.count >= 4 && Array(seen.suffix(4)) == [13, 10, 13, 10]) {
-                    guard recv(fd, &byte, 1, 0) == 1 else { return }
-                    seen.append(byte)
-                }
+            while StubServer.nextHead(fd) != nil {
                 let now = open.add(1, ordering: .relaxed).newValue
                 _ = most.max(now, ordering: .relaxed)
                 usleep(50_000)
@@ -453,13 +447,7 @@ final class Peers: Sendable {
         let most = Atomic<Int>(0)
         let node = try StubServer { fd in
             let me = carried.withLock { c in c.append([]); return c.count - 1 }
-            while true {
-                var seen: [UInt8] = []
-                var byte: UInt8 = 0
-                while !(seen.count >= 4 && Array(seen.suffix(4)) == [13, 10, 13, 10]) {
-                    guard recv(fd, &byte, 1, 0) == 1 else { return }
-                    seen.append(byte)
-                }
+            while let seen = StubServer.nextHead(fd) {
                 let path = String(decoding: seen, as: UTF8.self).split(separator: " ")[1]
                 carried.withLock { $0[me].append(String(path)) }
                 _ = most.max(open.add(1, ordering: .relaxed).newValue, ordering: .relaxed)
