@@ -60,6 +60,18 @@ extension String {
     @inlinable
     package func equalsIgnoringASCIICase(_ other: String) -> Bool {
         guard utf8.count == other.utf8.count else { return false }
+        // Native strings: compare their bytes in place.
+        if let same = utf8.withContiguousStorageIfAvailable({ x in
+            other.utf8.withContiguousStorageIfAvailable { y in
+                for i in 0..<x.count where x[i] != y[i] {
+                    let l = x[i] | 0x20
+                    if l != y[i] | 0x20 || l < 0x61 || l > 0x7A { return false }
+                }
+                return true
+            }
+        }), let same {
+            return same
+        }
         var a = utf8.makeIterator()
         var b = other.utf8.makeIterator()
         while true {
