@@ -23,8 +23,6 @@ public final class NativeEngine: ReactorSource {
     private var starved: [NativeExchange] = []
     private var idleCount = 0
     private var nextSweep: UInt64 = 0
-    /// Work due later (retry backoffs), unordered: there are few.
-    private var timers: [(due: UInt64, work: () -> Void)] = []
     /// Node URLs already read (nil: not ours, libcurl's), bounded.
     private var addresses: [String: NodeAddress?] = [:]
     private let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 16)
@@ -52,7 +50,7 @@ public final class NativeEngine: ReactorSource {
         return parsed
     }
 
-    /// Connections open now (tests and `/status`).
+    /// Connections open now (for tests).
     public var openConnections: Int { connections.count }
 
     /// Sends `batch` to `node`; `sink.finished(index, result)` runs once, on this thread
@@ -67,11 +65,6 @@ public final class NativeEngine: ReactorSource {
             deadline: now &+ UInt64(max(1, timeout.nanoseconds)))
         heap.insert(x)
         assign(x)
-    }
-
-    /// Runs `work` on this thread after `delay` (a retry's backoff).
-    public func after(_ delay: Duration, _ work: @escaping () -> Void) {
-        timers.append((csidecar_monotonic_ns() &+ UInt64(max(0, delay.nanoseconds)), work))
     }
 
     // MARK: ReactorSource
@@ -89,7 +82,6 @@ public final class NativeEngine: ReactorSource {
             connecting.removeAll(keepingCapacity: true)
             connectingHead = 0
         }
-        for t in timers { due = min(due, t.due) }
         if idleCount > 0 { due = min(due, nextSweep) }
         return due == .max ? nil : MonotonicInstant(nanoseconds: due)
     }
@@ -135,15 +127,6 @@ public final class NativeEngine: ReactorSource {
             connectingHead += 1
             fail(c, ClientError(.connect, "connect timed out after \(configuration.connectTimeout)"))
         }
-        if !timers.isEmpty {
-            var due: [() -> Void] = []
-            timers.removeAll { t in
-                guard t.due <= now else { return false }
-                due.append(t.work)
-                return true
-            }
-            for work in due { work() }
-        }
         if idleCount > 0 && nextSweep <= now { sweep(now) }
     }
 
@@ -159,7 +142,6 @@ public final class NativeEngine: ReactorSource {
         for pool in pools.values { while let x = pool.nextWaiting() { finish(x, .failure(.shutdown)) } }
         for x in starved where !x.finished { finish(x, .failure(.shutdown)) }
         starved.removeAll()
-        timers.removeAll()
         pools.removeAll()
     }
 
