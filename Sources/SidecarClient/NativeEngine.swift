@@ -53,6 +53,9 @@ public final class NativeEngine: ReactorSource {
     /// Connections open now (for tests).
     public var openConnections: Int { connections.count }
 
+    /// Nodes the engine keeps a pool for (for tests).
+    public var pooledNodes: Int { pools.count }
+
     /// Sends `batch` to `node`; `sink.finished(index, result)` runs once, on this thread
     /// (already during this call when it fails at once).
     public func start(_ batch: NativeBatch, index: Int, node: NodeAddress, sink: any NativeSink) {
@@ -82,7 +85,7 @@ public final class NativeEngine: ReactorSource {
             connecting.removeAll(keepingCapacity: true)
             connectingHead = 0
         }
-        if idleCount > 0 { due = min(due, nextSweep) }
+        if idleCount > 0 || !pools.isEmpty { due = min(due, nextSweep) }
         return due == .max ? nil : MonotonicInstant(nanoseconds: due)
     }
 
@@ -127,7 +130,7 @@ public final class NativeEngine: ReactorSource {
             connectingHead += 1
             fail(c, ClientError(.connect, "connect timed out after \(configuration.connectTimeout)"))
         }
-        if idleCount > 0 && nextSweep <= now { sweep(now) }
+        if (idleCount > 0 || !pools.isEmpty) && nextSweep <= now { sweep(now) }
     }
 
     /// Fails every request still running with `shutdown` and closes every connection.
@@ -389,12 +392,17 @@ public final class NativeEngine: ReactorSource {
     private var sweepInterval: UInt64 { UInt64(max(1_000_000, configuration.idleTimeout.nanoseconds / 4)) }
 
     /// Closes connections idle for `idleTimeout`.
+    /// Closes connections idle for `idleTimeout`, and forgets nodes with nothing open or waiting
+    /// (nodes come and go with the cluster: their pools must not pile up).
     private func sweep(_ now: UInt64) {
         let limit = UInt64(configuration.idleTimeout.nanoseconds)
         for pool in pools.values {
             for c in pool.idle {
                 if case .idle(let since) = c.state, now &- since >= limit { drop(c) }
             }
+        }
+        if starved.isEmpty {
+            pools = pools.filter { $0.value.open > 0 || $0.value.waitingHead < $0.value.waiting.count }
         }
         nextSweep = now &+ sweepInterval
     }

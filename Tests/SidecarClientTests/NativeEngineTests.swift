@@ -51,9 +51,14 @@ import Testing
         }
 
         /// Connections the engine holds open, read on its loop.
-        var openConnections: Int {
+        var openConnections: Int { onLoop { $0.openConnections } }
+
+        /// Nodes the engine keeps a pool for, read on its loop.
+        var pooledNodes: Int { onLoop { $0.pooledNodes } }
+
+        private func onLoop(_ read: @escaping @Sendable (NativeEngine) -> Int) -> Int {
             let box = Mutex<Int?>(nil)
-            loop.execute { [self] in box.withLock { $0 = engine.openConnections } }
+            loop.execute { [self] in box.withLock { $0 = read(engine) } }
             var n = 0
             _ = eventually(2) { box.withLock { v in v.map { n = $0 } != nil } }
             return n
@@ -161,6 +166,8 @@ import Testing
         #expect(code(h.send("http://127.0.0.1:\(node.port)", index: 0)) == "200")
         #expect(h.openConnections == 1)
         #expect(eventually(2) { h.openConnections == 0 })
+        // The node's pool goes too: nodes that leave the cluster leave nothing behind.
+        #expect(eventually(2) { h.pooledNodes == 0 })
     }
 
     @Test func perNodeCap_holds_andQueuedRequestsAllAnswer() throws {
