@@ -266,18 +266,19 @@ extension RequestHeadParser {
         return true
     }
 
-    /// Calls `body` with each non-empty, OWS-trimmed element of a comma-separated list.
-    private static func forEachListElement(_ value: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> Void) {
-        var i = 0
+    /// Calls `body` with each OWS-trimmed element of a comma-separated list: the non-empty ones,
+    /// or with `includingEmpty` every one (an empty value is one empty element; `a,` ends with
+    /// one), for fields where an empty element is an error.
+    static func forEachListElement(_ value: UnsafeRawBufferPointer, includingEmpty: Bool = false, _ body: (UnsafeRawBufferPointer) -> Void) {
         let n = value.count
-        while i < n {
-            var s = i
-            while i < n, value[i] != UInt8(ascii: ",") { i += 1 }
+        var start = 0
+        for i in 0...n where i == n || value[i] == UInt8(ascii: ",") {
+            var s = start
             var e = i
             while s < e, value[s] == sp || value[s] == htab { s += 1 }
             while e > s, value[e - 1] == sp || value[e - 1] == htab { e -= 1 }
-            if e > s { body(UnsafeRawBufferPointer(rebasing: value[s..<e])) }
-            i += 1
+            if includingEmpty || e > s { body(UnsafeRawBufferPointer(rebasing: value[s..<e])) }
+            start = i + 1
         }
     }
 

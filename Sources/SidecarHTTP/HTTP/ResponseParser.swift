@@ -206,8 +206,8 @@ public struct HTTPResponseParser: Sendable {
                 chunked = true
             } else if Self.equals(name, "connection") {
                 Self.connectionTokens(value) { token in
-                    if Self.equals(token, "close") { closeToken = true }
-                    if Self.equals(token, "keep-alive") { keepAliveToken = true }
+                    if RequestHeadParser.equalsLower(token, "close") { closeToken = true }
+                    if RequestHeadParser.equalsLower(token, "keep-alive") { keepAliveToken = true }
                 }
             }
             parsed.append(String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self))
@@ -239,63 +239,39 @@ public struct HTTPResponseParser: Sendable {
         keepAlive = !close
     }
 
-    /// `1*DIGIT`, or a list of equal ones (RFC 9110 §8.6 lets a recipient take `42, 42`).
+    /// `1*DIGIT`, or a list of equal ones (RFC 9110 §8.6 lets a recipient take `42, 42`); an
+    /// empty element is malformed.
     private static func contentLength(_ value: ArraySlice<UInt8>) throws(ResponseParseError) -> Int {
         var result: Int?
         var failure: ResponseParseError?
-        var items = 0
-        listItems(value) { item in
-            guard failure == nil else { return }
-            items += 1
-            guard !item.isEmpty, item.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else {
-                failure = ResponseParseError(.malformed, "malformed Content-Length")
-                return
+        value.withUnsafeBytes { raw in
+            RequestHeadParser.forEachListElement(raw, includingEmpty: true) { item in
+                guard failure == nil else { return }
+                guard !item.isEmpty, item.allSatisfy({ RequestHeadParser.isDigit($0) }) else {
+                    failure = ResponseParseError(.malformed, "malformed Content-Length")
+                    return
+                }
+                guard item.count <= 15 else {
+                    failure = ResponseParseError(.tooLarge, "answer body over the limit")
+                    return
+                }
+                let n = item.reduce(0) { $0 * 10 + Int($1 - 0x30) }
+                if let result, result != n { failure = ResponseParseError(.malformed, "conflicting Content-Length values") }
+                result = n
             }
-            guard item.count <= 15 else {
-                failure = ResponseParseError(.tooLarge, "answer body over the limit")
-                return
-            }
-            let n = item.reduce(0) { $0 * 10 + Int($1 - 0x30) }
-            if let result, result != n { failure = ResponseParseError(.malformed, "conflicting Content-Length values") }
-            result = n
         }
         if let failure { throw failure }
-        guard let result, items > 0 else { throw ResponseParseError(.malformed, "malformed Content-Length") }
+        guard let result else { throw ResponseParseError(.malformed, "malformed Content-Length") }
         return result
     }
 
-    /// Calls `body` with each comma-separated token of a `Connection` value (empty ones skipped).
-    private static func connectionTokens(_ value: ArraySlice<UInt8>, _ body: (ArraySlice<UInt8>) -> Void) {
-        listItems(value) { if !$0.isEmpty { body($0) } }
+    /// Calls `body` with each non-empty token of a `Connection` value.
+    private static func connectionTokens(_ value: ArraySlice<UInt8>, _ body: (UnsafeRawBufferPointer) -> Void) {
+        value.withUnsafeBytes { RequestHeadParser.forEachListElement($0, body) }
     }
 
-    /// Calls `body` with each comma-separated item of `value`, without surrounding whitespace.
-    private static func listItems(_ value: ArraySlice<UInt8>, _ body: (ArraySlice<UInt8>) -> Void) {
-        var start = value.startIndex
-        var k = value.startIndex
-        while k <= value.endIndex {
-            if k == value.endIndex || value[k] == 0x2C {
-                var a = start
-                var b = k
-                while a < b && (value[a] == 0x20 || value[a] == 0x09) { a += 1 }
-                while b > a && (value[b - 1] == 0x20 || value[b - 1] == 0x09) { b -= 1 }
-                body(value[a..<b])
-                start = k + 1
-            }
-            k += 1
-        }
-    }
-
-    /// ASCII case-insensitive comparison with a lower-case literal.
+    /// ASCII case-insensitive comparison with a lower-case literal (the request parser's).
     private static func equals(_ bytes: ArraySlice<UInt8>, _ lower: StaticString) -> Bool {
-        guard bytes.count == lower.utf8CodeUnitCount else { return false }
-        let p = lower.utf8Start
-        var k = 0
-        for b in bytes {
-            let c = b >= 0x41 && b <= 0x5A ? b | 0x20 : b
-            if c != p[k] { return false }
-            k += 1
-        }
-        return true
+        bytes.withUnsafeBytes { RequestHeadParser.equalsLower($0, lower) }
     }
 }
