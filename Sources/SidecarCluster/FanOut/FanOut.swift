@@ -56,7 +56,7 @@ public struct FanOut: Sendable {
         self.clock = clock
         clientConfiguration = ClientConfiguration(
             connectTimeout: connectTimeout, requestTimeout: settings.timeout, maxResponseBytes: settings.maxResponseBytes,
-            maxConnections: Self.connectionsPerLoop, maxConnectionsPerHost: 8, environmentProxies: false, idleTimeout: .seconds(60))
+            maxConnections: Self.connectionsPerLoop, maxConnectionsPerHost: 8, environmentProxies: false)
         client = CurlClient(configuration: clientConfiguration)
     }
 
@@ -76,24 +76,19 @@ public struct FanOut: Sendable {
     ) {
         let targets = servers.filter { request.includeSelf || $0.id != selfID }
         let headers = Self.headers(request, correlationID, token)
+        let done: @Sendable ([Result<ClientResponse, ClientError>]) -> Void = { results in
+            completion(FanOutResult(servers: targets, outcomes: results.map(Self.outcome)))
+        }
         guard let reactor else {
-            client.execute(batch: Self.requests(request, targets, headers), concurrency: settings.concurrency) { results in
-                completion(FanOutResult(servers: targets, outcomes: results.map(Self.outcome)))
-            }
+            client.execute(batch: Self.requests(request, targets, headers), concurrency: settings.concurrency, completion: done)
             return
         }
         let urls = targets.map(\.url)
         if settings.spreadMinimum > 0 && urls.count >= settings.spreadMinimum {
             let others = loops().filter { $0 !== reactor }
-            if !others.isEmpty {
-                return spread(request, urls, headers, first: reactor, others: others) { results in
-                    completion(FanOutResult(servers: targets, outcomes: results.map(Self.outcome)))
-                }
-            }
+            if !others.isEmpty { return spread(request, urls, headers, first: reactor, others: others, done: done) }
         }
-        onLoop(reactor, request, urls, headers) { results in
-            completion(FanOutResult(servers: targets, outcomes: results.map(Self.outcome)))
-        }
+        onLoop(reactor, request, urls, headers, done: done)
     }
 
     /// Splits the nodes into one contiguous part per loop, the first on `first` (this thread),
@@ -156,10 +151,13 @@ public struct FanOut: Sendable {
     }
 
     static func requests(_ request: FanOutRequest, _ targets: [ServerInfo], _ headers: [(String, String)]) -> [ClientRequest] {
-        targets.map { node in
-            let base = node.url.hasSuffix("/") ? String(node.url.dropLast()) : node.url
-            return ClientRequest(method: request.method, url: base + request.path, headers: headers, body: request.body, timeout: request.timeout)
-        }
+        targets.map { clientRequest(request, url: $0.url, headers) }
+    }
+
+    /// The request for the node at `url` (its base URL; the request's path follows it).
+    static func clientRequest(_ request: FanOutRequest, url: String, _ headers: [(String, String)]) -> ClientRequest {
+        let base = url.hasSuffix("/") ? String(url.dropLast()) : url
+        return ClientRequest(method: request.method, url: base + request.path, headers: headers, body: request.body, timeout: request.timeout)
     }
 
     /// Whether a node's result may change if the request goes again: no answer for a passing
@@ -192,7 +190,6 @@ public struct FanOut: Sendable {
             }
         }
         let headers = Self.headers(request, correlationID, token)
-        let requests = Self.requests(request, targets, headers)
         var outcomes = [FanOutResult.Outcome](repeating: .failed(ClientError(.cancelled, "not sent")), count: targets.count)
         var pending = Array(targets.indices)
         var attempt = 0
@@ -206,7 +203,7 @@ public struct FanOut: Sendable {
                     }
                 }
             } else {
-                results = await client.execute(batch: pending.map { requests[$0] }, concurrency: settings.concurrency)
+                results = await client.execute(batch: Self.requests(request, pending.map { targets[$0] }, headers), concurrency: settings.concurrency)
             }
             var again: [Int] = []
             for (k, result) in zip(pending, results) {

@@ -65,10 +65,8 @@ final class LoopFanOut: NativeSink {
                 }
                 native.start(batch, index: k, node: node, sink: self)
             } else {
-                let base = urls[k].hasSuffix("/") ? String(urls[k].dropLast()) : urls[k]
                 let engine = curl()
-                let r = ClientRequest(method: request.method, url: base + request.path, headers: headers, body: request.body, timeout: request.timeout)
-                engine.start(r, id: engine.makeID()) { [self] result in finished(k, result) }
+                engine.start(FanOut.clientRequest(request, url: urls[k], headers), id: engine.makeID()) { [self] result in finished(k, result) }
             }
         }
         launching = false
