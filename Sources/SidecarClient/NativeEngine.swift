@@ -74,17 +74,7 @@ public final class NativeEngine: ReactorSource {
 
     public var deadline: MonotonicInstant? {
         var due = heap.first?.deadline ?? .max
-        while connectingHead < connecting.count {
-            if case .connecting(let d) = connecting[connectingHead].state, connections[connecting[connectingHead].fd] === connecting[connectingHead] {
-                due = min(due, d)
-                break
-            }
-            connectingHead += 1
-        }
-        if connectingHead == connecting.count && connectingHead > 0 {
-            connecting.removeAll(keepingCapacity: true)
-            connectingHead = 0
-        }
+        if let (_, d) = firstConnecting() { due = min(due, d) }
         if idleCount > 0 || !pools.isEmpty { due = min(due, nextSweep) }
         return due == .max ? nil : MonotonicInstant(nanoseconds: due)
     }
@@ -120,13 +110,7 @@ public final class NativeEngine: ReactorSource {
                 finish(x, .failure(.timeout))
             }
         }
-        while connectingHead < connecting.count {
-            let c = connecting[connectingHead]
-            guard connections[c.fd] === c, case .connecting(let d) = c.state else {
-                connectingHead += 1
-                continue
-            }
-            guard d <= now else { break }
+        while let (c, d) = firstConnecting(), d <= now {
             connectingHead += 1
             fail(c, ClientError(.connect, "connect timed out after \(configuration.connectTimeout)"))
         }
@@ -149,6 +133,21 @@ public final class NativeEngine: ReactorSource {
     }
 
     // MARK: Requests and connections
+
+    /// The oldest connection still connecting, and its connect deadline; skips (and in time
+    /// forgets) those that connected or closed since.
+    private func firstConnecting() -> (NativeConnection, UInt64)? {
+        while connectingHead < connecting.count {
+            let c = connecting[connectingHead]
+            if connections[c.fd] === c, case .connecting(let d) = c.state { return (c, d) }
+            connectingHead += 1
+        }
+        if connectingHead > 0 {
+            connecting.removeAll(keepingCapacity: true)
+            connectingHead = 0
+        }
+        return nil
+    }
 
     private func pool(for address: SocketAddress) -> NativePool {
         if let p = pools[address] { return p }
@@ -211,32 +210,13 @@ public final class NativeEngine: ReactorSource {
     /// Writes what is left of the request in one gathered write.
     private func send(_ c: NativeConnection) {
         guard let x = c.exchange, case .sending(let sent) = c.state else { return }
-        var outcome: Result<IOResult<Int>, SystemError> = .success(.wouldBlock)
-        x.line.withUnsafeBytes { line in
+        let outcome: Result<IOResult<Int>, SystemError> = x.line.withUnsafeBytes { line in
             x.batch.fieldBlock.withUnsafeBytes { block in
                 x.batch.body.withUnsafeBytes { body in
-                    var iov = (iovec(), iovec(), iovec())
-                    withUnsafeMutableBytes(of: &iov) { raw in
-                        let v = raw.bindMemory(to: iovec.self)
-                        var count = 0
-                        var skip = sent
-                        func add(_ part: UnsafeRawBufferPointer) {
-                            if part.count <= skip {
-                                skip -= part.count
-                                return
-                            }
-                            v[count] = iovec(iov_base: UnsafeMutableRawPointer(mutating: part.baseAddress! + skip), iov_len: part.count - skip)
-                            count += 1
-                            skip = 0
-                        }
-                        add(line)
-                        add(block)
-                        add(body)
-                        do throws(SystemError) {
-                            outcome = .success(try Socket.sendGathered(c.fd, v.baseAddress!, count: count))
-                        } catch {
-                            outcome = .failure(error)
-                        }
+                    do throws(SystemError) {
+                        return .success(try Socket.sendGathered(c.fd, (line, block, body), skipping: sent))
+                    } catch {
+                        return .failure(error)
                     }
                 }
             }
@@ -391,7 +371,6 @@ public final class NativeEngine: ReactorSource {
 
     private var sweepInterval: UInt64 { UInt64(max(1_000_000, configuration.idleTimeout.nanoseconds / 4)) }
 
-    /// Closes connections idle for `idleTimeout`.
     /// Closes connections idle for `idleTimeout`, and forgets nodes with nothing open or waiting
     /// (nodes come and go with the cluster: their pools must not pile up).
     private func sweep(_ now: UInt64) {
@@ -402,7 +381,7 @@ public final class NativeEngine: ReactorSource {
             }
         }
         if starved.isEmpty {
-            pools = pools.filter { $0.value.open > 0 || $0.value.waitingHead < $0.value.waiting.count }
+            pools = pools.filter { !$0.value.isUnused }
         }
         nextSweep = now &+ sweepInterval
     }

@@ -132,6 +132,9 @@ final class NativePool {
 
     init(address: SocketAddress) { self.address = address }
 
+    /// Nothing open and nothing waiting: the pool may be forgotten.
+    var isUnused: Bool { open == 0 && waitingHead == waiting.count }
+
     /// The next waiting request that has not ended meanwhile.
     func nextWaiting() -> NativeExchange? {
         while waitingHead < waiting.count {

@@ -66,13 +66,35 @@ package enum Socket {
         return value
     }
 
-    /// Sends the `count` buffers at `iov` in one gathered write (`sendmsg`, no SIGPIPE); returns
-    /// the bytes sent.
-    package static func sendGathered(_ fd: Int32, _ iov: UnsafeMutablePointer<iovec>, count: Int) throws(SystemError) -> IOResult<Int> {
+    /// Sends `parts` one after the other in one gathered write (`sendmsg`, no SIGPIPE), leaving
+    /// out their first `skip` bytes (sent by an earlier call); returns the bytes sent.
+    package static func sendGathered(
+        _ fd: Int32, _ parts: (UnsafeRawBufferPointer, UnsafeRawBufferPointer, UnsafeRawBufferPointer), skipping skip: Int
+    ) throws(SystemError) -> IOResult<Int> {
+        var iov = (iovec(), iovec(), iovec())
+        var count = 0
+        var left = skip
+        withUnsafeMutableBytes(of: &iov) { raw in
+            let v = raw.bindMemory(to: iovec.self)
+            func add(_ part: UnsafeRawBufferPointer) {
+                guard part.count > left else {
+                    left -= part.count
+                    return
+                }
+                v[count] = iovec(iov_base: UnsafeMutableRawPointer(mutating: part.baseAddress! + left), iov_len: part.count - left)
+                count += 1
+                left = 0
+            }
+            add(parts.0)
+            add(parts.1)
+            add(parts.2)
+        }
         var message = msghdr()
-        message.msg_iov = iov
-        message.msg_iovlen = count
-        return try syscall("sendmsg") { sendmsg(fd, &message, Int32(MSG_NOSIGNAL)) }
+        return try withUnsafeMutablePointer(to: &iov) { p throws(SystemError) in
+            message.msg_iov = UnsafeMutableRawPointer(p).assumingMemoryBound(to: iovec.self)
+            message.msg_iovlen = count
+            return try syscall("sendmsg") { sendmsg(fd, &message, Int32(MSG_NOSIGNAL)) }
+        }
     }
 
     package static func setOption(_ fd: Int32, _ level: Int32, _ name: Int32, _ value: Int32) throws(SystemError) {
