@@ -60,25 +60,29 @@ static inline void csidecar_realtime(long long *sec, long *nsec) {
     *nsec = ts.tv_nsec;
 }
 
-/// Blocks SIGTERM, SIGINT, SIGHUP in the calling thread (threads created after inherit it)
-/// and ignores SIGPIPE process-wide.
+/// Blocks SIGTERM, SIGINT, SIGHUP, SIGUSR2 and SIGCHLD in the calling thread (threads created
+/// after inherit it) and ignores SIGPIPE process-wide. SIGCHLD is read through
+/// `csidecar_child_signals`; the others through `csidecar_wait_signal`.
 static inline void csidecar_block_signals(void) {
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGUSR2);
+    sigaddset(&set, SIGCHLD);
     pthread_sigmask(SIG_BLOCK, &set, 0);
     signal(SIGPIPE, SIG_IGN);
 }
 
-/// Waits for SIGTERM, SIGINT or SIGHUP (blocked beforehand) and returns its number.
+/// Waits for SIGTERM, SIGINT, SIGHUP or SIGUSR2 (blocked beforehand) and returns its number.
 static inline int csidecar_wait_signal(void) {
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGUSR2);
     int sig = 0;
     while (sigwait(&set, &sig) != 0) {}
     return sig;
@@ -108,6 +112,30 @@ static inline struct epoll_event csidecar_epoll_event(unsigned int events, unsig
     return ev;
 }
 static inline unsigned long long csidecar_epoll_data(const struct epoll_event *ev) { return ev->data.u64; }
+
+/// Forks and execs `file` (searched in PATH) with `argv` and `envp` as a supervised worker: default
+/// signal dispositions and an empty mask, a process group of its own, SIGKILL when the sidecar
+/// dies (PR_SET_PDEATHSIG), no descriptor of the sidecar's but 0-2 and, when `listen_fd` >= 0,
+/// that socket as fd 3, with the child's own pid written at `listen_pid_value` (the digits of
+/// an envp entry `LISTEN_PID=` with room for 20) between fork and exec. Returns the pid, or -1
+/// with errno. A failed exec exits the child with 127 after one line on stderr.
+/// Call it from a thread that lives as long as the workers: PDEATHSIG follows the thread.
+pid_t csidecar_spawn_worker(const char *file, char *const argv[], char *const envp[], int listen_fd, char *listen_pid_value);
+
+/// A non-blocking signalfd for SIGCHLD (blocked beforehand by `csidecar_block_signals`).
+int csidecar_child_signals(void);
+/// Reads every pending record of a signalfd.
+void csidecar_drain_signalfd(int fd);
+
+/// Binds a non-blocking datagram socket at `path` (an old file there is replaced) that
+/// receives its senders' credentials (SO_PASSCRED). Returns it, or -1 with errno.
+int csidecar_notify_socket(const char *path);
+/// Receives one datagram into `buffer` (cut at `length`); `sender` gets the sending process's
+/// pid (0 when unknown). Returns the bytes kept, or -1 with errno (EAGAIN: none waiting).
+long csidecar_recv_notify(int fd, char *buffer, unsigned long length, int *sender);
+
+/// The accept queue of a listening TCP socket: connections waiting and the backlog's size.
+int csidecar_listen_queue(int fd, unsigned *queued, unsigned *backlog);
 
 /// Makes stdout line-buffered, so that output reaches a pipe or a file line by line.
 static inline void csidecar_line_buffer_stdout(void) { setvbuf(stdout, NULL, _IOLBF, 0); }

@@ -1,0 +1,91 @@
+import CSidecarSystem
+import Glibc
+
+/// The receiving end of `NOTIFY_SOCKET` (sd_notify(3)): a datagram socket whose messages come
+/// with the sender's pid, read from the kernel's credentials (a worker cannot claim another's).
+public final class NotifySocket {
+    public let fd: Int32
+    /// The path workers send to.
+    public let path: String
+
+    /// Binds at `path` (an old file there is replaced).
+    public init(path: String) throws(SystemError) {
+        fd = try syscallChecked("bind \(path)") { csidecar_notify_socket(path) }
+        self.path = path
+    }
+
+    deinit {
+        close(fd)
+        unlink(path)
+    }
+
+    /// One waiting message: the sender's pid (0 when unknown) and its `KEY=value` lines; nil
+    /// when none waits.
+    public func receive() -> (sender: pid_t, fields: [(String, String)])? {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        var sender: Int32 = 0
+        let n = buffer.withUnsafeMutableBufferPointer { csidecar_recv_notify(fd, $0.baseAddress, UInt($0.count), &sender) }
+        guard n >= 0 else { return nil }
+        let text = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return (sender, Self.parse(text))
+    }
+
+    /// `KEY=value` lines (sd_notify's format); other lines are ignored.
+    public static func parse(_ text: String) -> [(String, String)] {
+        text.split(separator: "\n").compactMap { line in
+            guard let eq = line.firstIndex(of: "=") else { return nil }
+            return (String(line[..<eq]), String(line[eq...].dropFirst()))
+        }
+    }
+}
+
+/// The kernel's figures for a listening socket shared with workers.
+public enum ListenerFigures {
+    /// Connections waiting in the accept queue, and the queue's size.
+    public static func acceptQueue(_ fd: Int32) -> (waiting: Int, backlog: Int)? {
+        var queued: UInt32 = 0
+        var backlog: UInt32 = 0
+        guard csidecar_listen_queue(fd, &queued, &backlog) == 0 else { return nil }
+        return (Int(queued), Int(backlog))
+    }
+
+    /// Established connections whose local port is `port`, from `/proc/net/tcp` and `tcp6`.
+    public static func established(port: UInt16) -> Int {
+        ["/proc/net/tcp", "/proc/net/tcp6"].reduce(0) { $0 + countEstablished(ProcFile.read($1) ?? "", port: port) }
+    }
+
+    /// Counts the rows of a `/proc/net/tcp` table in state ESTABLISHED (01) on local `port`.
+    public static func countEstablished(_ table: String, port: UInt16) -> Int {
+        let suffix = ":" + String(port, radix: 16, uppercase: true).leftPadded(to: 4)
+        var count = 0
+        for line in table.split(separator: "\n").dropFirst() {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard fields.count > 3, fields[3] == "01", fields[1].hasSuffix(suffix) else { continue }
+            count += 1
+        }
+        return count
+    }
+}
+
+/// Small files of `/proc` (their size reads as 0, so read until the end).
+public enum ProcFile {
+    public static func read(_ path: String) -> String? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 16384)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n <= 0 { break }
+            bytes.append(contentsOf: chunk[0..<n])
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+extension String {
+    fileprivate func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
+}
