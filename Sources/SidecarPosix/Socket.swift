@@ -142,3 +142,15 @@ public enum ProcessLimits {
     /// Raises the open-file limit towards `wanted` (capped by the hard limit); returns the soft limit now in force.
     public static func raiseOpenFiles(to wanted: Int) -> Int { Socket.raiseFileLimit(to: wanted) }
 }
+
+extension Socket {
+    /// A listening socket to hand to other processes (`cluster-sidecar run`'s workers): blocking,
+    /// as systemd passes them (the flag is shared with every process holding it), close-on-exec
+    /// here (the spawn makes it fd 3 of a worker), the largest backlog the kernel allows.
+    package static func listenShared(on address: SocketAddress) throws(SystemError) -> (fd: Int32, port: UInt16) {
+        let (fd, port) = try listen(on: address, backlog: 65535)
+        let flags = fcntl(fd, F_GETFL)
+        _ = fcntl(fd, F_SETFL, flags & ~O_NONBLOCK)
+        return (fd, port)
+    }
+}

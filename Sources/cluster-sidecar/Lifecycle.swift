@@ -22,17 +22,23 @@ enum Signals {
 /// SIGTERM, SIGINT and SIGHUP for the service group, as a service of it: the first signal
 /// calls `first` (log it, leave rotation) and starts the group's graceful shutdown; a second
 /// one exits at once with 128 + its number. With `reload`, SIGHUP calls it instead and stops
-/// nothing (one reload at a time, in order). It is the group's first service, so it is shut
-/// down last and hears a second signal until the very end.
+/// nothing (one reload at a time, in order); with `appReload` (under `run`), SIGUSR2 starts a
+/// rolling restart of the workers, and is otherwise ignored. It is the group's first service,
+/// so it is shut down last and hears a second signal until the very end.
 final class SignalService: Service {
     private let first: @Sendable (Int32) -> Void
     private let reload: (@Sendable () async -> Void)?
+    private let appReload: (@Sendable () async -> Void)?
     private let logger: Logger
     private let group = Mutex<ServiceGroup?>(nil)
 
-    init(logger: Logger, reload: (@Sendable () async -> Void)? = nil, first: @escaping @Sendable (Int32) -> Void) {
+    init(
+        logger: Logger, reload: (@Sendable () async -> Void)? = nil, appReload: (@Sendable () async -> Void)? = nil,
+        first: @escaping @Sendable (Int32) -> Void
+    ) {
         self.logger = logger
         self.reload = reload
+        self.appReload = appReload
         self.first = first
     }
 
@@ -43,6 +49,10 @@ final class SignalService: Service {
         await cancelWhenGracefulShutdown { [self] in
             var seen = false
             for await signal in Signals.stream {
+                if signal == SIGUSR2 {
+                    if let appReload { await appReload() } else { logger.notice("SIGUSR2 ignored: no workers to reload (not under cluster-sidecar run)") }
+                    continue
+                }
                 if signal == SIGHUP, let reload {
                     await reload()
                     continue

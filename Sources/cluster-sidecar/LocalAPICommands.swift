@@ -35,13 +35,16 @@ struct LocalAPIOptions: ParsableArguments {
     }
 
     /// GET `path` on the local API.
-    func get(_ path: String) -> Result<ClientResponse, ClientError> {
+    func get(_ path: String) -> Result<ClientResponse, ClientError> { call("GET", path) }
+
+    /// `method` `path` on the local API.
+    func call(_ method: String, _ path: String) -> Result<ClientResponse, ClientError> {
         let (base, token) = resolve()
         let client = CurlClient()
         defer { client.shutdown() }
         var headers: [(String, String)] = []
         if let token { headers.append(("Authorization", "Bearer \(token.value)")) }
-        let request = ClientRequest(url: base + path, headers: headers, timeout: .seconds(exactly: max(0.1, timeout)))
+        let request = ClientRequest(method: method, url: base + path, headers: headers, timeout: .seconds(exactly: max(0.1, timeout)))
         return Blocking.run {
             do throws(ClientError) {
                 return .success(try await client.execute(request))
@@ -116,5 +119,54 @@ struct StatusCommand: ParsableCommand {
         case .failure(let error):
             Environment.fail("/status unreachable at \(api.resolve().baseURL): \(error)", status: 1)
         }
+    }
+}
+
+/// `cluster-sidecar reload`: a rolling restart of the workers of a sidecar under `run`
+/// (`POST /app/reload`), followed until it ends.
+struct ReloadCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reload",
+        abstract: "Start a rolling restart of a running `cluster-sidecar run`'s workers and wait until it ends.",
+        discussion: """
+            Exit 0 when the new generation serves; 1 when it was rolled back (the old one still serves),             refused (another reload runs), or the sidecar cannot be reached, with one line saying why.             Finds the sidecar like `status` does.
+            """)
+
+    @OptionGroup var api: LocalAPIOptions
+
+    @Option(help: "Seconds to wait for the reload to end (0: do not wait).")
+    var wait: Double = 120
+
+    func run() throws {
+        let started: [String: JSONValue]
+        switch api.call("POST", "/app/reload") {
+        case .success(let r) where r.status == 202:
+            started = JSONValue.parse(r.body)?.object ?? [:]
+        case .success(let r):
+            let message = JSONValue.parse(r.body)?.object?["error"]?.object?["message"]?.text ?? "answered \(r.status)"
+            Environment.fail("reload refused: \(message)", status: 1)
+        case .failure(let error):
+            Environment.fail("/app/reload unreachable at \(api.resolve().baseURL): \(error)", status: 1)
+        }
+        let generation = started["generation"]?.text ?? "-"
+        print("reload to generation \(generation) started")
+        guard wait > 0 else { return }
+        let end = SystemClock().now + .seconds(exactly: wait)
+        while SystemClock().now < end {
+            usleep(200_000)
+            guard case .success(let r) = api.get("/app/workers"), r.status == 200, let status = JSONValue.parse(r.body)?.object,
+                let last = status["lastReload"]?.object, last["generation"]?.text == generation, last["kind"]?.text == "reload"
+            else { continue }
+            switch last["result"]?.text {
+            case "succeeded":
+                print("generation \(generation) serves")
+                return
+            case let result?:
+                Environment.fail("reload \(result): \(last["error"]?.text ?? "-")", status: 1)
+            case nil:
+                continue
+            }
+        }
+        Environment.fail("reload to generation \(generation) still running after \(wait)s (see GET /app/workers)", status: 1)
     }
 }

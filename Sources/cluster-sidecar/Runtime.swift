@@ -16,6 +16,8 @@ struct Runtime {
     let configuration: SidecarConfiguration
     /// Reads the settings again (SIGHUP).
     let resolve: @Sendable () throws(ConfigError) -> SidecarConfiguration
+    /// `cluster-sidecar run`: the application's workers.
+    var supervision: Supervision? = nil
 
     /// Builds everything, binds the listeners (a failure exits here, before anything runs),
     /// then runs the services until shutdown. Returns the exit status.
@@ -70,6 +72,7 @@ struct Runtime {
             Environment.fail("\(error) [\(variables)]", status: error.isAddressInUse ? ExitStatus.addressInUse : ExitStatus.startup)
         }
         if let path = configuration.pidFile { PidFile.write(path) }
+        let supervisor = supervision.map { startSupervisor($0, context: context, localAPI: bound[0], logger: logger) }
         let clusterURL = configuration.clusterURL ?? defaultClusterURL(bound[1])
         if configuration.jwtSecret == nil && configuration.jwtPublicKeyFile == nil {
             logger.warning("no JWT_SECRET or JWT_PUBLIC_KEY_FILE: the cluster API refuses every call but health")
@@ -78,17 +81,22 @@ struct Runtime {
             .init(service: HTTPServerService(server: http, health: health, logger: logger)),
             .init(service: StartupTrim(clock: SystemClock()), successTerminationBehavior: .ignore),
         ]
-        services += membership(context: context, clusterURL: clusterURL, client: client, tokens: tokens, logger: logger)
+        // The workers stop after the registrar has unregistered, and before the server drains.
+        if let supervisor { services.append(.init(service: SupervisorService(supervisor))) }
+        services += membership(context: context, clusterURL: clusterURL, client: client, tokens: tokens, supervisor: supervisor, logger: logger)
         logger.info("listening", metadata: [
             "local": "\(bound[0])", "cluster": "\(bound[1])", "cluster_url": "\(clusterURL)",
             "registry": "\(configuration.mitURL ?? "none")", "pid": "\(getpid())",
         ])
-        let signals = SignalService(logger: logger, reload: { await reloader.reload() }) { signal in
+        var appReload: (@Sendable () async -> Void)?
+        if let supervisor { appReload = { await Self.reload(supervisor, logger) } }
+        let signals = SignalService(logger: logger, reload: { await reloader.reload() }, appReload: appReload) { signal in
             logger.info("shutting down", metadata: ["signal": "\(signal)", "open_connections": "\(http.openConnections)"])
             health.beginDraining()
         }
         // Shut down in reverse: stop probing, unregister (peers, then mIT), drain the server.
-        await Lifecycle.run(services, signals: signals, drainTimeout: configuration.drainTimeout, logger: logger)
+        let stopTimeout = supervision.map { $0.settings.stopTimeout + .seconds(5) } ?? .zero
+        await Lifecycle.run(services, signals: signals, drainTimeout: configuration.drainTimeout + stopTimeout, logger: logger)
         PidFile.remove()
         return ExitStatus.clean
     }
@@ -96,7 +104,7 @@ struct Runtime {
     /// Our server in the view; with a registry, the registrar and (with APP_HEALTH_URL) the
     /// prober, as services (the registrar after the server: it unregisters before the drain).
     private func membership(
-        context: SidecarContext, clusterURL: String, client: CurlClient, tokens: TokenProvider, logger: Logger
+        context: SidecarContext, clusterURL: String, client: CurlClient, tokens: TokenProvider, supervisor: Supervisor?, logger: Logger
     ) -> [ServiceGroupConfiguration.ServiceConfiguration] {
         let me = ServerInfo(
             id: configuration.serverID ?? "", type: configuration.serverType ?? "", url: configuration.serverURL ?? "", clusterUrl: clusterURL)
@@ -122,7 +130,10 @@ struct Runtime {
             announce: { await announcer?.announce($0, to: $1) ?? [] },
             leave: { await announcer?.leave($0, to: $1) ?? [] })
         context.attach(me: me, registrar: registrar)
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: registrar)]
+        // Under `run`, registration waits for the first generation of workers to be ready.
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: supervisor.map { AfterWorkersReady(supervisor: $0, inner: registrar) } ?? registrar)
+        ]
         if let url = configuration.appHealthURL {
             context.health.setApplicationHealthy(false)
             let health = context.health

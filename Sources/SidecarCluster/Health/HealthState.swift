@@ -13,14 +13,18 @@ public final class HealthState: Sendable {
     private let draining = Atomic<Bool>(false)
     private let registered = Atomic<Bool>(false)
     private let applicationHealthy = Atomic<Bool>(true)
+    private let workersReady = Atomic<Bool>(true)
 
     /// - Parameter registered: the initial registration state (true without a registry).
     public init(registered: Bool) {
         self.registered.store(registered, ordering: .relaxed)
     }
 
-    /// True while in load-balancer rotation: switched on and not shutting down.
-    public var inRotation: Bool { switchedOn.load(ordering: .relaxed) && !draining.load(ordering: .relaxed) }
+    /// True while in load-balancer rotation: switched on, not shutting down, and (under
+    /// `cluster-sidecar run`) some application worker ready.
+    public var inRotation: Bool { switchedOn.load(ordering: .relaxed) && !draining.load(ordering: .relaxed) && hasReadyWorker }
+    /// Under `cluster-sidecar run`, some worker is ready (always true otherwise).
+    public var hasReadyWorker: Bool { workersReady.load(ordering: .relaxed) }
     public var isRegistered: Bool { registered.load(ordering: .relaxed) }
     public var isApplicationHealthy: Bool { applicationHealthy.load(ordering: .relaxed) }
     public var isDraining: Bool { draining.load(ordering: .relaxed) }
@@ -33,4 +37,6 @@ public final class HealthState: Sendable {
     public func beginDraining() { draining.store(true, ordering: .relaxed) }
     public func setRegistered(_ value: Bool) { registered.store(value, ordering: .relaxed) }
     public func setApplicationHealthy(_ value: Bool) { applicationHealthy.store(value, ordering: .relaxed) }
+    /// The supervisor's word: some worker is ready.
+    public func setWorkersReady(_ value: Bool) { workersReady.store(value, ordering: .relaxed) }
 }

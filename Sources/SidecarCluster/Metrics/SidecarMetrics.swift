@@ -119,6 +119,8 @@ public final class SidecarMetrics: RequestObserver, Sendable {
         public var registrations: RegistrationCounts
         public var membership: ClusterView.Changes
         public var process: ProcessStats
+        /// Under `cluster-sidecar run`: workers by state, restarts, reloads by result.
+        public var app: (states: [String: Int], restarts: Int, reloads: [String: Int])?
 
         public init(
             traffic: [ListenerTraffic], clusterServers: Int, registrationState: String, registrations: RegistrationCounts,
@@ -162,11 +164,27 @@ public final class SidecarMetrics: RequestObserver, Sendable {
             sync(registry.makeCounter(descriptor: changes, labels: [("kind", "join")]), "join", sources.membership.joins, &last)
             sync(registry.makeCounter(descriptor: changes, labels: [("kind", "leave")]), "leave", sources.membership.leaves, &last)
 
+            if let app = sources.app { syncApp(app, &last) }
+
             var out: [UInt8] = []
             out.reserveCapacity(16 * 1024)
             registry.emit(into: &out)
             Self.writeProcess(sources.process, into: &out)
             return out
+        }
+    }
+
+    /// The supervisor's families: every state listed, 0 when none is in it.
+    private func syncApp(_ app: (states: [String: Int], restarts: Int, reloads: [String: Int]), _ last: inout [String: Int]) {
+        let workers = Self.name("app_workers", "", "Application worker processes, by state.")
+        for state in SupervisorMachine.State.allCases {
+            registry.makeGauge(descriptor: workers, labels: [("state", state.rawValue)]).set(to: Double(app.states[state.rawValue] ?? 0))
+        }
+        let restarts = Self.name("app_worker_restarts", "total", "Workers started to replace one that exited, or on request or for memory.")
+        sync(registry.makeCounter(descriptor: restarts), "app/restarts", app.restarts, &last)
+        let reloads = Self.name("app_reloads", "total", "Rolling restarts of the application that ended, by result.")
+        for (result, count) in app.reloads.sorted(by: { $0.key < $1.key }) {
+            sync(registry.makeCounter(descriptor: reloads, labels: [("result", result)]), "app/reload/\(result)", count, &last)
         }
     }
 

@@ -19,7 +19,7 @@ public enum HealthRoutes {
         router.on("GET", "/ecv") { _ in
             health.inRotation
                 ? .json(200, #"{"status":"in rotation"}"#, fields: noStore)
-                : .error(503, code: "out_of_rotation", message: health.isDraining ? "shutting down" : "switched off", fields: noStore)
+                : .error(503, code: "out_of_rotation", message: notReadyReason(health), fields: noStore)
         }
     }
 
@@ -38,6 +38,7 @@ public enum HealthRoutes {
     static func notReadyReason(_ health: HealthState) -> String {
         if health.isDraining { return "shutting down" }
         if !health.isSwitchedOn { return "switched out of rotation" }
+        if !health.hasReadyWorker { return "no application worker is ready" }
         if !health.isRegistered { return "not registered" }
         return "application unhealthy"
     }

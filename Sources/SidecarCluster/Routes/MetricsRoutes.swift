@@ -8,9 +8,11 @@ public enum MetricsRoutes {
         router.onAsync("GET", "/metrics") { _ in
             let registration = await context.registrar?.snapshot()
             let view = context.view.snapshot()
-            let body = context.metrics.exposition(.init(
+            var sources = SidecarMetrics.Sources(
                 traffic: context.traffic(), clusterServers: view.servers.count, registrationState: registration?.status ?? "disabled",
-                registrations: registration?.counts ?? RegistrationCounts(), membership: view.changes, process: ProcessStats.read()))
+                registrations: registration?.counts ?? RegistrationCounts(), membership: view.changes, process: ProcessStats.read())
+            if let (supervisor, _) = context.supervisor { sources.app = await supervisor.counts() }
+            let body = context.metrics.exposition(sources)
             return HTTPResponse(status: 200, fields: HTTPFields([("Content-Type", contentType), ("Cache-Control", "no-store")]), body: body)
         }
     }

@@ -24,6 +24,7 @@ public final class SidecarContext: Sendable {
     public let metrics: SidecarMetrics
     private let attached = Mutex<(registrar: Registrar?, me: ServerInfo?)>((nil, nil))
     private let server = Mutex<HTTPServer?>(nil)
+    private let supervision = Mutex<(supervisor: Supervisor, socket: String?)?>(nil)
 
     public init(
         configuration: SidecarConfiguration, health: HealthState, view: ClusterView = ClusterView(), fanOut: FanOut? = nil,
@@ -50,6 +51,15 @@ public final class SidecarContext: Sendable {
     public func attach(server: HTTPServer) {
         self.server.withLock { $0 = server }
     }
+
+    /// Under `cluster-sidecar run`: the supervisor of the application's workers, and the shared
+    /// socket's address as status shows it.
+    public func attach(supervisor: Supervisor, socket: String?) {
+        supervision.withLock { $0 = (supervisor, socket) }
+    }
+
+    /// The supervisor (nil unless under `cluster-sidecar run`).
+    public var supervisor: (supervisor: Supervisor, socket: String?)? { supervision.withLock { $0 } }
 
     /// The server's event loops (empty before it is attached and started).
     public var loops: [any Reactor] { server.withLock { $0 }?.reactors ?? [] }

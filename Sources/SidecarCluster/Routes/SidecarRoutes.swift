@@ -12,6 +12,7 @@ public enum SidecarRoutes {
             HealthRoutes.addSwitch(to: &r, health: context.health)
             StatusRoutes.add(to: &r, context: context)
             MetricsRoutes.add(to: &r, context: context)
+            AppRoutes.add(to: &r, context: context)
             if let fanOut = context.fanOut { FanOutRoutes.add(to: &r, context: context, fanOut: fanOut) }
         }
         return router

@@ -49,6 +49,8 @@ public enum StatusRoutes {
         var fanOut: FanOutStats.Snapshot
         var registrations: Calls
         var leaseRenewals: LeaseRenewals
+        /// Under `cluster-sidecar run`: the workers (as `GET /app/workers`).
+        var app: AppStatus?
     }
 
     public static func add(to router: inout Router, context: SidecarContext) {
@@ -80,6 +82,8 @@ public enum StatusRoutes {
         let h = context.health
         let counts = registration?.counts ?? RegistrationCounts()
         let process = ProcessStats.read()
+        var app: AppStatus?
+        if let (supervisor, socket) = context.supervisor { app = await supervisor.status(socketAddress: socket) }
         return StatusBody(
             REGISTRATION_STATUS: registration?.status ?? "disabled",
             CLUSTER_STATUS_SERVERS: snapshot.servers.count,
@@ -103,6 +107,7 @@ public enum StatusRoutes {
             registrations: .init(ok: counts.registrationsOK, failed: counts.registrationsFailed),
             leaseRenewals: .init(
                 ok: counts.renewalsOK, failed: counts.renewalsFailed, last: registration?.lastLeasedAt,
-                nextInSeconds: registration?.nextLeaseInSeconds))
+                nextInSeconds: registration?.nextLeaseInSeconds),
+            app: app)
     }
 }

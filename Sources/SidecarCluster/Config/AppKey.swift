@@ -1,0 +1,69 @@
+import SidecarPosix
+
+/// The settings of `cluster-sidecar run` (supervisor mode), read like the sidecar's own.
+public enum AppKey: String, CaseIterable, SettingKey {
+    case workers = "APP_WORKERS"
+    case address = "APP_ADDRESS"
+    case port = "APP_PORT"
+    case ready = "APP_READY"
+    case readyTimeout = "APP_READY_TIMEOUT"
+    case stopTimeout = "APP_STOP_TIMEOUT"
+    case maxMemory = "APP_MAX_MEMORY"
+    case pidDirectory = "APP_PID_DIR"
+
+    public var variable: String { rawValue }
+
+    /// The help line: meaning, variable, default.
+    public var help: String {
+        switch self {
+        case .workers: "Worker processes; auto: one per core (env APP_WORKERS; default: 1)."
+        case .address: "The application's shared listening address (env APP_ADDRESS; default: 0.0.0.0)."
+        case .port: "The application's shared listening port, fd 3 of every worker; 0: any free port (env APP_PORT; default: unset, workers get no socket)."
+        case .ready: "When a new worker is ready: notify (it sends READY=1 to NOTIFY_SOCKET) or seconds alive (env APP_READY; default: 1)."
+        case .readyTimeout: "Seconds a new worker has to become ready (env APP_READY_TIMEOUT; default: 30)."
+        case .stopTimeout: "Seconds between SIGTERM and SIGKILL when a worker is stopped (env APP_STOP_TIMEOUT; default: 30)."
+        case .maxMemory: "MiB of resident memory above which a worker is replaced, rolling; 0: off (env APP_MAX_MEMORY; default: 0)."
+        case .pidDirectory: "Directory for worker-<id>.pid files (env APP_PID_DIR; default: none)."
+        }
+    }
+}
+
+/// `cluster-sidecar run`'s checked settings: the supervisor's, and the shared socket's address.
+public struct AppConfiguration: Sendable {
+    public var supervisor = SupervisorSettings()
+    /// nil: workers get no socket.
+    public var address: SocketAddress?
+
+    /// Resolves every `AppKey`; `cores` is what `auto` means.
+    public static func resolve(_ reader: SettingsReader, cores: Int) throws(ConfigError) -> AppConfiguration {
+        var c = AppConfiguration()
+        if reader.raw(AppKey.workers)?.lowercased() == "auto" {
+            c.supervisor.workers = max(1, cores)
+        } else {
+            c.supervisor.workers = try reader.integer(AppKey.workers, 1...1024) ?? 1
+        }
+        if reader.raw(AppKey.port) != nil {
+            c.address = try reader.address(AppKey.address, AppKey.port, default: SocketAddress(host: "0.0.0.0", port: 0)!)
+        } else if reader.raw(AppKey.address) != nil {
+            throw ConfigError(reader.name(AppKey.address), "needs APP_PORT too")
+        }
+        if let ready = reader.raw(AppKey.ready) {
+            if ready.lowercased() == "notify" {
+                c.supervisor.readiness = .notify
+            } else {
+                guard let d = try? reader.duration(AppKey.ready) else {
+                    throw ConfigError(reader.name(AppKey.ready), "'\(ready)' is neither notify nor a number of seconds")
+                }
+                c.supervisor.readiness = .after(d)
+            }
+        }
+        c.supervisor.readyTimeout = try reader.duration(AppKey.readyTimeout, positive: true) ?? c.supervisor.readyTimeout
+        c.supervisor.stopTimeout = try reader.duration(AppKey.stopTimeout) ?? c.supervisor.stopTimeout
+        c.supervisor.maxMemoryBytes = (try reader.integer(AppKey.maxMemory, 0...1 << 30) ?? 0) << 20
+        c.supervisor.pidDirectory = try reader.text(AppKey.pidDirectory)
+        if case .after(let d) = c.supervisor.readiness, d >= c.supervisor.readyTimeout {
+            throw ConfigError(reader.name(AppKey.ready), "must be below APP_READY_TIMEOUT (\(c.supervisor.readyTimeout.secondsText))")
+        }
+        return c
+    }
+}

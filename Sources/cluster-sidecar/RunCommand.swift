@@ -1,0 +1,122 @@
+import ArgumentParser
+import CSidecarSystem
+import Glibc
+import SidecarCluster
+import SidecarHTTP
+import SidecarPosix
+
+/// `cluster-sidecar run [options] -- COMMAND [ARGS...]`: the sidecar, plus the application's
+/// workers on one shared socket.
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run the application's workers under the sidecar: one shared socket, respawns, rolling restarts.",
+        discussion: """
+            Everything the sidecar does, plus APP_WORKERS processes of COMMAND. With APP_PORT the sidecar \
+            binds the application's socket itself (a taken port exits 98 before any worker starts) and \
+            gives it to every worker as fd 3, the systemd way: LISTEN_FDS=1, LISTEN_PID=<the worker's \
+            pid>, LISTEN_FDNAMES=app. Workers also get APP_WORKER_ID (0..N-1), APP_GENERATION, \
+            CLUSTER_SIDECAR_URL and, with APP_READY=notify, NOTIFY_SOCKET.
+
+            A worker that exits unasked is started again after 100 ms, doubling to 15 s (reset after \
+            30 s up). SIGUSR2, POST /app/reload or `cluster-sidecar reload` start a rolling restart: \
+            a whole new generation, and the old one is stopped only once every new worker is ready; \
+            a new worker that exits or is not ready in APP_READY_TIMEOUT rolls it back. A second \
+            reload while one runs is refused (409).
+
+            SIGTERM or SIGINT: out of rotation, unregister, SIGTERM to every worker, SIGKILL after \
+            APP_STOP_TIMEOUT, exit 0. Workers die with the sidecar, even when it is killed.
+            """)
+
+    @OptionGroup var settings: SettingOptions
+    @OptionGroup var app: AppOptions
+
+    @Argument(parsing: .postTerminator, help: ArgumentHelp("The application: -- COMMAND [ARGS...].", valueName: "command"))
+    var command: [String] = []
+
+    func run() throws {
+        csidecar_block_signals()
+        guard !command.isEmpty else {
+            Environment.fail("run needs the application's command after --, e.g. cluster-sidecar run -- node server.js", status: ExitStatus.configuration)
+        }
+        let environment = Environment.current()
+        let appConfiguration: AppConfiguration
+        do throws(ConfigError) {
+            let reader = SettingsReader(environment: environment, flags: app.flagValues, readFile: Environment.readFile)
+            appConfiguration = try AppConfiguration.resolve(reader, cores: Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        } catch {
+            Environment.fail(error.description, status: ExitStatus.configuration)
+        }
+        // The application's socket first: a taken port stops everything before any worker starts.
+        var listener: (fd: Int32, address: SocketAddress)?
+        if let address = appConfiguration.address {
+            do throws(SystemError) {
+                let (fd, port) = try Socket.listenShared(on: address)
+                listener = (fd, SocketAddress(host: address.host, port: port)!)
+            } catch {
+                Environment.fail(
+                    "application socket \(address): \(error) [APP_ADDRESS/APP_PORT]",
+                    status: error.isAddressInUse ? ExitStatus.addressInUse : ExitStatus.startup)
+            }
+        }
+        var flags = settings.flagValues
+        if let listener, flags[ConfigKey.serverURL.rawValue] == nil, (environment[ConfigKey.serverURL.rawValue] ?? "").isEmpty {
+            flags[ConfigKey.serverURL.rawValue] = Self.serverURL(listener.address)
+        }
+        let resolve: @Sendable () throws(ConfigError) -> SidecarConfiguration = { [flags] () throws(ConfigError) in
+            try ConfigResolver(environment: environment, flags: flags, readFile: Environment.readFile).resolve()
+        }
+        let configuration: SidecarConfiguration
+        do {
+            configuration = try resolve()
+        } catch {
+            Environment.fail(error.description, status: ExitStatus.configuration)
+        }
+        let supervision = Supervision(
+            settings: appConfiguration.supervisor, command: command, environment: environment, listener: listener?.fd,
+            socketAddress: listener.map { "\($0.address)" })
+        let runtime = Runtime(configuration: configuration, resolve: resolve, supervision: supervision)
+        Signals.run { await runtime.run() }
+    }
+
+    /// `http://<host>:<port>` for the application's socket: its own address, or the host's
+    /// first non-loopback IPv4 address for a wildcard.
+    static func serverURL(_ address: SocketAddress) -> String {
+        let host = ["0.0.0.0", "::"].contains(address.host) ? HostAddress.primaryIPv4() ?? "127.0.0.1" : address.host
+        return host.contains(":") ? "http://[\(host)]:\(address.port)" : "http://\(host):\(address.port)"
+    }
+}
+
+/// What `run` adds to the runtime.
+struct Supervision: Sendable {
+    var settings: SupervisorSettings
+    var command: [String]
+    var environment: [String: String]
+    var listener: Int32?
+    var socketAddress: String?
+}
+
+/// The supervisor's options; each wins over its variable.
+struct AppOptions: ParsableArguments {
+    @Option(name: .customLong("app-workers"), help: ArgumentHelp(AppKey.workers.help, valueName: AppKey.workers.rawValue)) var workers: String?
+    @Option(name: .customLong("app-address"), help: ArgumentHelp(AppKey.address.help, valueName: AppKey.address.rawValue)) var address: String?
+    @Option(name: .customLong("app-port"), help: ArgumentHelp(AppKey.port.help, valueName: AppKey.port.rawValue)) var port: String?
+    @Option(name: .customLong("app-ready"), help: ArgumentHelp(AppKey.ready.help, valueName: AppKey.ready.rawValue)) var ready: String?
+    @Option(name: .customLong("app-ready-timeout"), help: ArgumentHelp(AppKey.readyTimeout.help, valueName: AppKey.readyTimeout.rawValue))
+    var readyTimeout: String?
+    @Option(name: .customLong("app-stop-timeout"), help: ArgumentHelp(AppKey.stopTimeout.help, valueName: AppKey.stopTimeout.rawValue))
+    var stopTimeout: String?
+    @Option(name: .customLong("app-max-memory"), help: ArgumentHelp(AppKey.maxMemory.help, valueName: AppKey.maxMemory.rawValue))
+    var maxMemory: String?
+    @Option(name: .customLong("app-pid-dir"), help: ArgumentHelp(AppKey.pidDirectory.help, valueName: AppKey.pidDirectory.rawValue))
+    var pidDirectory: String?
+
+    /// The values given on the command line, keyed by variable name.
+    var flagValues: [String: String] {
+        let all: [(AppKey, String?)] = [
+            (.workers, workers), (.address, address), (.port, port), (.ready, ready), (.readyTimeout, readyTimeout),
+            (.stopTimeout, stopTimeout), (.maxMemory, maxMemory), (.pidDirectory, pidDirectory),
+        ]
+        return Dictionary(uniqueKeysWithValues: all.compactMap { key, value in value.map { (key.variable, $0) } })
+    }
+}

@@ -1,0 +1,31 @@
+import Glibc
+import Logging
+import SidecarCluster
+import SidecarPosix
+
+extension Runtime {
+    /// Starts the supervisor and its first generation of workers (a failure exits 1).
+    func startSupervisor(_ s: Supervision, context: SidecarContext, localAPI: SocketAddress, logger: Logger) -> Supervisor {
+        let launch = Supervisor.Launch(
+            command: s.command, environment: s.environment, listener: s.listener, sidecarURL: LocalAPIOptions.baseURL(localAPI))
+        do throws(SystemError) {
+            let supervisor = try Supervisor(settings: s.settings, launch: launch, health: context.health, logger: logger)
+            try supervisor.start()
+            context.attach(supervisor: supervisor, socket: s.socketAddress)
+            logger.info("supervising", metadata: [
+                "command": .array(s.command.map { .string($0) }), "workers": "\(s.settings.workers)",
+                "socket": "\(s.socketAddress ?? "none")",
+            ])
+            return supervisor
+        } catch {
+            Environment.fail("cannot start the supervisor: \(error)", status: ExitStatus.startup)
+        }
+    }
+
+    /// SIGUSR2: a rolling restart, or one log line saying why not.
+    static func reload(_ supervisor: Supervisor, _ logger: Logger) async {
+        if case .failure(let refusal) = await supervisor.reload() {
+            logger.warning("SIGUSR2: reload refused", metadata: ["reason": "\(refusal)"])
+        }
+    }
+}
