@@ -1,0 +1,145 @@
+import Foundation
+import SidecarTestSupport
+import Testing
+
+/// `cluster-sidecar run` through the built binary, a real worker program (Python, taking fd 3)
+/// and real sockets: the shared port, respawns, rolling restarts under load, rollbacks, shutdown.
+@Suite(.serialized) struct SupervisorProcessTests {
+    @Test func bothWorkers_serveTheSharedPort_withTheSystemdVariables() throws {
+        let app = try SupervisedApp(workers: 2)
+        #expect(app.waitReady(2))
+        // The worker exits 4 unless LISTEN_FDS=1, LISTEN_PID=its pid, LISTEN_FDNAMES=app.
+        var seen: Set<Int> = []
+        for _ in 0..<400 where seen.count < 2 {
+            if let w = app.hit()?["worker"] as? Int { seen.insert(w) }
+        }
+        #expect(seen == [0, 1])
+        let status = try app.status()
+        let socket = status["socket"] as? [String: Any]
+        #expect(socket?["address"] as? String == "127.0.0.1:\(app.app)" && socket?["acceptQueue"] as? Int == 0)
+        let workers = status["workers"] as? [[String: Any]] ?? []
+        #expect(workers.map { $0["id"] as? Int } == [0, 1] && workers.allSatisfy { ($0["rssBytes"] as? Int ?? 0) > 0 && $0["generation"] as? Int == 1 })
+        #expect(try app.local("GET", "/readyz").status == 200)
+        let metrics = try RawClient(port: app.local)
+        try metrics.send("GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n")
+        #expect(try metrics.readResponse().bodyText.contains(#"cluster_sidecar_app_workers{state="ready"} 2.0"#))
+    }
+
+    @Test func rollingRestart_onSIGUSR2_underSteadyLoad_losesNoRequest() throws {
+        let app = try SupervisedApp(workers: 2)
+        #expect(app.waitReady(2))
+        let old = try app.readyPIDs()
+        let load = SteadyLoad(app)
+        usleep(300_000)
+        app.process.signal(SIGUSR2)
+        let rolled = SupervisedApp.waitUntil(15) {
+            let last = try app.status()["lastReload"] as? [String: Any]
+            return last?["result"] as? String == "succeeded"
+        }
+        usleep(300_000)
+        let counts = load.stop()
+        #expect(rolled)
+        #expect(counts.failed == 0, "\(counts.failed) of \(counts.ok + counts.failed) requests failed")
+        #expect(counts.ok > 20 && counts.generations == [1, 2])
+        #expect(SupervisedApp.waitUntil { try app.readyPIDs().count == 2 && old.values.allSatisfy { !SupervisedApp.alive($0) } })
+        #expect(try app.workers().allSatisfy { $0["generation"] as? Int == 2 } && app.hit()?["generation"] as? Int == 2)
+    }
+
+    @Test func brokenRelease_isRolledBack_underLoad_losesNoRequest_andTheCommandSaysSo() throws {
+        let app = try SupervisedApp(workers: 2)
+        #expect(app.waitReady(2))
+        let old = try app.readyPIDs()
+        try app.setMode("crash")
+        let load = SteadyLoad(app)
+        let reload = try SidecarProcess.run(["reload", "--local-port", "\(app.local)", "--wait", "20"])
+        usleep(200_000)
+        let counts = load.stop()
+        #expect(reload.status == 1 && reload.err.contains("rolled_back") && reload.err.contains("exit code 3"), "\(reload)")
+        #expect(counts.failed == 0 && counts.ok > 0 && counts.generations == [1], "\(counts)")
+        #expect(try app.readyPIDs() == old)
+        let status = try app.status()
+        #expect(status["generation"] as? Int == 1 && (status["reloads"] as? [String: Int])?["rolled_back"] == 1)
+    }
+
+    @Test func killedWorker_isRespawned_andCounted() throws {
+        let app = try SupervisedApp(workers: 2)
+        #expect(app.waitReady(2))
+        let victim = try #require(try app.readyPIDs()[0])
+        kill(victim, SIGKILL)
+        #expect(SupervisedApp.waitUntil { try app.readyPIDs().count == 2 && app.readyPIDs()[0] != victim })
+        let w0 = try #require(try app.workers().first { $0["id"] as? Int == 0 })
+        #expect(w0["restarts"] as? Int == 1 && (w0["lastExit"] as? [String: Any])?["signal"] as? Int == 9)
+        #expect(try app.status()["restarts"] as? Int == 1)
+    }
+
+    @Test func sigterm_letsTheRequestInFlightFinish_stopsEveryWorker_exits0() throws {
+        let app = try SupervisedApp(workers: 2)
+        #expect(app.waitReady(2))
+        let pids = try app.readyPIDs().values
+        let slow = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var answer: [String: Any]?
+        Thread.detachNewThread {
+            answer = app.hit("/slow?ms=1200")
+            slow.signal()
+        }
+        usleep(300_000)
+        app.process.signal(SIGTERM)
+        slow.wait()
+        #expect(answer?["worker"] != nil)
+        #expect(app.process.waitForExit(timeout: 10) == 0)
+        #expect(pids.allSatisfy { !SupervisedApp.alive($0) })
+    }
+
+    @Test func killingTheSidecar_takesTheWorkersWithIt() throws {
+        let app = try SupervisedApp(workers: 2)
+        #expect(app.waitReady(2))
+        let pids = try app.readyPIDs().values
+        app.process.signal(SIGKILL)
+        #expect(SupervisedApp.waitUntil(5) { pids.allSatisfy { !SupervisedApp.alive($0) } })
+    }
+
+    @Test func busyAppPort_exits98_namingIt_beforeAnyWorkerStarts() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var sa = sockaddr_in()
+        sa.sin_family = sa_family_t(AF_INET)
+        sa.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &sa) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && listen(fd, 8) == 0 && getsockname(fd, $0, &len) == 0 }
+        }
+        let port = UInt16(bigEndian: sa.sin_port)
+        let marker = NSTemporaryDirectory() + "worker-started-\(UUID().uuidString)"
+        let r = try SidecarProcess.run(
+            ["run", "--app-address", "127.0.0.1", "--app-port", "\(port)", "--", "sh", "-c", "touch \(marker)"],
+            environment: ["LOCAL_PORT": "0", "CLUSTER_PORT": "0"])
+        #expect(r.status == 98 && r.err.contains("APP_PORT") && r.err.contains("\(port)"), "\(r)")
+        #expect(!FileManager.default.fileExists(atPath: marker))
+    }
+
+    @Test func notifyReadiness_status_replacementOnRequest_andASecondReloadRefused() throws {
+        let app = try SupervisedApp(workers: 2, environment: ["APP_READY": "notify"])
+        #expect(app.waitReady(2))
+        #expect(try app.workers().map { $0["status"] as? String } == ["serving as worker 0", "serving as worker 1"])
+        let before = try app.readyPIDs()
+        let replace = try app.local("POST", "/app/workers/1/restart")
+        #expect(replace.status == 202 && replace.body["kind"] as? String == "replace" && replace.body["worker"] as? Int == 1)
+        #expect(try app.local("POST", "/app/reload").status == 409)
+        #expect(SupervisedApp.waitUntil {
+            let pids = try app.readyPIDs()
+            return pids.count == 2 && pids[0] == before[0] && pids[1] != before[1] && !SupervisedApp.alive(before[1]!)
+        })
+        #expect(try app.local("POST", "/app/workers/9/restart").status == 404)
+        #expect(try app.local("POST", "/app/workers/x/restart").status == 400)
+    }
+
+    @Test func crashLoop_isShown_andTakesTheSidecarOutOfRotation() throws {
+        let app = try SupervisedApp(workers: 1, mode: "crash")
+        #expect(SupervisedApp.waitUntil { try app.workers().first?["crashLooping"] as? Bool == true })
+        let ecv = try app.local("GET", "/ecv")
+        #expect(ecv.status == 503 && "\(ecv.body)".contains("no application worker is ready"))
+        #expect(try app.local("GET", "/readyz").status == 503)
+        try app.setMode("serve")
+        #expect(SupervisedApp.waitUntil(20) { try app.local("GET", "/ecv").status == 200 })
+    }
+}
