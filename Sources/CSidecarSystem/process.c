@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -140,4 +141,21 @@ int csidecar_listen_queue(int fd, unsigned *queued, unsigned *backlog) {
     *queued = info.tcpi_unacked;
     *backlog = info.tcpi_sacked;
     return 0;
+}
+
+int csidecar_notify_send(const char *path, const char *text) {
+    struct sockaddr_un sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof sa.sun_path) { errno = EINVAL; return -1; }
+    memcpy(sa.sun_path, path, n);
+    if (path[0] == '@') sa.sun_path[0] = 0;  // the abstract namespace
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    ssize_t sent = sendto(fd, text, strlen(text), MSG_NOSIGNAL, (struct sockaddr *)&sa, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n));
+    int e = errno;
+    close(fd);
+    errno = e;
+    return sent < 0 ? -1 : 0;
 }

@@ -89,3 +89,22 @@ extension String {
         count >= width ? self : String(repeating: "0", count: width - count) + self
     }
 }
+
+/// The worker's side of socket activation and readiness (sd_listen_fds(3), sd_notify(3)).
+public enum SocketActivation {
+    /// fd 3 when `LISTEN_FDS` passes at least one socket to this very process (`LISTEN_PID`).
+    public static func listener(environment: [String: String]) -> Int32? {
+        guard let count = environment["LISTEN_FDS"].flatMap({ Int($0) }), count >= 1,
+            environment["LISTEN_PID"].flatMap({ pid_t($0) }) == getpid()
+        else { return nil }
+        return 3
+    }
+
+    /// Sends `fields` (`READY=1`, `STATUS=...`) to `NOTIFY_SOCKET`; false when there is none
+    /// or the send failed.
+    @discardableResult
+    public static func notify(_ fields: String, environment: [String: String]) -> Bool {
+        guard let path = environment["NOTIFY_SOCKET"], !path.isEmpty else { return false }
+        return csidecar_notify_send(path, fields) == 0
+    }
+}

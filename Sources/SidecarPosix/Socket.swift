@@ -153,4 +153,12 @@ extension Socket {
         _ = fcntl(fd, F_SETFL, flags & ~O_NONBLOCK)
         return (fd, port)
     }
+
+    /// An inherited listening socket made ready to serve: non-blocking (so that a connection
+    /// another process took first does not block the loop) and close-on-exec; with its port.
+    package static func adoptListener(_ fd: Int32) throws(SystemError) -> (fd: Int32, port: UInt16) {
+        try syscallChecked("fcntl") { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
+        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        return (fd, try boundPort(fd))
+    }
 }

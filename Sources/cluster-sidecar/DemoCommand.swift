@@ -13,7 +13,7 @@ import SidecarRegistry
 struct DemoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
-        abstract: "Run a local demo cluster: the embedded registry, three sidecars, three echo apps.",
+        abstract: "Run a local demo cluster: the embedded registry, three sidecars, each running an echo app with two workers.",
         discussion: "Prints the cluster forming as a live table. Ctrl-C stops everything; the sidecars unregister first."
     )
 
@@ -34,19 +34,8 @@ struct DemoCommand: ParsableCommand {
         mkdir(dir, 0o755)
         let binary = selfExecutable()
 
-        // The echo applications: our own server, one listener each.
+        // Each sidecar runs its echo application itself (`run`): two workers on one shared port.
         let appPorts = (0..<nodes).map { _ in freePort() }
-        var listeners: [ListenerSpec] = []
-        for (k, port) in appPorts.enumerated() {
-            var router = Router()
-            router.on("GET", "/health") { _ in .json(200, #"{"status":"ok"}"#) }
-            router.on("GET", "/hello/{name}") { request in
-                .json(200, #"{"node":\#(k + 1),"hello":\#(JSON.quote(request.pathParameters["name"] ?? ""))}"#)
-            }
-            listeners.append(ListenerSpec(name: "app\(k + 1)", address: SocketAddress(host: "127.0.0.1", port: port)!, router: router))
-        }
-        let apps = HTTPServer(configuration: ServerConfiguration(loops: 1), listeners: listeners, logger: silent)
-        do { try apps.start() } catch { Environment.fail("demo: \(error)", status: ExitStatus.startup) }
 
         let registryPort = freePort()
         guard let registry = ChildProcess.spawn(
@@ -63,20 +52,27 @@ struct DemoCommand: ParsableCommand {
         var sidecars: [(ChildProcess, local: UInt16)] = []
         for k in 0..<nodes {
             let local = freePort()
+            // SERVER_URL follows from APP_ADDRESS and APP_PORT.
             let env = [
                 "MIT_URL": registryURL, "OAUTH_TOKEN_URL": registryURL + "/oauth/token", "OAUTH_CLIENT_ID": "demo",
                 "OAUTH_CLIENT_SECRET": "demo", "JWT_SECRET": secret, "SERVER_TYPE": "echo",
-                "SERVER_URL": "http://127.0.0.1:\(appPorts[k])", "APP_HEALTH_URL": "http://127.0.0.1:\(appPorts[k])/health",
+                "APP_HEALTH_URL": "http://127.0.0.1:\(appPorts[k])/health", "APP_WORKERS": "2", "APP_ADDRESS": "127.0.0.1",
+                "APP_PORT": "\(appPorts[k])", "APP_READY": "notify", "APP_STOP_TIMEOUT": "5",
                 "LOCAL_PORT": "\(local)", "CLUSTER_PORT": "\(freePort())", "CLUSTER_ADDRESS": "127.0.0.1",
                 "REGISTRATION_RETRY": "1", "REGISTRATION_CONCURRENT_DELAY": "2", "PATH": "/usr/bin:/bin",
             ]
-            if let p = ChildProcess.spawn(name: "sidecar\(k + 1)", arguments: [binary], environment: env, log: "\(dir)/sidecar\(k + 1).log") {
+            let arguments = [binary, "run", "--", binary, "echo", "--node", "\(k + 1)"]
+            if let p = ChildProcess.spawn(name: "sidecar\(k + 1)", arguments: arguments, environment: env, log: "\(dir)/sidecar\(k + 1).log") {
                 sidecars.append((p, local))
             }
             usleep(300_000)
         }
 
-        let banner = "cluster-sidecar demo: registry \(registryURL), \(sidecars.count) sidecars; logs in \(dir). Ctrl-C stops.\n"
+        let banner = """
+            cluster-sidecar demo: registry \(registryURL), \(sidecars.count) sidecars, each running its echo app (two workers, \
+            cluster-sidecar run); logs in \(dir). Ctrl-C stops.
+
+            """
         print(banner)
         let clock = SystemClock()
         let started = clock.now
@@ -132,6 +128,8 @@ struct DemoCommand: ParsableCommand {
         var servers = 0
         var lease = "-"
         var ready = false
+        /// Ready workers of the application the sidecar runs, and their generation.
+        var workers = "-"
 
         static func fetch(_ client: CurlClient, port: UInt16) -> Row {
             var row = Row(port: port)
@@ -145,6 +143,10 @@ struct DemoCommand: ParsableCommand {
                 if case .number(let next)? = r["nextLeaseInSeconds"] { row.lease = "in \(Int(next.rounded()))s" }
             }
             if case .object(let h)? = s["health"], case .bool(let ready)? = h["ready"] { row.ready = ready }
+            if case .object(let app)? = s["app"], case .array(let workers)? = app["workers"] {
+                let ready = workers.filter { $0.object?["state"]?.text == "ready" }.count
+                row.workers = "\(ready)/\(workers.count) gen \(app["generation"]?.text ?? "-")"
+            }
             return row
         }
     }
@@ -165,9 +167,11 @@ struct DemoCommand: ParsableCommand {
 
     func render(_ rows: [Row]) -> String {
         func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
-        var out = pad("local API", 18) + pad("registration", 14) + pad("server id", 26) + pad("sees", 6) + pad("ready", 7) + "next lease\n"
+        var out = pad("local API", 18) + pad("registration", 14) + pad("server id", 26) + pad("sees", 6) + pad("ready", 7)
+        out += pad("workers", 14) + "next lease\n"
         for r in rows {
-            out += pad("127.0.0.1:\(r.port)", 18) + pad(r.status, 14) + pad(r.id, 26) + pad("\(r.servers)", 6) + pad(r.ready ? "yes" : "no", 7) + r.lease + "\n"
+            out += pad("127.0.0.1:\(r.port)", 18) + pad(r.status, 14) + pad(r.id, 26) + pad("\(r.servers)", 6) + pad(r.ready ? "yes" : "no", 7)
+            out += pad(r.workers, 14) + r.lease + "\n"
         }
         return out
     }

@@ -54,6 +54,36 @@ enum StatusTables {
         let failures = (fan["failures"]?.object ?? [:]).compactMap { k, v in (v.number ?? 0) > 0 ? "\(k) \(v.text)" : nil }.sorted()
         out += "\nFAN-OUTS: \(fan["count"]?.text ?? "0"), to \(fan["nodes"]?.text ?? "0") nodes; failures: "
         out += failures.isEmpty ? "none\n" : failures.joined(separator: ", ") + "\n"
+        if let app = s["app"]?.object { out += "\n" + workers(app) }
+        return out
+    }
+
+    /// Under `run`: the workers, like `pm2 ls`, and the last rolling change.
+    static func workers(_ app: [String: JSONValue]) -> String {
+        let socket = app["socket"]?.object
+        var out = "WORKERS: generation \(app["generation"]?.text ?? "-"), socket \(socket?["address"]?.text ?? "none")"
+        if let socket { out += " (\(socket["connections"]?.text ?? "0") connections, \(socket["acceptQueue"]?.text ?? "0") queued)" }
+        out += "\n"
+        out += table(
+            ["ID", "PID", "GEN", "STATE", "UPTIME", "RESTARTS", "CPU", "MEMORY", "LAST EXIT", "STATUS"],
+            (app["workers"]?.array ?? []).map { v in
+                let w = v.object ?? [:]
+                let last = w["lastExit"]?.object
+                let exit = last.map { l in l["signal"].map { "signal \($0.text)" } ?? "code \(l["code"]?.text ?? "-")" } ?? "-"
+                var state = w["state"]?.text ?? "-"
+                if w["crashLooping"]?.bool == true { state += " (crash loop)" }
+                return [
+                    w["id"]?.text ?? "-", w["pid"]?.text ?? "-", w["generation"]?.text ?? "-", state,
+                    w["pid"]?.number != nil ? duration(w["uptimeSeconds"]?.number) : "-",
+                    w["restarts"]?.text ?? "0", w["cpuSeconds"]?.number.map { "\(Double(Int($0 * 10)) / 10)s" } ?? "-",
+                    mebibytes(w["rssBytes"]?.number), exit, w["status"]?.text ?? "-",
+                ]
+            })
+        if let last = app["lastReload"]?.object {
+            out += "LAST \(last["kind"]?.text.uppercased() ?? "RELOAD"): generation \(last["generation"]?.text ?? "-") \(last["result"]?.text ?? "-")"
+            if let error = last["error"]?.text, last["error"] != .null { out += ": \(error)" }
+            out += "\n"
+        }
         return out
     }
 

@@ -134,6 +134,10 @@ int csidecar_notify_socket(const char *path);
 /// pid (0 when unknown). Returns the bytes kept, or -1 with errno (EAGAIN: none waiting).
 long csidecar_recv_notify(int fd, char *buffer, unsigned long length, int *sender);
 
+/// sd_notify(3)'s client side: sends `text` to the datagram socket at `path` (`@` for the
+/// abstract namespace). Returns 0, or -1 with errno.
+int csidecar_notify_send(const char *path, const char *text);
+
 /// The accept queue of a listening TCP socket: connections waiting and the backlog's size.
 int csidecar_listen_queue(int fd, unsigned *queued, unsigned *backlog);
 

@@ -15,6 +15,7 @@ public struct AppStatus: Sendable, Encodable {
         public var generation: Int
         public var state: String
         public var startedAt: String
+        public var uptimeSeconds: Double
         public var restarts: Int
         public var crashLooping: Bool
         public var lastExit: LastExit?
@@ -77,6 +78,7 @@ extension Supervisor {
 
     func snapshot(socketAddress: String?) -> AppStatus {
         let m = machine
+        let now = clock.now
         let workers = m.workers.sorted { ($0.id, $0.generation, $0.key) < ($1.id, $1.generation, $1.key) }.map { w -> AppStatus.Worker in
             let slot = m.slots[w.id]
             let figures = w.pid.flatMap { WorkerFigures.read(pid: $0) }
@@ -87,7 +89,8 @@ extension Supervisor {
                 }
             }
             return AppStatus.Worker(
-                id: w.id, pid: w.pid, generation: w.generation, state: w.state.rawValue, startedAt: iso(w.startedAt), restarts: slot.restarts,
+                id: w.id, pid: w.pid, generation: w.generation, state: w.state.rawValue, startedAt: iso(w.startedAt),
+                uptimeSeconds: ((now - w.startedAt).seconds * 1000).rounded() / 1000, restarts: slot.restarts,
                 crashLooping: slot.crashLooping, lastExit: last, rssBytes: figures?.residentBytes, cpuSeconds: figures?.cpuSeconds, status: w.status)
         }
         var socket: AppStatus.Socket?

@@ -49,12 +49,23 @@ public struct ListenerSpec: Sendable {
     public var name: String
     public var address: SocketAddress
     public var router: Router
+    /// A listening socket opened by another process and inherited (`LISTEN_FDS`), served
+    /// instead of binding `address` (whose port is then read from the socket).
+    public var inherited: Int32?
 
     /// A listener answering with `router` (its middleware applied when the server starts).
     public init(name: String, address: SocketAddress, router: Router) {
         self.name = name
         self.address = address
         self.router = router
+    }
+
+    /// A listener on the inherited listening socket `fd` (socket activation: fd 3 from
+    /// `cluster-sidecar run` or systemd). It is made non-blocking, which every process
+    /// sharing it sees.
+    public init(name: String, inherited fd: Int32, router: Router) {
+        self.init(name: name, address: SocketAddress(host: "0.0.0.0", port: 0)!, router: router)
+        inherited = fd
     }
 }
 
