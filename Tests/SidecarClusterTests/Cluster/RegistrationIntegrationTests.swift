@@ -129,7 +129,7 @@ import Testing
 }
 
 @Suite struct DemoTests {
-    @Test func demo_formsAClusterOfThree_andStopsCleanly() throws {
+    @Test func demo_formsAClusterOfThree_eachRunningItsEchoApp_andStopsCleanly() throws {
         let p = try SidecarProcess(arguments: ["demo", "--duration", "4"])
         #expect(p.waitForExit(timeout: 30) == 0)
         let out = String(decoding: (p.process.standardOutput as! Pipe).fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
@@ -137,9 +137,11 @@ import Testing
         let final = try #require(tables.last)
         #expect(final.components(separatedBy: "registered").count - 1 == 3, "\(out)")
         #expect(final.contains("3     yes"))
+        // Each sidecar runs its echo application with two workers (`run`).
+        #expect(final.components(separatedBy: "2/2 gen 1").count - 1 == 3, "\(out)")
         #expect(out.components(separatedBy: ": exit 0").count - 1 == 3)
         #expect(out.contains("3 nodes answered"))
-        #expect(out.contains(#"{"hello":"demo","node":1},{"hello":"demo","node":2},{"hello":"demo","node":3}"#))
+        for node in 1...3 { #expect(out.contains(#""hello":"demo","node":\#(node),"pid":"#), "\(out)") }
     }
 }
 
