@@ -34,3 +34,19 @@ schemathesis run openapi.yaml --url "http://127.0.0.1:$CLUSTER" --include-tag cl
 # After that traffic: /metrics through the Prometheus reference parser, labels still bounded.
 python3 -c 'import prometheus_client' 2>/dev/null || pip install -q prometheus-client
 python3 scripts/check-metrics.py "http://127.0.0.1:$LOCAL"
+
+# Supervisor mode: the same sidecar running the demo's echo application with two workers; the
+# app endpoints (reloads, replacements) and /status with its `app` part, then /metrics again.
+RUN_LOCAL=$(free_port)
+LOCAL_PORT=$RUN_LOCAL CLUSTER_PORT=0 CLUSTER_ADDRESS=127.0.0.1 APP_ADDRESS=127.0.0.1 APP_PORT=0 APP_WORKERS=2 \
+  APP_READY=notify APP_STOP_TIMEOUT=5 LOG_LEVEL=warning "$BIN" run -- "$BIN" echo >/dev/null 2>&1 &
+RUN_PID=$!
+trap 'kill $PID $RUN_PID 2>/dev/null || true' EXIT
+ready() { python3 -c 'import sys,urllib.request;urllib.request.urlopen(sys.argv[1],timeout=1)' "$1" 2>/dev/null; }
+for _ in $(seq 200); do ready "http://127.0.0.1:$RUN_LOCAL/readyz" && break; sleep 0.05; done
+ready "http://127.0.0.1:$RUN_LOCAL/readyz" || { echo "contract: the supervised sidecar did not get ready"; exit 1; }
+schemathesis run openapi.yaml --url "http://127.0.0.1:$RUN_LOCAL" --include-operation-id-regex '^(status|app[A-Za-z]*)$' \
+  --suppress-health-check=filter_too_much
+python3 scripts/check-metrics.py "http://127.0.0.1:$RUN_LOCAL"
+kill -TERM $RUN_PID
+wait $RUN_PID

@@ -14,7 +14,7 @@ public enum AppRoutes {
         }
         router.onAsync("POST", "/app/workers/{id}/restart") { request in
             guard let (supervisor, _) = context.supervisor else { return noSupervisor() }
-            guard let text = request.pathParameters["id"], let id = Int(text), text.first != "+" else {
+            guard let text = request.pathParameters["id"], let id = workerID(text) else {
                 return .error(400, code: "bad_worker_id", message: "the worker id is a whole number (APP_WORKER_ID)")
             }
             return answer(await supervisor.replace(id: id), supervisor)
@@ -37,6 +37,13 @@ public enum AppRoutes {
         case .failure(.notRunning(let id)):
             return .error(409, code: "worker_not_running", message: "worker \(id) is waiting to be started again")
         }
+    }
+
+    /// A whole number (`-1` and numbers past `Int` are no worker's id, so 404, not 400).
+    static func workerID(_ text: String) -> Int? {
+        let digits = text.hasPrefix("-") ? text.dropFirst() : Substring(text)
+        guard !digits.isEmpty, digits.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
+        return Int(text) ?? -1
     }
 
     static func noSupervisor() -> HTTPResponse {

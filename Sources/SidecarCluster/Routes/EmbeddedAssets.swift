@@ -29,6 +29,7 @@ tags:
   - { name: probes, description: "both listeners, no auth" }
   - { name: local, description: "local API (127.0.0.1:8461): the microservice and operators" }
   - { name: cluster, description: "cluster API (0.0.0.0:8460): mIT and peer sidecars, bearer JWT" }
+  - { name: app, description: "local API under `cluster-sidecar run`: the application's workers" }
 servers:
   - url: http://127.0.0.1:8461
     description: local API
@@ -53,8 +54,10 @@ paths:
     get:
       summary: Readiness. Both listeners, no auth.
       description: |
-        200 when in rotation (switch on, not shutting down), registered with mIT (always
-        true without `MIT_URL`) and the application healthy when `APP_HEALTH_URL` is set.
+        200 when in rotation (switch on, not shutting down, and under `cluster-sidecar run` some
+        worker ready), registered with mIT (always true without `MIT_URL`; under `run` only after
+        the first generation of workers is ready) and the application healthy when
+        `APP_HEALTH_URL` is set.
       operationId: readyz
       tags: [probes]
       responses:
@@ -81,7 +84,7 @@ paths:
             application/json:
               schema: { $ref: "#/components/schemas/Status" }
         "503":
-          description: out of rotation (switched off, or shutting down)
+          description: out of rotation (switched off, shutting down, or under `run` no worker ready)
           content:
             application/json:
               schema: { $ref: "#/components/schemas/Error" }
@@ -142,7 +145,10 @@ paths:
         http_status), `cluster_sidecar_cluster_servers`, `cluster_sidecar_registration_state`
         (`state`, 1 for the current one), `cluster_sidecar_registrations_total` and
         `cluster_sidecar_lease_renewals_total` (`result`: ok, failed),
-        `cluster_sidecar_membership_changes_total` (`kind`: join, leave), and the process
+        `cluster_sidecar_membership_changes_total` (`kind`: join, leave); under `cluster-sidecar run`
+        `cluster_sidecar_app_workers` (gauge, `state`: starting, ready, stopping, exited, backoff),
+        `cluster_sidecar_app_worker_restarts_total` and `cluster_sidecar_app_reloads_total` (`result`:
+        succeeded, rolled_back, cancelled); and the process
         collector's `process_cpu_seconds_total`, `process_resident_memory_bytes`,
         `process_open_fds`, `process_max_fds`, `process_start_time_seconds`.
       operationId: metrics
@@ -371,6 +377,96 @@ paths:
                   serverId: { type: string }
         "401": { $ref: "#/components/responses/InvalidToken" }
         "404": { description: unknown server, content: { application/json: { schema: { $ref: "#/components/schemas/Error" } } } }
+  /app/workers:
+    get:
+      summary: The application's workers under `cluster-sidecar run` (local API).
+      description: |
+        Every worker process (during a reload both generations), its slot (`id`, `APP_WORKER_ID`),
+        state, restarts, last exit and figures from `/proc`; the shared socket with the kernel's
+        figures (established connections on its port, the accept queue); the rolling change
+        running and the last one that ended. `409 no_supervisor` on a sidecar started without `run`.
+      operationId: appWorkers
+      tags: [local, app]
+      security: [{}, { localToken: [] }]
+      responses:
+        "200":
+          description: the workers
+          content:
+            application/json:
+              schema: { $ref: "#/components/schemas/AppStatus" }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "409": { $ref: "#/components/responses/NoSupervisor" }
+  /app/reload:
+    post:
+      summary: Start a rolling restart of the workers (the same as SIGUSR2).
+      description: |
+        A whole new generation starts; once every new worker is ready the old ones get SIGTERM
+        (SIGKILL after `APP_STOP_TIMEOUT`). A new worker that exits, or is not ready within
+        `APP_READY_TIMEOUT`, rolls it back: the new generation is stopped, the old one keeps serving.
+        Answers at once with the change started; follow it in `GET /app/workers` (`running`,
+        then `lastReload`). A second reload, or a replacement, while one runs is refused (409), not queued.
+      operationId: appReload
+      tags: [local, app]
+      security: [{}, { localToken: [] }]
+      responses:
+        "202":
+          description: started
+          content:
+            application/json:
+              schema: { $ref: "#/components/schemas/AppChange" }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "409":
+          description: "`reload_in_progress` (another reload or replacement runs), or `no_supervisor`"
+          content:
+            application/json:
+              schema: { $ref: "#/components/schemas/Error" }
+        "503":
+          description: "`shutting_down`: the workers are being stopped"
+          content:
+            application/json:
+              schema: { $ref: "#/components/schemas/Error" }
+  /app/workers/{id}/restart:
+    parameters:
+      - name: id
+        in: path
+        required: true
+        description: the worker's slot, `APP_WORKER_ID` (0 to APP_WORKERS - 1)
+        schema: { type: integer, minimum: 0 }
+    post:
+      summary: Replace one worker (it may ask for it itself through `CLUSTER_SIDECAR_URL`).
+      description: |
+        Its successor starts first; once it is ready the old one gets SIGTERM. If the successor
+        fails, the old one keeps serving. Refused (409) while a reload or replacement runs.
+      operationId: appWorkerRestart
+      tags: [local, app]
+      security: [{}, { localToken: [] }]
+      responses:
+        "202":
+          description: started
+          content:
+            application/json:
+              schema: { $ref: "#/components/schemas/AppChange" }
+        "400":
+          description: "`bad_worker_id`: not a whole number"
+          content:
+            application/json:
+              schema: { $ref: "#/components/schemas/Error" }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "404":
+          description: "`no_such_worker`"
+          content:
+            application/json:
+              schema: { $ref: "#/components/schemas/Error" }
+        "409":
+          description: "`reload_in_progress`, `worker_not_running` (it waits for its respawn), or `no_supervisor`"
+          content:
+            application/json:
+              schema: { $ref: "#/components/schemas/Error" }
+        "503":
+          description: "`shutting_down`"
+          content:
+            application/json:
+              schema: { $ref: "#/components/schemas/Error" }
 components:
   securitySchemes:
     clusterJWT:
@@ -406,7 +502,70 @@ components:
       content:
         application/json:
           schema: { $ref: "#/components/schemas/Error" }
+    NoSupervisor:
+      description: "`no_supervisor`: the sidecar was not started as `cluster-sidecar run`"
+      content:
+        application/json:
+          schema: { $ref: "#/components/schemas/Error" }
   schemas:
+    AppChange:
+      type: object
+      required: [kind, generation, result, startedAt]
+      properties:
+        kind: { type: string, enum: [reload, replace] }
+        worker: { type: integer, description: the worker replaced (replace only) }
+        reason: { type: string, enum: [request, memory], description: why it was replaced (replace only) }
+        generation: { type: integer, description: the generation of the incoming workers }
+        result: { type: string, enum: [running, succeeded, rolled_back, cancelled] }
+        error: { type: string, description: why it was rolled back }
+        startedAt: { type: string, format: date-time }
+        endedAt: { type: string, format: date-time }
+    AppStatus:
+      type: object
+      required: [generation, command, workers, reloads, restarts]
+      properties:
+        generation: { type: integer, description: the generation serving }
+        command: { type: array, items: { type: string } }
+        workers:
+          type: array
+          items:
+            type: object
+            required: [id, generation, state, startedAt, uptimeSeconds, restarts, crashLooping]
+            properties:
+              id: { type: integer }
+              pid: { type: integer, description: absent while in backoff or exited }
+              generation: { type: integer }
+              state: { type: string, enum: [starting, ready, stopping, exited, backoff] }
+              startedAt: { type: string, format: date-time }
+              uptimeSeconds: { type: number }
+              restarts: { type: integer, description: workers started in this slot to replace one }
+              crashLooping: { type: boolean, description: it exited three times in a row before it was ready }
+              lastExit:
+                type: object
+                required: [at]
+                properties:
+                  code: { type: integer }
+                  signal: { type: integer }
+                  at: { type: string, format: date-time }
+              rssBytes: { type: integer }
+              cpuSeconds: { type: number }
+              status: { type: string, description: the last STATUS= it sent to NOTIFY_SOCKET }
+        socket:
+          type: object
+          description: the shared socket (absent without APP_PORT)
+          required: [address, connections, acceptQueue, backlog]
+          properties:
+            address: { type: string }
+            connections: { type: integer, description: established connections on its port }
+            acceptQueue: { type: integer, description: connections waiting for a worker to accept them }
+            backlog: { type: integer }
+        running: { $ref: "#/components/schemas/AppChange" }
+        lastReload: { $ref: "#/components/schemas/AppChange" }
+        reloads:
+          type: object
+          description: reloads that ended, by result
+          additionalProperties: { type: integer }
+        restarts: { type: integer }
     Count:
       type: object
       required: [nbServers]
@@ -610,6 +769,7 @@ components:
             failed: { type: integer }
             last: { type: string, format: date-time }
             nextInSeconds: { type: number }
+        app: { $ref: "#/components/schemas/AppStatus" }
     Status:
       type: object
       required: [status]
@@ -632,7 +792,8 @@ components:
               type: string
               description: |
                 A stable label: not_found, method_not_allowed (405, with `Allow`), unauthorized, no_registry,
-                not_ready, out_of_rotation, request_timeout (408), and the parser's refusals:
+                not_ready, out_of_rotation, request_timeout (408), no_supervisor, reload_in_progress,
+                worker_not_running, no_such_worker, bad_worker_id, shutting_down, and the parser's refusals:
                 bad_request_line, bad_method, bad_target, bad_version, bad_header, obs_fold,
                 missing_host, duplicate_host, bad_host, bad_content_length, conflicting_framing,
                 bad_transfer_encoding, bad_chunk (400); body_too_large (413);
