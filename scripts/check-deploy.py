@@ -20,9 +20,14 @@ def help_text(*args):
 
 sidecar_help = help_text()
 registry_help = help_text("registry")
-known_vars = set(re.findall(r"env\s+([A-Z0-9_]+)", sidecar_help + registry_help))
+run_help = help_text("run")
+known_vars = set(re.findall(r"env\s+([A-Z0-9_]+)", sidecar_help + registry_help + run_help))
 known_vars |= {v + "_FILE" for v in known_vars}
-known_flags = {"sidecar": set(re.findall(r"(--[a-z0-9-]+)", sidecar_help)), "registry": set(re.findall(r"(--[a-z0-9-]+)", registry_help))}
+known_flags = {
+    "sidecar": set(re.findall(r"(--[a-z0-9-]+)", sidecar_help)),
+    "registry": set(re.findall(r"(--[a-z0-9-]+)", registry_help)),
+    "run": set(re.findall(r"(--[a-z0-9-]+)", run_help)),
+}
 # Variables the examples set for the application or for Kubernetes' own substitution.
 not_ours = {"POD_IP", "CLUSTER_SIDECAR_URL", "CLUSTER_SIDECAR_TOKEN_FILE"}
 
@@ -41,7 +46,9 @@ def check_env(where, names):
 def check_args(where, args):
     global checked
     args = [str(a) for a in args or []]
-    kind = "registry" if args[:1] == ["registry"] else "sidecar"
+    kind = args[0] if args[:1] in (["registry"], ["run"]) else "sidecar"
+    # After `--` comes the application's command (run), not ours.
+    args = args[: args.index("--")] if "--" in args else args
     for arg in args:
         if arg.startswith("--"):
             checked += 1
