@@ -86,17 +86,29 @@ void csidecar_drain_signalfd(int fd) {
     while (read(fd, info, sizeof info) > 0) {}
 }
 
+/// Fills `sa` for `path` (`@` first: the abstract namespace); returns the address length, or 0.
+static socklen_t unix_address(struct sockaddr_un *sa, const char *path) {
+    memset(sa, 0, sizeof *sa);
+    sa->sun_family = AF_UNIX;
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof sa->sun_path) { errno = ENAMETOOLONG; return 0; }
+    memcpy(sa->sun_path, path, n);
+    if (path[0] == '@') {
+        sa->sun_path[0] = 0;
+        return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
+    }
+    return (socklen_t)sizeof *sa;
+}
+
 int csidecar_notify_socket(const char *path) {
+    struct sockaddr_un sa;
+    socklen_t length = unix_address(&sa, path);
+    if (length == 0) return -1;
     int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) return -1;
-    struct sockaddr_un sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sun_family = AF_UNIX;
-    if (strlen(path) >= sizeof sa.sun_path) { close(fd); errno = ENAMETOOLONG; return -1; }
-    strcpy(sa.sun_path, path);
-    unlink(path);
+    if (path[0] != '@') unlink(path);
     int on = 1;
-    if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof on) != 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+    if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof on) != 0 || bind(fd, (struct sockaddr *)&sa, length) != 0) {
         int e = errno;
         close(fd);
         errno = e;
@@ -145,15 +157,11 @@ int csidecar_listen_queue(int fd, unsigned *queued, unsigned *backlog) {
 
 int csidecar_notify_send(const char *path, const char *text) {
     struct sockaddr_un sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sun_family = AF_UNIX;
-    size_t n = strlen(path);
-    if (n == 0 || n >= sizeof sa.sun_path) { errno = EINVAL; return -1; }
-    memcpy(sa.sun_path, path, n);
-    if (path[0] == '@') sa.sun_path[0] = 0;  // the abstract namespace
+    socklen_t length = unix_address(&sa, path);
+    if (length == 0) return -1;
     int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return -1;
-    ssize_t sent = sendto(fd, text, strlen(text), MSG_NOSIGNAL, (struct sockaddr *)&sa, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n));
+    ssize_t sent = sendto(fd, text, strlen(text), MSG_NOSIGNAL, (struct sockaddr *)&sa, length);
     int e = errno;
     close(fd);
     errno = e;

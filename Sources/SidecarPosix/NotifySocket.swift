@@ -8,15 +8,23 @@ public final class NotifySocket {
     /// The path workers send to.
     public let path: String
 
-    /// Binds at `path` (an old file there is replaced).
+    /// Binds at `path`: `@name` in the abstract namespace (no file, nothing to clean up, works on
+    /// a read-only file system; visible in the network namespace), else a file (an old one there
+    /// is replaced).
     public init(path: String) throws(SystemError) {
         fd = try syscallChecked("bind \(path)") { csidecar_notify_socket(path) }
         self.path = path
     }
 
+    /// A name in the abstract namespace no other process picks: two sidecars sharing a network
+    /// namespace (a pod) may both be PID 1 of their own pid namespace.
+    public static func uniqueAbstractPath() -> String {
+        "@cluster-sidecar-\(getpid())-\(String(csidecar_random64() & 0xFFFF_FFFF, radix: 16)).notify"
+    }
+
     deinit {
         close(fd)
-        unlink(path)
+        if !path.hasPrefix("@") { unlink(path) }
     }
 
     /// One waiting message: the sender's pid (0 when unknown) and its `KEY=value` lines; nil

@@ -79,11 +79,20 @@ enum StatusTables {
                     mebibytes(w["rssBytes"]?.number), exit, w["status"]?.text ?? "-",
                 ]
             })
-        if let last = app["lastReload"]?.object {
-            out += "LAST \(last["kind"]?.text.uppercased() ?? "RELOAD"): generation \(last["generation"]?.text ?? "-") \(last["result"]?.text ?? "-")"
-            if let error = last["error"]?.text, last["error"] != .null { out += ": \(error)" }
-            out += "\n"
+        if let running = app["running"]?.object {
+            out += "RUNNING: \(change(running))\n"
         }
+        if let last = app["lastReload"]?.object { out += "LAST RELOAD: \(change(last))\n" }
+        if let last = app["lastReplacement"]?.object { out += "LAST REPLACEMENT: \(change(last))\n" }
+        return out
+    }
+
+    /// `generation 3 succeeded`, `worker 1 (memory) rolled_back: why`.
+    static func change(_ c: [String: JSONValue]) -> String {
+        var out = c["kind"]?.text == "replace"
+            ? "worker \(c["worker"]?.text ?? "-") (\(c["reason"]?.text ?? "-")) \(c["result"]?.text ?? "-")"
+            : "generation \(c["generation"]?.text ?? "-") \(c["result"]?.text ?? "-")"
+        if let error = c["error"], error != .null { out += ": \(error.text)" }
         return out
     }
 

@@ -127,8 +127,9 @@ int csidecar_child_signals(void);
 /// Reads every pending record of a signalfd.
 void csidecar_drain_signalfd(int fd);
 
-/// Binds a non-blocking datagram socket at `path` (an old file there is replaced) that
-/// receives its senders' credentials (SO_PASSCRED). Returns it, or -1 with errno.
+/// Binds a non-blocking datagram socket at `path` (`@` first: the abstract namespace; else an
+/// old file there is replaced) that receives its senders' credentials (SO_PASSCRED). Returns
+/// it, or -1 with errno.
 int csidecar_notify_socket(const char *path);
 /// Receives one datagram into `buffer` (cut at `length`); `sender` gets the sending process's
 /// pid (0 when unknown). Returns the bytes kept, or -1 with errno (EAGAIN: none waiting).

@@ -561,6 +561,7 @@ components:
             backlog: { type: integer }
         running: { $ref: "#/components/schemas/AppChange" }
         lastReload: { $ref: "#/components/schemas/AppChange" }
+        lastReplacement: { $ref: "#/components/schemas/AppChange" }
         reloads:
           type: object
           description: reloads that ended, by result

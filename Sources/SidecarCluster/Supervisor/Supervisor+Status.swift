@@ -51,6 +51,7 @@ public struct AppStatus: Sendable, Encodable {
     /// The reload or replacement running now.
     public var running: Change?
     public var lastReload: Change?
+    public var lastReplacement: Change?
     public var reloads: [String: Int]
     public var restarts: Int
 }
@@ -99,10 +100,10 @@ extension Supervisor {
             let port = (try? Socket.boundPort(fd)) ?? 0
             socket = .init(address: socketAddress, connections: ListenerFigures.established(port: port), acceptQueue: queue?.waiting ?? 0, backlog: queue?.backlog ?? 0)
         }
-        let lastReload = m.lastOperation.map(change)
         return AppStatus(
             generation: m.generation, command: launch.command, workers: workers, socket: socket, running: m.operation.map(change),
-            lastReload: lastReload, reloads: reloadCounts, restarts: m.restartsTotal)
+            lastReload: m.lastReload.map(change), lastReplacement: m.lastReplacement.map(change), reloads: reloadCounts,
+            restarts: m.restartsTotal)
     }
 
     func change(_ op: SupervisorMachine.Operation) -> AppStatus.Change {

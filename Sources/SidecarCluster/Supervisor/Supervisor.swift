@@ -61,10 +61,7 @@ public final class Supervisor: @unchecked Sendable {  // machine, descriptors an
         health.setWorkersReady(false)
         let exits = try ChildExits()
         self.exits = exits
-        if settings.readiness == .notify {
-            let dir = launch.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
-            notify = try NotifySocket(path: "\(dir)/cluster-sidecar-\(getpid()).notify")
-        }
+        if settings.readiness == .notify { notify = try NotifySocket(path: NotifySocket.uniqueAbstractPath()) }
         let source = Source(self)
         self.source = source
         loop.host(source)

@@ -106,8 +106,13 @@ extension SupervisorMachine {
 
     mutating func finish(_ op: Operation) -> [Action] {
         operation = nil
-        lastOperation = op
-        if case .reload = op.kind { reloadResults[op.result, default: 0] += 1 }
+        switch op.kind {
+        case .reload:
+            lastReload = op
+            reloadResults[op.result, default: 0] += 1
+        case .replace:
+            lastReplacement = op
+        }
         return [.report(.operationEnded(op))]
     }
 }

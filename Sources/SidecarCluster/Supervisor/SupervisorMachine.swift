@@ -113,8 +113,10 @@ public struct SupervisorMachine: Sendable {
     /// The generation serving (the last whose reload succeeded).
     public internal(set) var generation = 0
     public internal(set) var operation: Operation?
-    /// The last reload or replacement that ended.
-    public internal(set) var lastOperation: Operation?
+    /// The last reload that ended.
+    public internal(set) var lastReload: Operation?
+    /// The last replacement that ended.
+    public internal(set) var lastReplacement: Operation?
     /// Reloads that ended, by result.
     public internal(set) var reloadResults: [Operation.Result: Int] = [:]
     /// Every slot has had a ready worker (registration waits for it).

@@ -135,7 +135,7 @@ import Testing
         #expect(signals(m.tick(now: t(2.5))).isEmpty && m.generation == 1)
         let done = m.tick(now: t(3))
         #expect(signals(done).map(\.0).sorted() == [1000, 1001] && signals(done).allSatisfy { $0.1 == SIGTERM })
-        #expect(m.generation == 2 && m.operation == nil && m.lastOperation?.result == .succeeded)
+        #expect(m.generation == 2 && m.operation == nil && m.lastReload?.result == .succeeded)
         #expect(pids(m, state: .stopping) == [1000, 1001] && pids(m, state: .ready) == [1002, 1003])
         // The old ones exit: gone from the list. One lingers: SIGKILL after the stop timeout.
         _ = m.exited(pid: 1000, reason: .code(0), now: t(3.5))
@@ -158,7 +158,7 @@ import Testing
         run(&m, try m.reload(now: t(2)).get().1)
         let a = m.exited(pid: 1002, reason: .code(3), now: t(2.1))
         #expect(signals(a).map(\.0) == [1003])
-        #expect(m.lastOperation?.result == .rolledBack && m.lastOperation?.error?.contains("exited (exit code 3)") == true)
+        #expect(m.lastReload?.result == .rolledBack && m.lastReload?.error?.contains("exited (exit code 3)") == true)
         #expect(m.generation == 1 && pids(m, state: .ready) == [1000, 1001] && m.reloadResults[.rolledBack] == 1)
         _ = m.exited(pid: 1003, reason: .code(0), now: t(2.2))
         #expect(m.workers.count == 2 && m.workers.allSatisfy { $0.generation == 1 && $0.state == .ready })
@@ -175,8 +175,8 @@ import Testing
         run(&m, try m.reload(now: t(2)).get().1)
         _ = m.notified(pid: 1002, fields: [("READY", "1")], now: t(3))
         let a = m.tick(now: t(12))
-        #expect(signals(a).map(\.0).sorted() == [1002, 1003] && m.lastOperation?.result == .rolledBack)
-        #expect(m.lastOperation?.error?.contains("not ready within 10s") == true && pids(m, state: .ready) == [1000, 1001])
+        #expect(signals(a).map(\.0).sorted() == [1002, 1003] && m.lastReload?.result == .rolledBack)
+        #expect(m.lastReload?.error?.contains("not ready within 10s") == true && pids(m, state: .ready) == [1000, 1001])
     }
 
     @Test func replace_startsTheSuccessorFirst_thenStopsTheOld() throws {
@@ -186,7 +186,7 @@ import Testing
         #expect(op.kind == .replace(id: 1, reason: "memory") && spawns(a).map(\.id) == [1] && spawns(a)[0].generation == 1)
         run(&m, a)
         let done = m.tick(now: t(3))
-        #expect(signals(done).map(\.0) == [1001] && m.slots[1].restarts == 1 && m.lastOperation?.result == .succeeded)
+        #expect(signals(done).map(\.0) == [1001] && m.slots[1].restarts == 1 && m.lastReplacement?.result == .succeeded && m.lastReload == nil)
     }
 
     @Test func shutdown_stopsEveryWorker_killsAfterTheTimeout_noRespawn_cancelsAReload() throws {
@@ -195,7 +195,7 @@ import Testing
         run(&m, try m.reload(now: t(2)).get().1)
         let a = m.shutdown(now: t(3))
         #expect(signals(a).map(\.0).sorted() == [1000, 1002, 1003] && signals(a).allSatisfy { $0.1 == SIGTERM })
-        #expect(m.lastOperation?.result == .cancelled && m.refusal() == .shuttingDown)
+        #expect(m.lastReload?.result == .cancelled && m.refusal() == .shuttingDown)
         _ = m.exited(pid: 1000, reason: .code(0), now: t(3.5))
         _ = m.exited(pid: 1002, reason: .code(0), now: t(3.5))
         #expect(!m.isStopped)

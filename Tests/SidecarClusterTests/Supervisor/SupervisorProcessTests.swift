@@ -142,4 +142,41 @@ import Testing
         try app.setMode("serve")
         #expect(SupervisedApp.waitUntil(20) { try app.local("GET", "/ecv").status == 200 })
     }
+
+    @Test func registration_waitsForTheFirstGeneration_withTheServerURLFromAPP_PORT() throws {
+        let (registry, port) = try SidecarProcess.registry(leaseTime: 30)
+        defer { registry.signal(SIGTERM); _ = registry.waitForExit() }
+        var env = SidecarProcess.memberEnvironment(registry: port)
+        env["SERVER_URL"] = nil
+        env["APP_READY"] = "1.5"
+        let app = try SupervisedApp(workers: 2, environment: env)
+        let early = try app.local("GET", "/status").body
+        #expect(early["REGISTRATION_STATUS"] as? String == "waiting" || early["REGISTRATION_STATUS"] as? String == nil, "\(early)")
+        #expect((early["registration"] as? [String: Any])?["serverId"] == nil)
+        #expect(SupervisedApp.waitUntil(10) { try app.local("GET", "/status").body["REGISTRATION_STATUS"] as? String == "registered" })
+        #expect(try app.readyPIDs().count == 2)
+        let me = try app.local("GET", "/status").body["server"] as? [String: Any]
+        #expect(me?["url"] as? String == "http://127.0.0.1:\(app.app)")
+        #expect(try app.local("GET", "/readyz").status == 200)
+    }
+
+    @Test func maxMemory_replacesAWorkerAbove_it_rolling() throws {
+        // 1 MiB: every Python worker is above it, so each is replaced in turn, never two at once.
+        let app = try SupervisedApp(workers: 2, environment: ["APP_MAX_MEMORY": "1"])
+        #expect(SupervisedApp.waitUntil(10) {
+            let last = try app.status()["lastReplacement"] as? [String: Any]
+            return last?["reason"] as? String == "memory" && last?["result"] as? String == "succeeded"
+        })
+        #expect(try app.status()["restarts"] as? Int ?? 0 >= 1)
+        #expect(app.hit() != nil)
+    }
+
+    @Test func statusCommand_showsTheWorkersTable() throws {
+        let app = try SupervisedApp(workers: 2)
+        #expect(app.waitReady(2))
+        let r = try SidecarProcess.run(["status", "--local-port", "\(app.local)"])
+        #expect(r.status == 0)
+        #expect(r.out.contains("WORKERS: generation 1, socket 127.0.0.1:\(app.app)"), "\(r.out)")
+        #expect(r.out.contains("ID  PID") && r.out.components(separatedBy: "  ready  ").count - 1 == 2, "\(r.out)")
+    }
 }
