@@ -34,16 +34,7 @@ struct ClusterSidecar: ParsableCommand {
     func run() throws {
         // Before any thread starts, so every thread inherits the mask and only sigwait sees them.
         csidecar_block_signals()
-        let (environment, flags) = (Environment.current(), settings.flagValues)
-        let resolve: @Sendable () throws(ConfigError) -> SidecarConfiguration = {
-            try ConfigResolver(environment: environment, flags: flags, readFile: Environment.readFile).resolve()
-        }
-        let configuration: SidecarConfiguration
-        do {
-            configuration = try resolve()
-        } catch {
-            Environment.fail(error.description, status: ExitStatus.configuration)
-        }
+        let (configuration, resolve) = Environment.resolveSettings(environment: Environment.current(), flags: settings.flagValues)
         let runtime = Runtime(configuration: configuration, resolve: resolve)
         Signals.run { await runtime.run() }
     }

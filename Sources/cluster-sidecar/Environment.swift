@@ -1,4 +1,5 @@
 import Glibc
+import SidecarCluster
 
 /// Process-level helpers: the environment, files, fatal exits.
 enum Environment {
@@ -28,6 +29,21 @@ enum Environment {
             bytes.append(contentsOf: chunk[0..<n])
         }
         return ferror(f) != 0 ? nil : String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// The sidecar's settings from `environment` and `flags` (a bad one exits 64 naming it),
+    /// and how to read them again (SIGHUP).
+    static func resolveSettings(
+        environment: [String: String], flags: [String: String]
+    ) -> (SidecarConfiguration, @Sendable () throws(ConfigError) -> SidecarConfiguration) {
+        let resolve: @Sendable () throws(ConfigError) -> SidecarConfiguration = { () throws(ConfigError) in
+            try ConfigResolver(environment: environment, flags: flags, readFile: Environment.readFile).resolve()
+        }
+        do {
+            return (try resolve(), resolve)
+        } catch {
+            fail(error.description, status: ExitStatus.configuration)
+        }
     }
 
     /// Prints one line on stderr and exits with `status`.

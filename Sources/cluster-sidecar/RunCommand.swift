@@ -63,15 +63,7 @@ struct RunCommand: ParsableCommand {
         if let listener, flags[ConfigKey.serverURL.rawValue] == nil, (environment[ConfigKey.serverURL.rawValue] ?? "").isEmpty {
             flags[ConfigKey.serverURL.rawValue] = Self.serverURL(listener.address)
         }
-        let resolve: @Sendable () throws(ConfigError) -> SidecarConfiguration = { [flags] () throws(ConfigError) in
-            try ConfigResolver(environment: environment, flags: flags, readFile: Environment.readFile).resolve()
-        }
-        let configuration: SidecarConfiguration
-        do {
-            configuration = try resolve()
-        } catch {
-            Environment.fail(error.description, status: ExitStatus.configuration)
-        }
+        let (configuration, resolve) = Environment.resolveSettings(environment: environment, flags: flags)
         let supervision = Supervision(
             settings: appConfiguration.supervisor, command: command, environment: environment, listener: listener?.fd,
             socketAddress: listener.map { "\($0.address)" })

@@ -1,4 +1,5 @@
 import Glibc
+import SidecarPosix
 
 /// The process's own figures from `/proc/self` (Linux): what the standard Prometheus process
 /// collector reports, and `/status` shows. Every read is a few small files, done on demand.
@@ -55,20 +56,8 @@ public struct ProcessStats: Sendable, Equatable {
         return max(0, count - 1)  // the directory stream's own descriptor
     }
 
-    /// A file of `/proc` (their size reads as 0, so read until the end).
-    static func readSmallFile(_ path: String) -> String? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if n <= 0 { break }
-            bytes.append(contentsOf: chunk[0..<n])
-        }
-        return String(decoding: bytes, as: UTF8.self)
-    }
+    /// A file of `/proc`.
+    static func readSmallFile(_ path: String) -> String? { ProcFile.read(path) }
 }
 
 extension Substring {
