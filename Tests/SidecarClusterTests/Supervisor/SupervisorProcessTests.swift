@@ -117,6 +117,13 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: marker))
     }
 
+    @Test func run_withoutACommand_orWithABadSetting_exits64_withOneLine() throws {
+        let none = try SidecarProcess.run(["run"], environment: ["LOCAL_PORT": "0", "CLUSTER_PORT": "0"])
+        #expect(none.status == 64 && none.err.contains("after --") && none.err.split(separator: "\n").count == 1, "\(none)")
+        let bad = try SidecarProcess.run(["run", "--app-ready", "soon", "--", "true"], environment: ["LOCAL_PORT": "0", "CLUSTER_PORT": "0"])
+        #expect(bad.status == 64 && bad.err.contains("--app-ready"), "\(bad)")
+    }
+
     @Test func notifyReadiness_status_replacementOnRequest_andASecondReloadRefused() throws {
         let app = try SupervisedApp(workers: 2, environment: ["APP_READY": "notify"])
         #expect(app.waitReady(2))
