@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The status page in a real browser: starts the embedded registry and two sidecars, opens the
-# first one's /ui in Debian's chromium (driven by Playwright) and checks that the page lists
-# both members, registered, with traffic figures. Saves a screenshot (UI_SCREENSHOT, default
+# The status page in a real browser: starts the embedded registry and two sidecars (the first
+# running the demo's echo application with two workers, `run`), opens the first one's /ui in
+# Debian's chromium (driven by Playwright) and checks that the page lists both members,
+# registered, with traffic figures, and the two workers ready. Saves a screenshot (UI_SCREENSHOT, default
 # a temporary file). Needs a built binary: BIN (default .build/debug/cluster-sidecar).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,10 +24,12 @@ wait_port "$REG"
 LOCALS=()
 for k in 1 2; do
   L=$(free_port); C=$(free_port)
+  RUN=()
+  [ "$k" = 1 ] && RUN=(run --app-workers 2 --app-address 127.0.0.1 --app-port 0 --app-ready notify -- "$BIN" echo)
   MIT_URL=http://127.0.0.1:$REG OAUTH_TOKEN_URL=http://127.0.0.1:$REG/oauth/token OAUTH_CLIENT_ID=ui OAUTH_CLIENT_SECRET=ui \
     JWT_SECRET=$SECRET SERVER_TYPE=echo SERVER_ID="node-$k" SERVER_URL="http://127.0.0.1:9/app$k" \
     LOCAL_PORT=$L CLUSTER_PORT=$C CLUSTER_ADDRESS=127.0.0.1 REGISTRATION_RETRY=0.5 LOCAL_API_TOKEN=ui-token \
-    "$BIN" >"$WORK/sidecar$k.log" 2>&1 &
+    "$BIN" "${RUN[@]}" >"$WORK/sidecar$k.log" 2>&1 &
   LOCALS+=("$L")
 done
 for L in "${LOCALS[@]}"; do wait_port "$L"; done
@@ -53,9 +56,12 @@ with sync_playwright() as p:
     expect(page.locator("#registration")).to_contain_text("registered")
     expect(page.locator("#traffic tr")).to_have_count(2)
     expect(page.locator("#problem")).to_be_hidden()
+    expect(page.locator("#workers tr")).to_have_count(2)
+    expect(page.locator("#workers")).to_contain_text("ready")
+    expect(page.locator("#app-title")).to_contain_text("generation 1")
     page.screenshot(path=shot, full_page=True)
     browser.close()
     if errors:
         sys.exit("page errors: " + "; ".join(errors))
-print(f"ui-test: the page lists both members ({url}); screenshot {shot}")
+print(f"ui-test: the page lists both members and the two workers ({url}); screenshot {shot}")
 PY

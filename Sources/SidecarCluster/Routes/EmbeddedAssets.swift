@@ -871,6 +871,14 @@ components:
       <tbody id="traffic"></tbody>
     </table>
   </section>
+  <section class="wide" id="app" hidden>
+    <h2 id="app-title">Workers</h2>
+    <table>
+      <thead><tr><th class="num">ID</th><th class="num">PID</th><th class="num">Gen</th><th>State</th><th class="num">Uptime</th><th class="num">Restarts</th><th class="num">CPU</th><th class="num">Memory</th><th>Last exit</th><th>Status</th></tr></thead>
+      <tbody id="workers"></tbody>
+    </table>
+    <p id="app-reload"></p>
+  </section>
   <section>
     <h2>Fan-outs</h2>
     <dl id="fanout"></dl>
@@ -944,12 +952,35 @@ function render(s) {
     return row([cell(t.listener), cell(t.openConnections, "num"), cell(t.totalConnections, "num"), cell(r["2xx"], "num"),
       cell(r["3xx"], "num"), cell(r["4xx"], "num"), cell(r["5xx"], "num"), cell(bytes(t.bytesIn), "num"), cell(bytes(t.bytesOut), "num")]);
   }));
+  renderApp(s.app);
   const f = s.fanOut || {};
   const failures = Object.entries(f.failures || {}).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`);
   pairs("fanout", [["fan-outs", f.count], ["node requests", f.nodes], ["node failures", failures.length ? failures.join(", ") : "none", failures.length ? "bad" : ""]]);
   pairs("process", [["pid", p.pid], ["uptime", uptime(s.uptimeSeconds)], ["resident memory", bytes(p.residentBytes)],
     ["open files", p.openFDs], ["CPU time", p.cpuSeconds === undefined ? undefined : p.cpuSeconds.toFixed(2) + " s"]]);
   $("updated").textContent = "updated " + new Date().toLocaleTimeString();
+}
+
+// Under `cluster-sidecar run`: the application's workers and the last rolling change.
+function renderApp(app) {
+  $("app").hidden = !app;
+  if (!app) return;
+  const sock = app.socket;
+  $("app-title").textContent = `Workers (generation ${app.generation}` +
+    (sock ? `, socket ${sock.address}: ${sock.connections} connections, ${sock.acceptQueue} queued)` : ")");
+  fill("workers", (app.workers || []).map((w) => {
+    const exit = w.lastExit ? (w.lastExit.signal !== undefined ? `signal ${w.lastExit.signal}` : `code ${w.lastExit.code}`) : undefined;
+    const state = w.crashLooping ? `${w.state} (crash loop)` : w.state;
+    return row([cell(w.id, "num"), cell(w.pid, "num"), cell(w.generation, "num"),
+      cell(state, w.state === "ready" ? "ok" : w.crashLooping ? "bad" : ""),
+      cell(w.pid === undefined ? undefined : uptime(w.uptimeSeconds), "num"), cell(w.restarts, "num"),
+      cell(w.cpuSeconds === undefined ? undefined : w.cpuSeconds.toFixed(1) + " s", "num"), cell(bytes(w.rssBytes), "num"),
+      cell(exit), cell(w.status)]);
+  }));
+  const change = app.running || app.lastReload;
+  $("app-reload").textContent = change
+    ? `${app.running ? "running" : "last reload"}: generation ${change.generation} ${change.result}` + (change.error ? ` (${change.error})` : "")
+    : "no reload yet";
 }
 
 function problem(message, askToken) {
