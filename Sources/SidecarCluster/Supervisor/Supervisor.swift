@@ -110,6 +110,10 @@ public final class Supervisor: @unchecked Sendable {  // machine, descriptors an
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
             loop.execute { [self] in
                 stopWaiters.append(c)
+                if !machine.shuttingDown {
+                    let running = machine.workers.filter { $0.pid != nil }.count
+                    logger.info("stopping the workers", metadata: ["workers": "\(running)", "stop_timeout_s": "\(settings.stopTimeout.seconds)"])
+                }
                 apply(machine.shutdown(now: clock.now))
             }
         }
