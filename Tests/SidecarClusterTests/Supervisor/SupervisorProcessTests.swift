@@ -72,10 +72,17 @@ import Testing
         #expect(try app.status()["restarts"] as? Int == 1)
     }
 
-    @Test func sigterm_letsTheRequestInFlightFinish_stopsEveryWorker_exits0() throws {
-        let app = try SupervisedApp(workers: 2)
+    @Test func sigterm_letsTheRequestInFlightFinish_stopsEveryWorker_exits0_removingThePidFiles() throws {
+        let dir = NSTemporaryDirectory() + "pids-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let app = try SupervisedApp(workers: 2, environment: ["APP_PID_DIR": dir])
         #expect(app.waitReady(2))
-        let pids = try app.readyPIDs().values
+        let ready = try app.readyPIDs()
+        let pids = ready.values
+        for (id, pid) in ready {
+            #expect((try? String(contentsOfFile: "\(dir)/worker-\(id).pid", encoding: .utf8)) == "\(pid)\n")
+        }
         let slow = DispatchSemaphore(value: 0)
         nonisolated(unsafe) var answer: [String: Any]?
         Thread.detachNewThread {
@@ -88,6 +95,7 @@ import Testing
         #expect(answer?["worker"] != nil)
         #expect(app.process.waitForExit(timeout: 10) == 0)
         #expect(pids.allSatisfy { !SupervisedApp.alive($0) })
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).isEmpty)
     }
 
     @Test func killingTheSidecar_takesTheWorkersWithIt() throws {
