@@ -64,6 +64,9 @@ pid_t csidecar_spawn_worker(const char *file, char *const argv[], char *const en
         }
         if (listen_pid_value) write_decimal(listen_pid_value, (long)getpid());
     }
+    // No terminal input: a worker in a process group of its own reading it would be stopped.
+    int null = open("/dev/null", O_RDONLY);
+    if (null > 0) { dup2(null, 0); close(null); }
     // Nothing of the sidecar's but stdio and the socket: libraries' descriptors may lack CLOEXEC.
     syscall(SYS_close_range, listen_fd >= 0 ? 4u : 3u, ~0u, 0u);
     sigset_t none;

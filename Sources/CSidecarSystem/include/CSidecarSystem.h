@@ -115,7 +115,7 @@ static inline unsigned long long csidecar_epoll_data(const struct epoll_event *e
 
 /// Forks and execs `file` (searched in PATH) with `argv` and `envp` as a supervised worker: default
 /// signal dispositions and an empty mask, a process group of its own, SIGKILL when the sidecar
-/// dies (PR_SET_PDEATHSIG), no descriptor of the sidecar's but 0-2 and, when `listen_fd` >= 0,
+/// dies (PR_SET_PDEATHSIG), stdin from /dev/null, no descriptor of the sidecar's but 1-2 and, when `listen_fd` >= 0,
 /// that socket as fd 3, with the child's own pid written at `listen_pid_value` (the digits of
 /// an envp entry `LISTEN_PID=` with room for 20) between fork and exec. Returns the pid, or -1
 /// with errno. A failed exec exits the child with 127 after one line on stderr.
