@@ -10,7 +10,8 @@ final class SupervisedApp: @unchecked Sendable {  // immutable after init; the p
     private let script: String
 
     /// Starts it and waits for the listening and supervising lines (not for the workers).
-    init(workers: Int = 2, environment: [String: String] = [:], mode: String = "serve") throws {
+    /// - Parameter throughShell: the worker is a shell that runs Python as its child (not exec).
+    init(workers: Int = 2, environment: [String: String] = [:], mode: String = "serve", throughShell: Bool = false) throws {
         script = try TestWorker.write()
         modeFile = script + ".mode"
         try mode.write(toFile: modeFile, atomically: true, encoding: .utf8)
@@ -19,7 +20,8 @@ final class SupervisedApp: @unchecked Sendable {  // immutable after init; the p
             "APP_WORKERS": "\(workers)", "APP_READY": "0.3", "APP_STOP_TIMEOUT": "5", "WORKER_MODE_FILE": modeFile,
         ]
         for (k, v) in environment { env[k] = v }
-        process = try SidecarProcess(environment: env, arguments: ["run", "--", "python3", script])
+        let command = throughShell ? ["sh", "-c", "WORKER_UNDER_SHELL=1 python3 \(script); exit $?"] : ["python3", script]
+        process = try SidecarProcess(environment: env, arguments: ["run", "--"] + command)
         guard let listening = process.waitForLine(containing: #""message":"listening""#),
             let supervising = process.waitForLine(containing: #""message":"supervising""#),
             let local = Self.port(listening, "local"), let app = Self.port(supervising, "socket")

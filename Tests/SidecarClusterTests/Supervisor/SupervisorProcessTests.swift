@@ -148,6 +148,15 @@ import Testing
         #expect(try app.local("POST", "/app/workers/x/restart").status == 400)
     }
 
+    @Test func notify_fromAProcessTheWorkerStarted_countsForTheWorker() throws {
+        let app = try SupervisedApp(workers: 1, environment: ["APP_READY": "notify"], throughShell: true)
+        #expect(app.waitReady(1))
+        let worker = try #require(try app.workers().first)
+        let served = try #require(app.hit()?["pid"] as? Int32)
+        // The worker is the shell; READY=1 and STATUS= came from its child, the server.
+        #expect(worker["pid"] as? Int32 != served && worker["status"] as? String == "serving as worker 0")
+    }
+
     @Test func crashLoop_isShown_andTakesTheSidecarOutOfRotation() throws {
         let app = try SupervisedApp(workers: 1, mode: "crash")
         #expect(SupervisedApp.waitUntil { try app.workers().first?["crashLooping"] as? Bool == true })

@@ -5,6 +5,7 @@ import Foundation
 /// identity (`GET /slow?ms=N` after N ms), sends `READY=1` when `NOTIFY_SOCKET` is set, and on
 /// SIGTERM stops accepting, finishes what it has accepted and exits 0.
 ///
+/// Under `WORKER_UNDER_SHELL`, it is a shell's child and expects `LISTEN_PID` to be the shell's.
 /// `WORKER_MODE_FILE` names a file read at start: `crash` exits 3 at once, `hang` never gets
 /// ready (no `READY=1`, and no answers), anything else serves. Tests flip it between
 /// generations.
@@ -18,7 +19,9 @@ enum TestWorker {
         mode = open(path).read().strip() or "serve"
     if mode == "crash":
         sys.exit(3)
-    if os.environ.get("LISTEN_FDS") != "1" or os.environ.get("LISTEN_PID") != str(os.getpid()) or os.environ.get("LISTEN_FDNAMES") != "app":
+    # Under a shell that did not exec it, the socket was passed to the shell, its parent.
+    owner = os.getppid() if os.environ.get("WORKER_UNDER_SHELL") else os.getpid()
+    if os.environ.get("LISTEN_FDS") != "1" or os.environ.get("LISTEN_PID") != str(owner) or os.environ.get("LISTEN_FDNAMES") != "app":
         print("worker: bad socket activation variables", os.environ.get("LISTEN_FDS"), os.environ.get("LISTEN_PID"), os.getpid(), file=sys.stderr)
         sys.exit(4)
     me = '{"worker":%s,"generation":%s,"pid":%d}' % (os.environ["APP_WORKER_ID"], os.environ["APP_GENERATION"], os.getpid())
