@@ -23,16 +23,19 @@ static void write_decimal(char *out, long value) {
 }
 
 static void child_fail(const char *what, const char *file) {
-    // Only write(2) here: the child of a threaded parent may not allocate.
+    // Only write(2) here: the child of a threaded parent may not allocate or take locks
+    // (strerror may do both), so the errno goes out as its number.
+    char number[24];
+    write_decimal(number, (long)errno);
     const char *prefix = "cluster-sidecar: cannot start worker: ";
     (void)!write(2, prefix, strlen(prefix));
     (void)!write(2, what, strlen(what));
     (void)!write(2, " ", 1);
     (void)!write(2, file, strlen(file));
-    const char *reason = strerror(errno);
-    (void)!write(2, ": ", 2);
-    (void)!write(2, reason, strlen(reason));
-    (void)!write(2, "\n", 1);
+    (void)!write(2, ": errno ", 8);
+    (void)!write(2, number, strlen(number));
+    const char *hint = errno == ENOENT ? " (no such file in PATH)\n" : errno == EACCES ? " (permission denied)\n" : "\n";
+    (void)!write(2, hint, strlen(hint));
     _exit(127);
 }
 

@@ -67,7 +67,7 @@ public final class Supervisor: @unchecked Sendable {  // machine, descriptors an
         loop.host(source)
         loop.watch(exits.fd, events: EPOLLIN.rawValue, token: 1, isNew: true, for: source)
         if let notify { loop.watch(notify.fd, events: EPOLLIN.rawValue, token: 2, isNew: true, for: source) }
-        if settings.maxMemoryBytes > 0 { nextSample = clock.now + .seconds(1) }
+        nextSample = clock.now + .seconds(1)
         loop.start()
         loop.execute { [self] in apply(machine.start(now: clock.now)) }
     }
@@ -209,12 +209,14 @@ public final class Supervisor: @unchecked Sendable {  // machine, descriptors an
         return nil
     }
 
-    /// Deadlines, and with `APP_MAX_MEMORY` the memory check once a second.
+    /// Deadlines, and once a second a reap (in case a SIGCHLD was lost to a thread that did not
+    /// block it) and, with `APP_MAX_MEMORY`, the memory check.
     func fire(now: MonotonicInstant) {
         if let due = machine.nextDeadline, due <= now { apply(machine.tick(now: now)) }
         guard let sample = nextSample, sample <= now else { return }
         nextSample = now + .seconds(1)
-        guard machine.operation == nil, !machine.shuttingDown else { return }
+        childrenExited()
+        guard settings.maxMemoryBytes > 0, machine.operation == nil, !machine.shuttingDown else { return }
         for w in machine.workers where w.state == .ready {
             guard let pid = w.pid, let rss = WorkerFigures.read(pid: pid)?.residentBytes, rss > settings.maxMemoryBytes else { continue }
             logger.warning("worker above APP_MAX_MEMORY: replacing it", metadata: ["worker": "\(w.id)", "pid": "\(pid)", "rss_bytes": "\(rss)"])
