@@ -58,7 +58,8 @@ public enum ConfigKey: String, CaseIterable, SettingKey {
     public var defaultText: String {
         switch self {
         case .mitURL: "unset: no registration, a cluster of one"
-        case .serverType, .serverURL: "required with MIT_URL"
+        case .serverType: "required with MIT_URL"
+        case .serverURL: "required with MIT_URL; under run with APP_PORT, http://<APP_ADDRESS or the host address>:<APP_PORT>"
         case .clusterURL: "http://<CLUSTER_ADDRESS, or the host address for 0.0.0.0>:<CLUSTER_PORT>"
         case .clusterManagement: "true"
         case .localAddress: "127.0.0.1"
