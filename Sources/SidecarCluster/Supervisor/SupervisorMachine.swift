@@ -169,12 +169,11 @@ public struct SupervisorMachine: Sendable {
     /// `STATUS=` is kept for status.
     public mutating func notified(pid: pid_t, fields: [(String, String)], now: MonotonicInstant) -> [Action] {
         guard let k = workers.firstIndex(where: { $0.pid == pid }) else { return [] }
-        var actions: [Action] = []
-        for (key, value) in fields {
-            if key == "STATUS" { workers[k].status = value }
-            if key == "READY", value == "1", workers[k].state == .starting { actions += markReady(k, now: now) }
-        }
-        return actions
+        // STATUS first: becoming ready may end a reload, which drops other entries and so
+        // moves this one's index.
+        for (key, value) in fields where key == "STATUS" { workers[k].status = value }
+        guard fields.contains(where: { $0 == ("READY", "1") }), workers[k].state == .starting else { return [] }
+        return markReady(k, now: now)
     }
 
     /// The process `pid` exited (any child: others are ignored).

@@ -145,6 +145,22 @@ import Testing
         #expect(m.workers.map(\.generation) == [2, 2] && m.reloadResults[.succeeded] == 1)
     }
 
+    @Test func reload_whileAWorkerWaitsForItsRespawn_endsOnREADY_thenSTATUS_inOneMessage() throws {
+        // Found by a soak: the reload's end drops the waiting entry, moving the indexes.
+        var m = M(settings: settings(readiness: .notify))
+        run(&m, m.start(now: t(0)))
+        for pid: pid_t in [1000, 1001] { _ = m.notified(pid: pid, fields: [("READY", "1")], now: t(0.5)) }
+        _ = m.exited(pid: 1000, reason: .signal(SIGKILL), now: t(1))
+        run(&m, try m.reload(now: t(1.05)).get().1)
+        _ = m.notified(pid: 1002, fields: [("READY", "1"), ("STATUS", "up")], now: t(1.1))
+        let done = m.notified(pid: 1003, fields: [("READY", "1"), ("STATUS", "up too")], now: t(1.1))
+        #expect(signals(done).map(\.0) == [1001] && m.lastReload?.result == .succeeded)
+        #expect(m.workers.filter { $0.generation == 2 }.map(\.status) == ["up", "up too"])
+        #expect(!m.workers.contains { $0.state == .backoff })
+        _ = m.exited(pid: 1001, reason: .code(0), now: t(2))
+        #expect(m.tick(now: t(60)).isEmpty && m.workers.count == 2)
+    }
+
     @Test func reload_whileOneRuns_isRefused_notQueued() throws {
         var m = serving()
         run(&m, try m.reload(now: t(2)).get().1)
