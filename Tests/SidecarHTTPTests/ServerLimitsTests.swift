@@ -90,22 +90,36 @@ import Testing
     }
 
     @Test func drain_finishesTheRequestInFlight_closesIdle_andRefusesNew() throws {
-        let server = try TestServer(Self.config()) { router in
+        var config = Self.config()
+        config.drainGrace = .milliseconds(300)
+        let server = try TestServer(config) { router in
             router.onAsync("GET", "/slow") { _ in
                 try? await Task.sleep(for: .milliseconds(200))
                 return .json(200, #"{"slow":true}"#)
             }
         }
+        // Kept alive after one answer: idle, closed at once.
         let idle = try server.client()
+        try idle.send(HTTPServerTests.get)
+        #expect(try idle.readResponse().status == 200)
         let busy = try server.client()
         try busy.send("GET /slow HTTP/1.1\r\nHost: a\r\n\r\n")
-        #expect(eventually { server.server.openConnections == 2 })
+        // Accepted, nothing sent yet: their requests may be on the way, so they get the grace.
+        let late = try server.client()
+        let silent = try server.client()
+        #expect(eventually { server.server.openConnections == 4 })
         usleep(20_000)
+        let began = ContinuousClock.now
         server.server.beginDrain()
         #expect(idle.isClosedByPeer())
+        try late.send(HTTPServerTests.get)
+        let answer = try late.readResponse()
+        #expect(answer.status == 200 && answer.field("Connection") == "close")
         let r = try busy.readResponse()
         #expect(r.status == 200)
         #expect(r.field("Connection") == "close")
+        #expect(silent.isClosedByPeer())
+        #expect(ContinuousClock.now - began >= .milliseconds(250), "the silent one waited for the grace")
         #expect(eventually { server.server.isDrained })
         #expect(throws: (any Error).self) { _ = try server.client().readResponse() }
     }

@@ -10,6 +10,9 @@ public enum TimerKind: Int, CaseIterable, Sendable {
     case send
     /// After our final answer: reading and dropping the peer's bytes until it closes.
     case linger
+    /// Draining: a connection accepted before the drain that has sent nothing yet waits this
+    /// long for its request (its client has most likely sent it already) instead of closing.
+    case drainGrace
 }
 
 /// One HTTP/1.1 server connection as a pure state machine: bytes and events in, one action at
@@ -213,9 +216,9 @@ public struct HTTPConnectionStateMachine: Sendable {
     /// `kind`'s deadline passed. `inputEmpty`: no bytes of a request are held.
     public mutating func timedOut(_ kind: TimerKind, inputEmpty: Bool) -> Action {
         switch kind {
-        case .header, .body:
+        case .header, .drainGrace, .body:
             // A request was under way: say so (408) before closing; a silent connection just closes.
-            if kind == .header && inputEmpty { return .close }
+            if kind != .body && inputEmpty { return .close }
             body = []
             partial = nil
             state = .closing

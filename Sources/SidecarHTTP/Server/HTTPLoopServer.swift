@@ -96,11 +96,20 @@ final class HTTPLoopServer: ReactorSource, ResponderSink, @unchecked Sendable { 
     // MARK: drain
 
     /// Stops accepting and closes idle connections; the others close after their answer.
+    ///
+    /// A connection accepted but with nothing read yet is not idle in the client's eyes: it has
+    /// most likely sent its request, which may already wait in the kernel. It is read now (and
+    /// answered, then closed); if nothing has come, it gets `drainGrace` for its request.
     func drain() {
         loop.assertInLoop()
         stopListening()
         for case let conn? in connections where conn.machine.isIdle(inputEmpty: conn.input.isEmpty, outputEmpty: conn.out.isEmpty) {
-            close(conn)
+            guard conn.machine.state == .head else {
+                close(conn)
+                continue
+            }
+            handle(events: EPOLLIN.rawValue, fd: conn.fd, generation: conn.generation)
+            if alive(conn), conn.machine.state == .head, conn.input.isEmpty { arm(conn, .drainGrace) }
         }
     }
 

@@ -16,6 +16,11 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// How long a refused or closed connection keeps draining the peer's bytes before close,
     /// so the peer reads the answer instead of a reset.
     public var lingerTimeout: Duration
+    /// Draining: how long a new connection that has sent nothing yet may still send its request
+    /// (at most `headerTimeout`). Closing it at once would lose a request already on its way;
+    /// 0.5 s still lost one request in ~100 rolling restarts on a loaded 2-core machine
+    /// (`bench/supervisor-soak.sh`), 3 s none in 200.
+    public var drainGrace: Duration = .seconds(3)
     /// Most open connections across all loops; past it new ones are closed at once.
     public var maxConnections: Int
     /// Event loops (threads); 0 means one per core.

@@ -48,6 +48,7 @@ final class ServerShared: Sendable {
         t[TimerKind.body.rawValue] = ns(configuration.bodyTimeout)
         t[TimerKind.send.rawValue] = ns(configuration.sendTimeout)
         t[TimerKind.linger.rawValue] = ns(configuration.lingerTimeout)
+        t[TimerKind.drainGrace.rawValue] = ns(min(configuration.drainGrace, configuration.headerTimeout))
         timeouts = t
     }
 
