@@ -61,7 +61,7 @@ struct RunCommand: ParsableCommand {
         }
         var flags = settings.flagValues
         if let listener, flags[ConfigKey.serverURL.rawValue] == nil, (environment[ConfigKey.serverURL.rawValue] ?? "").isEmpty {
-            flags[ConfigKey.serverURL.rawValue] = Self.serverURL(listener.address)
+            flags[ConfigKey.serverURL.rawValue] = HostAddress.httpURL(reaching: listener.address)
         }
         let (configuration, resolve) = Environment.resolveSettings(environment: environment, flags: flags)
         let supervision = Supervision(
@@ -69,13 +69,6 @@ struct RunCommand: ParsableCommand {
             socketAddress: listener.map { "\($0.address)" })
         let runtime = Runtime(configuration: configuration, resolve: resolve, supervision: supervision)
         Signals.run { await runtime.run() }
-    }
-
-    /// `http://<host>:<port>` for the application's socket: its own address, or the host's
-    /// first non-loopback IPv4 address for a wildcard.
-    static func serverURL(_ address: SocketAddress) -> String {
-        let host = ["0.0.0.0", "::"].contains(address.host) ? HostAddress.primaryIPv4() ?? "127.0.0.1" : address.host
-        return host.contains(":") ? "http://[\(host)]:\(address.port)" : "http://\(host):\(address.port)"
     }
 }
 

@@ -73,7 +73,7 @@ struct Runtime {
         }
         if let path = configuration.pidFile { PidFile.write(path) }
         let supervisor = supervision.map { startSupervisor($0, context: context, localAPI: bound[0], logger: logger) }
-        let clusterURL = configuration.clusterURL ?? defaultClusterURL(bound[1])
+        let clusterURL = configuration.clusterURL ?? HostAddress.httpURL(reaching: bound[1])
         if configuration.jwtSecret == nil && configuration.jwtPublicKeyFile == nil {
             logger.warning("no JWT_SECRET or JWT_PUBLIC_KEY_FILE: the cluster API refuses every call but health")
         }
@@ -144,13 +144,5 @@ struct Runtime {
             }))
         }
         return services
-    }
-
-    /// `http://<host>:<port>`: the listener's own address when it names one, else the host's
-    /// first non-loopback IPv4 address.
-    private func defaultClusterURL(_ bound: SocketAddress) -> String {
-        let unspecified = ["0.0.0.0", "::"].contains(bound.host)
-        let host = unspecified ? HostAddress.primaryIPv4() ?? "127.0.0.1" : bound.host
-        return host.contains(":") ? "http://[\(host)]:\(bound.port)" : "http://\(host):\(bound.port)"
     }
 }

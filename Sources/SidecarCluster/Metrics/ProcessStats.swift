@@ -16,8 +16,8 @@ public struct ProcessStats: Sendable, Equatable {
     public static func read() -> ProcessStats {
         let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
         let page = sysconf(Int32(_SC_PAGESIZE))
-        let stat = parseStat(readSmallFile("/proc/self/stat") ?? "")
-        let bootTime = readSmallFile("/proc/stat").flatMap(parseBootTime) ?? 0
+        let stat = parseStat(ProcFile.read("/proc/self/stat") ?? "")
+        let bootTime = ProcFile.read("/proc/stat").flatMap(parseBootTime) ?? 0
         var limit = rlimit()
         getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
         return ProcessStats(
@@ -28,14 +28,14 @@ public struct ProcessStats: Sendable, Equatable {
             startTime: bootTime + Double(stat.startTicks) / ticks)
     }
 
-    /// The fields of `/proc/self/stat` we use. The command name (field 2) may hold spaces and
+    /// The fields of `/proc/<pid>/stat` we use. The command name (field 2) may hold spaces and
     /// parentheses, so fields are counted from its closing parenthesis.
-    static func parseStat(_ text: String) -> (utime: Int, stime: Int, startTicks: Int, rssPages: Int) {
-        guard let close = text.lastIndex(of: ")") else { return (0, 0, 0, 0) }
+    static func parseStat(_ text: String) -> (parent: Int, utime: Int, stime: Int, startTicks: Int, rssPages: Int) {
+        guard let close = text.lastIndex(of: ")") else { return (0, 0, 0, 0, 0) }
         let fields = text[text.index(after: close)...].split(separator: " ")
         // After the name: state is field 3, so field N is at index N - 3.
         func field(_ n: Int) -> Int { n - 3 < fields.count ? Int(fields[n - 3]) ?? 0 : 0 }
-        return (field(14), field(15), field(22), field(24))
+        return (field(4), field(14), field(15), field(22), field(24))
     }
 
     /// `btime` of `/proc/stat`: boot time in seconds since the epoch.
@@ -55,9 +55,6 @@ public struct ProcessStats: Sendable, Equatable {
         }
         return max(0, count - 1)  // the directory stream's own descriptor
     }
-
-    /// A file of `/proc`.
-    static func readSmallFile(_ path: String) -> String? { ProcFile.read(path) }
 }
 
 extension Substring {

@@ -158,10 +158,10 @@ enum WorkerFigures {
         return (stat.rssPages * sysconf(Int32(_SC_PAGESIZE)), Double(stat.utime + stat.stime) / Double(sysconf(Int32(_SC_CLK_TCK))))
     }
 
-    /// The parent of `pid` (field 4 of its stat).
+    /// The parent of `pid`.
     static func parent(of pid: pid_t) -> pid_t? {
-        guard let text = ProcFile.read("/proc/\(pid)/stat"), let close = text.lastIndex(of: ")") else { return nil }
-        let fields = text[text.index(after: close)...].split(separator: " ")
-        return fields.count > 1 ? pid_t(fields[1]) : nil
+        guard let text = ProcFile.read("/proc/\(pid)/stat") else { return nil }
+        let parent = ProcessStats.parseStat(text).parent
+        return parent > 0 ? pid_t(parent) : nil
     }
 }

@@ -38,8 +38,8 @@ public final class Supervisor: @unchecked Sendable {  // machine, descriptors an
     var machine: SupervisorMachine
     private var exits: ChildExits?
     private var notify: NotifySocket?
-    private var source: Source?
-    private var nextSample: MonotonicInstant?
+    /// The next reap and memory check, once a second.
+    private var nextSample: MonotonicInstant
     private var readyWaiters: [CheckedContinuation<Bool, Never>] = []
     /// A waiter was cancelled (its cancellation may reach the loop before its wait).
     private var readyWaitCancelled = false
@@ -53,6 +53,7 @@ public final class Supervisor: @unchecked Sendable {  // machine, descriptors an
         self.clock = clock
         machine = SupervisorMachine(settings: settings)
         loop = try EventLoop(id: -1, clock: clock)
+        nextSample = clock.now + .seconds(1)
     }
 
     /// Opens the child-exit descriptor and, with `notify` readiness, `NOTIFY_SOCKET`; then starts
@@ -62,12 +63,11 @@ public final class Supervisor: @unchecked Sendable {  // machine, descriptors an
         let exits = try ChildExits()
         self.exits = exits
         if settings.readiness == .notify { notify = try NotifySocket(path: NotifySocket.uniqueAbstractPath()) }
+        // The loop keeps the source; it keeps no reference back (unowned).
         let source = Source(self)
-        self.source = source
         loop.host(source)
         loop.watch(exits.fd, events: EPOLLIN.rawValue, token: 1, isNew: true, for: source)
         if let notify { loop.watch(notify.fd, events: EPOLLIN.rawValue, token: 2, isNew: true, for: source) }
-        nextSample = clock.now + .seconds(1)
         loop.start()
         loop.execute { [self] in apply(machine.start(now: clock.now)) }
     }
@@ -213,7 +213,7 @@ public final class Supervisor: @unchecked Sendable {  // machine, descriptors an
     /// block it) and, with `APP_MAX_MEMORY`, the memory check.
     func fire(now: MonotonicInstant) {
         if let due = machine.nextDeadline, due <= now { apply(machine.tick(now: now)) }
-        guard let sample = nextSample, sample <= now else { return }
+        guard nextSample <= now else { return }
         nextSample = now + .seconds(1)
         childrenExited()
         guard settings.maxMemoryBytes > 0, machine.operation == nil, !machine.shuttingDown else { return }
@@ -225,24 +225,14 @@ public final class Supervisor: @unchecked Sendable {  // machine, descriptors an
         }
     }
 
-    var deadline: MonotonicInstant? {
-        switch (machine.nextDeadline, nextSample) {
-        case (let a?, let b?): min(a, b)
-        case (let a, let b): a ?? b
-        }
-    }
+    var deadline: MonotonicInstant? { min(machine.nextDeadline ?? nextSample, nextSample) }
 
     private func writePidFile(id: Int, pid: pid_t) {
         guard let dir = settings.pidDirectory else { return }
         let path = "\(dir)/worker-\(id).pid"
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else {
-            logger.warning("cannot write the worker's pid file", metadata: ["path": "\(path)"])
-            return
+        if let error = PidFileText.write(pid, to: path) {
+            logger.warning("cannot write the worker's pid file", metadata: ["path": "\(path)", "error": "\(String(cString: strerror(error)))"])
         }
-        let text = Array("\(pid)\n".utf8)
-        _ = text.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        close(fd)
     }
 
     private func removePidFiles() {
