@@ -73,14 +73,9 @@ final class SupervisedApp: @unchecked Sendable {  // immutable after init; the p
         return try? JSONSerialization.jsonObject(with: Data(r.body)) as? [String: Any]
     }
 
-    /// Polls `condition` every 20 ms for at most `seconds`.
+    /// `eventually`, for conditions that read the local API (a failed read counts as false).
     static func waitUntil(_ seconds: Double = 10, _ condition: () throws -> Bool) -> Bool {
-        let end = Date().addingTimeInterval(seconds)
-        while Date() < end {
-            if (try? condition()) == true { return true }
-            usleep(20_000)
-        }
-        return false
+        eventually(seconds) { (try? condition()) == true }
     }
 
     /// Waits until `count` workers are ready.
