@@ -51,7 +51,7 @@ wait_port() { # ns host port
   echo "netfaults: $2:$3 never answered in $1"; exit 1
 }
 SECRET=netfaults-secret-0123456789abcdef01
-in_ns cs-reg env REGISTRY_SECRET=$SECRET "$BIN" registry --address 10.77.0.1 --port 8400 --lease-time $LEASE >"$WORK/registry.log" 2>&1 &
+in_ns cs-reg env REGISTRY_SECRET=$SECRET REGISTRY_CLIENT_ID=nf REGISTRY_CLIENT_SECRET=nf "$BIN" registry --address 10.77.0.1 --port 8400 --lease-time $LEASE >"$WORK/registry.log" 2>&1 &
 wait_port cs-reg 10.77.0.1 8400
 
 # The delaying relay in A: 127.0.0.1:8401 -> 10.77.0.1:8400, each chunk held 200 ms each way.

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -41,6 +42,12 @@ static void child_fail(const char *what, const char *file) {
 
 pid_t csidecar_spawn_worker(const char *file, char *const argv[], char *const envp[], int listen_fd, char *listen_pid_value) {
     pid_t parent = getpid();
+    // Nice values are per thread on Linux and a child takes the forking thread's: the process's
+    // own (its main thread's, which PRIO_PROCESS with the pid reads) is what a worker must get,
+    // not the one a runtime gave the thread that happens to fork.
+    errno = 0;
+    int nice_value = getpriority(PRIO_PROCESS, (id_t)parent);
+    int have_nice = !(nice_value == -1 && errno != 0);
     pid_t pid = fork();
     if (pid != 0) return pid;  // the parent (or -1 with errno)
 
@@ -55,6 +62,7 @@ pid_t csidecar_spawn_worker(const char *file, char *const argv[], char *const en
     // A process group of its own: a terminal's Ctrl-C reaches the sidecar alone, which stops
     // the workers in its own order; the group lets it signal what a worker started too.
     setpgid(0, 0);
+    if (have_nice) setpriority(PRIO_PROCESS, 0, nice_value);
     // Killed with the sidecar, even by SIGKILL; if the sidecar died already, stop here.
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent) _exit(1);

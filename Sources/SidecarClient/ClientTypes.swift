@@ -102,6 +102,15 @@ public struct ClientError: Error, Sendable, Equatable, CustomStringConvertible {
     public var label: String { code.rawValue }
     public var description: String { "\(label): \(message)" }
 
+    /// An answer our parser refused: `too_large`, `bad_response`, or `io` when it was cut short.
+    public init(parsing error: ResponseParseError) {
+        switch error.kind {
+        case .tooLarge: self.init(.tooLarge, error.message)
+        case .malformed: self.init(.badResponse, error.message)
+        case .truncated: self.init(.io, error.message)
+        }
+    }
+
     public static let connect = ClientError(.connect, "could not connect")
     public static let timeout = ClientError(.timeout, "timed out")
     public static let tls = ClientError(.tls, "TLS failure")

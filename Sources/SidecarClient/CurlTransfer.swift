@@ -4,6 +4,10 @@ import CCurl
 
 /// One transfer's state: owned by the client's thread from hand-over to completion.
 final class CurlTransfer {
+    /// The largest answer head and the most fields: our own client's limits.
+    static let maxHeadBytes = 65536
+    static let maxFields = 100
+
     let id: UInt64
     let request: ClientRequest
     let completion: (Result<ClientResponse, ClientError>) -> Void
@@ -13,6 +17,18 @@ final class CurlTransfer {
     var headerList: UnsafeMutablePointer<curl_slist>?
     var body: [UInt8] = []
     var headers = HTTPFields(reservingCapacity: 8)
+    /// Reads the answer's head as our own client does (`HTTPResponseParser`, fed each line curl
+    /// hands over as it came): the same limits and the same refusals (bare LF, bare CR, obs-fold,
+    /// Content-Length with Transfer-Encoding, a status outside 100-599), which libcurl lets pass.
+    var headParser = HTTPResponseParser(isHead: true, maxBodyBytes: 0, maxHeadBytes: CurlTransfer.maxHeadBytes, maxFields: CurlTransfer.maxFields)
+    /// Whether the final answer's head has been read; later lines are trailers.
+    var headDone = false
+    /// Whether the head being read is an interim (1xx) one.
+    var interim = false
+    /// Trailer bytes so far, held to the head's limit.
+    var trailerBytes = 0
+    /// Why the head was refused (the transfer is then aborted).
+    var headFailure: ResponseParseError?
     var overLimit = false
     var cancelled = false
 
@@ -105,8 +121,8 @@ final class CurlTransfer {
         ok = ok && ccurl_setopt_write(h, CURLOPT_HEADERFUNCTION, { data, size, count, user in
             let t = Unmanaged<CurlTransfer>.fromOpaque(user!).takeUnretainedValue()
             let n = size * count
-            t.headerLine(UnsafeRawBufferPointer(start: data, count: n))
-            return n
+            // A refused head aborts the transfer at once: no more of it is read or kept.
+            return t.headerLine(UnsafeRawBufferPointer(start: data, count: n)) ? n : 0
         }) == CURLE_OK
         return ok
     }
@@ -130,23 +146,37 @@ final class CurlTransfer {
         return list
     }
 
-    /// One header line from curl, read as bytes: a status line starts a new set (after
-    /// 100 Continue, say).
-    private func headerLine(_ raw: UnsafeRawBufferPointer) {
-        var end = raw.count
-        while end > 0, raw[end - 1] == 0x0A || raw[end - 1] == 0x0D { end -= 1 }
-        if end >= 5, raw[0] == UInt8(ascii: "H"), raw[1] == UInt8(ascii: "T"), raw[2] == UInt8(ascii: "T"), raw[3] == UInt8(ascii: "P"), raw[4] == UInt8(ascii: "/") {
-            if headers.count > 0 { headers = HTTPFields(reservingCapacity: 8) }
-            return
+    /// One header line from curl, as it came (its CRLF, or whatever ended it, included): fed to
+    /// the head parser, which keeps the fields once the final head is whole. False when the
+    /// head is refused or over its limits.
+    private func headerLine(_ raw: UnsafeRawBufferPointer) -> Bool {
+        if headDone {
+            trailerBytes += raw.count
+            guard trailerBytes <= Self.maxHeadBytes else {
+                headFailure = ResponseParseError(.tooLarge, "answer trailer over \(Self.maxHeadBytes) bytes")
+                return false
+            }
+            return true
         }
-        guard let colon = raw[0..<end].firstIndex(of: UInt8(ascii: ":")), colon > 0 else { return }
-        var start = colon + 1
-        while start < end, raw[start] == 0x20 || raw[start] == 0x09 { start += 1 }
-        var stop = end
-        while stop > start, raw[stop - 1] == 0x20 || raw[stop - 1] == 0x09 { stop -= 1 }
-        headers.append(
-            String(decoding: UnsafeRawBufferPointer(rebasing: raw[0..<colon]), as: UTF8.self),
-            String(decoding: UnsafeRawBufferPointer(rebasing: raw[start..<stop]), as: UTF8.self))
+        if raw.count >= 12, raw[0] == UInt8(ascii: "H"), raw[1] == UInt8(ascii: "T"), raw[2] == UInt8(ascii: "T"), raw[3] == UInt8(ascii: "P") {
+            interim = raw[9] == UInt8(ascii: "1")
+        }
+        do {
+            _ = try headParser.feed(raw)
+        } catch {
+            headFailure = error
+            return false
+        }
+        let blank = raw.allSatisfy { $0 == 0x0D || $0 == 0x0A }
+        if headParser.isComplete {
+            headers = headParser.fields
+            headDone = true
+        } else if blank && !interim {
+            // curl saw the head end, the parser did not: it ended with bare LFs.
+            headFailure = ResponseParseError(.malformed, "answer head lines not ended by CRLF")
+            return false
+        }
+        return true
     }
 
     /// Frees the header list it owns and hands back the easy handle (for reuse or cleanup).
@@ -166,6 +196,7 @@ final class CurlTransfer {
     func outcome(_ code: CURLcode, now: UInt64) -> Result<ClientResponse, ClientError> {
         if cancelled { return .failure(.cancelled) }
         if overLimit { return .failure(.tooLarge) }
+        if let headFailure { return .failure(ClientError(parsing: headFailure)) }
         guard code == CURLE_OK else { return .failure(Self.error(for: code)) }
         var status = 0
         var connects = 0

@@ -262,11 +262,7 @@ public final class NativeEngine: ReactorSource {
             do {
                 used = try c.parser.feed(UnsafeRawBufferPointer(rebasing: buffer[..<n]))
             } catch {
-                switch error.kind {
-                case .tooLarge: return fail(c, ClientError(.tooLarge, error.message))
-                case .malformed: return fail(c, ClientError(.badResponse, error.message))
-                case .truncated: return fail(c, ClientError(.io, error.message))
-                }
+                return fail(c, ClientError(parsing: error))
             }
             if c.parser.isComplete { return complete(c, x, reusable: used == n && c.parser.keepAlive) }
             if n < buffer.count { return }

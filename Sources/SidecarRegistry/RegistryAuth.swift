@@ -10,8 +10,8 @@ struct RegistryAuthMiddleware: Middleware {
     func wrap(_ next: @escaping HTTPHandler, route: RouteInfo) -> HTTPHandler {
         let keys = keys
         return { request, responder in
-            guard let header = request.fields["Authorization"], header.hasPrefix("Bearer ") else { return .now(Self.refusal) }
-            let token = String(header.dropFirst(7))
+            guard let header = request.fields["Authorization"], let bearer = BearerToken.extract(header) else { return .now(Self.refusal) }
+            let token = String(bearer)
             Task {
                 guard await keys.verify(token) != nil else { return responder.respond(Self.refusal) }
                 responder.resume(next, request)

@@ -34,8 +34,8 @@ public enum RegistryKey: String, CaseIterable, SettingKey {
         case .port: "Listen port, 0 for any (env REGISTRY_PORT; default: 8400)."
         case .leaseTime: "Lease time handed out, in seconds (env REGISTRY_LEASE_TIME; default: 60)."
         case .secret: "HS256 secret for tokens, at least 32 bytes (env REGISTRY_SECRET or REGISTRY_SECRET_FILE; required)."
-        case .clientID: "Accepted OAuth client id (env REGISTRY_CLIENT_ID; default: any)."
-        case .clientSecret: "Accepted OAuth client secret (env REGISTRY_CLIENT_SECRET; default: any)."
+        case .clientID: "The one OAuth client id the token endpoint serves (env REGISTRY_CLIENT_ID; required)."
+        case .clientSecret: "That client's secret (env REGISTRY_CLIENT_SECRET or REGISTRY_CLIENT_SECRET_FILE; required)."
         case .logLevel: "Log level (env LOG_LEVEL; default: info)."
         }
     }
@@ -55,11 +55,17 @@ public struct RegistryConfiguration: Sendable {
         guard secret.value.utf8.count >= HS256Keys.minimumSecretBytes else {
             throw ConfigError(RegistryKey.secret.variable, "must be at least \(HS256Keys.minimumSecretBytes) bytes (HS256)")
         }
-        var c = RegistryConfiguration(settings: .init(secret: secret))
+        // No "any client" default: a registry that signs cluster tokens for whoever asks lets
+        // anyone into every sidecar's cluster API.
+        guard let clientID = try reader.text(RegistryKey.clientID) else {
+            throw ConfigError(reader.name(RegistryKey.clientID), "is required (the one client the token endpoint serves)")
+        }
+        guard let clientSecret = try reader.secret(RegistryKey.clientSecret) else {
+            throw ConfigError(reader.name(RegistryKey.clientSecret), "is required (the secret of REGISTRY_CLIENT_ID)")
+        }
+        var c = RegistryConfiguration(settings: .init(secret: secret, clientID: clientID, clientSecret: clientSecret))
         c.address = try reader.address(RegistryKey.address, RegistryKey.port, default: c.address)
         c.settings.leaseTime = try reader.duration(RegistryKey.leaseTime, positive: true) ?? c.settings.leaseTime
-        c.settings.clientID = try reader.text(RegistryKey.clientID)
-        c.settings.clientSecret = try reader.text(RegistryKey.clientSecret).map(Secret.init)
         c.logLevel = try reader.logLevel(RegistryKey.logLevel) ?? c.logLevel
         return c
     }

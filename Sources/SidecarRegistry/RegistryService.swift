@@ -17,13 +17,14 @@ public final class RegistryService: Service {
         public var leaseTime: Duration
         /// The HS256 secret: signs tokens; the sidecars check cluster calls with it (JWT_SECRET).
         public var secret: Secret
-        /// Accepted client credentials; nil accepts any (development).
-        public var clientID: String?
-        public var clientSecret: Secret?
+        /// The one client the token endpoint serves (`REGISTRY_CLIENT_ID`, `REGISTRY_CLIENT_SECRET`):
+        /// every other client id or secret is refused, compared in constant time.
+        public var clientID: String
+        public var clientSecret: Secret
         public var tokenLifetime: Duration
 
         public init(
-            leaseTime: Duration = .seconds(60), secret: Secret, clientID: String? = nil, clientSecret: Secret? = nil, tokenLifetime: Duration = .seconds(3600)
+            leaseTime: Duration = .seconds(60), secret: Secret, clientID: String, clientSecret: Secret, tokenLifetime: Duration = .seconds(3600)
         ) {
             self.leaseTime = leaseTime
             self.secret = secret
@@ -132,6 +133,8 @@ public final class RegistryService: Service {
         }
         let candidate = ServerInfo(id: body.id ?? "x", type: body.type, url: body.url, clusterUrl: body.clusterUrl)
         if let problem = candidate.problem { return .error(400, code: "bad_request", message: problem) }
+        let limited = ServerInfo(id: "x", type: body.type, url: body.url, clusterUrl: body.clusterUrl, metadata: body.metadata)
+        if let problem = ClusterView.Limits().problem(limited) { return .error(413, code: "server_too_large", message: problem) }
         let r = store.withLock { s in
             s.register(
                 id: body.id, type: body.type, url: body.url, clusterUrl: body.clusterUrl, cluster: body.cluster ?? true, metadata: body.metadata,
@@ -150,10 +153,13 @@ public final class RegistryService: Service {
         guard form["grant_type"] == "client_credentials" else {
             return .json(400, #"{"error":"unsupported_grant_type"}"#)
         }
-        guard let id = form["client_id"], !id.isEmpty, let secret = form["client_secret"],
-            settings.clientID.map({ $0 == id }) ?? true,
-            settings.clientSecret.map({ LocalAuthMiddleware.constantTimeEquals(Array($0.value.utf8), Array(secret.utf8)) }) ?? true
-        else {
+        guard let id = form["client_id"], let secret = form["client_secret"] else {
+            return .json(401, #"{"error":"invalid_client"}"#)
+        }
+        // Both compared, whatever the first says: the time does not tell which one was wrong.
+        let idMatches = SecretComparison.equals(id.utf8, settings.clientID.utf8)
+        let secretMatches = SecretComparison.equals(secret, settings.clientSecret)
+        guard idMatches && secretMatches else {
             return .json(401, #"{"error":"invalid_client"}"#)
         }
         let claims = ClusterClaims(issuer: Self.issuer, subject: id, issuedAt: Date(), lifetime: settings.tokenLifetime.seconds, cluster: form["cluster"] == "true")

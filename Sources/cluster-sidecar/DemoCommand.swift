@@ -30,6 +30,8 @@ struct DemoCommand: ParsableCommand {
         var silent = Logger(label: "demo")
         silent.logLevel = .critical
         let secret = (0..<32).map { _ in String(UInt8.random(in: 0...15), radix: 16) }.joined()
+        // The one client the demo's registry serves, known to its sidecars alone.
+        let clientSecret = (0..<16).map { _ in String(UInt8.random(in: 0...15), radix: 16) }.joined()
         let dir = "/tmp/cluster-sidecar-demo-\(getpid())"
         mkdir(dir, 0o755)
         let binary = selfExecutable()
@@ -40,7 +42,9 @@ struct DemoCommand: ParsableCommand {
         let registryPort = freePort()
         guard let registry = ChildProcess.spawn(
             name: "registry", arguments: [binary, "registry", "--port", "\(registryPort)", "--lease-time", "10"],
-            environment: ["REGISTRY_SECRET": secret, "PATH": "/usr/bin:/bin"], log: "\(dir)/registry.log")
+            environment: [
+                "REGISTRY_SECRET": secret, "REGISTRY_CLIENT_ID": "demo", "REGISTRY_CLIENT_SECRET": clientSecret, "PATH": "/usr/bin:/bin",
+            ], log: "\(dir)/registry.log")
         else { Environment.fail("demo: cannot start the registry", status: ExitStatus.startup) }
 
         let client = CurlClient()
@@ -55,7 +59,7 @@ struct DemoCommand: ParsableCommand {
             // SERVER_URL follows from APP_ADDRESS and APP_PORT.
             let env = [
                 "MIT_URL": registryURL, "OAUTH_TOKEN_URL": registryURL + "/oauth/token", "OAUTH_CLIENT_ID": "demo",
-                "OAUTH_CLIENT_SECRET": "demo", "JWT_SECRET": secret, "SERVER_TYPE": "echo",
+                "OAUTH_CLIENT_SECRET": clientSecret, "JWT_SECRET": secret, "SERVER_TYPE": "echo",
                 "APP_HEALTH_URL": "http://127.0.0.1:\(appPorts[k])/health", "APP_WORKERS": "2", "APP_ADDRESS": "127.0.0.1",
                 "APP_PORT": "\(appPorts[k])", "APP_READY": "notify", "APP_STOP_TIMEOUT": "5",
                 "LOCAL_PORT": "\(local)", "CLUSTER_PORT": "\(freePort())", "CLUSTER_ADDRESS": "127.0.0.1",

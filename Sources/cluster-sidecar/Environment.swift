@@ -1,5 +1,6 @@
 import Glibc
 import SidecarCluster
+import SidecarPosix
 
 /// Process-level helpers: the environment, files, fatal exits.
 enum Environment {
@@ -17,18 +18,9 @@ enum Environment {
         return result
     }
 
-    /// A file's text, or nil when it cannot be read (at most 1 MiB).
-    static func readFile(_ path: String) -> String? {
-        guard let f = fopen(path, "rb") else { return nil }
-        defer { fclose(f) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        while bytes.count < 1 << 20 {
-            let n = fread(&chunk, 1, chunk.count, f)
-            if n <= 0 { break }
-            bytes.append(contentsOf: chunk[0..<n])
-        }
-        return ferror(f) != 0 ? nil : String(decoding: bytes, as: UTF8.self)
+    /// A setting file's text: a regular file of at most 1 MiB, read without blocking.
+    static func readFile(_ path: String) throws(FileReadError) -> String {
+        try SettingFile.read(path)
     }
 
     /// The sidecar's settings from `environment` and `flags` (a bad one exits 64 naming it),

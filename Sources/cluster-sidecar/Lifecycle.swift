@@ -22,7 +22,7 @@ enum Signals {
 /// SIGTERM, SIGINT and SIGHUP for the service group, as a service of it: the first signal
 /// calls `first` (log it, leave rotation) and starts the group's graceful shutdown; a second
 /// one exits at once with 128 + its number. With `reload`, SIGHUP calls it instead and stops
-/// nothing (one reload at a time, in order); with `appReload` (under `run`), SIGUSR2 starts a
+/// nothing (one reload at a time, in order, beside the signal loop); with `appReload` (under `run`), SIGUSR2 starts a
 /// rolling restart of the workers, and is otherwise ignored. It is the group's first service,
 /// so it is shut down last and hears a second signal until the very end.
 final class SignalService: Service {
@@ -45,26 +45,41 @@ final class SignalService: Service {
     /// The group whose graceful shutdown the first signal starts.
     func attach(_ group: ServiceGroup) { self.group.withLock { $0 = group } }
 
+    /// Reloads and rolling restarts run one at a time, in order, beside the signal loop: a
+    /// slow one (a settings file on a stalled mount, workers slow to stop) never keeps the loop
+    /// from hearing the signal that stops the process, or the second one that exits at once.
     func run() async {
-        await cancelWhenGracefulShutdown { [self] in
-            var seen = false
-            for await signal in Signals.stream {
-                if signal == SIGUSR2 {
-                    if let appReload { await appReload() } else { logger.notice("SIGUSR2 ignored: no workers to reload (not under cluster-sidecar run)") }
-                    continue
-                }
-                if signal == SIGHUP, let reload {
-                    await reload()
-                    continue
-                }
-                guard !seen else {
-                    logger.warning("stopped", metadata: ["reason": "second signal", "signal": "\(signal)"])
-                    exit(128 + signal)
-                }
-                seen = true
-                first(signal)
-                await group.withLock { $0 }?.triggerGracefulShutdown()
+        let (jobs, queue) = AsyncStream<@Sendable () async -> Void>.makeStream()
+        await withDiscardingTaskGroup { group in
+            group.addTask {
+                for await job in jobs { await job() }
             }
+            await cancelWhenGracefulShutdown { [self] in
+                await listen(queue)
+            }
+            queue.finish()
+            group.cancelAll()
+        }
+    }
+
+    private func listen(_ queue: AsyncStream<@Sendable () async -> Void>.Continuation) async {
+        var seen = false
+        for await signal in Signals.stream {
+            if signal == SIGUSR2 {
+                if let appReload { queue.yield(appReload) } else { logger.notice("SIGUSR2 ignored: no workers to reload (not under cluster-sidecar run)") }
+                continue
+            }
+            if signal == SIGHUP, let reload {
+                queue.yield(reload)
+                continue
+            }
+            guard !seen else {
+                logger.warning("stopped", metadata: ["reason": "second signal", "signal": "\(signal)"])
+                exit(128 + signal)
+            }
+            seen = true
+            first(signal)
+            await group.withLock { $0 }?.triggerGracefulShutdown()
         }
     }
 }

@@ -22,7 +22,7 @@ struct LocalAPIOptions: ParsableArguments {
         let reader = SettingsReader(environment: Environment.current(), flags: settings.flagValues, readFile: Environment.readFile)
         do throws(ConfigError) {
             let address = try reader.address(ConfigKey.localAddress, ConfigKey.localPort, default: SidecarConfiguration().localAddress)
-            return (Self.baseURL(address), try reader.secret(ConfigKey.localAPIToken))
+            return (Self.baseURL(address), try reader.bearerToken(ConfigKey.localAPIToken))
         } catch {
             Environment.fail(error.description, status: ExitStatus.configuration)
         }

@@ -73,8 +73,11 @@ enum Verifiers {
     /// The text of `JWT_PUBLIC_KEY_FILE`, when set.
     static func readPEM(_ c: SidecarConfiguration) throws(ConfigError) -> String? {
         guard let path = c.jwtPublicKeyFile else { return nil }
-        guard let text = Environment.readFile(path) else { throw ConfigError(ConfigKey.jwtPublicKeyFile.variable, "cannot read '\(path)'") }
-        return text
+        do {
+            return try Environment.readFile(path)
+        } catch {
+            throw ConfigError(ConfigKey.jwtPublicKeyFile.variable, "'\(path)' \(error.reason)")
+        }
     }
 
     /// The cluster API's checks; one that refuses every call when no key is configured.

@@ -50,7 +50,8 @@ struct Runtime {
             Environment.fail(error.description, status: ExitStatus.configuration)
         }
         let context = SidecarContext(
-            configuration: configuration, health: health, fanOut: FanOut(settings: configuration.fanOut, tokens: tokens),
+            configuration: configuration, health: health, view: ClusterView(limits: configuration.view),
+            fanOut: FanOut(settings: configuration.fanOut, tokens: tokens),
             verifier: verifier, announcer: Announcer(client: client, tokens: tokens))
         let reloader = Reloader(
             configuration: configuration, pem: pem, resolve: resolve, context: context, tokens: tokens, levels: levels, logger: logger)

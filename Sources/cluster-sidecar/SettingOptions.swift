@@ -123,6 +123,12 @@ struct SettingOptions: ParsableArguments {
 
     @Option(name: .customLong("fanout-max-pending"), help: ArgumentHelp(ConfigKey.fanoutMaxPending.help, valueName: ConfigKey.fanoutMaxPending.rawValue))
     var fanoutMaxPending: String?
+    @Option(name: .customLong("fanout-max-buffered-bytes"), help: ArgumentHelp(ConfigKey.fanoutMaxBufferedBytes.help, valueName: ConfigKey.fanoutMaxBufferedBytes.rawValue))
+    var fanoutMaxBufferedBytes: String?
+    @Option(name: .customLong("cluster-max-servers"), help: ArgumentHelp(ConfigKey.clusterMaxServers.help, valueName: ConfigKey.clusterMaxServers.rawValue))
+    var clusterMaxServers: String?
+    @Option(name: .customLong("cluster-max-metadata-bytes"), help: ArgumentHelp(ConfigKey.clusterMaxMetadataBytes.help, valueName: ConfigKey.clusterMaxMetadataBytes.rawValue))
+    var clusterMaxMetadataBytes: String?
 
     @Option(name: .customLong("oauth-client-secret-file"), help: "File holding the secret (env OAUTH_CLIENT_SECRET_FILE; default: none).")
     var oauthClientSecretFile: String?
@@ -181,6 +187,9 @@ struct SettingOptions: ParsableArguments {
             (ConfigKey.fanoutTimeout.rawValue, fanoutTimeout),
             (ConfigKey.fanoutMaxResponseBytes.rawValue, fanoutMaxResponseBytes),
             (ConfigKey.fanoutMaxPending.rawValue, fanoutMaxPending),
+            (ConfigKey.fanoutMaxBufferedBytes.rawValue, fanoutMaxBufferedBytes),
+            (ConfigKey.clusterMaxServers.rawValue, clusterMaxServers),
+            (ConfigKey.clusterMaxMetadataBytes.rawValue, clusterMaxMetadataBytes),
             ("OAUTH_CLIENT_SECRET_FILE", oauthClientSecretFile),
             ("MIT_TOKEN_FILE", mitTokenFile),
             ("JWT_SECRET_FILE", jwtSecretFile),

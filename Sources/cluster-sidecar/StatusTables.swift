@@ -1,4 +1,5 @@
 import SidecarHTTP
+import SidecarCluster
 
 /// `/status` as plain-text tables (`cluster-sidecar status`). Reads the JSON loosely: a
 /// missing field prints as `-`.
@@ -51,7 +52,7 @@ enum StatusTables {
                 ]
             })
         let fan = s["fanOut"]?.object ?? [:]
-        let failures = (fan["failures"]?.object ?? [:]).compactMap { k, v in (v.number ?? 0) > 0 ? "\(k) \(v.text)" : nil }.sorted()
+        let failures = (fan["failures"]?.object ?? [:]).compactMap { k, v in (v.number ?? 0) > 0 ? "\(TerminalText.escaped(k)) \(v.text)" : nil }.sorted()
         out += "\nFAN-OUTS: \(fan["count"]?.text ?? "0"), to \(fan["nodes"]?.text ?? "0") nodes; failures: "
         out += failures.isEmpty ? "none\n" : failures.joined(separator: ", ") + "\n"
         if let app = s["app"]?.object { out += "\n" + workers(app) }
@@ -131,10 +132,11 @@ extension JSONValue {
     var array: [JSONValue]? { if case .array(let a) = self { a } else { nil } }
     var number: Double? { if case .number(let n) = self { n } else { nil } }
     var bool: Bool? { if case .bool(let b) = self { b } else { nil } }
-    /// Strings as they are, numbers without a needless `.0`, others as JSON.
+    /// Strings with control characters escaped (they come from peers and workers, and are
+    /// printed on a terminal), numbers without a needless `.0`, others as JSON.
     var text: String {
         switch self {
-        case .string(let s): return s
+        case .string(let s): return TerminalText.escaped(s)
         case .number(let n): return n == n.rounded() && abs(n) < 1e15 ? String(Int(n)) : String(n)
         case .bool(let b): return b ? "true" : "false"
         case .null: return "-"

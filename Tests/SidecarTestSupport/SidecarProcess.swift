@@ -54,10 +54,11 @@ public final class SidecarProcess {
     }
 
     /// Starts `cluster-sidecar registry` on port 0 and returns it with its port.
-    /// - Parameter clientSecret: the only client secret it grants tokens to (nil: any).
-    public static func registry(leaseTime: Double = 1, port: UInt16 = 0, clientSecret: String? = nil) throws -> (SidecarProcess, port: UInt16) {
-        var arguments = ["registry", "--port", "\(port)", "--secret", testSecret, "--lease-time", "\(leaseTime)"]
-        if let clientSecret { arguments += ["--client-secret", clientSecret] }
+    /// - Parameter clientSecret: the secret of the one client (`test`) it grants tokens to.
+    public static func registry(leaseTime: Double = 1, port: UInt16 = 0, clientSecret: String = "test-secret") throws -> (SidecarProcess, port: UInt16) {
+        let arguments = [
+            "registry", "--port", "\(port)", "--secret", testSecret, "--lease-time", "\(leaseTime)", "--client-id", "test", "--client-secret", clientSecret,
+        ]
         let p = try SidecarProcess(environment: [:], arguments: arguments)
         guard let line = p.waitForLine(containing: #""message":"registry listening""#),
             let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],

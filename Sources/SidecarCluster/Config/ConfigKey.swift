@@ -43,6 +43,9 @@ public enum ConfigKey: String, CaseIterable, SettingKey {
     case fanoutTimeout = "FANOUT_TIMEOUT"
     case fanoutMaxResponseBytes = "FANOUT_MAX_RESPONSE_BYTES"
     case fanoutMaxPending = "FANOUT_MAX_PENDING"
+    case fanoutMaxBufferedBytes = "FANOUT_MAX_BUFFERED_BYTES"
+    case clusterMaxServers = "CLUSTER_MAX_SERVERS"
+    case clusterMaxMetadataBytes = "CLUSTER_MAX_METADATA_BYTES"
 
     public var variable: String { rawValue }
 
@@ -85,6 +88,9 @@ public enum ConfigKey: String, CaseIterable, SettingKey {
         case .fanoutTimeout: "10"
         case .fanoutMaxResponseBytes: "1048576"
         case .fanoutMaxPending: "256"
+        case .fanoutMaxBufferedBytes: "134217728 (128 MiB)"
+        case .clusterMaxServers: "10000"
+        case .clusterMaxMetadataBytes: "16384"
         default: "none"
         }
     }
@@ -131,6 +137,9 @@ public enum ConfigKey: String, CaseIterable, SettingKey {
         case .fanoutTimeout: "Per-node fan-out deadline in seconds (a request's timeout, in ms, overrides)."
         case .fanoutMaxResponseBytes: "Largest answer kept per node (a larger one is a too_large failure)."
         case .fanoutMaxPending: "Most fan-outs in flight at once; beyond it 503 with Retry-After."
+        case .fanoutMaxBufferedBytes: "Memory budget of the answers fan-outs in flight hold; while spent, new fan-outs get 503."
+        case .clusterMaxServers: "Most servers in the cluster view; a push past it is refused (507)."
+        case .clusterMaxMetadataBytes: "Largest metadata of one server, as JSON text; a larger one is refused (413)."
         }
     }
 

@@ -12,8 +12,8 @@ public struct ConfigResolver {
     /// - Parameters:
     ///   - environment: the process environment.
     ///   - flags: values given on the command line, keyed by variable name; they win.
-    ///   - readFile: returns a file's text, or nil when it cannot be read.
-    public init(environment: [String: String], flags: [String: String] = [:], readFile: @escaping (String) -> String?) {
+    ///   - readFile: returns a file's text, or says why it cannot be read (`SettingFile.read`).
+    public init(environment: [String: String], flags: [String: String] = [:], readFile: @escaping (String) throws(FileReadError) -> String) {
         reader = SettingsReader(environment: environment, flags: flags, readFile: readFile)
     }
 
@@ -34,7 +34,7 @@ public struct ConfigResolver {
         c.oauthTokenURL = try reader.url(ConfigKey.oauthTokenURL)
         c.oauthClientID = try reader.text(ConfigKey.oauthClientID)
         c.oauthClientSecret = try reader.secret(ConfigKey.oauthClientSecret)
-        c.mitToken = try reader.secret(ConfigKey.mitToken)
+        c.mitToken = try reader.bearerToken(ConfigKey.mitToken)
         c.jwtSecret = try reader.secret(ConfigKey.jwtSecret)
         if let s = c.jwtSecret, s.value.utf8.count < 32 {
             throw ConfigError(reader.name(ConfigKey.jwtSecret), "must be at least 32 bytes (HS256, RFC 7518 §3.2)")
@@ -42,7 +42,7 @@ public struct ConfigResolver {
         c.jwtPublicKeyFile = try reader.text(ConfigKey.jwtPublicKeyFile)
         c.jwtIssuer = try reader.text(ConfigKey.jwtIssuer)
         c.jwtAudience = try reader.text(ConfigKey.jwtAudience)
-        c.localAPIToken = try reader.secret(ConfigKey.localAPIToken)
+        c.localAPIToken = try reader.bearerToken(ConfigKey.localAPIToken)
         c.appHealthURL = try reader.url(ConfigKey.appHealthURL)
         c.drainTimeout = try reader.duration(ConfigKey.drainTimeout) ?? c.drainTimeout
         c.pidFile = try reader.text(ConfigKey.pidFile)
@@ -60,6 +60,9 @@ public struct ConfigResolver {
         c.fanOut.timeout = try reader.duration(ConfigKey.fanoutTimeout, positive: true) ?? c.fanOut.timeout
         c.fanOut.maxResponseBytes = try reader.integer(ConfigKey.fanoutMaxResponseBytes, 1...1 << 30) ?? c.fanOut.maxResponseBytes
         c.fanOut.maxPending = try reader.integer(ConfigKey.fanoutMaxPending, 1...1_000_000) ?? c.fanOut.maxPending
+        c.fanOut.maxBufferedBytes = try reader.integer(ConfigKey.fanoutMaxBufferedBytes, 1 << 16...1 << 40) ?? c.fanOut.maxBufferedBytes
+        c.view.maxServers = try reader.integer(ConfigKey.clusterMaxServers, 1...10_000_000) ?? c.view.maxServers
+        c.view.maxMetadataBytes = try reader.integer(ConfigKey.clusterMaxMetadataBytes, 0...1 << 24) ?? c.view.maxMetadataBytes
 
         if c.mitURL != nil {
             if c.serverType == nil { throw ConfigError(reader.name(ConfigKey.serverType), "is required when MIT_URL is set") }

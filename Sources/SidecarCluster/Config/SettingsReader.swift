@@ -32,13 +32,13 @@ public struct SettingsReader {
     private let values: [String: String]
     /// Variables whose value came from a flag: their errors name the flag the user typed.
     private let fromFlags: Set<String>
-    private let readFile: (String) -> String?
+    private let readFile: (String) throws(FileReadError) -> String
 
     /// - Parameters:
     ///   - environment: the process environment.
     ///   - flags: values given on the command line, keyed by variable name; they win.
-    ///   - readFile: returns a file's text, or nil when it cannot be read.
-    public init(environment: [String: String], flags: [String: String] = [:], readFile: @escaping (String) -> String?) {
+    ///   - readFile: returns a file's text, or says why it cannot be read (`SettingFile.read`).
+    public init(environment: [String: String], flags: [String: String] = [:], readFile: @escaping (String) throws(FileReadError) -> String) {
         var merged = environment
         for (k, v) in flags { merged[k] = v }
         values = merged
@@ -129,11 +129,43 @@ public struct SettingsReader {
         if direct != nil && file != nil { throw ConfigError(name(key), "set \(key.variable) or \(fileVariable), not both") }
         if let direct { return Secret(direct) }
         guard let file else { return nil }
-        guard let text = readFile(file) else { throw ConfigError(fileName, "cannot read '\(file)'") }
+        let text = try read(file, naming: fileName)
         var s = Substring(text)
         while let last = s.last, last.isNewline { s = s.dropLast() }
         guard !s.isEmpty else { throw ConfigError(fileName, "'\(file)' is empty") }
         return Secret(String(s))
+    }
+
+    /// A secret sent as `Authorization: Bearer <it>`: only the characters a bearer credential
+    /// can carry (RFC 6750 §2.1's b64token: letters, digits, `-._~+/`, then `=` padding), so
+    /// that one no caller could ever present is refused at start (or at a reload) instead of
+    /// locking every caller out.
+    public func bearerToken(_ key: some SettingKey) throws(ConfigError) -> Secret? {
+        guard let token = try secret(key) else { return nil }
+        guard Self.isBearerToken(token.value) else {
+            throw ConfigError(name(key), "may hold only letters, digits and -._~+/ (then = padding): a bearer token cannot carry other characters")
+        }
+        return token
+    }
+
+    /// RFC 6750 §2.1: `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
+    public static func isBearerToken(_ text: String) -> Bool {
+        let bytes = Array(text.utf8)
+        let padding = bytes.reversed().prefix { $0 == UInt8(ascii: "=") }.count
+        let body = bytes.dropLast(padding)
+        return !body.isEmpty && body.allSatisfy { b in
+            (b >= 0x30 && b <= 0x39) || (b | 0x20 >= 0x61 && b | 0x20 <= 0x7A) || b == UInt8(ascii: "-") || b == UInt8(ascii: ".")
+                || b == UInt8(ascii: "_") || b == UInt8(ascii: "~") || b == UInt8(ascii: "+") || b == UInt8(ascii: "/")
+        }
+    }
+
+    /// The text of the file at `path`, or an error naming the setting `name` and why.
+    private func read(_ path: String, naming name: String) throws(ConfigError) -> String {
+        do {
+            return try readFile(path)
+        } catch {
+            throw ConfigError(name, "'\(path)' \(error.reason)")
+        }
     }
 
     /// A log level, from the variable or from the file `<variable>_FILE` names (which a reload
@@ -146,8 +178,7 @@ public struct SettingsReader {
         let source: String
         if let path = fromFile {
             source = fileSettingName(fileVariable)
-            guard let text = readFile(path) else { throw ConfigError(source, "cannot read '\(path)'") }
-            v = text.trimmingWhitespace()
+            v = try read(path, naming: source).trimmingWhitespace()
         } else {
             guard let direct = raw(key) else { return nil }
             (v, source) = (direct, name(key))

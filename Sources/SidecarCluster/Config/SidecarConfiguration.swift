@@ -41,6 +41,8 @@ public struct SidecarConfiguration: Sendable {
     public var logLevel = Logger.Level.info
     public var server = ServerConfiguration()
     public var fanOut = FanOut.Settings()
+    /// The most the cluster view holds.
+    public var view = ClusterView.Limits()
 
     public init() {}
 }

@@ -21,10 +21,16 @@ public struct FanOut: Sendable {
         /// contiguous part each (0: never). Measured on 2 cores (bench/README.md): at 256 nodes
         /// the split cut p50 overhead by 41 % and p99 by 29 %; at 64 it cost 12 % at p50.
         public var spreadMinimum: Int
+        /// The memory budget of answers held by fan-outs in flight (`FANOUT_MAX_BUFFERED_BYTES`),
+        /// counted as `AnswerBudget.weight` says; while it is spent, new fan-outs are refused
+        /// at once with 503 `fanout_overloaded` (those running finish).
+        public var maxBufferedBytes: Int
 
         public init(
-            concurrency: Int = 64, timeout: Duration = .seconds(10), maxResponseBytes: Int = 1 << 20, maxPending: Int = 256, spreadMinimum: Int = 128
+            concurrency: Int = 64, timeout: Duration = .seconds(10), maxResponseBytes: Int = 1 << 20, maxPending: Int = 256, spreadMinimum: Int = 128,
+            maxBufferedBytes: Int = 128 << 20
         ) {
+            self.maxBufferedBytes = maxBufferedBytes
             self.concurrency = concurrency
             self.timeout = timeout
             self.maxResponseBytes = maxResponseBytes
@@ -41,6 +47,8 @@ public struct FanOut: Sendable {
     let tokens: TokenProvider?
     /// Fan-outs in flight now, against `settings.maxPending`.
     let pending = PendingCount()
+    /// Answers held by fan-outs in flight, against `settings.maxBufferedBytes`.
+    public let budget = AnswerBudget()
     /// Waits out the backoff between retries (a manual clock in tests).
     let clock: any SidecarClock
     private let clientConfiguration: ClientConfiguration
@@ -80,7 +88,11 @@ public struct FanOut: Sendable {
             completion(FanOutResult(servers: targets, outcomes: results.map(Self.outcome)))
         }
         guard let reactor else {
-            client.execute(batch: Self.requests(request, targets, headers), concurrency: settings.concurrency, completion: done)
+            let budget = budget
+            client.execute(batch: Self.requests(request, targets, headers), concurrency: settings.concurrency) { results in
+                for r in results { budget.hold(AnswerBudget.weight(r)) }
+                done(results)
+            }
             return
         }
         let urls = targets.map(\.url)
@@ -124,7 +136,7 @@ public struct FanOut: Sendable {
         let native = NativeEngine.attached(to: reactor, key: ObjectIdentifier(nativeKey), configuration: clientConfiguration)
         let (key, configuration) = (ObjectIdentifier(engineKey), clientConfiguration)
         LoopFanOut.start(
-            urls: urls, request: request, headers: headers, native: native,
+            urls: urls, request: request, headers: headers, native: native, budget: budget,
             curl: { CurlEngine.attached(to: reactor, key: key, configuration: configuration) }, concurrency: concurrency ?? settings.concurrency, done: done)
     }
 
@@ -204,9 +216,12 @@ public struct FanOut: Sendable {
                 }
             } else {
                 results = await client.execute(batch: Self.requests(request, pending.map { targets[$0] }, headers), concurrency: settings.concurrency)
+                for r in results { budget.hold(AnswerBudget.weight(r)) }
             }
             var again: [Int] = []
             for (k, result) in zip(pending, results) {
+                // The answer a retry replaces is no longer held.
+                budget.release(AnswerBudget.weight(outcomes[k]))
                 outcomes[k] = Self.outcome(result)
                 if Self.worthRetrying(result) { again.append(k) }
             }
@@ -252,4 +267,54 @@ final class PendingCount: Sendable {
     func leave() { count.subtract(1, ordering: .relaxed) }
 
     var current: Int { count.load(ordering: .relaxed) }
+}
+
+/// What the answers of the fan-outs in flight hold, in bytes: each node's answer is counted
+/// when it arrives (`hold`) and let go once its fan-out's aggregate has been handed to the
+/// connection (`release`). The count is what the aggregate may need: the body, plus the body
+/// written twice as a JSON string (`data` and `results`), where a control byte takes six.
+public final class AnswerBudget: Sendable {
+    private let held = Atomic<Int>(0)
+
+    public init() {}
+
+    /// Bytes held now.
+    public var current: Int { held.load(ordering: .relaxed) }
+
+    /// Whether a new fan-out may start: less than `limit` is held.
+    public func admits(limit: Int) -> Bool { current < limit }
+
+    func hold(_ bytes: Int) { if bytes > 0 { held.add(bytes, ordering: .relaxed) } }
+
+    func release(_ bytes: Int) { if bytes > 0 { held.subtract(bytes, ordering: .relaxed) } }
+
+    /// Lets go of every answer of `result`.
+    public func release(_ result: FanOutResult) {
+        release(result.outcomes.reduce(0) { $0 + Self.weight($1) })
+    }
+
+    static func weight(_ outcome: FanOutResult.Outcome) -> Int {
+        if case .answered(let r) = outcome { return weight(r) }
+        return 0
+    }
+
+    static func weight(_ result: Result<ClientResponse, ClientError>) -> Int {
+        if case .success(let r) = result { return weight(r) }
+        return 0
+    }
+
+    /// An answer's count: its fields and body as held, and twice the body as a JSON string.
+    static func weight(_ r: ClientResponse) -> Int {
+        var fields = 0
+        for f in r.headers.storage { fields += f.name.utf8.count + f.value.utf8.count + 8 }
+        return fields + r.body.count + 2 * escapedLength(r.body)
+    }
+
+    /// The length of `bytes` written as a JSON string: control bytes as `\u00XX`, quote and
+    /// backslash escaped, the rest as it is (an upper bound of what the aggregate writes).
+    static func escapedLength(_ bytes: [UInt8]) -> Int {
+        var n = bytes.count + 2
+        for b in bytes where b < 0x20 || b == 0x22 || b == 0x5C { n += b < 0x20 ? 5 : 1 }
+        return n
+    }
 }

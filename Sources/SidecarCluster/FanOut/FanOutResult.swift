@@ -90,23 +90,51 @@ public struct FanOutResult: Sendable {
         w.raw("}")
     }
 
-    /// Header names in lower case; a repeated field's values joined with ", ". Compared in
-    /// place, without building lower-cased copies: answers carry a handful of fields.
-    private static func headers(_ fields: HTTPFields, _ w: inout JSONWriter) {
+    /// Header names in lower case; a repeated field's values joined with ", ", at the place of
+    /// its first occurrence. Linear in the fields: up to `smallHead` fields (the usual answer)
+    /// they are compared in place, without lower-cased copies; beyond it a name seen before is
+    /// found by hashing.
+    static func headers(_ fields: HTTPFields, _ w: inout JSONWriter) {
         let all = fields.storage
+        guard all.count > smallHead else {
+            w.raw("{")
+            var first = true
+            for (k, f) in all.enumerated() where !all[..<k].contains(where: { $0.name.equalsIgnoringASCIICase(f.name) }) {
+                if !first { w.raw(",") }
+                first = false
+                w.lowercasedString(f.name)
+                w.raw(":")
+                var value = f.value
+                for later in all[(k + 1)...] where later.name.equalsIgnoringASCIICase(f.name) { value += ", " + later.value }
+                w.string(value)
+            }
+            w.raw("}")
+            return
+        }
+        var order: [(name: String, value: String)] = []
+        order.reserveCapacity(fields.count)
+        var index: [String: Int] = [:]
+        for f in all {
+            let lower = f.name.lowercased()
+            if let k = index[lower] {
+                order[k].value += ", " + f.value
+            } else {
+                index[lower] = order.count
+                order.append((lower, f.value))
+            }
+        }
         w.raw("{")
-        var first = true
-        for (k, f) in all.enumerated() where !all[..<k].contains(where: { $0.name.equalsIgnoringASCIICase(f.name) }) {
-            if !first { w.raw(",") }
-            first = false
-            w.lowercasedString(f.name)
+        for (k, f) in order.enumerated() {
+            if k > 0 { w.raw(",") }
+            w.string(f.name)
             w.raw(":")
-            var value = f.value
-            for later in all[(k + 1)...] where later.name.equalsIgnoringASCIICase(f.name) { value += ", " + later.value }
-            w.string(value)
+            w.string(f.value)
         }
         w.raw("}")
     }
+
+    /// At most this many fields are merged by comparing pairs (at most 120 comparisons).
+    static let smallHead = 16
 
     /// The node's body as JSON text: as it came when it said JSON and is valid JSON, else a
     /// string; `null` when empty.

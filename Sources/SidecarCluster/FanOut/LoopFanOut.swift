@@ -13,6 +13,7 @@ final class LoopFanOut: NativeSink {
     private let request: FanOutRequest
     private let headers: [(String, String)]
     private let native: NativeEngine
+    private let budget: AnswerBudget?
     private let curl: () -> CurlEngine
     private let concurrency: Int
     private let done: (Results) -> Void
@@ -25,9 +26,10 @@ final class LoopFanOut: NativeSink {
     private var launching = false
 
     private init(
-        urls: [String], request: FanOutRequest, headers: [(String, String)], native: NativeEngine, curl: @escaping () -> CurlEngine,
-        concurrency: Int, done: @escaping (Results) -> Void
+        urls: [String], request: FanOutRequest, headers: [(String, String)], native: NativeEngine, budget: AnswerBudget?,
+        curl: @escaping () -> CurlEngine, concurrency: Int, done: @escaping (Results) -> Void
     ) {
+        self.budget = budget
         self.urls = urls
         self.request = request
         self.headers = headers
@@ -41,13 +43,15 @@ final class LoopFanOut: NativeSink {
     }
 
     /// Sends `request` with `headers` to each of `urls` (nodes' base URLs); `done` gets the
-    /// results in the order of `urls`, on the loop (at once when there is no node).
+    /// results in the order of `urls`, on the loop (at once when there is no node). Each answer
+    /// is counted in `budget` as it arrives.
     static func start(
-        urls: [String], request: FanOutRequest, headers: [(String, String)], native: NativeEngine, curl: @escaping () -> CurlEngine,
-        concurrency: Int, done: @escaping (Results) -> Void
+        urls: [String], request: FanOutRequest, headers: [(String, String)], native: NativeEngine, budget: AnswerBudget? = nil,
+        curl: @escaping () -> CurlEngine, concurrency: Int, done: @escaping (Results) -> Void
     ) {
         guard !urls.isEmpty else { return done([]) }
-        LoopFanOut(urls: urls, request: request, headers: headers, native: native, curl: curl, concurrency: concurrency, done: done).launch()
+        LoopFanOut(urls: urls, request: request, headers: headers, native: native, budget: budget, curl: curl, concurrency: concurrency, done: done)
+            .launch()
     }
 
     /// Starts nodes while fewer than `concurrency` run.
@@ -76,6 +80,7 @@ final class LoopFanOut: NativeSink {
     func finished(_ index: Int, _ result: Result<ClientResponse, ClientError>) {
         guard results[index] == nil else { return }
         results[index] = result
+        budget?.hold(AnswerBudget.weight(result))
         inFlight -= 1
         remaining -= 1
         if launching { return }

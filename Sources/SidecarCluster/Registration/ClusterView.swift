@@ -28,11 +28,44 @@ public final class ClusterView: Sendable {
         }
     }
 
+    /// How much the view holds at most: a peer or a registry cannot grow it, or `/status` and
+    /// the status page that polls it, without bound.
+    public struct Limits: Sendable, Equatable {
+        /// Most servers (`CLUSTER_MAX_SERVERS`).
+        public var maxServers: Int
+        /// Largest `metadata` of one server, as JSON text (`CLUSTER_MAX_METADATA_BYTES`).
+        public var maxMetadataBytes: Int
+
+        public init(maxServers: Int = 10_000, maxMetadataBytes: Int = 16_384) {
+            self.maxServers = maxServers
+            self.maxMetadataBytes = maxMetadataBytes
+        }
+
+        /// Why `server` may not be held, or nil.
+        public func problem(_ server: ServerInfo) -> String? {
+            guard let metadata = server.metadata else { return nil }
+            let size = JSONCoding.encode(metadata).count
+            return size > maxMetadataBytes ? "metadata of \(size) bytes is over CLUSTER_MAX_METADATA_BYTES (\(maxMetadataBytes))" : nil
+        }
+    }
+
+    /// What an upsert did.
+    public enum Upsert: Sendable, Equatable {
+        case added
+        case updated
+        /// Not taken: the view is full, or the server is over a limit (the reason).
+        case refused(full: Bool, reason: String)
+    }
+
     private let state = Mutex<Snapshot>(Snapshot(servers: [], updatedAt: 0))
     private let now: @Sendable () -> Double
+    public let limits: Limits
 
-    /// - Parameter now: wall-clock seconds since the epoch.
-    public init(now: @escaping @Sendable () -> Double = WallClock.now) {
+    /// - Parameters:
+    ///   - limits: the most it holds.
+    ///   - now: wall-clock seconds since the epoch.
+    public init(limits: Limits = Limits(), now: @escaping @Sendable () -> Double = WallClock.now) {
+        self.limits = limits
         self.now = now
     }
 
@@ -40,37 +73,53 @@ public final class ClusterView: Sendable {
 
     public var count: Int { state.withLock { $0.servers.count } }
 
-    /// Replaces the whole view (a registration answer).
-    public func replace(with servers: [ServerInfo]) {
+    /// Replaces the whole view (a registration answer): servers over a limit are left out, and
+    /// those past `maxServers`; the count left out is returned.
+    @discardableResult
+    public func replace(with servers: [ServerInfo]) -> Int {
         let t = now()
-        state.withLock { s in
+        let fit = servers.filter { limits.problem($0) == nil }
+        return state.withLock { s in
             var seen = Set<String>()
             let before = Set(s.servers.map(\.id))
-            s.servers = servers.filter { seen.insert($0.id).inserted }
+            s.servers = Array(fit.filter { seen.insert($0.id).inserted }.prefix(limits.maxServers))
+            seen = Set(s.servers.map(\.id))
             s.changes.joins += seen.subtracting(before).count
             s.changes.leaves += before.subtracting(seen).count
             s.updatedAt = t
+            return Set(servers.map(\.id)).count - s.servers.count
         }
     }
 
-    /// Upserts each of `servers`, keeping known ones in place and appending new ones.
-    public func merge(_ servers: [ServerInfo]) {
-        for server in servers { upsert(server) }
+    /// Upserts each of `servers`, keeping known ones in place and appending new ones; the count
+    /// refused is returned.
+    @discardableResult
+    public func merge(_ servers: [ServerInfo]) -> Int {
+        var refused = 0
+        for server in servers {
+            if case .refused = upsert(server) { refused += 1 }
+        }
+        return refused
     }
 
-    /// Inserts or updates `server`; true when it was new.
+    /// Inserts or updates `server`, within the limits.
     @discardableResult
-    public func upsert(_ server: ServerInfo) -> Bool {
+    public func upsert(_ server: ServerInfo) -> Upsert {
+        if let problem = limits.problem(server) { return .refused(full: false, reason: problem) }
         let t = now()
         return state.withLock { s in
-            s.updatedAt = t
             if let k = s.servers.firstIndex(where: { $0.id == server.id }) {
+                s.updatedAt = t
                 s.servers[k] = server
-                return false
+                return .updated
             }
+            guard s.servers.count < limits.maxServers else {
+                return .refused(full: true, reason: "the cluster view holds CLUSTER_MAX_SERVERS (\(limits.maxServers)) servers")
+            }
+            s.updatedAt = t
             s.servers.append(server)
             s.changes.joins += 1
-            return true
+            return .added
         }
     }
 

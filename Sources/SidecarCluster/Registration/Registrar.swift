@@ -195,7 +195,10 @@ public actor Registrar: Service {
             currentID.withLock { $0 = answer.id }
             var servers = answer.servers ?? []
             if !servers.contains(where: { $0.id == answer.id }) { servers.append(me) }
-            if concurrent { view.merge(servers) } else { view.replace(with: servers) }
+            let left = concurrent ? view.merge(servers) : view.replace(with: servers)
+            if left > 0 {
+                logger.warning("servers left out of the cluster view", metadata: ["count": "\(left)", "reason": "CLUSTER_MAX_SERVERS or CLUSTER_MAX_METADATA_BYTES"])
+            }
         } else if case .failure(let failure) = result {
             lastError = failure
         }

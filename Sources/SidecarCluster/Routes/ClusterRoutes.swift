@@ -22,8 +22,12 @@ public enum ClusterRoutes {
             if let type = context.me?.type, !type.isEmpty, server.type != type {
                 return .error(409, code: "wrong_type", message: "server of type \(JSON.quote(server.type)) in a cluster of type \(JSON.quote(type))")
             }
-            let created = context.view.upsert(server)
-            return .json(created ? 201 : 200, encoding: Count(nbServers: context.view.count))
+            switch context.view.upsert(server) {
+            case .added: return .json(201, encoding: Count(nbServers: context.view.count))
+            case .updated: return .json(200, encoding: Count(nbServers: context.view.count))
+            case .refused(let full, let reason):
+                return full ? .error(507, code: "view_full", message: reason) : .error(413, code: "server_too_large", message: reason)
+            }
         }
         router.onAsync("DELETE", "/servers/{serverId}") { request in
             let id = request.pathParameters["serverId"] ?? ""

@@ -51,9 +51,17 @@ public enum FanOutRoutes {
         503, code: "fanout_overloaded", message: "too many fan-outs in flight (FANOUT_MAX_PENDING): retry shortly",
         fields: HTTPFields([("Retry-After", "1")]))
 
+    /// The answer while the answers in flight hold `FANOUT_MAX_BUFFERED_BYTES`: at once,
+    /// nothing sent anywhere.
+    static let overBudget = HTTPResponse.error(
+        503, code: "fanout_overloaded", message: "the answers of the fan-outs in flight fill FANOUT_MAX_BUFFERED_BYTES: retry shortly",
+        fields: HTTPFields([("Retry-After", "1")]))
+
     static func run(_ parsed: FanOutRequest, _ request: HTTPRequest, _ context: SidecarContext, _ fanOut: FanOut, _ responder: Responder) {
+        guard fanOut.budget.admits(limit: fanOut.settings.maxBufferedBytes) else { return responder.respond(overBudget) }
         guard fanOut.pending.enter(max: fanOut.settings.maxPending) else { return responder.respond(overloaded) }
         let pending = fanOut.pending
+        let budget = fanOut.budget
         let servers = context.view.snapshot().servers
         let selfID = context.registrar?.currentID.withLock { $0 } ?? context.me?.id
         let (metrics, clock) = (context.metrics, context.clock)
@@ -66,6 +74,7 @@ public enum FanOutRoutes {
                 pending.leave()
                 metrics.fanOutFinished(result, duration: started.duration(to: clock.now))
                 responder.respond(answer(result))
+                budget.release(result)
             }
             return
         }
@@ -76,6 +85,7 @@ public enum FanOutRoutes {
                 let result = try await fanOut.run(parsed, servers: servers, selfID: selfID, correlationID: correlationID, on: responder.reactor)
                 metrics.fanOutFinished(result, duration: started.duration(to: clock.now))
                 responder.respond(answer(result))
+                budget.release(result)
             } catch {
                 responder.respond(.error(502, code: "fanout_unavailable", message: error.message))
             }

@@ -37,23 +37,10 @@ public struct LocalAuthMiddleware: Middleware {
         return Self.refusal
     }
 
-    /// Whether `given` is a bearer credential (any case, one or more spaces) holding `token`,
-    /// the token compared without an early exit.
+    /// Whether `given` is a bearer credential (any case, one or more spaces) holding exactly
+    /// `token`, compared over the whole secret (`SecretComparison`).
     static func isBearer(_ given: String, _ token: Secret) -> Bool {
         guard let presented = BearerToken.extract(given) else { return false }
-        let secret = token.value.utf8
-        var diff = UInt8(truncatingIfNeeded: presented.utf8.count ^ secret.count)
-        var expected = secret.makeIterator()
-        for byte in presented.utf8 { diff |= byte ^ (expected.next() ?? 0) }
-        return diff == 0
-    }
-
-    /// Compares without an early exit, so timing does not tell how much matched.
-    public static func constantTimeEquals(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-        var diff = UInt8(truncatingIfNeeded: a.count ^ b.count)
-        for k in 0..<max(a.count, b.count) {
-            diff |= (k < a.count ? a[k] : 0) ^ (k < b.count ? b[k] : 0)
-        }
-        return diff == 0
+        return SecretComparison.equals(presented, token)
     }
 }

@@ -2,13 +2,15 @@ import SidecarHTTP
 
 /// The routers of the two listeners, as the contract lays them out.
 public enum SidecarRoutes {
-    /// The local API: probes, the OpenAPI document and the status page (no auth); the switch,
-    /// status, metrics, membership and fan-out behind `LOCAL_API_TOKEN` when it is set.
+    /// The local API: probes (no checks at all); the OpenAPI document and the status page (no
+    /// token, but only for a local `Host`); the switch, status, metrics, membership and fan-out
+    /// for a local `Host` from no other site, and behind `LOCAL_API_TOKEN` when it is set.
     public static func local(context: SidecarContext) -> Router {
         var router = Router()
         HealthRoutes.addProbes(to: &router, health: context.health)
-        DocumentRoutes.add(to: &router)
-        router.group(LocalAuthMiddleware(token: context.localToken)) { r in
+        let listener = context.configuration.localAddress
+        router.group(LocalOriginMiddleware(listener: listener, checkOrigin: false)) { r in DocumentRoutes.add(to: &r) }
+        router.group(LocalOriginMiddleware(listener: listener), LocalAuthMiddleware(token: context.localToken)) { r in
             HealthRoutes.addSwitch(to: &r, health: context.health)
             StatusRoutes.add(to: &r, context: context)
             MetricsRoutes.add(to: &r, context: context)

@@ -1,7 +1,8 @@
 import SidecarHTTP
 
 /// The bearer-JWT gate of the cluster API: 401 with `WWW-Authenticate: Bearer
-/// error="invalid_token"` unless the request carries a token the verifier accepts. The answer
+/// error="invalid_token"` unless the request carries a cluster token (the contract's: a JWT the
+/// verifier accepts whose claims include `"cluster": true`; a plain mIT token is not one). The answer
 /// names why, never the token. The check awaits the verifier, so the route answers later; the
 /// handler itself then runs back on the event loop the request came in on.
 public struct ClusterAuthMiddleware: Middleware {
@@ -22,7 +23,8 @@ public struct ClusterAuthMiddleware: Middleware {
             let verifier = slot.value
             Task {
                 do throws(TokenRejection) {
-                    _ = try await verifier.verify(token)
+                    let claims = try await verifier.verify(token)
+                    guard claims.cluster == true else { throw TokenRejection.notClusterToken }
                 } catch {
                     return responder.respond(Self.refusal(error))
                 }

@@ -26,6 +26,8 @@ public struct TokenRejection: Error, Sendable, Equatable, CustomStringConvertibl
     static let issuer = TokenRejection(label: "wrong_issuer")
     static let audience = TokenRejection(label: "wrong_audience")
     static let noKeysConfigured = TokenRejection(label: "no_keys_configured")
+    /// A valid token without `"cluster": true`: not for the cluster API (contract: cluster token).
+    static let notClusterToken = TokenRejection(label: "not_a_cluster_token")
     /// The header's `crit` names extensions, and this verifier understands none (RFC 7515 §4.1.11).
     static let unsupportedCritical = TokenRejection(label: "unsupported_crit")
     /// A header parameter or claim name appears twice (RFC 7519 §4: refuse, do not pick one).

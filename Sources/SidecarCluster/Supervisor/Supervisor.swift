@@ -168,17 +168,28 @@ public final class Supervisor: @unchecked Sendable {  // machine, descriptors an
         }
     }
 
-    /// The parent's environment, without what concerned the sidecar's own activation, plus the
-    /// worker's identity.
+    /// The parent's environment, without what concerned the sidecar's own activation and
+    /// without its credentials (`withheldVariables`), plus the worker's identity.
     func environment(id: Int, generation: Int) -> [(String, String)] {
         var env = launch.environment
         for k in ["LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "NOTIFY_SOCKET"] { env[k] = nil }
+        for k in Self.withheldVariables { env[k] = nil }
         env["APP_WORKER_ID"] = "\(id)"
         env["APP_GENERATION"] = "\(generation)"
         env["CLUSTER_SIDECAR_URL"] = launch.sidecarURL
         if let notify { env["NOTIFY_SOCKET"] = notify.path }
         return env.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
     }
+
+    /// The sidecar's credentials, never passed to a worker: with the JWT secret or the OAuth
+    /// client's secret, the application (and anything it runs) could mint tokens that every
+    /// sidecar of the cluster accepts. The local API token stays: it is how the application
+    /// calls its sidecar.
+    public static let withheldVariables: Set<String> = {
+        let secrets = ConfigKey.allCases.filter { $0.isSecret && $0 != .localAPIToken }.map(\.variable)
+            + ["REGISTRY_SECRET", "REGISTRY_CLIENT_SECRET"]
+        return Set(secrets.flatMap { [$0, $0 + "_FILE"] })
+    }()
 
     func childrenExited() {
         guard let exits else { return }

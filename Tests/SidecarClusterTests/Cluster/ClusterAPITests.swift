@@ -20,7 +20,7 @@ import Testing
 
     func call(_ server: TestServer, _ method: String, _ path: String, body: String = "", token: String?) throws -> RawResponse {
         let client = try server.client()
-        var head = "\(method) \(path) HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n"
+        var head = "\(method) \(path) HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n"
         if let token { head += "Authorization: Bearer \(token)\r\n" }
         try client.send(head + "\r\n" + body)
         return try client.readResponse()
@@ -79,25 +79,25 @@ import Testing
         let token = try await JWTVerifierTests.hs256(JWTVerifierTests.claims(exp: Date().timeIntervalSince1970 + 300))
         for scheme in ["Bearer   ", "bearer ", "BEARER\u{20}\u{20}"] {
             let client = try server.client()
-            try client.send("DELETE /servers/nobody HTTP/1.1\r\nHost: a\r\nAuthorization: \(scheme)\(token)\r\n\r\n")
+            try client.send("DELETE /servers/nobody HTTP/1.1\r\nHost: localhost\r\nAuthorization: \(scheme)\(token)\r\n\r\n")
             #expect(try client.readResponse().status == 404, "\(scheme.debugDescription)")
         }
         let client = try server.client()
-        try client.send("DELETE /servers/nobody HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer\(token)\r\n\r\n")
+        try client.send("DELETE /servers/nobody HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer\(token)\r\n\r\n")
         #expect(try client.readResponse().status == 401)
     }
 
     @Test func expectContinue_withoutAToken_is401AtOnce_neverContinue() async throws {
         let (server, context) = try await clusterAPI()
         let client = try server.client()
-        try client.send("POST /itResources HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: \(Self.peer.utf8.count)\r\n\r\n")
+        try client.send("POST /itResources HTTP/1.1\r\nHost: localhost\r\nExpect: 100-continue\r\nContent-Length: \(Self.peer.utf8.count)\r\n\r\n")
         let answer = try client.readResponse()
         #expect(answer.status == 401 && answer.field("WWW-Authenticate") != nil)
         #expect(context.view.count == 1)
         // With a token, the body is asked for.
         let token = try await JWTVerifierTests.hs256(JWTVerifierTests.claims(exp: Date().timeIntervalSince1970 + 300))
         let other = try server.client()
-        try other.send("POST /itResources HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer \(token)\r\nExpect: 100-continue\r\nContent-Length: \(Self.peer.utf8.count)\r\n\r\n")
+        try other.send("POST /itResources HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer \(token)\r\nExpect: 100-continue\r\nContent-Length: \(Self.peer.utf8.count)\r\n\r\n")
         #expect(try other.readResponse().status == 100)
         try other.send(Self.peer)
         #expect(try other.readResponse().status == 201)
@@ -147,5 +147,43 @@ import Testing
         #expect(r.status == 401)
         #expect(r.bodyText.contains("no JWT_SECRET"))
         #expect(try call(server, "GET", "/readyz", token: nil).status == 200)
+    }
+}
+
+/// The contract's cluster token and the view's limits on the cluster API.
+@Suite struct ClusterTokenAndLimitTests {
+    let api = ClusterAPITests()
+
+    @Test func aValidTokenWithoutTheClusterClaim_isRefused() async throws {
+        let (server, context) = try await api.clusterAPI()
+        var claims = JWTVerifierTests.claims(exp: Date().timeIntervalSince1970 + 300)
+        claims.cluster = nil
+        let plain = try await JWTVerifierTests.hs256(claims)
+        let r = try api.call(server, "POST", "/itResources", body: ClusterAPITests.peer, token: plain)
+        #expect(r.status == 401 && r.bodyText.contains("not_a_cluster_token"))
+        let deleted = try api.call(server, "DELETE", "/servers/me", token: plain)
+        #expect(deleted.status == 401, "no forced re-registration with a plain token")
+        claims.cluster = false
+        #expect(try api.call(server, "POST", "/itResources", body: ClusterAPITests.peer, token: try await JWTVerifierTests.hs256(claims)).status == 401)
+        #expect(context.view.count == 1)
+    }
+
+    @Test func metadataOverTheCap_is413_aFullView507() async throws {
+        let verifier = try await JWTVerifier.make(secret: JWTVerifierTests.secret, publicKeyPEM: nil, issuer: nil, audience: nil)
+        let context = SidecarContext(
+            configuration: SidecarConfiguration(), health: HealthState(registered: true), view: ClusterView(limits: .init(maxServers: 2, maxMetadataBytes: 64)),
+            verifier: verifier)
+        let server = try TestServer(router: SidecarRoutes.cluster(context: context))
+        let token = try await JWTVerifierTests.hs256(JWTVerifierTests.claims(exp: Date().timeIntervalSince1970 + 300))
+        let fat = #"{"id":"f","type":"echo","url":"http://a","clusterUrl":"http://b","metadata":{"k":"\#(String(repeating: "x", count: 100))"}}"#
+        let tooLarge = try api.call(server, "POST", "/itResources", body: fat, token: token)
+        #expect(tooLarge.status == 413 && tooLarge.bodyText.contains("server_too_large"))
+        for id in ["a", "b"] {
+            #expect(try api.call(server, "POST", "/itResources", body: #"{"id":"\#(id)","type":"echo","url":"http://a","clusterUrl":"http://b"}"#, token: token).status == 201)
+        }
+        let full = try api.call(server, "POST", "/itResources", body: #"{"id":"c","type":"echo","url":"http://a","clusterUrl":"http://b"}"#, token: token)
+        #expect(full.status == 507 && full.bodyText.contains("view_full"))
+        #expect(try api.call(server, "POST", "/itResources", body: #"{"id":"a","type":"echo","url":"http://z","clusterUrl":"http://b"}"#, token: token).status == 200)
+        #expect(context.view.snapshot().servers.map(\.id) == ["a", "b"])
     }
 }

@@ -94,7 +94,7 @@ final class Peers: Sendable {
 
     func fanout(_ server: TestServer, _ body: String, headers: String = "") throws -> (Int, [String: Any]) {
         let client = try server.client(timeout: 10)
-        try client.send("POST /cluster/fanout HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\n\(headers)Content-Length: \(body.utf8.count)\r\n\r\n\(body)")
+        try client.send("POST /cluster/fanout HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\(headers)Content-Length: \(body.utf8.count)\r\n\r\n\(body)")
         let r = try client.readResponse()
         return (r.status, (try JSONSerialization.jsonObject(with: Data(r.body)) as? [String: Any]) ?? [:])
     }
@@ -146,7 +146,7 @@ final class Peers: Sendable {
         let sidecar = try sidecar(peers.servers())
         let client = try sidecar.client(timeout: 3)
         let body = #"{"url":"/slow"}"#
-        try client.send("POST /cluster/fanout HTTP/1.1\r\nHost: a\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
+        try client.send("POST /cluster/fanout HTTP/1.1\r\nHost: localhost\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
         #expect(eventually { peers.total == 2 }, "both nodes' requests went out from the loop")
         let start = Date()
         sidecar.server.stop()
@@ -161,7 +161,7 @@ final class Peers: Sendable {
         let peers = try Peers(1)
         let sidecar = try sidecar(peers.servers(), maxPending: 2)
         let body = #"{"url":"/slow"}"#
-        let request = "POST /cluster/fanout HTTP/1.1\r\nHost: a\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+        let request = "POST /cluster/fanout HTTP/1.1\r\nHost: localhost\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
         let slow = try (0..<2).map { _ in try sidecar.client(timeout: 5) }
         for c in slow { try c.send(request) }
         #expect(eventually { peers.total == 2 })
@@ -170,7 +170,7 @@ final class Peers: Sendable {
         try third.send(request)
         let refused = try third.readResponse()
         #expect(refused.status == 503 && refused.field("Retry-After") == "1" && refused.bodyText.contains("fanout_overloaded"))
-        try third.send("GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n")
+        try third.send("GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
         #expect(try third.readResponse().status == 200)
         #expect(Date().timeIntervalSince(start) < 1, "refused and probed at once, not after the slow ones")
         #expect(peers.total == 2, "nothing was sent for the refused call")
@@ -276,17 +276,17 @@ final class Peers: Sendable {
         let peers = try Peers(2)
         let sidecar = try sidecar(peers.servers())
         let client = try sidecar.client()
-        try client.send("PATCH /cluster/proxy/echo?x=1 HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nX-Fanout-Timeout: 2000\r\n\r\nabc")
+        try client.send("PATCH /cluster/proxy/echo?x=1 HTTP/1.1\r\nHost: localhost\r\nContent-Length: 3\r\nX-Fanout-Timeout: 2000\r\n\r\nabc")
         let r = try client.readResponse()
         let answer = try JSONSerialization.jsonObject(with: Data(r.body)) as? [String: Any]
         let seen = answer?["data"] as? [[String: String]]
         #expect(seen?.count == 2)
         #expect(seen?.first == ["method": "PATCH", "path": "/echo", "query": "x=1", "body": "abc"])
-        try client.send("GET /cluster/proxy/a/%2e%2e/ok HTTP/1.1\r\nHost: a\r\n\r\n")
+        try client.send("GET /cluster/proxy/a/%2e%2e/ok HTTP/1.1\r\nHost: localhost\r\n\r\n")
         #expect(try client.readResponse().status == 400)
-        try client.send("GET /cluster/proxy/a/../ok HTTP/1.1\r\nHost: a\r\n\r\n")
+        try client.send("GET /cluster/proxy/a/../ok HTTP/1.1\r\nHost: localhost\r\n\r\n")
         #expect(try client.readResponse().status == 400)
-        try client.send("GET /cluster/proxy/./ok HTTP/1.1\r\nHost: a\r\n\r\n")
+        try client.send("GET /cluster/proxy/./ok HTTP/1.1\r\nHost: localhost\r\n\r\n")
         #expect(try client.readResponse().status == 400)
         #expect(peers.total == 2)
     }
@@ -295,12 +295,12 @@ final class Peers: Sendable {
         let peers = try Peers(1)
         let sidecar = try sidecar(peers.servers())
         let client = try sidecar.client()
-        try client.send("POST /cluster/proxy/headers HTTP/1.1\r\nHost: a\r\nX-Mine: 1\r\nContent-Length: 3\r\n\r\nabc")
+        try client.send("POST /cluster/proxy/headers HTTP/1.1\r\nHost: localhost\r\nX-Mine: 1\r\nContent-Length: 3\r\n\r\nabc")
         let answer = try JSONSerialization.jsonObject(with: Data(client.readResponse().body)) as? [String: Any]
         let seen = (answer?["data"] as? [[String: String]])?.first ?? [:]
         // No Accept: */* and no form content type of libcurl's; Host and Content-Length describe the request.
         #expect(Set(seen.keys) == ["host", "content-length", "x-mine", "x-correlation-id", "authorization"])
-        try client.send("POST /cluster/proxy/headers HTTP/1.1\r\nHost: a\r\nAccept: text/plain\r\nContent-Type: text/csv\r\nContent-Length: 1\r\n\r\nx")
+        try client.send("POST /cluster/proxy/headers HTTP/1.1\r\nHost: localhost\r\nAccept: text/plain\r\nContent-Type: text/csv\r\nContent-Length: 1\r\n\r\nx")
         let again = try JSONSerialization.jsonObject(with: Data(client.readResponse().body)) as? [String: Any]
         let kept = (again?["data"] as? [[String: String]])?.first ?? [:]
         #expect(kept["accept"] == "text/plain" && kept["content-type"] == "text/csv")
@@ -311,7 +311,7 @@ final class Peers: Sendable {
         let peers = try Peers(1)
         let sidecar = try sidecar(peers.servers())
         let client = try sidecar.client()
-        try client.send("GET /cluster/proxy/headers HTTP/1.1\r\nHost: a\r\nX-Fanout-Timeout: \(value)\r\n\r\n")
+        try client.send("GET /cluster/proxy/headers HTTP/1.1\r\nHost: localhost\r\nX-Fanout-Timeout: \(value)\r\n\r\n")
         #expect(try client.readResponse().status == 400, "x-fanout-timeout: \(value)")
         #expect(peers.total == 0)
     }
@@ -321,13 +321,13 @@ final class Peers: Sendable {
         let sidecar = try sidecar(peers.servers())
         let client = try sidecar.client()
         // The node has no PROPFIND route: its 405 proves the request reached it.
-        try client.send("PROPFIND /cluster/proxy/echo HTTP/1.1\r\nHost: a\r\n\r\n")
+        try client.send("PROPFIND /cluster/proxy/echo HTTP/1.1\r\nHost: localhost\r\n\r\n")
         let r = try client.readResponse()
         #expect(r.status == 200)
         let failure = ((try JSONSerialization.jsonObject(with: Data(r.body)) as? [String: Any])?["failures"] as? [[String: Any]])?.first
         #expect((failure?["error"] as? [String: Any])?["status"] as? Int == 405)
         for method in ["TRACE", "CONNECT"] {
-            try client.send("\(method) /cluster/proxy/echo HTTP/1.1\r\nHost: a\r\n\r\n")
+            try client.send("\(method) /cluster/proxy/echo HTTP/1.1\r\nHost: localhost\r\n\r\n")
             let refused = try client.readResponse()
             #expect(refused.status == 405, "\(method)")
             let allow = refused.field("Allow") ?? ""
@@ -339,7 +339,7 @@ final class Peers: Sendable {
         let peers = try Peers(1)
         let sidecar = try sidecar(peers.servers(), localToken: "local-secret")
         let client = try sidecar.client()
-        try client.send("POST /cluster/fanout HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 12\r\n\r\n")
+        try client.send("POST /cluster/fanout HTTP/1.1\r\nHost: localhost\r\nExpect: 100-continue\r\nContent-Length: 12\r\n\r\n")
         #expect(try client.readResponse().status == 401)
         #expect(peers.total == 0)
     }
@@ -348,7 +348,7 @@ final class Peers: Sendable {
         let peers = try Peers(1)
         let sidecar = try sidecar(peers.servers(), localToken: "local-secret")
         let client = try sidecar.client()
-        try client.send("GET /cluster/proxy/headers HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer local-secret\r\n\r\n")
+        try client.send("GET /cluster/proxy/headers HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer local-secret\r\n\r\n")
         let answer = try JSONSerialization.jsonObject(with: Data(client.readResponse().body)) as? [String: Any]
         #expect((answer?["data"] as? [[String: String]])?.first?["authorization"] == "Bearer cluster-tok")
     }

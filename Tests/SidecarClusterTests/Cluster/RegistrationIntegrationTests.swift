@@ -7,7 +7,7 @@ import Testing
     /// GET `path` on `port` and decode a JSON object.
     func json(_ port: UInt16, _ path: String, method: String = "GET", token: String? = nil) throws -> [String: Any] {
         let client = try RawClient(port: port)
-        var head = "\(method) \(path) HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n"
+        var head = "\(method) \(path) HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n"
         if let token { head += "Authorization: Bearer \(token)\r\n" }
         try client.send(head + "\r\n")
         let r = try client.readResponse()
@@ -18,8 +18,8 @@ import Testing
 
     func registryToken(_ port: UInt16) throws -> String {
         let client = try RawClient(port: port)
-        let form = "grant_type=client_credentials&client_id=t&client_secret=s"
-        try client.send("POST /oauth/token HTTP/1.1\r\nHost: a\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: \(form.utf8.count)\r\n\r\n\(form)")
+        let form = "grant_type=client_credentials&client_id=test&client_secret=test-secret"
+        try client.send("POST /oauth/token HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: \(form.utf8.count)\r\n\r\n\(form)")
         let body = try JSONSerialization.jsonObject(with: Data(client.readResponse().body)) as? [String: Any]
         return try #require(body?["access_token"] as? String)
     }
@@ -175,7 +175,7 @@ import Testing
         #expect(eventually(5) { servers(localA) == 2 })
         let client = try RawClient(port: localA)
         let body = #"{"url":"/ok"}"#
-        try client.send("POST /cluster/fanout HTTP/1.1\r\nHost: a\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
+        try client.send("POST /cluster/fanout HTTP/1.1\r\nHost: localhost\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
         let answer = try JSONSerialization.jsonObject(with: Data(client.readResponse().body)) as? [String: Any]
         #expect((answer?["data"] as? [[String: Int]])?.compactMap { $0["node"] }.sorted() == [0, 1])
         for p in [a, b] {

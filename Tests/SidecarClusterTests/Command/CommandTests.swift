@@ -36,7 +36,7 @@ import Testing
     @Test func sigterm_finishesTheRequestInFlight_thenExits0() throws {
         let (p, local, _) = try SidecarProcess.listening()
         let client = try RawClient(port: local)
-        try client.send("POST /nope HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nab")
+        try client.send("POST /nope HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\r\nab")
         usleep(50_000)
         p.signal(SIGTERM)
         #expect(p.waitForLine(containing: #""message":"shutting down""#) != nil)
@@ -51,7 +51,7 @@ import Testing
     @Test func idleSidecar_exits0_atOnceOnSigint() throws {
         let (p, local, _) = try SidecarProcess.listening()
         let client = try RawClient(port: local)
-        try client.send("GET /readyz HTTP/1.1\r\nHost: a\r\n\r\n")
+        try client.send("GET /readyz HTTP/1.1\r\nHost: localhost\r\n\r\n")
         #expect(try client.readResponse().status == 200)
         let start = Date()
         p.signal(SIGINT)
@@ -62,7 +62,7 @@ import Testing
     @Test func secondSignal_exitsAtOnce() throws {
         let (p, local, _) = try SidecarProcess.listening(["DRAIN_TIMEOUT": "30"])
         let client = try RawClient(port: local)
-        try client.send("POST /nope HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nab")
+        try client.send("POST /nope HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\r\nab")
         usleep(50_000)
         p.signal(SIGTERM)
         #expect(p.waitForLine(containing: #""message":"shutting down""#) != nil)
@@ -73,7 +73,7 @@ import Testing
     @Test func drainTimeout_boundsTheShutdown() throws {
         let (p, local, _) = try SidecarProcess.listening(["DRAIN_TIMEOUT": "0.3"])
         let client = try RawClient(port: local)
-        try client.send("POST /nope HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nab")
+        try client.send("POST /nope HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\r\nab")
         usleep(50_000)
         let start = Date()
         p.signal(SIGTERM)
@@ -86,12 +86,12 @@ import Testing
         for port in [local, cluster] {
             let client = try RawClient(port: port)
             for path in ["/healthz", "/readyz", "/ecv"] {
-                try client.send("GET \(path) HTTP/1.1\r\nHost: a\r\n\r\n")
+                try client.send("GET \(path) HTTP/1.1\r\nHost: localhost\r\n\r\n")
                 #expect(try client.readResponse().status == 200, "\(path) on \(port)")
             }
         }
         let switchOff = try RawClient(port: local)
-        try switchOff.send("POST /ecv/disable HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\nGET /ecv HTTP/1.1\r\nHost: a\r\n\r\nGET /readyz HTTP/1.1\r\nHost: a\r\n\r\n")
+        try switchOff.send("POST /ecv/disable HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\r\nGET /ecv HTTP/1.1\r\nHost: localhost\r\n\r\nGET /readyz HTTP/1.1\r\nHost: localhost\r\n\r\n")
         #expect(try switchOff.readResponse().status == 200)
         #expect(try switchOff.readResponse().status == 503)
         #expect(try switchOff.readResponse().status == 503)
@@ -108,18 +108,18 @@ import Testing
     @Test func localAPIToken_guardsTheSwitch_butNotTheProbes() throws {
         let (p, local, _) = try SidecarProcess.listening(["LOCAL_API_TOKEN": "s3cret"])
         let client = try RawClient(port: local)
-        try client.send("POST /ecv/disable HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n")
+        try client.send("POST /ecv/disable HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n")
         let refused = try client.readResponse()
         #expect(refused.status == 401)
         #expect(refused.field("WWW-Authenticate") == "Bearer")
         #expect(!refused.bodyText.contains("s3cret"))
-        try client.send("POST /ecv/disable HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer wrong\r\nContent-Length: 0\r\n\r\n")
+        try client.send("POST /ecv/disable HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer wrong\r\nContent-Length: 0\r\n\r\n")
         #expect(try client.readResponse().status == 401)
-        try client.send("GET /ecv HTTP/1.1\r\nHost: a\r\n\r\n")
+        try client.send("GET /ecv HTTP/1.1\r\nHost: localhost\r\n\r\n")
         #expect(try client.readResponse().status == 200)
-        try client.send("POST /ecv/disable HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer s3cret\r\nContent-Length: 0\r\n\r\n")
+        try client.send("POST /ecv/disable HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer s3cret\r\nContent-Length: 0\r\n\r\n")
         #expect(try client.readResponse().status == 200)
-        try client.send("GET /ecv HTTP/1.1\r\nHost: a\r\n\r\n")
+        try client.send("GET /ecv HTTP/1.1\r\nHost: localhost\r\n\r\n")
         #expect(try client.readResponse().status == 503)
         p.signal(SIGTERM)
         #expect(p.waitForExit() == 0)

@@ -5,7 +5,7 @@ import Testing
 /// `cluster-sidecar run`'s settings: defaults, the forms each takes, and one line per refusal.
 @Suite struct AppConfigurationTests {
     func resolve(_ env: [String: String], flags: [String: String] = [:]) throws(ConfigError) -> AppConfiguration {
-        try AppConfiguration.resolve(SettingsReader(environment: env, flags: flags, readFile: { _ in nil }), cores: 6)
+        try AppConfiguration.resolve(SettingsReader(environment: env, flags: flags, readFile: { _ throws(FileReadError) in throw FileReadError("cannot be opened") }), cores: 6)
     }
 
     func failure(_ env: [String: String], flags: [String: String] = [:]) -> String? {

@@ -9,7 +9,10 @@ import Testing
 
 @Suite struct ConfigResolverTests {
     func resolve(_ env: [String: String], flags: [String: String] = [:], files: [String: String] = [:]) throws(ConfigError) -> SidecarConfiguration {
-        try ConfigResolver(environment: env, flags: flags, readFile: { files[$0] }).resolve()
+        try ConfigResolver(environment: env, flags: flags, readFile: { path throws(FileReadError) in
+            guard let text = files[path] else { throw FileReadError("cannot be opened: No such file or directory") }
+            return text
+        }).resolve()
     }
 
     func error(_ env: [String: String], files: [String: String] = [:]) -> ConfigError? {
@@ -44,7 +47,7 @@ import Testing
         #expect(failure([:], ["LOCAL_PORT": "abc"]) == "configuration error: --local-port: 'abc' is not a port (0-65535)")
         #expect(failure(["LOCAL_PORT": "abc"], [:]) == "configuration error: LOCAL_PORT: 'abc' is not a port (0-65535)")
         #expect(failure([:], ["KEEPALIVE_TIMEOUT": "x"])?.hasPrefix("configuration error: --keepalive-timeout:") == true)
-        #expect(failure([:], ["JWT_SECRET_FILE": "/none"]) == "configuration error: --jwt-secret-file: cannot read '/none'")
+        #expect(failure([:], ["JWT_SECRET_FILE": "/none"]) == "configuration error: --jwt-secret-file: '/none' cannot be opened: No such file or directory")
         #expect(failure([:], ["JWT_SECRET": "short"]) == "configuration error: --jwt-secret: must be at least 32 bytes (HS256, RFC 7518 §3.2)")
         #expect(failure(["LOCAL_ADDRESS": "example.com"], [:]) == "configuration error: LOCAL_ADDRESS: 'example.com' is not an IPv4 or IPv6 address (or localhost)")
         #expect(try! resolve(["LOCAL_ADDRESS": "localhost"]).localAddress.host == "127.0.0.1")

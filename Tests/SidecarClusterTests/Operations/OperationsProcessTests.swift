@@ -6,7 +6,7 @@ import Testing
 @Suite struct OperationsProcessTests {
     static func get(_ port: UInt16, _ path: String, _ fields: String = "") throws -> RawResponse {
         let client = try RawClient(port: port)
-        try client.send("GET \(path) HTTP/1.1\r\nHost: a\r\n\(fields)\r\n")
+        try client.send("GET \(path) HTTP/1.1\r\nHost: localhost\r\n\(fields)\r\n")
         return try client.readResponse()
     }
 
@@ -68,7 +68,7 @@ import Testing
         defer { p.signal(SIGTERM); _ = p.waitForExit() }
         #expect(try SidecarProcess.run(["health", "--local-port", "\(local)"]).status == 0)
         #expect(try SidecarProcess.run(["health", "--ready"], environment: ["LOCAL_PORT": "\(local)"]).status == 0)
-        _ = try RawClient(port: local).send("POST /ecv/disable HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer tok-2\r\nContent-Length: 0\r\n\r\n")
+        _ = try RawClient(port: local).send("POST /ecv/disable HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer tok-2\r\nContent-Length: 0\r\n\r\n")
         #expect(eventually { (try? Self.get(local, "/readyz").status) == 503 })
         let out = try SidecarProcess.run(["health", "--ready", "--local-port", "\(local)"])
         #expect(out.status == 1 && out.err == "cluster-sidecar: /readyz answered 503: switched out of rotation\n")

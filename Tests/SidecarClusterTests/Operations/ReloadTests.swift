@@ -33,11 +33,11 @@ import Testing
         let localClient = try RawClient(port: local)
         let clusterClient = try RawClient(port: cluster)
         func status(_ token: String) throws -> Int {
-            try Self.call(localClient, "GET /status HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer \(token)\r\n\r\n")
+            try Self.call(localClient, "GET /status HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer \(token)\r\n\r\n")
         }
         // An unknown server: 404 once the token passes, 401 when it does not.
         func delete(_ secret: String) throws -> Int {
-            try Self.call(clusterClient, "DELETE /servers/nobody HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer \(tokens[secret]!)\r\n\r\n")
+            try Self.call(clusterClient, "DELETE /servers/nobody HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer \(tokens[secret]!)\r\n\r\n")
         }
         #expect(try status("old-token") == 200)
         #expect(try delete(oldSecret) == 404)
@@ -68,7 +68,7 @@ import Testing
 
     static func status(_ port: UInt16) throws -> [String: Any] {
         let client = try RawClient(port: port)
-        try client.send("GET /status HTTP/1.1\r\nHost: a\r\n\r\n")
+        try client.send("GET /status HTTP/1.1\r\nHost: localhost\r\n\r\n")
         return try JSONSerialization.jsonObject(with: Data(try client.readResponse().body)) as! [String: Any]
     }
 

@@ -48,7 +48,7 @@ final class SupervisedApp: @unchecked Sendable {  // immutable after init; the p
     /// A request to the local API, its status and JSON body.
     func local(_ method: String, _ path: String) throws -> (status: Int, body: [String: Any]) {
         let c = try RawClient(port: local)
-        try c.send("\(method) \(path) HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n")
+        try c.send("\(method) \(path) HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n")
         let r = try c.readResponse()
         return (r.status, (try? JSONSerialization.jsonObject(with: Data(r.body)) as? [String: Any]) ?? [:])
     }
@@ -67,7 +67,7 @@ final class SupervisedApp: @unchecked Sendable {  // immutable after init; the p
 
     /// One request on a new connection to the application: its JSON, or nil on any failure.
     func hit(_ path: String = "/", timeout: Double = 5) -> [String: Any]? {
-        guard let c = try? RawClient(port: app, timeout: timeout), (try? c.send("GET \(path) HTTP/1.1\r\nHost: a\r\n\r\n")) != nil,
+        guard let c = try? RawClient(port: app, timeout: timeout), (try? c.send("GET \(path) HTTP/1.1\r\nHost: localhost\r\n\r\n")) != nil,
             let r = try? c.readResponse(), r.status == 200
         else { return nil }
         return try? JSONSerialization.jsonObject(with: Data(r.body)) as? [String: Any]

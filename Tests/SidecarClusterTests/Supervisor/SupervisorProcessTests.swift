@@ -21,7 +21,7 @@ import Testing
         #expect(workers.map { $0["id"] as? Int } == [0, 1] && workers.allSatisfy { ($0["rssBytes"] as? Int ?? 0) > 0 && $0["generation"] as? Int == 1 })
         #expect(try app.local("GET", "/readyz").status == 200)
         let metrics = try RawClient(port: app.local)
-        try metrics.send("GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n")
+        try metrics.send("GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n")
         #expect(try metrics.readResponse().bodyText.contains(#"cluster_sidecar_app_workers{state="ready"} 2.0"#))
     }
 
