@@ -82,7 +82,7 @@ let package = Package(
         /// The fuzz targets (bench/fuzz.sh builds them with -sanitize=fuzzer -DFUZZING; without
         /// them the binary replays inputs through the same targets).
         .target(name: "CFuzzDriver"),
-        .executableTarget(name: "sidecar-fuzz", dependencies: ["CFuzzDriver", "SidecarHTTP", "SidecarCluster"]),
+        .executableTarget(name: "sidecar-fuzz", dependencies: ["CFuzzDriver", "SidecarPosix", "SidecarHTTP", "SidecarClient", "SidecarCluster"]),
         /// Load drivers for the bench/ scripts.
         .executableTarget(name: "sidecar-bench", dependencies: ["SidecarPosix", "SidecarHTTP", "SidecarClient"]),
         /// Test helpers: real servers, raw sockets and the built binary on port 0.

@@ -8,6 +8,9 @@
 #   server   createItResource bodies
 #   jwt      the JWT front end, before any signature check
 #   response a node's answer as the fan-out's client reads it, whole vs split, closed or not
+#   curlhead an answer's head on the libcurl path, line by line, against our parser fed it whole
+#   local    the local API's Host, Origin and Sec-Fetch-Site checks
+#   terminal text escaped for a terminal (cluster-sidecar status)
 # A crash (or a broken invariant) leaves its input in bench/fuzz/crashes/ and exits 1: add it
 # as a regression test, fix, and replay it with .build/debug/sidecar-fuzz TARGET FILE.
 # Usage: bench/fuzz.sh TARGET MINUTES   |   bench/fuzz.sh all MINUTES (each target in turn)
@@ -37,7 +40,7 @@ run() {
   rm -rf "$corpus" "$corpus.log"
 }
 if [ "$TARGET" = all ]; then
-  for t in head chunked fanout server jwt response; do run "$t"; done
+  for t in head chunked fanout server jwt response curlhead local terminal; do run "$t"; done
 else
   run "$TARGET"
 fi

@@ -4,10 +4,6 @@ import CCurl
 
 /// One transfer's state: owned by the client's thread from hand-over to completion.
 final class CurlTransfer {
-    /// The largest answer head and the most fields: our own client's limits.
-    static let maxHeadBytes = 65536
-    static let maxFields = 100
-
     let id: UInt64
     let request: ClientRequest
     let completion: (Result<ClientResponse, ClientError>) -> Void
@@ -17,18 +13,8 @@ final class CurlTransfer {
     var headerList: UnsafeMutablePointer<curl_slist>?
     var body: [UInt8] = []
     var headers = HTTPFields(reservingCapacity: 8)
-    /// Reads the answer's head as our own client does (`HTTPResponseParser`, fed each line curl
-    /// hands over as it came): the same limits and the same refusals (bare LF, bare CR, obs-fold,
-    /// Content-Length with Transfer-Encoding, a status outside 100-599), which libcurl lets pass.
-    var headParser = HTTPResponseParser(isHead: true, maxBodyBytes: 0, maxHeadBytes: CurlTransfer.maxHeadBytes, maxFields: CurlTransfer.maxFields)
-    /// Whether the final answer's head has been read; later lines are trailers.
-    var headDone = false
-    /// Whether the head being read is an interim (1xx) one.
-    var interim = false
-    /// Trailer bytes so far, held to the head's limit.
-    var trailerBytes = 0
-    /// Why the head was refused (the transfer is then aborted).
-    var headFailure: ResponseParseError?
+    /// Reads the answer's head as our own client does.
+    var head = CurlHeadReader()
     var overLimit = false
     var cancelled = false
 
@@ -146,36 +132,11 @@ final class CurlTransfer {
         return list
     }
 
-    /// One header line from curl, as it came (its CRLF, or whatever ended it, included): fed to
-    /// the head parser, which keeps the fields once the final head is whole. False when the
-    /// head is refused or over its limits.
+    /// One header line from curl, as it came: false when the head is refused.
     private func headerLine(_ raw: UnsafeRawBufferPointer) -> Bool {
-        if headDone {
-            trailerBytes += raw.count
-            guard trailerBytes <= Self.maxHeadBytes else {
-                headFailure = ResponseParseError(.tooLarge, "answer trailer over \(Self.maxHeadBytes) bytes")
-                return false
-            }
-            return true
-        }
-        if raw.count >= 12, raw[0] == UInt8(ascii: "H"), raw[1] == UInt8(ascii: "T"), raw[2] == UInt8(ascii: "T"), raw[3] == UInt8(ascii: "P") {
-            interim = raw[9] == UInt8(ascii: "1")
-        }
-        do {
-            _ = try headParser.feed(raw)
-        } catch {
-            headFailure = error
-            return false
-        }
-        let blank = raw.allSatisfy { $0 == 0x0D || $0 == 0x0A }
-        if headParser.isComplete {
-            headers = headParser.fields
-            headDone = true
-        } else if blank && !interim {
-            // curl saw the head end, the parser did not: it ended with bare LFs.
-            headFailure = ResponseParseError(.malformed, "answer head lines not ended by CRLF")
-            return false
-        }
+        let wasComplete = head.isComplete
+        guard head.line(raw) else { return false }
+        if head.isComplete && !wasComplete { headers = head.fields }
         return true
     }
 
@@ -196,7 +157,7 @@ final class CurlTransfer {
     func outcome(_ code: CURLcode, now: UInt64) -> Result<ClientResponse, ClientError> {
         if cancelled { return .failure(.cancelled) }
         if overLimit { return .failure(.tooLarge) }
-        if let headFailure { return .failure(ClientError(parsing: headFailure)) }
+        if let failure = head.failure { return .failure(ClientError(parsing: failure)) }
         guard code == CURLE_OK else { return .failure(Self.error(for: code)) }
         var status = 0
         var connects = 0

@@ -1,11 +1,14 @@
+import SidecarClient
 import SidecarCluster
 import SidecarHTTP
+import SidecarPosix
 
 /// The fuzz targets: each takes one input and must neither crash nor break its invariant
 /// (a broken invariant is a `precondition`, which the fuzzer reports as a crash).
 enum Targets {
     static let all: [String: @Sendable ([UInt8]) -> Void] = [
         "head": head, "chunked": chunked, "fanout": fanout, "server": server, "jwt": jwt, "response": response,
+        "curlhead": curlHead, "local": local, "terminal": terminal,
     ]
 
     /// The connection state machine (request heads, bodies, pipelining) fed the input whole
@@ -83,11 +86,68 @@ enum Targets {
         precondition(!request.path.contains("\r") && !request.path.contains("\n") && !request.path.contains(" "))
     }
 
-    /// createItResource bodies: refused, or a server that keeps the `Server` schema.
+    /// createItResource bodies: refused, or a server that keeps the `Server` schema; one the
+    /// view takes (small limits here) never holds more metadata than its cap.
     static func server(_ data: [UInt8]) {
         guard case .success(let s) = ServerInfo.checked(data) else { return }
         precondition(s.problem == nil && !s.id.isEmpty && !s.type.isEmpty)
         if let m = s.metadata, case .object = m {} else { precondition(s.metadata == nil, "metadata not an object") }
+        let view = ClusterView(limits: .init(maxServers: 1, maxMetadataBytes: 64), now: { 0 })
+        switch view.upsert(s) {
+        case .added: precondition(s.metadata.map { JSONCoding.encode($0).count <= 64 } ?? true, "metadata over the cap taken")
+        case .updated: preconditionFailure("an empty view updated")
+        case .refused(let full, _): precondition(!full, "an empty view full")
+        }
+        precondition(view.count <= 1)
+    }
+
+    /// An answer's head read by the libcurl path (`CurlHeadReader`, fed lines cut at each LF as
+    /// libcurl cuts them) against our own client's parser fed the same bytes whole: one takes
+    /// the head exactly when the other does, with the same status and fields.
+    static func curlHead(_ data: [UInt8]) {
+        var reader = CurlHeadReader()
+        var start = 0
+        var accepted = true
+        for (k, b) in data.enumerated() where b == 0x0A || k == data.count - 1 {
+            let line = Array(data[start...k])
+            start = k + 1
+            accepted = line.withUnsafeBytes { reader.line($0) }
+            if !accepted || reader.isComplete { break }
+        }
+        var parser = HTTPResponseParser(isHead: true, maxBodyBytes: 0, maxHeadBytes: CurlHeadReader.maxHeadBytes, maxFields: CurlHeadReader.maxFields)
+        let whole: Bool = data.withUnsafeBytes { buf in
+            do throws(ResponseParseError) { _ = try parser.feed(buf); return parser.isComplete } catch { return false }
+        }
+        if reader.isComplete {
+            precondition(whole, "the libcurl path took a head our parser refuses")
+            precondition(reader.status == parser.status && reader.fields.count == parser.fields.count)
+            precondition((200...599).contains(reader.status) && reader.fields.count <= CurlHeadReader.maxFields)
+        }
+        if whole && accepted && start >= data.count { precondition(reader.isComplete, "a head our parser takes left incomplete") }
+    }
+
+    /// The local API's Host and Origin guard on any pair of values: a request it lets through
+    /// names localhost or an address literal, and comes from no other origin.
+    static func local(_ data: [UInt8]) {
+        let text = String(decoding: data, as: UTF8.self)
+        let parts = text.split(separator: "\n", maxSplits: 2, omittingEmptySubsequences: false).map(String.init)
+        var fields: [(String, String)] = [("Host", parts[0])]
+        if parts.count > 1 { fields.append(("Origin", parts[1])) }
+        if parts.count > 2 { fields.append(("Sec-Fetch-Site", parts[2])) }
+        let listener = SocketAddress(host: "127.0.0.1", port: 8461)!
+        guard LocalOriginMiddleware(listener: listener).refusal(HTTPFields(fields)) == nil else { return }
+        let name = LocalOriginMiddleware.hostName(parts[0])
+        precondition(name != nil, "a malformed Host passed")
+        precondition(name!.lowercased() == "localhost" || name!.hasPrefix("127.") || name!.contains(":"), "a non-local Host passed: \(parts[0])")
+        if parts.count > 1 { precondition(parts[1].lowercased() == "http://" + parts[0].lowercased(), "another origin passed") }
+    }
+
+    /// Text for a terminal: nothing escaped survives, and plain text is left as it is.
+    static func terminal(_ data: [UInt8]) {
+        let text = String(decoding: data, as: UTF8.self)
+        let shown = TerminalText.escaped(text)
+        precondition(!shown.unicodeScalars.contains(where: TerminalText.needsEscape), "a control character reached the terminal")
+        if !text.unicodeScalars.contains(where: TerminalText.needsEscape) { precondition(shown == text) }
     }
 
     /// The JWT front end (before any signature check): refuses or returns an algorithm.

@@ -18,7 +18,7 @@ public enum TerminalText {
         return out
     }
 
-    static func needsEscape(_ s: Unicode.Scalar) -> Bool {
+    package static func needsEscape(_ s: Unicode.Scalar) -> Bool {
         switch s.value {
         case 0x00...0x1F, 0x7F...0x9F: true
         // Bidirectional embeddings, overrides and isolates: they reorder what follows.

@@ -44,7 +44,7 @@ public struct LocalOriginMiddleware: Middleware {
     public func earlyAnswer(to request: HTTPRequest) -> HTTPResponse? { refusal(request.fields) }
 
     /// The refusal for a request with these fields, or nil when it may pass.
-    func refusal(_ fields: HTTPFields) -> HTTPResponse? {
+    package func refusal(_ fields: HTTPFields) -> HTTPResponse? {
         let host = fields["Host"]
         if let host, !Self.hostAllowed(host, listener: listener) { return Self.wrongHost }
         guard checkOrigin else { return nil }
@@ -68,7 +68,7 @@ public struct LocalOriginMiddleware: Middleware {
     }
 
     /// The host part of a `Host` value, without its port and a trailing dot; nil when malformed.
-    static func hostName(_ value: String) -> String? {
+    package static func hostName(_ value: String) -> String? {
         var v = Substring(value)
         if v.hasPrefix("[") {
             guard let close = v.firstIndex(of: "]") else { return nil }

@@ -8,7 +8,7 @@ import Testing
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("bench/fuzz")
 
-    @Test(arguments: ["head", "chunked", "fanout", "server", "jwt", "response"])
+    @Test(arguments: ["head", "chunked", "fanout", "server", "jwt", "response", "curlhead", "local", "terminal"])
     func committedInputs_replayCleanly(target: String) throws {
         var files: [String] = []
         for folder in ["seeds/\(target)", "regressions/\(target)"] {
