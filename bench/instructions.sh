@@ -49,7 +49,7 @@ import socket, sys
 port, n = int(sys.argv[1]), int(sys.argv[2])
 s = socket.create_connection(("127.0.0.1", port))
 body = b'{"url":"/x"}'
-req = b"POST /cluster/fanout HTTP/1.1\r\nHost: b\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+req = b"POST /cluster/fanout HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
 for _ in range(n):
     s.sendall(req)
     buf = b""

@@ -101,6 +101,7 @@ paths:
             application/json:
               schema: { $ref: "#/components/schemas/Rotation" }
         "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/NotLocal" }
   /ecv/disable:
     post:
       summary: Traffic switch off (local API); `/ecv` and `/readyz` answer 503 until enabled.
@@ -114,6 +115,7 @@ paths:
             application/json:
               schema: { $ref: "#/components/schemas/Rotation" }
         "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/NotLocal" }
   /status:
     get:
       summary: Registration state, server id, cluster view, timings and health (local API).
@@ -131,6 +133,7 @@ paths:
             application/json:
               schema: { $ref: "#/components/schemas/StatusReport" }
         "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/NotLocal" }
   /metrics:
     get:
       summary: Prometheus metrics, text exposition format 0.0.4 (local API).
@@ -161,6 +164,7 @@ paths:
             text/plain:
               schema: { type: string }
         "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/NotLocal" }
   /openapi.yaml:
     get:
       summary: This document (local API, no auth).
@@ -173,6 +177,7 @@ paths:
             application/yaml:
               # This document itself (a YAML object; clients read it as they read this file).
               schema: { type: object }
+        "403": { $ref: "#/components/responses/NotLocal" }
   /ui:
     get:
       summary: The status page, one self-contained HTML page refreshing itself from /status (local API, no auth).
@@ -185,6 +190,7 @@ paths:
           content:
             text/html:
               schema: { type: string }
+        "403": { $ref: "#/components/responses/NotLocal" }
   /cluster/servers:
     get:
       summary: The cluster view, self included, in cluster order (local API).
@@ -202,6 +208,7 @@ paths:
             application/json:
               schema: { $ref: "#/components/schemas/ClusterViewBody" }
         "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/NotLocal" }
   /register:
     post:
       summary: Register with mIT now (again, if registered); answers once that registration ended.
@@ -215,6 +222,7 @@ paths:
             application/json:
               schema: { $ref: "#/components/schemas/MembershipReport" }
         "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/NotLocal" }
         "409":
           description: no registry configured (`MIT_URL` unset)
           content:
@@ -238,6 +246,7 @@ paths:
             application/json:
               schema: { $ref: "#/components/schemas/MembershipReport" }
         "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/NotLocal" }
         "409":
           description: no registry configured (`MIT_URL` unset)
           content:
@@ -277,13 +286,14 @@ paths:
             application/json:
               schema: { $ref: "#/components/schemas/Error" }
         "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/NotLocal" }
         "502":
           description: no cluster token could be had (fanout_unavailable)
           content:
             application/json:
               schema: { $ref: "#/components/schemas/Error" }
         "503":
-          description: more than FANOUT_MAX_PENDING fan-outs in flight (fanout_overloaded); nothing was sent
+          description: more than FANOUT_MAX_PENDING fan-outs in flight, or their answers fill FANOUT_MAX_BUFFERED_BYTES (fanout_overloaded); nothing was sent
           headers:
             Retry-After: { schema: { type: integer }, description: seconds }
           content:
@@ -322,13 +332,14 @@ paths:
             application/json:
               schema: { $ref: "#/components/schemas/Error" }
         "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/NotLocal" }
         "502":
           description: no cluster token could be had
           content:
             application/json:
               schema: { $ref: "#/components/schemas/Error" }
         "503":
-          description: more than FANOUT_MAX_PENDING fan-outs in flight (fanout_overloaded); nothing was sent
+          description: more than FANOUT_MAX_PENDING fan-outs in flight, or their answers fill FANOUT_MAX_BUFFERED_BYTES (fanout_overloaded); nothing was sent
           headers:
             Retry-After: { schema: { type: integer }, description: seconds }
           content:
@@ -356,6 +367,8 @@ paths:
         "400": { description: not a server, content: { application/json: { schema: { $ref: "#/components/schemas/Error" } } } }
         "401": { $ref: "#/components/responses/InvalidToken" }
         "409": { description: a server of another type, content: { application/json: { schema: { $ref: "#/components/schemas/Error" } } } }
+        "413": { description: "`server_too_large`: metadata over CLUSTER_MAX_METADATA_BYTES", content: { application/json: { schema: { $ref: "#/components/schemas/Error" } } } }
+        "507": { description: "`view_full`: the view holds CLUSTER_MAX_SERVERS servers (a known one is still updated)", content: { application/json: { schema: { $ref: "#/components/schemas/Error" } } } }
   /servers/{serverId}:
     delete:
       summary: deleteServer (cluster API) - remove a server from the view; our own id makes us register again.
@@ -395,6 +408,7 @@ paths:
             application/json:
               schema: { $ref: "#/components/schemas/AppStatus" }
         "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/NotLocal" }
         "409": { $ref: "#/components/responses/NoSupervisor" }
   /app/reload:
     post:
@@ -415,6 +429,7 @@ paths:
             application/json:
               schema: { $ref: "#/components/schemas/AppChange" }
         "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/NotLocal" }
         "409":
           description: "`reload_in_progress` (another reload or replacement runs), or `no_supervisor`"
           content:
@@ -452,6 +467,7 @@ paths:
             application/json:
               schema: { $ref: "#/components/schemas/Error" }
         "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/NotLocal" }
         "404":
           description: "`no_such_worker`"
           content:
@@ -487,7 +503,7 @@ components:
       schema: { type: string, maxLength: 128 }
   responses:
     InvalidToken:
-      description: missing, malformed, expired or badly signed token (or no key configured)
+      description: missing, malformed, expired or badly signed token, a token without "cluster" true (not_a_cluster_token), or no key configured
       headers:
         WWW-Authenticate:
           schema: { type: string, const: 'Bearer error="invalid_token"' }
@@ -499,6 +515,14 @@ components:
       headers:
         WWW-Authenticate:
           schema: { type: string }
+      content:
+        application/json:
+          schema: { $ref: "#/components/schemas/Error" }
+    NotLocal:
+      description: |
+        `host_not_allowed`: the Host names neither localhost, a loopback address nor the listener's
+        own address; `cross_origin`: the Origin is another site's (or null), or Sec-Fetch-Site says
+        cross-site or same-site. Protects the local API from DNS rebinding and cross-site requests.
       content:
         application/json:
           schema: { $ref: "#/components/schemas/Error" }
