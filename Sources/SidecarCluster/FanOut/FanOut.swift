@@ -88,8 +88,9 @@ public struct FanOut: Sendable {
             completion(FanOutResult(servers: targets, outcomes: results.map(Self.outcome)))
         }
         guard let reactor else {
-            let budget = budget
-            client.execute(batch: Self.requests(request, targets, headers), concurrency: settings.concurrency) { results in
+            let (budget, cap) = (budget, settings.maxResponseBytes)
+            client.execute(batch: Self.requests(request, targets, headers), concurrency: settings.concurrency) { answers in
+                let results = answers.map { Self.bounded($0, maxResponseBytes: cap) }
                 for r in results { budget.hold(AnswerBudget.weight(r)) }
                 done(results)
             }
@@ -136,7 +137,7 @@ public struct FanOut: Sendable {
         let native = NativeEngine.attached(to: reactor, key: ObjectIdentifier(nativeKey), configuration: clientConfiguration)
         let (key, configuration) = (ObjectIdentifier(engineKey), clientConfiguration)
         LoopFanOut.start(
-            urls: urls, request: request, headers: headers, native: native, budget: budget,
+            urls: urls, request: request, headers: headers, native: native, budget: budget, maxResponseBytes: settings.maxResponseBytes,
             curl: { CurlEngine.attached(to: reactor, key: key, configuration: configuration) }, concurrency: concurrency ?? settings.concurrency, done: done)
     }
 
@@ -170,6 +171,16 @@ public struct FanOut: Sendable {
     static func clientRequest(_ request: FanOutRequest, url: String, _ headers: [(String, String)]) -> ClientRequest {
         let base = url.hasSuffix("/") ? String(url.dropLast()) : url
         return ClientRequest(method: request.method, url: base + request.path, headers: headers, body: request.body, timeout: request.timeout)
+    }
+
+    /// `result`, unless its body written as a JSON string in the aggregate would take more than
+    /// twice `maxResponseBytes` (a body of control bytes takes six times its size): then a
+    /// `too_large` failure, as a body over the cap is. A body spliced in as JSON is never
+    /// escaped, so it is never refused here.
+    static func bounded(_ result: Result<ClientResponse, ClientError>, maxResponseBytes: Int) -> Result<ClientResponse, ClientError> {
+        guard case .success(let r) = result, AnswerBudget.escapedLength(r.body) > 2 * maxResponseBytes + 2 else { return result }
+        if let type = r.headers["content-type"], FanOutResult.mentionsJSON(type), JSONText.isValid(r.body) { return result }
+        return .failure(ClientError(.tooLarge, "answer over twice FANOUT_MAX_RESPONSE_BYTES once escaped as a JSON string"))
     }
 
     /// Whether a node's result may change if the request goes again: no answer for a passing
@@ -215,7 +226,8 @@ public struct FanOut: Sendable {
                     }
                 }
             } else {
-                results = await client.execute(batch: Self.requests(request, pending.map { targets[$0] }, headers), concurrency: settings.concurrency)
+                let answers = await client.execute(batch: Self.requests(request, pending.map { targets[$0] }, headers), concurrency: settings.concurrency)
+                results = answers.map { Self.bounded($0, maxResponseBytes: settings.maxResponseBytes) }
                 for r in results { budget.hold(AnswerBudget.weight(r)) }
             }
             var again: [Int] = []

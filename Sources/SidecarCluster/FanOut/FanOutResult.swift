@@ -23,12 +23,21 @@ public struct FanOutResult: Sendable {
 
     /// `{"data": [...], "results": [...], "failures": [...]}`.
     public func json() -> [UInt8] {
-        var w = JSONWriter(capacity: 256 + outcomes.count * 256)
         var payloads: [[UInt8]] = []
         payloads.reserveCapacity(outcomes.count)
+        var room = 256 + outcomes.count * 256
         for o in outcomes {
-            if case .answered(let r) = o, (200..<300).contains(r.status) { payloads.append(Self.payload(r)) }
+            guard case .answered(let r) = o else { continue }
+            if (200..<300).contains(r.status) {
+                payloads.append(Self.payload(r))
+                room += 2 * payloads[payloads.count - 1].count
+            } else {
+                room += r.body.count
+            }
+            for f in r.headers.storage { room += f.name.utf8.count + f.value.utf8.count + 8 }
         }
+        // Room for the whole aggregate at once: a large one is never copied as it grows.
+        var w = JSONWriter(capacity: room)
         w.raw("{\"data\":[")
         for (k, p) in payloads.enumerated() {
             if k > 0 { w.raw(",") }

@@ -14,6 +14,8 @@ final class LoopFanOut: NativeSink {
     private let headers: [(String, String)]
     private let native: NativeEngine
     private let budget: AnswerBudget?
+    /// The per-node cap (`FanOut.bounded`); 0: none.
+    private let maxResponseBytes: Int
     private let curl: () -> CurlEngine
     private let concurrency: Int
     private let done: (Results) -> Void
@@ -26,10 +28,11 @@ final class LoopFanOut: NativeSink {
     private var launching = false
 
     private init(
-        urls: [String], request: FanOutRequest, headers: [(String, String)], native: NativeEngine, budget: AnswerBudget?,
+        urls: [String], request: FanOutRequest, headers: [(String, String)], native: NativeEngine, budget: AnswerBudget?, maxResponseBytes: Int,
         curl: @escaping () -> CurlEngine, concurrency: Int, done: @escaping (Results) -> Void
     ) {
         self.budget = budget
+        self.maxResponseBytes = maxResponseBytes
         self.urls = urls
         self.request = request
         self.headers = headers
@@ -47,11 +50,13 @@ final class LoopFanOut: NativeSink {
     /// is counted in `budget` as it arrives.
     static func start(
         urls: [String], request: FanOutRequest, headers: [(String, String)], native: NativeEngine, budget: AnswerBudget? = nil,
-        curl: @escaping () -> CurlEngine, concurrency: Int, done: @escaping (Results) -> Void
+        maxResponseBytes: Int = 0, curl: @escaping () -> CurlEngine, concurrency: Int, done: @escaping (Results) -> Void
     ) {
         guard !urls.isEmpty else { return done([]) }
-        LoopFanOut(urls: urls, request: request, headers: headers, native: native, budget: budget, curl: curl, concurrency: concurrency, done: done)
-            .launch()
+        LoopFanOut(
+            urls: urls, request: request, headers: headers, native: native, budget: budget, maxResponseBytes: maxResponseBytes, curl: curl,
+            concurrency: concurrency, done: done
+        ).launch()
     }
 
     /// Starts nodes while fewer than `concurrency` run.
@@ -79,6 +84,7 @@ final class LoopFanOut: NativeSink {
 
     func finished(_ index: Int, _ result: Result<ClientResponse, ClientError>) {
         guard results[index] == nil else { return }
+        let result = maxResponseBytes > 0 ? FanOut.bounded(result, maxResponseBytes: maxResponseBytes) : result
         results[index] = result
         budget?.hold(AnswerBudget.weight(result))
         inFlight -= 1

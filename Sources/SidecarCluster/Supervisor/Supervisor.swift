@@ -162,9 +162,10 @@ public final class Supervisor: @unchecked Sendable {  // machine, descriptors an
             readyWaiters.removeAll()
         }
         if machine.isStopped {
+            // The files go first: a resumed waiter lets the process exit at once.
+            removePidFiles()
             for c in stopWaiters { c.resume() }
             stopWaiters.removeAll()
-            removePidFiles()
         }
     }
 

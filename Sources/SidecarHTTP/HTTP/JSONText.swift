@@ -210,37 +210,56 @@ public struct JSONWriter {
     }
 
     private mutating func append(quoted u: UnsafeBufferPointer<UInt8>, lowercased: Bool) {
-        bytes.append(0x22)
-        if lowercased && !u.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) {
-            // Nothing to escape (header names are tokens): copy whole, then lower the letters in place.
-            let from = bytes.count
+        // First the room the escapes take: a string with none (the usual id, URL or header) is
+        // copied whole; one with many (a node's body of control bytes) is written into room
+        // made once, without a reallocation or an allocation per escape.
+        var extra = 0
+        for b in u where b < 0x20 || b == 0x22 || b == 0x5C {
+            extra += b == 0x22 || b == 0x5C || b == 0x0A || b == 0x0D || b == 0x09 ? 1 : 5
+        }
+        let from = bytes.count
+        guard extra > 0 else {
+            bytes.append(0x22)
             bytes.append(contentsOf: u)
-            bytes.withUnsafeMutableBufferPointer { p in
-                for i in from..<p.count where p[i] >= 0x41 && p[i] <= 0x5A { p[i] |= 0x20 }
+            if lowercased {
+                bytes.withUnsafeMutableBufferPointer { p in
+                    for i in (from + 1)..<p.count where p[i] >= 0x41 && p[i] <= 0x5A { p[i] |= 0x20 }
+                }
             }
             bytes.append(0x22)
             return
         }
-        var start = 0
-        for i in 0..<u.count {
-            let b = u[i]
-            let upper = lowercased && b >= 0x41 && b <= 0x5A
-            guard b < 0x20 || b == 0x22 || b == 0x5C || upper else { continue }
-            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: u[start..<i]))
-            start = i + 1
-            switch b {
-            case 0x22, 0x5C: bytes.append(0x5C); bytes.append(b)
-            case 0x0A: bytes.append(0x5C); bytes.append(0x6E)
-            case 0x0D: bytes.append(0x5C); bytes.append(0x72)
-            case 0x09: bytes.append(0x5C); bytes.append(0x74)
-            case 0..<0x20:
-                let hex: StaticString = "0123456789abcdef"
-                bytes.append(contentsOf: [0x5C, 0x75, 0x30, 0x30, hex.utf8Start[Int(b >> 4)], hex.utf8Start[Int(b & 15)]])
-            default: bytes.append(b | 0x20)
+        bytes.append(contentsOf: repeatElement(0, count: u.count + extra + 2))
+        bytes.withUnsafeMutableBufferPointer { out in
+            let hex: StaticString = "0123456789abcdef"
+            var o = from
+            out[o] = 0x22
+            o += 1
+            for b in u {
+                switch b {
+                case 0x22, 0x5C:
+                    out[o] = 0x5C
+                    out[o + 1] = b
+                    o += 2
+                case 0x0A, 0x0D, 0x09:
+                    out[o] = 0x5C
+                    out[o + 1] = b == 0x0A ? 0x6E : b == 0x0D ? 0x72 : 0x74
+                    o += 2
+                case 0..<0x20:
+                    out[o] = 0x5C
+                    out[o + 1] = 0x75
+                    out[o + 2] = 0x30
+                    out[o + 3] = 0x30
+                    out[o + 4] = hex.utf8Start[Int(b >> 4)]
+                    out[o + 5] = hex.utf8Start[Int(b & 15)]
+                    o += 6
+                default:
+                    out[o] = lowercased && b >= 0x41 && b <= 0x5A ? b | 0x20 : b
+                    o += 1
+                }
             }
+            out[o] = 0x22
         }
-        bytes.append(contentsOf: UnsafeBufferPointer(rebasing: u[start..<u.count]))
-        bytes.append(0x22)
     }
 
     public mutating func int(_ n: Int) {

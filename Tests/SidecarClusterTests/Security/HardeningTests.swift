@@ -157,6 +157,29 @@ import Testing
         #expect(left == 3)
     }
 
+    // MARK: what a fan-out answer may take in the aggregate
+
+    @Test func anAnswerEscapedPastTwiceTheCap_isTooLarge_JSONSplicedAsItIs() {
+        func answer(_ body: [UInt8], type: String = "text/plain") -> Result<ClientResponse, ClientError> {
+            .success(ClientResponse(status: 200, headers: HTTPFields([("Content-Type", type)]), body: body, duration: .zero))
+        }
+        func code(_ r: Result<ClientResponse, ClientError>) -> String {
+            switch FanOut.bounded(r, maxResponseBytes: 1000) {
+            case .success: "kept"
+            case .failure(let e): e.code.rawValue
+            }
+        }
+        // 1000 control bytes take 6000 as a JSON string: over twice the cap of 1000.
+        #expect(code(answer([UInt8](repeating: 1, count: 1000))) == "too_large")
+        #expect(code(answer([UInt8](repeating: 1, count: 333))) == "kept")
+        #expect(code(answer([UInt8](repeating: 0x61, count: 1000))) == "kept")
+        // Valid JSON is spliced in, never escaped: even a string of escapes is kept.
+        let json = Array(("[\"" + String(repeating: "\\u0001", count: 150) + "\"]").utf8)
+        #expect(code(answer(json, type: "application/json")) == "kept")
+        #expect(code(answer(Array(String(repeating: "\"", count: 1001).utf8), type: "application/json")) == "too_large", "not JSON: escaped")
+        #expect(code(.failure(.timeout)) == "timeout")
+    }
+
     // MARK: what a fan-out answer weighs
 
     @Test func anAnswersWeight_coversItsEscapedCopies() {
