@@ -18,12 +18,13 @@ for base in range(31000, 60000, 300):
     if ok: print(base); break'
 }
 
-# An HS256 JWT signed with $1, valid for a day: the cluster API's token for POST /itResources.
+# A cluster token signed with $1 (HS256, "cluster": true, valid for a day): the cluster API
+# takes no other, for POST /itResources.
 hs256_token() {
   python3 - "$1" <<'PY'
 import base64, hashlib, hmac, json, sys, time
 b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=")
-h = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode()); p = b64(json.dumps({"exp": int(time.time()) + 86400}).encode())
+h = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode()); p = b64(json.dumps({"exp": int(time.time()) + 86400, "cluster": True}).encode())
 print((h + b"." + p + b"." + b64(hmac.new(sys.argv[1].encode(), h + b"." + p, hashlib.sha256).digest())).decode())
 PY
 }

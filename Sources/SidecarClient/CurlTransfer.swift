@@ -83,6 +83,9 @@ final class CurlTransfer {
         ok = ok && ccurl_setopt_string(h, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK
         set(CURLOPT_NOSIGNAL, 1)
         set(CURLOPT_FOLLOWLOCATION, 0)
+        // Through a proxy, the CONNECT answer's head would reach the header reader as if it
+        // were the answer's own.
+        set(CURLOPT_SUPPRESS_CONNECT_HEADERS, 1)
         set(CURLOPT_SSL_VERIFYPEER, 1)
         set(CURLOPT_SSL_VERIFYHOST, 2)
         if let ca = configuration.caBundle { ok = ok && ccurl_setopt_string(h, CURLOPT_CAINFO, ca) == CURLE_OK }
