@@ -15,6 +15,16 @@ int csidecar_accept(int listener) {
 #define MADV_PAGEOUT 21
 #endif
 
+#include <malloc.h>
+
+void csidecar_fix_mmap_threshold(int bytes) {
+    // A fixed threshold turns off glibc's dynamic one, which rises to the largest block freed
+    // (up to 32 MiB) and then keeps such blocks in the heap: after one burst of large fan-out
+    // answers the process would hold their memory for good. Fixed, each large block is its
+    // own mapping and goes back to the system when freed.
+    mallopt(M_MMAP_THRESHOLD, bytes);
+}
+
 int csidecar_trim_startup_pages(void) {
     char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);

@@ -27,6 +27,8 @@ int csidecar_accept(int listener);
 /// fault back in one page at a time. Pages other processes map too are left alone.
 /// Returns the number of mappings trimmed, or -1.
 int csidecar_trim_startup_pages(void);
+/// Fixes malloc's mmap threshold at `bytes` (blocks from it up are mapped apart and unmapped when freed).
+void csidecar_fix_mmap_threshold(int bytes);
 
 /// The errno of the calling thread (Swift cannot read the macro directly).
 static inline int csidecar_errno(void) { return errno; }

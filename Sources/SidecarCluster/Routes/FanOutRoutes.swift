@@ -58,7 +58,7 @@ public enum FanOutRoutes {
         fields: HTTPFields([("Retry-After", "1")]))
 
     static func run(_ parsed: FanOutRequest, _ request: HTTPRequest, _ context: SidecarContext, _ fanOut: FanOut, _ responder: Responder) {
-        guard fanOut.budget.admits(limit: fanOut.settings.maxBufferedBytes) else { return responder.respond(overBudget) }
+        guard fanOut.budget.admits(limit: fanOut.settings.maxBufferedBytes, inFlight: fanOut.pending.current) else { return responder.respond(overBudget) }
         guard fanOut.pending.enter(max: fanOut.settings.maxPending) else { return responder.respond(overloaded) }
         let pending = fanOut.pending
         let budget = fanOut.budget

@@ -184,10 +184,10 @@ import Testing
 
     @Test func anAnswersWeight_coversItsEscapedCopies() {
         let control = ClientResponse(status: 200, headers: HTTPFields(), body: [UInt8](repeating: 1, count: 1000), duration: .zero)
-        // 1000 bytes held, twice 6000 + 2 in the aggregate.
-        #expect(AnswerBudget.weight(control) == 1000 + 2 * 6002)
+        // 1000 bytes held; 6002 as a JSON string, written twice in the aggregate, copied once.
+        #expect(AnswerBudget.weight(control) == 1000 + 5 * 6002)
         let json = ClientResponse(status: 200, headers: HTTPFields([("a", "b")]), body: Array("{}".utf8), duration: .zero)
-        #expect(AnswerBudget.weight(json) == (1 + 1 + 8) + 2 + 2 * 4)
+        #expect(AnswerBudget.weight(json) == 3 * (1 + 1 + 8) + 2 + 5 * 4)
         let budget = AnswerBudget()
         budget.hold(100)
         #expect(!budget.admits(limit: 100) && budget.admits(limit: 101))
