@@ -20,8 +20,9 @@ int csidecar_accept(int listener) {
 void csidecar_fix_mmap_threshold(int bytes) {
     // A fixed threshold turns off glibc's dynamic one, which rises to the largest block freed
     // (up to 32 MiB) and then keeps such blocks in the heap: after one burst of large fan-out
-    // answers the process would hold their memory for good. Fixed, each large block is its
-    // own mapping and goes back to the system when freed.
+    // aggregates the process would hold their memory for good. Fixed, each block from it up is
+    // its own mapping and goes back to the system when freed; smaller ones (a node's answer,
+    // most aggregates) are reused from the heap without a page fault each time.
     mallopt(M_MMAP_THRESHOLD, bytes);
 }
 

@@ -34,8 +34,6 @@ struct ClusterSidecar: ParsableCommand {
     func run() throws {
         // Before any thread starts, so every thread inherits the mask and only sigwait sees them.
         csidecar_block_signals()
-        // Large answers' memory goes back to the system once they are sent (see the shim).
-        csidecar_fix_mmap_threshold(256 << 10)
         let (configuration, resolve) = Environment.resolveSettings(environment: Environment.current(), flags: settings.flagValues)
         let runtime = Runtime(configuration: configuration, resolve: resolve)
         Signals.run { await runtime.run() }

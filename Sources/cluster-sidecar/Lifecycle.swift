@@ -105,7 +105,7 @@ enum Lifecycle {
 /// Start-up touched far more pages than serving needs: hands them back once the services
 /// have started (the runtime's conformance scans and the group's set-up come after the
 /// listeners), and once more when the first calls out (TLS library start-up, registration)
-/// are done.
+/// are done; then fixes malloc's mmap threshold.
 struct StartupTrim: Service {
     let clock: any SidecarClock
 
@@ -114,5 +114,8 @@ struct StartupTrim: Service {
             do { try await cancelWhenGracefulShutdown { try await clock.sleep(until: clock.now + delay, tolerance: nil) } } catch { return }
             _ = csidecar_trim_startup_pages()
         }
+        // From now on, large fan-out aggregates go back to the system once sent (see the
+        // shim); set only now, so that start-up's own large blocks are not kept in the heap.
+        csidecar_fix_mmap_threshold(8 << 20)
     }
 }

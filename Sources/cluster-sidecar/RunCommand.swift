@@ -36,8 +36,6 @@ struct RunCommand: ParsableCommand {
 
     func run() throws {
         csidecar_block_signals()
-        // Large answers' memory goes back to the system once they are sent (see the shim).
-        csidecar_fix_mmap_threshold(256 << 10)
         guard !command.isEmpty else {
             Environment.fail("run needs the application's command after --, e.g. cluster-sidecar run -- node server.js", status: ExitStatus.configuration)
         }

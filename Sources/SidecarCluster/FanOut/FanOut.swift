@@ -90,9 +90,9 @@ public struct FanOut: Sendable {
         guard let reactor else {
             let (budget, cap) = (budget, settings.maxResponseBytes)
             client.execute(batch: Self.requests(request, targets, headers), concurrency: settings.concurrency) { answers in
-                let results = answers.map { Self.bounded($0, maxResponseBytes: cap) }
-                for r in results { budget.hold(AnswerBudget.weight(r)) }
-                done(results)
+                let counted = answers.map { Self.counted($0, maxResponseBytes: cap) }
+                for c in counted { budget.hold(c.weight) }
+                done(counted.map(\.result))
             }
             return
         }
@@ -178,9 +178,17 @@ public struct FanOut: Sendable {
     /// `too_large` failure, as a body over the cap is. A body spliced in as JSON is never
     /// escaped, so it is never refused here.
     static func bounded(_ result: Result<ClientResponse, ClientError>, maxResponseBytes: Int) -> Result<ClientResponse, ClientError> {
-        guard case .success(let r) = result, AnswerBudget.escapedLength(r.body) > 2 * maxResponseBytes + 2 else { return result }
-        if let type = r.headers["content-type"], FanOutResult.mentionsJSON(type), JSONText.isValid(r.body) { return result }
-        return .failure(ClientError(.tooLarge, "answer over twice FANOUT_MAX_RESPONSE_BYTES once escaped as a JSON string"))
+        counted(result, maxResponseBytes: maxResponseBytes).result
+    }
+
+    /// `bounded(result)` and its count for `AnswerBudget`, reading the body once.
+    static func counted(_ result: Result<ClientResponse, ClientError>, maxResponseBytes: Int) -> (result: Result<ClientResponse, ClientError>, weight: Int) {
+        guard case .success(let r) = result else { return (result, 0) }
+        let escaped = AnswerBudget.escapedLength(r.body)
+        if escaped > 2 * maxResponseBytes + 2 && !(r.headers["content-type"].map(FanOutResult.mentionsJSON) == true && JSONText.isValid(r.body)) {
+            return (.failure(ClientError(.tooLarge, "answer over twice FANOUT_MAX_RESPONSE_BYTES once escaped as a JSON string")), 0)
+        }
+        return (result, AnswerBudget.weight(r, escaped: escaped))
     }
 
     /// Whether a node's result may change if the request goes again: no answer for a passing
@@ -227,8 +235,9 @@ public struct FanOut: Sendable {
                 }
             } else {
                 let answers = await client.execute(batch: Self.requests(request, pending.map { targets[$0] }, headers), concurrency: settings.concurrency)
-                results = answers.map { Self.bounded($0, maxResponseBytes: settings.maxResponseBytes) }
-                for r in results { budget.hold(AnswerBudget.weight(r)) }
+                let counted = answers.map { Self.counted($0, maxResponseBytes: settings.maxResponseBytes) }
+                for c in counted { budget.hold(c.weight) }
+                results = counted.map(\.result)
             }
             var again: [Int] = []
             for (k, result) in zip(pending, results) {
@@ -334,17 +343,15 @@ public final class AnswerBudget: Sendable {
 
     /// An answer's count: its fields (in the aggregate and its copy too) and body as held, and
     /// the body as a JSON string five times (its own text, two in the aggregate, two copied).
-    static func weight(_ r: ClientResponse) -> Int {
+    static func weight(_ r: ClientResponse, escaped: Int? = nil) -> Int {
         var fields = 0
         for f in r.headers.storage { fields += f.name.utf8.count + f.value.utf8.count + 8 }
-        return 3 * fields + r.body.count + 5 * escapedLength(r.body)
+        return 3 * fields + r.body.count + 5 * (escaped ?? escapedLength(r.body))
     }
 
     /// The length of `bytes` written as a JSON string: control bytes as `\u00XX`, quote and
     /// backslash escaped, the rest as it is (an upper bound of what the aggregate writes).
     static func escapedLength(_ bytes: [UInt8]) -> Int {
-        var n = bytes.count + 2
-        for b in bytes where b < 0x20 || b == 0x22 || b == 0x5C { n += b < 0x20 ? 5 : 1 }
-        return n
+        bytes.count + 2 + bytes.withUnsafeBufferPointer(JSONWriter.escapeExtra)
     }
 }

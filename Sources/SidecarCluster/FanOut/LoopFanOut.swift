@@ -84,9 +84,9 @@ final class LoopFanOut: NativeSink {
 
     func finished(_ index: Int, _ result: Result<ClientResponse, ClientError>) {
         guard results[index] == nil else { return }
-        let result = maxResponseBytes > 0 ? FanOut.bounded(result, maxResponseBytes: maxResponseBytes) : result
-        results[index] = result
-        budget?.hold(AnswerBudget.weight(result))
+        let counted = FanOut.counted(result, maxResponseBytes: maxResponseBytes > 0 ? maxResponseBytes : Int.max / 4)
+        results[index] = counted.result
+        budget?.hold(counted.weight)
         inFlight -= 1
         remaining -= 1
         if launching { return }
