@@ -133,8 +133,7 @@ public final class RegistryService: Service {
         }
         let candidate = ServerInfo(id: body.id ?? "x", type: body.type, url: body.url, clusterUrl: body.clusterUrl)
         if let problem = candidate.problem { return .error(400, code: "bad_request", message: problem) }
-        let limited = ServerInfo(id: "x", type: body.type, url: body.url, clusterUrl: body.clusterUrl, metadata: body.metadata)
-        if let problem = ClusterView.Limits().problem(limited) { return .error(413, code: "server_too_large", message: problem) }
+        if let problem = ClusterView.Limits().problem(metadata: body.metadata) { return .error(413, code: "server_too_large", message: problem) }
         let r = store.withLock { s in
             s.register(
                 id: body.id, type: body.type, url: body.url, clusterUrl: body.clusterUrl, cluster: body.cluster ?? true, metadata: body.metadata,

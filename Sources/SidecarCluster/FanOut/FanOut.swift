@@ -90,9 +90,7 @@ public struct FanOut: Sendable {
         guard let reactor else {
             let (budget, cap) = (budget, settings.maxResponseBytes)
             client.execute(batch: Self.requests(request, targets, headers), concurrency: settings.concurrency) { answers in
-                let counted = answers.map { Self.counted($0, maxResponseBytes: cap) }
-                for c in counted { budget.hold(c.weight) }
-                done(counted.map(\.result))
+                done(answers.map { Self.counted($0, maxResponseBytes: cap, in: budget) })
             }
             return
         }
@@ -173,22 +171,21 @@ public struct FanOut: Sendable {
         return ClientRequest(method: request.method, url: base + request.path, headers: headers, body: request.body, timeout: request.timeout)
     }
 
-    /// `result`, unless its body written as a JSON string in the aggregate would take more than
-    /// twice `maxResponseBytes` (a body of control bytes takes six times its size): then a
-    /// `too_large` failure, as a body over the cap is. A body spliced in as JSON is never
-    /// escaped, so it is never refused here.
-    static func bounded(_ result: Result<ClientResponse, ClientError>, maxResponseBytes: Int) -> Result<ClientResponse, ClientError> {
-        counted(result, maxResponseBytes: maxResponseBytes).result
-    }
-
-    /// `bounded(result)` and its count for `AnswerBudget`, reading the body once.
-    static func counted(_ result: Result<ClientResponse, ClientError>, maxResponseBytes: Int) -> (result: Result<ClientResponse, ClientError>, weight: Int) {
-        guard case .success(let r) = result else { return (result, 0) }
+    /// A node's result as the fan-out keeps it, counted in `budget`: the answer, unless its body
+    /// written as a JSON string in the aggregate would take more than twice `maxResponseBytes`
+    /// (a body of control bytes takes six times its size): then a `too_large` failure, as a body
+    /// over the cap is. A body spliced in as JSON is never escaped, so it is never refused here.
+    /// The body is read once, for the cap and the count alike.
+    static func counted(
+        _ result: Result<ClientResponse, ClientError>, maxResponseBytes: Int, in budget: AnswerBudget?
+    ) -> Result<ClientResponse, ClientError> {
+        guard case .success(let r) = result else { return result }
         let escaped = AnswerBudget.escapedLength(r.body)
         if escaped > 2 * maxResponseBytes + 2 && !(r.headers["content-type"].map(FanOutResult.mentionsJSON) == true && JSONText.isValid(r.body)) {
-            return (.failure(ClientError(.tooLarge, "answer over twice FANOUT_MAX_RESPONSE_BYTES once escaped as a JSON string")), 0)
+            return .failure(ClientError(.tooLarge, "answer over twice FANOUT_MAX_RESPONSE_BYTES once escaped as a JSON string"))
         }
-        return (result, AnswerBudget.weight(r, escaped: escaped))
+        budget?.hold(AnswerBudget.weight(r, escaped: escaped))
+        return result
     }
 
     /// Whether a node's result may change if the request goes again: no answer for a passing
@@ -235,9 +232,7 @@ public struct FanOut: Sendable {
                 }
             } else {
                 let answers = await client.execute(batch: Self.requests(request, pending.map { targets[$0] }, headers), concurrency: settings.concurrency)
-                let counted = answers.map { Self.counted($0, maxResponseBytes: settings.maxResponseBytes) }
-                for c in counted { budget.hold(c.weight) }
-                results = counted.map(\.result)
+                results = answers.map { Self.counted($0, maxResponseBytes: settings.maxResponseBytes, in: budget) }
             }
             var again: [Int] = []
             for (k, result) in zip(pending, results) {
@@ -336,11 +331,6 @@ public final class AnswerBudget: Sendable {
         return 0
     }
 
-    static func weight(_ result: Result<ClientResponse, ClientError>) -> Int {
-        if case .success(let r) = result { return weight(r) }
-        return 0
-    }
-
     /// An answer's count: its fields (in the aggregate and its copy too) and body as held, and
     /// the body as a JSON string five times (its own text, two in the aggregate, two copied).
     static func weight(_ r: ClientResponse, escaped: Int? = nil) -> Int {
@@ -349,8 +339,7 @@ public final class AnswerBudget: Sendable {
         return 3 * fields + r.body.count + 5 * (escaped ?? escapedLength(r.body))
     }
 
-    /// The length of `bytes` written as a JSON string: control bytes as `\u00XX`, quote and
-    /// backslash escaped, the rest as it is (an upper bound of what the aggregate writes).
+    /// The length of `bytes` written as a JSON string, as the aggregate writes it.
     static func escapedLength(_ bytes: [UInt8]) -> Int {
         bytes.count + 2 + bytes.withUnsafeBufferPointer(JSONWriter.escapeExtra)
     }

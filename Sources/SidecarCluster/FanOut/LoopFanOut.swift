@@ -14,7 +14,7 @@ final class LoopFanOut: NativeSink {
     private let headers: [(String, String)]
     private let native: NativeEngine
     private let budget: AnswerBudget?
-    /// The per-node cap (`FanOut.bounded`); 0: none.
+    /// The per-node cap (`FanOut.counted`); 0: none.
     private let maxResponseBytes: Int
     private let curl: () -> CurlEngine
     private let concurrency: Int
@@ -84,9 +84,7 @@ final class LoopFanOut: NativeSink {
 
     func finished(_ index: Int, _ result: Result<ClientResponse, ClientError>) {
         guard results[index] == nil else { return }
-        let counted = FanOut.counted(result, maxResponseBytes: maxResponseBytes > 0 ? maxResponseBytes : Int.max / 4)
-        results[index] = counted.result
-        budget?.hold(counted.weight)
+        results[index] = FanOut.counted(result, maxResponseBytes: maxResponseBytes > 0 ? maxResponseBytes : Int.max / 4, in: budget)
         inFlight -= 1
         remaining -= 1
         if launching { return }

@@ -42,8 +42,11 @@ public final class ClusterView: Sendable {
         }
 
         /// Why `server` may not be held, or nil.
-        public func problem(_ server: ServerInfo) -> String? {
-            guard let metadata = server.metadata else { return nil }
+        public func problem(_ server: ServerInfo) -> String? { problem(metadata: server.metadata) }
+
+        /// Why a server with this `metadata` may not be held, or nil.
+        public func problem(metadata: JSONValue?) -> String? {
+            guard let metadata else { return nil }
             let size = JSONCoding.encode(metadata).count
             return size > maxMetadataBytes ? "metadata of \(size) bytes is over CLUSTER_MAX_METADATA_BYTES (\(maxMetadataBytes))" : nil
         }

@@ -164,7 +164,7 @@ import Testing
             .success(ClientResponse(status: 200, headers: HTTPFields([("Content-Type", type)]), body: body, duration: .zero))
         }
         func code(_ r: Result<ClientResponse, ClientError>) -> String {
-            switch FanOut.bounded(r, maxResponseBytes: 1000) {
+            switch FanOut.counted(r, maxResponseBytes: 1000, in: nil) {
             case .success: "kept"
             case .failure(let e): e.code.rawValue
             }
