@@ -12,8 +12,7 @@ final class CurlTransfer {
     var handle: UnsafeMutableRawPointer?
     var headerList: UnsafeMutablePointer<curl_slist>?
     var body: [UInt8] = []
-    var headers = HTTPFields(reservingCapacity: 8)
-    /// Reads the answer's head as our own client does.
+    /// Reads the answer's head as our own client does; holds its fields once whole.
     var head = CurlHeadReader()
     var overLimit = false
     var cancelled = false
@@ -111,7 +110,7 @@ final class CurlTransfer {
             let t = Unmanaged<CurlTransfer>.fromOpaque(user!).takeUnretainedValue()
             let n = size * count
             // A refused head aborts the transfer at once: no more of it is read or kept.
-            return t.headerLine(UnsafeRawBufferPointer(start: data, count: n)) ? n : 0
+            return t.head.line(UnsafeRawBufferPointer(start: data, count: n)) ? n : 0
         }) == CURLE_OK
         return ok
     }
@@ -133,14 +132,6 @@ final class CurlTransfer {
             list = curl_slist_append(list, "\(name): \(value)")
         }
         return list
-    }
-
-    /// One header line from curl, as it came: false when the head is refused.
-    private func headerLine(_ raw: UnsafeRawBufferPointer) -> Bool {
-        let wasComplete = head.isComplete
-        guard head.line(raw) else { return false }
-        if head.isComplete && !wasComplete { headers = head.fields }
-        return true
     }
 
     /// Frees the header list it owns and hands back the easy handle (for reuse or cleanup).
@@ -168,7 +159,7 @@ final class CurlTransfer {
             ccurl_getinfo_long(h, CURLINFO_RESPONSE_CODE, &status)
             ccurl_getinfo_long(h, CURLINFO_NUM_CONNECTS, &connects)
         }
-        return .success(ClientResponse(status: status, headers: headers, body: body, duration: .nanoseconds(Int64(now &- started)), newConnections: connects))
+        return .success(ClientResponse(status: status, headers: head.fields, body: body, duration: .nanoseconds(Int64(now &- started)), newConnections: connects))
     }
 
     static func error(for code: CURLcode) -> ClientError {

@@ -25,19 +25,27 @@ public enum SettingFile {
         guard fstat(fd, &info) == 0 else { throw FileReadError("cannot be read: \(String(cString: strerror(errno)))") }
         guard info.st_mode & S_IFMT == S_IFREG else { throw FileReadError("is not a regular file") }
         guard info.st_size <= maxBytes else { throw FileReadError("is over \(maxBytes) bytes") }
+        let (bytes, failure) = readToEnd(fd, maxBytes: maxBytes)
+        if let failure { throw FileReadError("cannot be read: \(String(cString: strerror(failure)))") }
+        // It grew while being read: the size checked above no longer holds.
+        guard bytes.count <= maxBytes else { throw FileReadError("is over \(maxBytes) bytes") }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// The bytes of `fd` up to its end, or up to one past `maxBytes`, and the errno of a failed
+    /// read (what came before it is kept).
+    static func readToEnd(_ fd: Int32, maxBytes: Int = .max) -> (bytes: [UInt8], errno: Int32?) {
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 16384)
-        while true {
+        while bytes.count <= maxBytes {
             let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
             if n < 0 {
                 if errno == EINTR { continue }
-                throw FileReadError("cannot be read: \(String(cString: strerror(errno)))")
+                return (bytes, errno)
             }
             if n == 0 { break }
             bytes.append(contentsOf: chunk[0..<n])
-            // It grew while being read: the size checked above no longer holds.
-            guard bytes.count <= maxBytes else { throw FileReadError("is over \(maxBytes) bytes") }
         }
-        return String(decoding: bytes, as: UTF8.self)
+        return (bytes, nil)
     }
 }

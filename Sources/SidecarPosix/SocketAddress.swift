@@ -38,6 +38,34 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// The address in 16 bytes, an IPv4 one mapped into IPv6 (`::ffff:a.b.c.d`): one spelling
+    /// for comparisons (`::1` and `0::1`, `127.0.0.1` and `::ffff:127.0.0.1`).
+    private var mapped: [UInt8] {
+        var a4 = in_addr()
+        var a6 = in6_addr()
+        if inet_pton(AF_INET, host, &a4) == 1 { return Array(repeating: 0, count: 10) + [0xFF, 0xFF] + withUnsafeBytes(of: a4) { Array($0) } }
+        _ = inet_pton(AF_INET6, host, &a6)
+        return withUnsafeBytes(of: a6) { Array($0) }
+    }
+
+    private static func isMappedV4(_ b: [UInt8]) -> Bool { b[0..<10].allSatisfy { $0 == 0 } && b[10] == 0xFF && b[11] == 0xFF }
+
+    /// 127.0.0.0/8 or ::1 (mapped forms included).
+    public var isLoopback: Bool {
+        let b = mapped
+        if Self.isMappedV4(b) { return b[12] == 127 }
+        return b[0..<15].allSatisfy { $0 == 0 } && b[15] == 1
+    }
+
+    /// 0.0.0.0 or :: (a wildcard listener).
+    public var isUnspecified: Bool {
+        let b = mapped
+        return Self.isMappedV4(b) ? b[12...].allSatisfy { $0 == 0 } : b.allSatisfy { $0 == 0 }
+    }
+
+    /// Whether both name the same address, however written, ports aside.
+    public func sameHost(as other: SocketAddress) -> Bool { mapped == other.mapped }
+
     /// The same address with another port.
     public func with(port: UInt16) -> SocketAddress {
         SocketAddress(host: host, port: port)!

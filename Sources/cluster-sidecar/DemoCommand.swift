@@ -29,9 +29,10 @@ struct DemoCommand: ParsableCommand {
         csidecar_line_buffer_stdout()
         var silent = Logger(label: "demo")
         silent.logLevel = .critical
-        let secret = (0..<32).map { _ in String(UInt8.random(in: 0...15), radix: 16) }.joined()
+        func randomHex(_ count: Int) -> String { (0..<count).map { _ in String(UInt8.random(in: 0...15), radix: 16) }.joined() }
+        let secret = randomHex(32)
         // The one client the demo's registry serves, known to its sidecars alone.
-        let clientSecret = (0..<16).map { _ in String(UInt8.random(in: 0...15), radix: 16) }.joined()
+        let clientSecret = randomHex(16)
         let dir = "/tmp/cluster-sidecar-demo-\(getpid())"
         mkdir(dir, 0o755)
         let binary = selfExecutable()

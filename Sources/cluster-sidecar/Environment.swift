@@ -1,6 +1,5 @@
 import Glibc
 import SidecarCluster
-import SidecarPosix
 
 /// Process-level helpers: the environment, files, fatal exits.
 enum Environment {
@@ -18,18 +17,13 @@ enum Environment {
         return result
     }
 
-    /// A setting file's text: a regular file of at most 1 MiB, read without blocking.
-    static func readFile(_ path: String) throws(FileReadError) -> String {
-        try SettingFile.read(path)
-    }
-
     /// The sidecar's settings from `environment` and `flags` (a bad one exits 64 naming it),
     /// and how to read them again (SIGHUP).
     static func resolveSettings(
         environment: [String: String], flags: [String: String]
     ) -> (SidecarConfiguration, @Sendable () throws(ConfigError) -> SidecarConfiguration) {
         let resolve: @Sendable () throws(ConfigError) -> SidecarConfiguration = { () throws(ConfigError) in
-            try ConfigResolver(environment: environment, flags: flags, readFile: Environment.readFile).resolve()
+            try ConfigResolver(environment: environment, flags: flags).resolve()
         }
         do {
             return (try resolve(), resolve)

@@ -19,7 +19,7 @@ struct LocalAPIOptions: ParsableArguments {
 
     /// The base URL and token, or a configuration error (exit 64).
     func resolve() -> (baseURL: String, token: Secret?) {
-        let reader = SettingsReader(environment: Environment.current(), flags: settings.flagValues, readFile: Environment.readFile)
+        let reader = SettingsReader(environment: Environment.current(), flags: settings.flagValues)
         do throws(ConfigError) {
             let address = try reader.address(ConfigKey.localAddress, ConfigKey.localPort, default: SidecarConfiguration().localAddress)
             return (Self.baseURL(address), try reader.bearerToken(ConfigKey.localAPIToken))

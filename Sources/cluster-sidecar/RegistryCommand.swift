@@ -45,7 +45,7 @@ struct RegistryCommand: ParsableCommand {
         let configuration: RegistryConfiguration
         do {
             configuration = try RegistryConfiguration.resolve(
-                SettingsReader(environment: Environment.current(), flags: flagValues, readFile: Environment.readFile))
+                SettingsReader(environment: Environment.current(), flags: flagValues))
         } catch {
             Environment.fail(error.description, status: ExitStatus.configuration)
         }

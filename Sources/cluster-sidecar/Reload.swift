@@ -1,6 +1,7 @@
 import Logging
 import SidecarCluster
 import SidecarClient
+import SidecarPosix
 import Synchronization
 
 /// SIGHUP: reads the settings again and swaps in the ones a running sidecar can take without
@@ -74,7 +75,7 @@ enum Verifiers {
     static func readPEM(_ c: SidecarConfiguration) throws(ConfigError) -> String? {
         guard let path = c.jwtPublicKeyFile else { return nil }
         do {
-            return try Environment.readFile(path)
+            return try SettingFile.read(path)
         } catch {
             throw ConfigError(ConfigKey.jwtPublicKeyFile.variable, "'\(path)' \(error.reason)")
         }

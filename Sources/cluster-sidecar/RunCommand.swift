@@ -42,7 +42,7 @@ struct RunCommand: ParsableCommand {
         let environment = Environment.current()
         let appConfiguration: AppConfiguration
         do throws(ConfigError) {
-            let reader = SettingsReader(environment: environment, flags: app.flagValues, readFile: Environment.readFile)
+            let reader = SettingsReader(environment: environment, flags: app.flagValues)
             appConfiguration = try AppConfiguration.resolve(reader, cores: Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
         } catch {
             Environment.fail(error.description, status: ExitStatus.configuration)

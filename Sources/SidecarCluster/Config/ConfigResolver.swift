@@ -12,8 +12,11 @@ public struct ConfigResolver {
     /// - Parameters:
     ///   - environment: the process environment.
     ///   - flags: values given on the command line, keyed by variable name; they win.
-    ///   - readFile: returns a file's text, or says why it cannot be read (`SettingFile.read`).
-    public init(environment: [String: String], flags: [String: String] = [:], readFile: @escaping (String) throws(FileReadError) -> String) {
+    ///   - readFile: returns a file's text, or says why it cannot be read (by default `SettingFile.read`).
+    public init(
+        environment: [String: String], flags: [String: String] = [:],
+        readFile: @escaping (String) throws(FileReadError) -> String = { path throws(FileReadError) in try SettingFile.read(path) }
+    ) {
         reader = SettingsReader(environment: environment, flags: flags, readFile: readFile)
     }
 

@@ -37,8 +37,12 @@ public struct SettingsReader {
     /// - Parameters:
     ///   - environment: the process environment.
     ///   - flags: values given on the command line, keyed by variable name; they win.
-    ///   - readFile: returns a file's text, or says why it cannot be read (`SettingFile.read`).
-    public init(environment: [String: String], flags: [String: String] = [:], readFile: @escaping (String) throws(FileReadError) -> String) {
+    ///   - readFile: returns a file's text, or says why it cannot be read (by default
+    ///     `SettingFile.read`: a regular file of at most 1 MiB, without blocking).
+    public init(
+        environment: [String: String], flags: [String: String] = [:],
+        readFile: @escaping (String) throws(FileReadError) -> String = { path throws(FileReadError) in try SettingFile.read(path) }
+    ) {
         var merged = environment
         for (k, v) in flags { merged[k] = v }
         values = merged

@@ -13,8 +13,8 @@ final class LoopFanOut: NativeSink {
     private let request: FanOutRequest
     private let headers: [(String, String)]
     private let native: NativeEngine
-    private let budget: AnswerBudget?
-    /// The per-node cap (`FanOut.counted`); 0: none.
+    private let budget: AnswerBudget
+    /// The per-node cap (`FanOut.counted`).
     private let maxResponseBytes: Int
     private let curl: () -> CurlEngine
     private let concurrency: Int
@@ -28,7 +28,7 @@ final class LoopFanOut: NativeSink {
     private var launching = false
 
     private init(
-        urls: [String], request: FanOutRequest, headers: [(String, String)], native: NativeEngine, budget: AnswerBudget?, maxResponseBytes: Int,
+        urls: [String], request: FanOutRequest, headers: [(String, String)], native: NativeEngine, budget: AnswerBudget, maxResponseBytes: Int,
         curl: @escaping () -> CurlEngine, concurrency: Int, done: @escaping (Results) -> Void
     ) {
         self.budget = budget
@@ -49,8 +49,8 @@ final class LoopFanOut: NativeSink {
     /// results in the order of `urls`, on the loop (at once when there is no node). Each answer
     /// is counted in `budget` as it arrives.
     static func start(
-        urls: [String], request: FanOutRequest, headers: [(String, String)], native: NativeEngine, budget: AnswerBudget? = nil,
-        maxResponseBytes: Int = 0, curl: @escaping () -> CurlEngine, concurrency: Int, done: @escaping (Results) -> Void
+        urls: [String], request: FanOutRequest, headers: [(String, String)], native: NativeEngine, budget: AnswerBudget,
+        maxResponseBytes: Int, curl: @escaping () -> CurlEngine, concurrency: Int, done: @escaping (Results) -> Void
     ) {
         guard !urls.isEmpty else { return done([]) }
         LoopFanOut(
@@ -84,7 +84,7 @@ final class LoopFanOut: NativeSink {
 
     func finished(_ index: Int, _ result: Result<ClientResponse, ClientError>) {
         guard results[index] == nil else { return }
-        results[index] = FanOut.counted(result, maxResponseBytes: maxResponseBytes > 0 ? maxResponseBytes : Int.max / 4, in: budget)
+        results[index] = FanOut.counted(result, maxResponseBytes: maxResponseBytes, in: budget)
         inFlight -= 1
         remaining -= 1
         if launching { return }

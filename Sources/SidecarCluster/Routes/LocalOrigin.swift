@@ -1,4 +1,3 @@
-import Glibc
 import SidecarHTTP
 import SidecarPosix
 
@@ -61,10 +60,8 @@ public struct LocalOriginMiddleware: Middleware {
     static func hostAllowed(_ value: String, listener: SocketAddress) -> Bool {
         guard let name = hostName(value) else { return false }
         if name.equalsIgnoringASCIICase("localhost") { return true }
-        guard let literal = IPLiteral(name) else { return false }
-        if literal.isLoopback { return true }
-        guard let own = IPLiteral(listener.host) else { return false }
-        return own.isUnspecified || own == literal
+        guard let literal = SocketAddress(host: name, port: 0) else { return false }
+        return literal.isLoopback || listener.isUnspecified || listener.sameHost(as: literal)
     }
 
     /// The host part of a `Host` value, without its port and a trailing dot; nil when malformed.
@@ -82,37 +79,6 @@ public struct LocalOriginMiddleware: Middleware {
         }
         if v.hasSuffix(".") { v = v.dropLast() }
         return v.isEmpty ? nil : String(v)
-    }
-}
-
-/// An IPv4 or IPv6 address in its 16-byte form (IPv4 mapped), from numeric text only.
-struct IPLiteral: Equatable {
-    let bytes: [UInt8]
-
-    init?(_ text: String) {
-        var a4 = in_addr()
-        var a6 = in6_addr()
-        if inet_pton(AF_INET, text, &a4) == 1 {
-            bytes = Array(repeating: 0, count: 10) + [0xFF, 0xFF] + withUnsafeBytes(of: a4) { Array($0) }
-        } else if inet_pton(AF_INET6, text, &a6) == 1 {
-            bytes = withUnsafeBytes(of: a6) { Array($0) }
-        } else {
-            return nil
-        }
-    }
-
-    private var isMappedV4: Bool { bytes[0..<10].allSatisfy { $0 == 0 } && bytes[10] == 0xFF && bytes[11] == 0xFF }
-
-    /// 127.0.0.0/8 or ::1.
-    var isLoopback: Bool {
-        if isMappedV4 { return bytes[12] == 127 }
-        return bytes[0..<15].allSatisfy { $0 == 0 } && bytes[15] == 1
-    }
-
-    /// 0.0.0.0 or ::.
-    var isUnspecified: Bool {
-        if isMappedV4 { return bytes[12...].allSatisfy { $0 == 0 } }
-        return bytes.allSatisfy { $0 == 0 }
     }
 }
 
