@@ -4,8 +4,9 @@ import PackageDescription
 // Layers, each depending only on the ones above it in this list (ARCHITECTURE.md draws them):
 //   CSidecarSystem, CCurl    C shims: system headers Glibc does not export; libcurl
 //   SidecarPosix             syscalls, sockets, epoll, the reactor (mailbox, hosted sources), the clock; no HTTP
-//   SidecarHTTP              parsers, writer, connection state machine, router, middleware, the server on the reactor
-//   SidecarClient            libcurl engine and client; attaches to any reactor; no server code
+//   SidecarHTTP              the HTTP message, pure: fields, byte classes, request and response parsers, body decoder, JSON text
+//   SidecarServer            response writer, connection state machine, router, middleware, the server on the reactor
+//   SidecarClient            our own client and the libcurl engine; attach to any reactor; no server code
 //   SidecarCluster           configuration, registration, view, fan-out, tokens and JWT, the sidecar's routes and services
 //   SidecarRegistry          the embedded registry (mIT's side of the contract)
 //   cluster-sidecar          the command: options, wiring, the service group
@@ -38,19 +39,22 @@ let package = Package(
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         /// Syscalls, sockets, epoll, the reactor and the clock. Knows no HTTP.
         .target(name: "SidecarPosix", dependencies: ["CSidecarSystem"], swiftSettings: releaseOnly),
-        /// HTTP/1.1: pure parsers and connection state machine, router, middleware, the server.
+        /// The HTTP/1.1 message, pure: fields, byte classes, parsers, body decoder, status and JSON text.
+        .target(name: "SidecarHTTP", swiftSettings: releaseOnly),
+        /// The inbound server: response writer, connection state machine, router, middleware, the
+        /// server hosted on the reactor.
         .target(
-            name: "SidecarHTTP",
-            dependencies: ["SidecarPosix", .product(name: "Logging", package: "swift-log")],
+            name: "SidecarServer",
+            dependencies: ["SidecarPosix", "SidecarHTTP", .product(name: "Logging", package: "swift-log")],
             swiftSettings: releaseOnly),
-        /// The outbound client on libcurl; its engine runs on any reactor. No server code.
+        /// The outbound clients: our own on the reactor, and libcurl's. No server code.
         .target(name: "SidecarClient", dependencies: ["SidecarPosix", "SidecarHTTP", "CCurl"], swiftSettings: releaseOnly),
         /// The sidecar itself: configuration, registration, cluster view, fan-out, tokens and JWT,
         /// the routes of both listeners and the lifecycle services.
         .target(
             name: "SidecarCluster",
             dependencies: [
-                "SidecarPosix", "SidecarHTTP", "SidecarClient",
+                "SidecarPosix", "SidecarHTTP", "SidecarServer", "SidecarClient",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -62,7 +66,7 @@ let package = Package(
         .target(
             name: "SidecarRegistry",
             dependencies: [
-                "SidecarPosix", "SidecarHTTP", "SidecarClient", "SidecarCluster",
+                "SidecarPosix", "SidecarHTTP", "SidecarServer", "SidecarClient", "SidecarCluster",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -71,7 +75,7 @@ let package = Package(
         .executableTarget(
             name: "cluster-sidecar",
             dependencies: [
-                "CSidecarSystem", "SidecarPosix", "SidecarHTTP", "SidecarClient", "SidecarCluster", "SidecarRegistry",
+                "CSidecarSystem", "SidecarPosix", "SidecarHTTP", "SidecarServer", "SidecarClient", "SidecarCluster", "SidecarRegistry",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -82,22 +86,29 @@ let package = Package(
         /// The fuzz targets (bench/fuzz.sh builds them with -sanitize=fuzzer -DFUZZING; without
         /// them the binary replays inputs through the same targets).
         .target(name: "CFuzzDriver"),
-        .executableTarget(name: "sidecar-fuzz", dependencies: ["CFuzzDriver", "SidecarPosix", "SidecarHTTP", "SidecarClient", "SidecarCluster"]),
+        .executableTarget(name: "sidecar-fuzz", dependencies: ["CFuzzDriver", "SidecarPosix", "SidecarHTTP", "SidecarServer", "SidecarClient", "SidecarCluster"]),
         /// Load drivers for the bench/ scripts.
-        .executableTarget(name: "sidecar-bench", dependencies: ["SidecarPosix", "SidecarHTTP", "SidecarClient"]),
+        .executableTarget(
+            name: "sidecar-bench",
+            dependencies: ["SidecarPosix", "SidecarHTTP", "SidecarServer", "SidecarClient", .product(name: "Logging", package: "swift-log")]),
         /// Test helpers: real servers, raw sockets and the built binary on port 0.
         .target(
             name: "SidecarTestSupport",
-            dependencies: ["SidecarPosix", "SidecarHTTP", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["SidecarPosix", "SidecarHTTP", "SidecarServer", .product(name: "Logging", package: "swift-log")],
             path: "Tests/SidecarTestSupport"),
         // One test target per layer, each depending on its layer and those below only.
         .testTarget(name: "SidecarPosixTests", dependencies: ["SidecarPosix"]),
-        .testTarget(name: "SidecarHTTPTests", dependencies: ["SidecarPosix", "SidecarHTTP", "SidecarTestSupport"]),
+        /// Request vectors both the pure parser tests and the socket tests replay.
+        .target(name: "SidecarTestVectors", path: "Tests/SidecarTestVectors"),
+        .testTarget(name: "SidecarHTTPTests", dependencies: ["SidecarHTTP", "SidecarTestVectors"]),
+        .testTarget(
+            name: "SidecarServerTests",
+            dependencies: ["SidecarPosix", "SidecarHTTP", "SidecarServer", "SidecarTestSupport", "SidecarTestVectors"]),
         .testTarget(name: "SidecarClientTests", dependencies: ["SidecarPosix", "SidecarHTTP", "SidecarClient", "SidecarTestSupport"]),
         .testTarget(
             name: "SidecarClusterTests",
             dependencies: [
-                "SidecarPosix", "SidecarHTTP", "SidecarClient", "SidecarCluster", "SidecarRegistry", "SidecarTestSupport",
+                "SidecarPosix", "SidecarHTTP", "SidecarServer", "SidecarClient", "SidecarCluster", "SidecarRegistry", "SidecarTestSupport",
                 // Built for the process tests, which run the binaries.
                 "cluster-sidecar", "sidecar-fuzz",
                 .product(name: "JWTKit", package: "jwt-kit"),

@@ -1,5 +1,6 @@
 import SidecarCluster
 import SidecarHTTP
+import SidecarServer
 
 /// The registry's gate: 401 unless the request carries a token signed with the registry's
 /// secret. The check awaits the keys, so the route answers later; the handler then runs back

@@ -1,6 +1,7 @@
 import ServiceLifecycle
 import SidecarPosix
 import SidecarHTTP
+import SidecarServer
 import SidecarClient
 import SidecarCluster
 import FoundationEssentials

@@ -4,6 +4,7 @@ import Glibc
 import Logging
 import SidecarCluster
 import SidecarHTTP
+import SidecarServer
 import SidecarPosix
 
 /// `cluster-sidecar echo`: the demo's application, a worker for `cluster-sidecar run` that serves

@@ -4,6 +4,7 @@ import Logging
 import SidecarCluster
 import SidecarClient
 import SidecarHTTP
+import SidecarServer
 import SidecarPosix
 import SidecarRegistry
 import ServiceLifecycle

@@ -10,6 +10,7 @@ import Glibc
 import Logging
 import SidecarClient
 import SidecarHTTP
+import SidecarServer
 import SidecarPosix
 
 let args = CommandLine.arguments

@@ -1,6 +1,7 @@
 import SidecarClient
 import SidecarCluster
 import SidecarHTTP
+import SidecarServer
 import SidecarPosix
 
 /// The fuzz targets: each takes one input and must neither crash nor break its invariant

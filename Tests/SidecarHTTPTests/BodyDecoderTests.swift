@@ -1,7 +1,5 @@
-import SidecarTestSupport
 import Testing
 @testable import SidecarHTTP
-@testable import SidecarPosix
 
 @Suite struct BodyDecoderTests {
     /// Feeds `input` in two parts split at `k`; returns the body, or the error.

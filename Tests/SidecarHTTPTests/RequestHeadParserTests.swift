@@ -1,7 +1,6 @@
-import SidecarTestSupport
+import SidecarTestVectors
 import Testing
 @testable import SidecarHTTP
-@testable import SidecarPosix
 
 @Suite struct RequestHeadParserTests {
     static let limits = ParserLimits()
@@ -84,7 +83,7 @@ import Testing
 
     @Test func consumed_stopsAtEndOfHead_leavingPipelinedBytes() throws {
         let bytes = Array("GET /a HTTP/1.1\r\nHost: a\r\n\r\nGET /b HTTP/1.1\r\n".utf8)
-        guard case .complete(let head, let consumed) = verdict(bytes) else { throw TestFailure("not complete") }
+        guard case .complete(let head, let consumed) = verdict(bytes) else { throw ParseFailure("not complete") }
         #expect(head.path == "/a")
         #expect(consumed == 28)
     }
@@ -112,7 +111,7 @@ import Testing
     }
 
     private func parsed(_ s: String) throws -> RequestHead {
-        guard case .complete(let head, _) = verdict(Array(s.utf8)) else { throw TestFailure("not complete: \(s)") }
+        guard case .complete(let head, _) = verdict(Array(s.utf8)) else { throw ParseFailure("not complete: \(s)") }
         return head
     }
 
@@ -124,4 +123,9 @@ import Testing
     }
 
     private func isBodyError(_ status: Int) -> Bool { false }
+}
+
+private struct ParseFailure: Error {
+    let reason: String
+    init(_ reason: String) { self.reason = reason }
 }

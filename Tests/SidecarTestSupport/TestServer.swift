@@ -1,6 +1,7 @@
 import Glibc
 import Logging
 import SidecarHTTP
+import SidecarServer
 import SidecarPosix
 
 /// An in-process server on 127.0.0.1 port 0 for the duration of a test.

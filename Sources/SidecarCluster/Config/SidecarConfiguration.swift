@@ -1,5 +1,6 @@
 import SidecarPosix
 import SidecarHTTP
+import SidecarServer
 import SidecarClient
 import Logging
 

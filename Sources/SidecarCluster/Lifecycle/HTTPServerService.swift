@@ -1,6 +1,7 @@
 import Logging
 import ServiceLifecycle
 import SidecarHTTP
+import SidecarServer
 
 /// The HTTP server as a `Service`: started (bound) before the group runs, so that a taken port
 /// fails before anything else starts; on graceful shutdown it leaves rotation, stops

@@ -1,5 +1,6 @@
 import Prometheus
 import SidecarHTTP
+import SidecarServer
 import SidecarPosix
 import Synchronization
 

@@ -1,4 +1,5 @@
 import SidecarHTTP
+import SidecarServer
 
 /// `GET /app/workers`, `POST /app/reload`, `POST /app/workers/{id}/restart` (local API):
 /// the application's workers under `cluster-sidecar run`; 409 `no_supervisor` otherwise.

@@ -1,5 +1,6 @@
 import SidecarPosix
 import SidecarHTTP
+import SidecarServer
 import SidecarClient
 /// createItResource and deleteServer on the cluster API (contract §5-6).
 public enum ClusterRoutes {

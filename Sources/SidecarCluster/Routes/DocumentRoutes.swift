@@ -1,4 +1,5 @@
 import SidecarHTTP
+import SidecarServer
 
 /// `GET /openapi.yaml` and `GET /ui` (local API, no token: neither holds live data; the page
 /// asks for `LOCAL_API_TOKEN` when `/status` needs it). Both are built once.

@@ -1,5 +1,6 @@
 import SidecarPosix
 import SidecarHTTP
+import SidecarServer
 import SidecarClient
 /// `POST /cluster/fanout` and `/cluster/proxy/{path}` (every method) on the local API.
 ///

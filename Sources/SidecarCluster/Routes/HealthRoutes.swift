@@ -1,5 +1,6 @@
 import SidecarPosix
 import SidecarHTTP
+import SidecarServer
 import SidecarClient
 /// `GET /healthz`, `/readyz`, `/ecv` (both listeners, no auth) and the traffic switch.
 public enum HealthRoutes {

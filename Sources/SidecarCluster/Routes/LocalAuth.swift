@@ -1,4 +1,5 @@
 import SidecarHTTP
+import SidecarServer
 
 /// The local API's optional bearer token (`LOCAL_API_TOKEN`): 401 unless the request carries
 /// `Authorization: Bearer <token>`. The probes stay outside it. The token is read at each

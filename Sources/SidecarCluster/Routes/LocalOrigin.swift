@@ -1,4 +1,5 @@
 import SidecarHTTP
+import SidecarServer
 import SidecarPosix
 
 /// The local API's guard against the user's own browser: without a token (the default) a page

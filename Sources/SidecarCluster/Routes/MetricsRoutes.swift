@@ -1,4 +1,5 @@
 import SidecarHTTP
+import SidecarServer
 
 /// `GET /metrics` (local API): Prometheus text, exposition format 0.0.4.
 public enum MetricsRoutes {

@@ -1,4 +1,5 @@
 import SidecarHTTP
+import SidecarServer
 
 /// The routers of the two listeners, as the contract lays them out.
 public enum SidecarRoutes {

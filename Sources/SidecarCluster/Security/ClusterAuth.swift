@@ -1,4 +1,5 @@
 import SidecarHTTP
+import SidecarServer
 
 /// The bearer-JWT gate of the cluster API: 401 with `WWW-Authenticate: Bearer
 /// error="invalid_token"` unless the request carries a cluster token (the contract's: a JWT the

@@ -7,6 +7,7 @@ import Testing
 @testable import SidecarClient
 @testable import SidecarCluster
 @testable import SidecarHTTP
+@testable import SidecarServer
 @testable import SidecarPosix
 @testable import SidecarRegistry
 

@@ -1,6 +1,7 @@
 import Foundation
 import SidecarClient
 import SidecarHTTP
+import SidecarServer
 import SidecarPosix
 import SidecarTestSupport
 import Testing

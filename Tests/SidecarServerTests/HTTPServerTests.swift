@@ -1,7 +1,9 @@
 import Glibc
 import SidecarTestSupport
+import SidecarTestVectors
 import Testing
 @testable import SidecarHTTP
+@testable import SidecarServer
 @testable import SidecarPosix
 
 @Suite struct HTTPServerTests {

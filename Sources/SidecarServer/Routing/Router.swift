@@ -1,3 +1,5 @@
+import SidecarHTTP
+
 /// Maps method and path to a handler; it also answers what matches nothing: 404, or 405 with
 /// `Allow` for a known path and a method it does not serve.
 ///

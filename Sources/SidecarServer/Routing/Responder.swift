@@ -1,3 +1,4 @@
+import SidecarHTTP
 import SidecarPosix
 
 /// How a handler answers: at once, or later through its `Responder`.

@@ -1,6 +1,6 @@
 /// Reason phrases for the statuses we send.
-enum StatusText {
-    static func reason(_ status: Int) -> String {
+package enum StatusText {
+    package static func reason(_ status: Int) -> String {
         switch status {
         case 100: "Continue"
         case 200: "OK"
@@ -32,21 +32,21 @@ enum StatusText {
     }
 
     /// "HTTP/1.1 200 OK\r\n" as bytes.
-    static func statusLine(_ status: Int) -> [UInt8] {
+    package static func statusLine(_ status: Int) -> [UInt8] {
         Array("HTTP/1.1 \(status) \(reason(status))\r\n".utf8)
     }
 }
 
 /// Status lines built once per event loop, so answering never formats one (no lazy global).
-struct StatusLines {
+package struct StatusLines {
     private var lines: [[UInt8]]
 
-    init() {
+    package init() {
         lines = (100..<600).map { StatusText.statusLine($0) }
     }
 
     /// The status line of `status` (100-599), else built on the spot.
-    subscript(_ status: Int) -> [UInt8] {
+    package subscript(_ status: Int) -> [UInt8] {
         status >= 100 && status < 600 ? lines[status - 100] : StatusText.statusLine(status)
     }
 }

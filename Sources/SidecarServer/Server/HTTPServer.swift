@@ -1,5 +1,6 @@
 import Glibc
 import Logging
+import SidecarHTTP
 import SidecarPosix
 import Synchronization
 

@@ -1,4 +1,5 @@
 import Logging
+import SidecarHTTP
 import SidecarPosix
 
 /// The route a handler serves, as middleware sees it when it wraps the handler: bounded values,

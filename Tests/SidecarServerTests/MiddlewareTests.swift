@@ -2,6 +2,7 @@ import Synchronization
 import SidecarTestSupport
 import Testing
 @testable import SidecarHTTP
+@testable import SidecarServer
 
 /// Middleware around handlers, without a server: the router's prepared handlers called directly.
 @Suite struct MiddlewareTests {
@@ -10,7 +11,7 @@ import Testing
         let head = RequestHeadParser.parse(Array("\(method) \(path) HTTP/1.1\r\nHost: h\r\n\(fields.map { "\($0.0): \($0.1)\r\n" }.joined())\r\n".utf8))
         guard case .complete(let parsed, _) = head else { preconditionFailure("bad test request") }
         let (handler, parameters) = router.handler(method: method, path: path)
-        var request = HTTPRequest(head: parsed, body: [])
+        var request = HTTPRequest(head: parsed, body: [], made: .make())
         request.pathParameters = parameters
         return await withCheckedContinuation { c in
             let responder = Responder { c.resume(returning: $0) }

@@ -1,3 +1,4 @@
+import SidecarHTTP
 import SidecarPosix
 
 /// Deadlines as intrusive FIFO lists, one per kind: each kind has a single duration, so

@@ -11,9 +11,9 @@ public struct HTTPRequest: Sendable {
     /// `CorrelationMiddleware`, which every listener runs first, echoes it.
     public let correlation: CorrelationID
 
-    /// A request; its correlation id is the one it carries or one made now.
-    public init(head: consuming RequestHead, body: consuming [UInt8]) {
-        correlation = head.fields["x-correlation-id"].flatMap(CorrelationID.init(given:)) ?? .make()
+    /// A request; its correlation id is the one it carries, else `made()`.
+    public init(head: consuming RequestHead, body: consuming [UInt8], made: @autoclosure () -> CorrelationID) {
+        correlation = head.fields["x-correlation-id"].flatMap(CorrelationID.init(given:)) ?? made()
         self.head = head
         self.body = body
     }

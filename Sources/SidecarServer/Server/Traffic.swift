@@ -1,3 +1,4 @@
+import SidecarHTTP
 import SidecarPosix
 import Synchronization
 

@@ -1,6 +1,7 @@
 import SidecarTestSupport
 import Testing
 @testable import SidecarHTTP
+@testable import SidecarServer
 @testable import SidecarPosix
 
 @Suite struct RouterTests {

@@ -1,6 +1,7 @@
 import CSidecarSystem
 import Glibc
 import Logging
+import SidecarHTTP
 import SidecarPosix
 
 /// The HTTP server's part on one event loop, hosted by it as an event source: it accepts,
@@ -187,7 +188,7 @@ final class HTTPLoopServer: ReactorSource, ResponderSink, @unchecked Sendable { 
             conn.method = MethodLabel(head.method)
             conn.started = csidecar_monotonic_ns()
         }
-        var request = HTTPRequest(head: head, body: body)
+        var request = HTTPRequest(head: head, body: body, made: .make())
         request.pathParameters = parameters
         switch handler(request, Responder(sink: self, token: conn.token)) {
         case .now(let response): respond(conn, response)
@@ -212,7 +213,7 @@ final class HTTPLoopServer: ReactorSource, ResponderSink, @unchecked Sendable { 
     /// route, a method not served, a missing token), sends that answer instead and closes.
     func answerBeforeBody(_ conn: Connection) -> Bool {
         guard let head = conn.machine.headAwaitingBody else { return false }
-        let request = HTTPRequest(head: head, body: [])
+        let request = HTTPRequest(head: head, body: [], made: .make())
         guard var response = routers[conn.listener].router.earlyAnswer(to: request) else { return false }
         response.correlationID = request.correlation
         let route = routers[conn.listener].route(method: head.method, path: head.path).2

@@ -1,6 +1,7 @@
 import SidecarTestSupport
 import Testing
 @testable import SidecarHTTP
+@testable import SidecarServer
 
 /// The connection state machine alone: byte strings in, actions out, no sockets.
 @Suite struct ConnectionStateMachineTests {
@@ -50,8 +51,8 @@ import Testing
     @Test func keepAliveRequests_areAnswered_andEachNextOneArmsTheHeaderTimer() {
         let trace = Self.run("GET /a HTTP/1.1\r\nHost: h\r\n\r\nGET /b HTTP/1.1\r\nHost: h\r\n\r\n")
         #expect(trace == [
-            "GET /a 0", "answer keepAlive=true then=arm(SidecarHTTP.TimerKind.idle)",
-            "arm header", "GET /b 0", "answer keepAlive=true then=arm(SidecarHTTP.TimerKind.idle)",
+            "GET /a 0", "answer keepAlive=true then=arm(SidecarServer.TimerKind.idle)",
+            "arm header", "GET /b 0", "answer keepAlive=true then=arm(SidecarServer.TimerKind.idle)",
         ])
     }
 

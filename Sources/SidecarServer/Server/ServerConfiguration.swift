@@ -1,4 +1,5 @@
 import Glibc
+import SidecarHTTP
 import SidecarPosix
 
 /// Limits and timeouts of the HTTP server.

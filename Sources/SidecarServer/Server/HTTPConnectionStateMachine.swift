@@ -1,3 +1,5 @@
+import SidecarHTTP
+
 /// The deadlines a connection can wait on; each has one duration per server.
 public enum TimerKind: Int, CaseIterable, Sendable {
     /// Receiving a request head (from accept, or from its first byte).

@@ -1,3 +1,4 @@
+import SidecarHTTP
 import SidecarPosix
 
 /// One accepted connection: its protocol state (a pure machine) and the shell's buffers and

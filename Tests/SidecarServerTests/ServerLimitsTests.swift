@@ -2,6 +2,7 @@ import Glibc
 import SidecarTestSupport
 import Testing
 @testable import SidecarHTTP
+@testable import SidecarServer
 @testable import SidecarPosix
 
 @Suite struct ServerLimitsTests {

@@ -1,3 +1,5 @@
+import SidecarHTTP
+
 /// Serialises answers into a connection's output buffer: head and body in one buffer,
 /// so each answer leaves in one write (no Nagle/delayed-ACK stall between them).
 enum ResponseWriter {

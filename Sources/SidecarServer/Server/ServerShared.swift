@@ -1,4 +1,5 @@
 import Logging
+import SidecarHTTP
 import SidecarPosix
 import Synchronization
 

@@ -1,5 +1,3 @@
-import SidecarPosix
-
 /// A request's `x-correlation-id`: the one it carried, or a random UUID v4 made for it.
 ///
 /// A made id stays two integers until someone asks for its text, so answering a request
@@ -28,9 +26,6 @@ public struct CorrelationID: Sendable, CustomStringConvertible {
 
     /// The placeholder of a request before `CorrelationMiddleware` ran (all zero bits).
     public static let unset = CorrelationID(random: 0, 0)
-
-    /// A new random id (any thread; a per-thread generator, no lock).
-    public static func make() -> CorrelationID { CorrelationID(random: FastRandom.next(), FastRandom.next()) }
 
     public var description: String {
         if let given { return given }

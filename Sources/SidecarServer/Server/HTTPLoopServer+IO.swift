@@ -1,5 +1,6 @@
 import CSidecarSystem
 import Glibc
+import SidecarHTTP
 import SidecarPosix
 
 /// Reading, parsing and writing: the shell around each connection's state machine.

@@ -3,6 +3,7 @@ import SidecarPosix
 import SidecarTestSupport
 import Testing
 @testable import SidecarHTTP
+@testable import SidecarServer
 
 /// The server's metrics hook and traffic counters, through a real socket.
 @Suite struct ObserverTests {
