@@ -7,6 +7,8 @@ import PackageDescription
 //   SidecarHTTP              the HTTP message, pure: fields, byte classes, request and response parsers, body decoder, JSON text
 //   SidecarServer            response writer, connection state machine, router, middleware, the server on the reactor
 //   SidecarClient            our own client and the libcurl engine; attach to any reactor; no server code
+//   SidecarSettings          settings: keys, the reader (flags over environment, *_FILE secrets), errors
+//   SidecarSupervisor        supervisor mode: the pure machine, its shell on a loop, its settings, service and routes
 //   SidecarCluster           configuration, registration, view, fan-out, tokens and JWT, the sidecar's routes and services
 //   SidecarRegistry          the embedded registry (mIT's side of the contract)
 //   cluster-sidecar          the command: options, wiring, the service group
@@ -49,12 +51,26 @@ let package = Package(
             swiftSettings: releaseOnly),
         /// The outbound clients: our own on the reactor, and libcurl's. No server code.
         .target(name: "SidecarClient", dependencies: ["SidecarPosix", "SidecarHTTP", "CCurl"], swiftSettings: releaseOnly),
+        /// Settings as every subcommand reads them: keys, typed values, one error shape.
+        .target(
+            name: "SidecarSettings",
+            dependencies: ["SidecarPosix", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: releaseOnly),
+        /// Supervisor mode (`cluster-sidecar run`): the application's workers.
+        .target(
+            name: "SidecarSupervisor",
+            dependencies: [
+                "CSidecarSystem", "SidecarPosix", "SidecarHTTP", "SidecarServer", "SidecarSettings",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: releaseOnly),
         /// The sidecar itself: configuration, registration, cluster view, fan-out, tokens and JWT,
         /// the routes of both listeners and the lifecycle services.
         .target(
             name: "SidecarCluster",
             dependencies: [
-                "SidecarPosix", "SidecarHTTP", "SidecarServer", "SidecarClient",
+                "SidecarPosix", "SidecarHTTP", "SidecarServer", "SidecarClient", "SidecarSettings", "SidecarSupervisor",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -66,7 +82,7 @@ let package = Package(
         .target(
             name: "SidecarRegistry",
             dependencies: [
-                "SidecarPosix", "SidecarHTTP", "SidecarServer", "SidecarClient", "SidecarCluster",
+                "SidecarPosix", "SidecarHTTP", "SidecarServer", "SidecarClient", "SidecarSettings", "SidecarCluster",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -75,7 +91,8 @@ let package = Package(
         .executableTarget(
             name: "cluster-sidecar",
             dependencies: [
-                "CSidecarSystem", "SidecarPosix", "SidecarHTTP", "SidecarServer", "SidecarClient", "SidecarCluster", "SidecarRegistry",
+                "CSidecarSystem", "SidecarPosix", "SidecarHTTP", "SidecarServer", "SidecarClient", "SidecarSettings", "SidecarSupervisor",
+                "SidecarCluster", "SidecarRegistry",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -105,10 +122,12 @@ let package = Package(
             name: "SidecarServerTests",
             dependencies: ["SidecarPosix", "SidecarHTTP", "SidecarServer", "SidecarTestSupport", "SidecarTestVectors"]),
         .testTarget(name: "SidecarClientTests", dependencies: ["SidecarPosix", "SidecarHTTP", "SidecarClient", "SidecarTestSupport"]),
+        .testTarget(name: "SidecarSupervisorTests", dependencies: ["SidecarPosix", "SidecarSettings", "SidecarSupervisor"]),
         .testTarget(
             name: "SidecarClusterTests",
             dependencies: [
-                "SidecarPosix", "SidecarHTTP", "SidecarServer", "SidecarClient", "SidecarCluster", "SidecarRegistry", "SidecarTestSupport",
+                "SidecarPosix", "SidecarHTTP", "SidecarServer", "SidecarClient", "SidecarSettings", "SidecarSupervisor", "SidecarCluster",
+                "SidecarRegistry", "SidecarTestSupport",
                 // Built for the process tests, which run the binaries.
                 "cluster-sidecar", "sidecar-fuzz",
                 .product(name: "JWTKit", package: "jwt-kit"),

@@ -55,6 +55,11 @@ public struct HTTPFields: Sendable, Sequence {
     }
 }
 
+extension HTTPFields {
+    /// `Cache-Control: no-store`, for answers that describe the present (health, status).
+    public static let noStore = HTTPFields([("Cache-Control", "no-store")])
+}
+
 extension String {
     /// ASCII case-insensitive equality, without allocating.
     @inlinable

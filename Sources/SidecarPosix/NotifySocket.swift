@@ -75,17 +75,6 @@ public enum ListenerFigures {
     }
 }
 
-/// Small files of `/proc` (their size reads as 0, so read until the end).
-public enum ProcFile {
-    public static func read(_ path: String) -> String? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        // A failed read keeps what came before it, as /proc readers expect.
-        return String(decoding: SettingFile.readToEnd(fd).bytes, as: UTF8.self)
-    }
-}
-
 extension String {
     fileprivate func leftPadded(to width: Int) -> String {
         count >= width ? self : String(repeating: "0", count: width - count) + self

@@ -1,6 +1,7 @@
 import Logging
 import SidecarCluster
 import SidecarPosix
+import SidecarSettings
 
 /// The embedded registry's settings, read like the sidecar's (`SettingsReader`): a flag wins
 /// over its variable; a bad value stops start-up naming the variable.

@@ -1,11 +1,12 @@
-import ServiceLifecycle
-import SidecarPosix
-import SidecarHTTP
-import SidecarServer
-import SidecarClient
-import SidecarCluster
 import FoundationEssentials
 import Logging
+import ServiceLifecycle
+import SidecarClient
+import SidecarCluster
+import SidecarHTTP
+import SidecarPosix
+import SidecarServer
+import SidecarSettings
 import Synchronization
 
 /// The embedded registry: the mIT side of the contract in memory, plus a development token

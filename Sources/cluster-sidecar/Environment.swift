@@ -1,5 +1,6 @@
 import Glibc
 import SidecarCluster
+import SidecarSettings
 
 /// Process-level helpers: the environment, files, fatal exits.
 enum Environment {

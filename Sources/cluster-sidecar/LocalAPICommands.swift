@@ -4,6 +4,7 @@ import SidecarClient
 import SidecarCluster
 import SidecarHTTP
 import SidecarPosix
+import SidecarSettings
 
 /// Where a running sidecar's local API is, read like the sidecar reads it: the same flags and
 /// variables (`LOCAL_ADDRESS`, `LOCAL_PORT`, `LOCAL_API_TOKEN` or `LOCAL_API_TOKEN_FILE`).

@@ -2,13 +2,14 @@ import ArgumentParser
 import CSidecarSystem
 import Glibc
 import Logging
-import SidecarCluster
+import ServiceLifecycle
 import SidecarClient
+import SidecarCluster
 import SidecarHTTP
-import SidecarServer
 import SidecarPosix
 import SidecarRegistry
-import ServiceLifecycle
+import SidecarServer
+import SidecarSettings
 
 /// `cluster-sidecar registry`: the embedded development registry (the mIT side of the contract).
 struct RegistryCommand: ParsableCommand {

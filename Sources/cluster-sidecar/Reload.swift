@@ -1,7 +1,8 @@
 import Logging
-import SidecarCluster
 import SidecarClient
+import SidecarCluster
 import SidecarPosix
+import SidecarSettings
 import Synchronization
 
 /// SIGHUP: reads the settings again and swaps in the ones a running sidecar can take without

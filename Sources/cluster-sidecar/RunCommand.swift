@@ -4,6 +4,8 @@ import Glibc
 import SidecarCluster
 import SidecarHTTP
 import SidecarPosix
+import SidecarSettings
+import SidecarSupervisor
 
 /// `cluster-sidecar run [options] -- COMMAND [ARGS...]`: the sidecar, plus the application's
 /// workers on one shared socket.
@@ -40,10 +42,10 @@ struct RunCommand: ParsableCommand {
             Environment.fail("run needs the application's command after --, e.g. cluster-sidecar run -- node server.js", status: ExitStatus.configuration)
         }
         let environment = Environment.current()
-        let appConfiguration: AppConfiguration
+        let appConfiguration: WorkerConfiguration
         do throws(ConfigError) {
             let reader = SettingsReader(environment: environment, flags: app.flagValues)
-            appConfiguration = try AppConfiguration.resolve(reader, cores: Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+            appConfiguration = try WorkerConfiguration.resolve(reader, cores: Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
         } catch {
             Environment.fail(error.description, status: ExitStatus.configuration)
         }
@@ -83,22 +85,22 @@ struct Supervision: Sendable {
 
 /// The supervisor's options; each wins over its variable.
 struct AppOptions: ParsableArguments {
-    @Option(name: .customLong("app-workers"), help: ArgumentHelp(AppKey.workers.help, valueName: AppKey.workers.rawValue)) var workers: String?
-    @Option(name: .customLong("app-address"), help: ArgumentHelp(AppKey.address.help, valueName: AppKey.address.rawValue)) var address: String?
-    @Option(name: .customLong("app-port"), help: ArgumentHelp(AppKey.port.help, valueName: AppKey.port.rawValue)) var port: String?
-    @Option(name: .customLong("app-ready"), help: ArgumentHelp(AppKey.ready.help, valueName: AppKey.ready.rawValue)) var ready: String?
-    @Option(name: .customLong("app-ready-timeout"), help: ArgumentHelp(AppKey.readyTimeout.help, valueName: AppKey.readyTimeout.rawValue))
+    @Option(name: .customLong("app-workers"), help: ArgumentHelp(WorkerKey.workers.help, valueName: WorkerKey.workers.rawValue)) var workers: String?
+    @Option(name: .customLong("app-address"), help: ArgumentHelp(WorkerKey.address.help, valueName: WorkerKey.address.rawValue)) var address: String?
+    @Option(name: .customLong("app-port"), help: ArgumentHelp(WorkerKey.port.help, valueName: WorkerKey.port.rawValue)) var port: String?
+    @Option(name: .customLong("app-ready"), help: ArgumentHelp(WorkerKey.ready.help, valueName: WorkerKey.ready.rawValue)) var ready: String?
+    @Option(name: .customLong("app-ready-timeout"), help: ArgumentHelp(WorkerKey.readyTimeout.help, valueName: WorkerKey.readyTimeout.rawValue))
     var readyTimeout: String?
-    @Option(name: .customLong("app-stop-timeout"), help: ArgumentHelp(AppKey.stopTimeout.help, valueName: AppKey.stopTimeout.rawValue))
+    @Option(name: .customLong("app-stop-timeout"), help: ArgumentHelp(WorkerKey.stopTimeout.help, valueName: WorkerKey.stopTimeout.rawValue))
     var stopTimeout: String?
-    @Option(name: .customLong("app-max-memory"), help: ArgumentHelp(AppKey.maxMemory.help, valueName: AppKey.maxMemory.rawValue))
+    @Option(name: .customLong("app-max-memory"), help: ArgumentHelp(WorkerKey.maxMemory.help, valueName: WorkerKey.maxMemory.rawValue))
     var maxMemory: String?
-    @Option(name: .customLong("app-pid-dir"), help: ArgumentHelp(AppKey.pidDirectory.help, valueName: AppKey.pidDirectory.rawValue))
+    @Option(name: .customLong("app-pid-dir"), help: ArgumentHelp(WorkerKey.pidDirectory.help, valueName: WorkerKey.pidDirectory.rawValue))
     var pidDirectory: String?
 
     /// The values given on the command line, keyed by variable name.
     var flagValues: [String: String] {
-        let all: [(AppKey, String?)] = [
+        let all: [(WorkerKey, String?)] = [
             (.workers, workers), (.address, address), (.port, port), (.ready, ready), (.readyTimeout, readyTimeout),
             (.stopTimeout, stopTimeout), (.maxMemory, maxMemory), (.pidDirectory, pidDirectory),
         ]

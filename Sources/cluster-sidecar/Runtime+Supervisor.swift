@@ -2,14 +2,16 @@ import Glibc
 import Logging
 import SidecarCluster
 import SidecarPosix
+import SidecarSupervisor
 
 extension Runtime {
     /// Starts the supervisor and its first generation of workers (a failure exits 1).
     func startSupervisor(_ s: Supervision, context: SidecarContext, localAPI: SocketAddress, logger: Logger) -> Supervisor {
         let launch = Supervisor.Launch(
-            command: s.command, environment: s.environment, listener: s.listener, sidecarURL: LocalAPIOptions.baseURL(localAPI))
+            command: s.command, environment: s.environment, listener: s.listener, sidecarURL: LocalAPIOptions.baseURL(localAPI),
+            withheld: ConfigKey.withheldFromWorkers)
         do throws(SystemError) {
-            let supervisor = try Supervisor(settings: s.settings, launch: launch, health: context.health, logger: logger)
+            let supervisor = try Supervisor(settings: s.settings, launch: launch, workersReady: { [health = context.health] in health.setWorkersReady($0) }, logger: logger)
             try supervisor.start()
             context.attach(supervisor: supervisor, socket: s.socketAddress)
             logger.info("supervising", metadata: [

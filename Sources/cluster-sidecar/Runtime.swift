@@ -1,15 +1,17 @@
 import CSidecarSystem
+import CoreMetrics
 import Glibc
 import Logging
-import SidecarCluster
+import Prometheus
+import ServiceLifecycle
 import SidecarClient
+import SidecarCluster
 import SidecarHTTP
-import SidecarServer
 import SidecarPosix
 import SidecarRegistry
-import ServiceLifecycle
-import CoreMetrics
-import Prometheus
+import SidecarServer
+import SidecarSettings
+import SidecarSupervisor
 
 /// Wires the configuration to the server, the registrar and the prober, and runs them as
 /// one service group.

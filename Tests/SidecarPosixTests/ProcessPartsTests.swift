@@ -40,4 +40,12 @@ import Testing
         #expect(SocketActivation.listener(environment: ["LISTEN_FDS": "0", "LISTEN_PID": "\(getpid())"]) == nil)
         #expect(SocketActivation.listener(environment: [:]) == nil)
     }
+
+    @Test func procStat_isReadPastACommandNameWithSpacesAndParentheses() {
+        let line = "42 (a (b) c) S 1 42 42 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 3 0 777 123456789 1500 18446744073709551615"
+        let stat = ProcStat(parsing: line)
+        #expect(stat.parent == 1 && stat.userTicks == 250 && stat.systemTicks == 50 && stat.startTicks == 777 && stat.residentPages == 1500)
+        #expect(ProcStat(parsing: "garbage") == ProcStat())
+        #expect(ProcStat.read(pid: getpid())?.residentPages ?? 0 > 0)
+    }
 }

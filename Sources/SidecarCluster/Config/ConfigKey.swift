@@ -1,6 +1,7 @@
-import SidecarPosix
-import SidecarHTTP
 import SidecarClient
+import SidecarHTTP
+import SidecarPosix
+import SidecarSettings
 /// Every setting the sidecar reads: its environment variable (the raw value), its flag,
 /// its default as shown in `--help`, and what it means.
 public enum ConfigKey: String, CaseIterable, SettingKey {
@@ -147,3 +148,14 @@ public enum ConfigKey: String, CaseIterable, SettingKey {
     public var help: String { "\(meaning) (env \(rawValue); default: \(defaultText))" }
 }
 
+extension ConfigKey {
+    /// The sidecar's credentials, never passed to a supervised worker: with the JWT secret or
+    /// the OAuth client's secret, the application (and anything it runs) could mint tokens that
+    /// every sidecar of the cluster accepts. The local API token stays: it is how the
+    /// application calls its sidecar.
+    public static let withheldFromWorkers: Set<String> = {
+        let secrets = allCases.filter { $0.isSecret && $0 != .localAPIToken }.map(\.variable)
+            + ["REGISTRY_SECRET", "REGISTRY_CLIENT_SECRET"]
+        return Set(secrets.flatMap { [$0, $0 + "_FILE"] })
+    }()
+}

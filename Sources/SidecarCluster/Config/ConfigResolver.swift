@@ -1,7 +1,8 @@
-import SidecarPosix
-import SidecarHTTP
-import SidecarClient
 import Logging
+import SidecarClient
+import SidecarHTTP
+import SidecarPosix
+import SidecarSettings
 
 /// Turns raw settings (flags over environment) into a checked `SidecarConfiguration`.
 ///

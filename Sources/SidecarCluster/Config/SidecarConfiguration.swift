@@ -1,16 +1,9 @@
-import SidecarPosix
-import SidecarHTTP
-import SidecarServer
-import SidecarClient
 import Logging
-
-/// A secret value: usable by the code, never printed.
-public struct Secret: Sendable, Equatable, CustomStringConvertible {
-    /// The secret itself; do not log it.
-    public let value: String
-    public init(_ value: String) { self.value = value }
-    public var description: String { "<redacted>" }
-}
+import SidecarClient
+import SidecarHTTP
+import SidecarPosix
+import SidecarServer
+import SidecarSettings
 
 /// The sidecar's settings, resolved and checked.
 public struct SidecarConfiguration: Sendable {

@@ -1,6 +1,7 @@
-import SidecarPosix
-import SidecarHTTP
 import SidecarClient
+import SidecarHTTP
+import SidecarPosix
+import SidecarSettings
 import Synchronization
 /// Sends one request to every node of the cluster and gathers every answer and every failure.
 /// On an event loop, `http://` nodes go through our own client (`NativeEngine`) and the others

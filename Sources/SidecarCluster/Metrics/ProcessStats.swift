@@ -15,27 +15,16 @@ public struct ProcessStats: Sendable, Equatable {
     /// Reads them now; a figure that cannot be read is 0.
     public static func read() -> ProcessStats {
         let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
-        let page = sysconf(Int32(_SC_PAGESIZE))
-        let stat = parseStat(ProcFile.read("/proc/self/stat") ?? "")
+        let stat = ProcStat.readSelf()
         let bootTime = ProcFile.read("/proc/stat").flatMap(parseBootTime) ?? 0
         var limit = rlimit()
         getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
         return ProcessStats(
-            cpuSeconds: Double(stat.utime + stat.stime) / ticks,
-            residentBytes: stat.rssPages * page,
+            cpuSeconds: stat.cpuSeconds,
+            residentBytes: stat.residentBytes,
             openFDs: countOpenFDs(),
             maxFDs: limit.rlim_cur > UInt(Int.max) ? Int.max : Int(limit.rlim_cur),
             startTime: bootTime + Double(stat.startTicks) / ticks)
-    }
-
-    /// The fields of `/proc/<pid>/stat` we use. The command name (field 2) may hold spaces and
-    /// parentheses, so fields are counted from its closing parenthesis.
-    static func parseStat(_ text: String) -> (parent: Int, utime: Int, stime: Int, startTicks: Int, rssPages: Int) {
-        guard let close = text.lastIndex(of: ")") else { return (0, 0, 0, 0, 0) }
-        let fields = text[text.index(after: close)...].split(separator: " ")
-        // After the name: state is field 3, so field N is at index N - 3.
-        func field(_ n: Int) -> Int { n - 3 < fields.count ? Int(fields[n - 3]) ?? 0 : 0 }
-        return (field(4), field(14), field(15), field(22), field(24))
     }
 
     /// `btime` of `/proc/stat`: boot time in seconds since the epoch.

@@ -1,7 +1,8 @@
 import Prometheus
 import SidecarHTTP
-import SidecarServer
 import SidecarPosix
+import SidecarServer
+import SidecarSupervisor
 import Synchronization
 
 /// The sidecar's Prometheus metrics (exposition 0.0.4), on swift-prometheus's registry.

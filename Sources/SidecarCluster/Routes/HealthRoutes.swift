@@ -6,7 +6,6 @@ import SidecarClient
 public enum HealthRoutes {
     static let ok: [UInt8] = Array(#"{"status":"ok"}"#.utf8)
     /// Probes and live figures are never cached by a proxy or browser.
-    public static let noStore = HTTPFields([("Cache-Control", "no-store")])
 
     /// Adds the three probes to `router`.
     public static func addProbes(to router: inout Router, health: HealthState) {
@@ -14,13 +13,13 @@ public enum HealthRoutes {
         let alive = HTTPResponse(status: 200, fields: HTTPFields([("Content-Type", "application/json"), ("Cache-Control", "no-store")]), body: ok)
         router.on("GET", "/healthz") { _ in alive }
         router.on("GET", "/readyz") { _ in
-            if health.isReady { return .json(200, #"{"status":"ready"}"#, fields: noStore) }
-            return .error(503, code: "not_ready", message: notReadyReason(health), fields: noStore)
+            if health.isReady { return .json(200, #"{"status":"ready"}"#, fields: .noStore) }
+            return .error(503, code: "not_ready", message: notReadyReason(health), fields: .noStore)
         }
         router.on("GET", "/ecv") { _ in
             health.inRotation
-                ? .json(200, #"{"status":"in rotation"}"#, fields: noStore)
-                : .error(503, code: "out_of_rotation", message: notReadyReason(health), fields: noStore)
+                ? .json(200, #"{"status":"in rotation"}"#, fields: .noStore)
+                : .error(503, code: "out_of_rotation", message: notReadyReason(health), fields: .noStore)
         }
     }
 

@@ -1,5 +1,6 @@
 import SidecarHTTP
 import SidecarServer
+import SidecarSettings
 
 /// The local API's optional bearer token (`LOCAL_API_TOKEN`): 401 unless the request carries
 /// `Authorization: Bearer <token>`. The probes stay outside it. The token is read at each

@@ -1,7 +1,9 @@
-import SidecarPosix
-import SidecarHTTP
-import SidecarServer
 import SidecarClient
+import SidecarHTTP
+import SidecarPosix
+import SidecarServer
+import SidecarSettings
+import SidecarSupervisor
 import Synchronization
 
 /// What the endpoints of one sidecar share: settings, health, the cluster view, and the

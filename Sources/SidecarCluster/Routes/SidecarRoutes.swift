@@ -1,5 +1,6 @@
 import SidecarHTTP
 import SidecarServer
+import SidecarSupervisor
 
 /// The routers of the two listeners, as the contract lays them out.
 public enum SidecarRoutes {
@@ -15,7 +16,7 @@ public enum SidecarRoutes {
             HealthRoutes.addSwitch(to: &r, health: context.health)
             StatusRoutes.add(to: &r, context: context)
             MetricsRoutes.add(to: &r, context: context)
-            AppRoutes.add(to: &r, context: context)
+            WorkerRoutes.add(to: &r) { context.supervisor }
             if let fanOut = context.fanOut { FanOutRoutes.add(to: &r, context: context, fanOut: fanOut) }
         }
         return router

@@ -1,8 +1,9 @@
-import SidecarPosix
-import SidecarHTTP
-import SidecarServer
-import SidecarClient
 import Glibc
+import SidecarClient
+import SidecarHTTP
+import SidecarPosix
+import SidecarServer
+import SidecarSupervisor
 
 /// `GET /status`, `GET /cluster/servers`, `POST /register`, `POST /unregister` (local API).
 public enum StatusRoutes {
@@ -51,16 +52,16 @@ public enum StatusRoutes {
         var registrations: Calls
         var leaseRenewals: LeaseRenewals
         /// Under `cluster-sidecar run`: the workers (as `GET /app/workers`).
-        var app: AppStatus?
+        var app: WorkersStatus?
     }
 
     public static func add(to router: inout Router, context: SidecarContext) {
-        router.onAsync("GET", "/status") { _ in .json(200, encoding: await status(context), fields: HealthRoutes.noStore) }
+        router.onAsync("GET", "/status") { _ in .json(200, encoding: await status(context), fields: HTTPFields.noStore) }
         router.onAsync("GET", "/cluster/servers") { _ in
             let snapshot = context.view.snapshot()
             return .json(
                 200, encoding: StatusBody.Cluster(servers: snapshot.servers, updatedAt: snapshot.updatedAt > 0 ? WallClock.iso(snapshot.updatedAt) : nil),
-                fields: HealthRoutes.noStore)
+                fields: HTTPFields.noStore)
         }
         router.onAsync("POST", "/register") { _ in
             guard let registrar = context.registrar else { return noRegistry() }
@@ -83,7 +84,7 @@ public enum StatusRoutes {
         let h = context.health
         let counts = registration?.counts ?? RegistrationCounts()
         let process = ProcessStats.read()
-        var app: AppStatus?
+        var app: WorkersStatus?
         if let (supervisor, socket) = context.supervisor { app = await supervisor.status(socketAddress: socket) }
         return StatusBody(
             REGISTRATION_STATUS: registration?.status ?? "disabled",

@@ -1,8 +1,9 @@
-import SidecarPosix
-import SidecarHTTP
-import SidecarClient
 import FoundationEssentials
 import JWTKit
+import SidecarClient
+import SidecarHTTP
+import SidecarPosix
+import SidecarSettings
 
 /// The claims of the tokens the embedded registry issues (client-credentials grant) and
 /// signs for its own calls to sidecars: `cluster: true` marks a cluster token.

@@ -1,8 +1,9 @@
-import SidecarPosix
-import SidecarHTTP
-import SidecarClient
 import FoundationEssentials
 import JWTKit
+import SidecarClient
+import SidecarHTTP
+import SidecarPosix
+import SidecarSettings
 
 /// Why an inbound token was refused. The label is payload-free; nothing here quotes the token.
 public struct TokenRejection: Error, Sendable, Equatable, CustomStringConvertible {

@@ -1,6 +1,7 @@
-import SidecarPosix
-import SidecarHTTP
 import SidecarClient
+import SidecarHTTP
+import SidecarPosix
+import SidecarSettings
 import Synchronization
 
 /// Why no token could be had. Never carries a secret or a token.

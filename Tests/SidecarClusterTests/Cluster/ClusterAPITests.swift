@@ -6,6 +6,7 @@ import Testing
 @testable import SidecarHTTP
 @testable import SidecarPosix
 @testable import SidecarRegistry
+@testable import SidecarSettings
 
 /// createItResource and deleteServer over real sockets, behind the JWT gate.
 @Suite struct ClusterAPITests {

@@ -1,15 +1,16 @@
 import Foundation
 import Glibc
 import Logging
-import Synchronization
 import SidecarTestSupport
+import Synchronization
 import Testing
 @testable import SidecarClient
 @testable import SidecarCluster
 @testable import SidecarHTTP
-@testable import SidecarServer
 @testable import SidecarPosix
 @testable import SidecarRegistry
+@testable import SidecarServer
+@testable import SidecarSettings
 
 /// Peer nodes on one in-process server (one listener each) that count what reaches them.
 final class Peers: Sendable {

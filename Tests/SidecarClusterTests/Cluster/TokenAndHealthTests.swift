@@ -1,11 +1,12 @@
-import Synchronization
 import SidecarTestSupport
+import Synchronization
 import Testing
 @testable import SidecarClient
 @testable import SidecarCluster
 @testable import SidecarHTTP
 @testable import SidecarPosix
 @testable import SidecarRegistry
+@testable import SidecarSettings
 
 @Suite(.serialized) struct TokenProviderTests {
     /// A token endpoint that counts grants and answers after `delay`.

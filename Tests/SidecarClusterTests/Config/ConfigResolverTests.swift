@@ -6,6 +6,7 @@ import Testing
 @testable import SidecarHTTP
 @testable import SidecarPosix
 @testable import SidecarRegistry
+@testable import SidecarSettings
 
 @Suite struct ConfigResolverTests {
     func resolve(_ env: [String: String], flags: [String: String] = [:], files: [String: String] = [:]) throws(ConfigError) -> SidecarConfiguration {

@@ -78,10 +78,7 @@ import Testing
         #expect(text.contains("cluster_sidecar_fanout_duration_seconds_count 1"))
     }
 
-    @Test func procStat_isReadPastACommandNameWithSpacesAndParentheses() {
-        let line = "42 (a (b) c) S 1 42 42 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 3 0 777 123456789 1500 18446744073709551615"
-        let stat = ProcessStats.parseStat(line)
-        #expect(stat.parent == 1 && stat.utime == 250 && stat.stime == 50 && stat.startTicks == 777 && stat.rssPages == 1500)
+    @Test func processStats_readTheBootTimeAndThisProcess() {
         #expect(ProcessStats.parseBootTime("cpu 1 2 3\nbtime 1700000000\nprocesses 5\n") == 1_700_000_000)
         let me = ProcessStats.read()
         #expect(me.residentBytes > 1 << 20 && me.openFDs > 2 && me.maxFDs >= me.openFDs && me.startTime > 1_700_000_000)

@@ -5,6 +5,7 @@ import Testing
 @testable import SidecarCluster
 @testable import SidecarHTTP
 @testable import SidecarPosix
+@testable import SidecarSettings
 
 /// The limits and refusals of the second security pass, part by part.
 @Suite struct HardeningTests {

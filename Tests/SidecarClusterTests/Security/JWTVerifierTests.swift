@@ -1,6 +1,6 @@
-import Foundation
-import CryptoExtras
 import Crypto
+import CryptoExtras
+import Foundation
 
 import JWTKit
 import SidecarTestSupport
@@ -10,6 +10,7 @@ import Testing
 @testable import SidecarHTTP
 @testable import SidecarPosix
 @testable import SidecarRegistry
+@testable import SidecarSettings
 
 /// Every bad-token case the cluster API must refuse, and the good ones it must take.
 @Suite struct JWTVerifierTests {

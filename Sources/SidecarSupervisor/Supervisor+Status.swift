@@ -3,7 +3,7 @@ import Logging
 import SidecarPosix
 
 /// `GET /app/workers`: the workers, the shared socket and the last rolling change.
-public struct AppStatus: Sendable, Encodable {
+public struct WorkersStatus: Sendable, Encodable {
     public struct LastExit: Sendable, Encodable {
         public var code: Int32?
         public var signal: Int32?
@@ -58,7 +58,7 @@ public struct AppStatus: Sendable, Encodable {
 
 extension Supervisor {
     /// The status, read on the loop (workers' figures from `/proc`, the socket's from the kernel).
-    public func status(socketAddress: String?) async -> AppStatus {
+    public func status(socketAddress: String?) async -> WorkersStatus {
         await onLoop { s in s.snapshot(socketAddress: socketAddress) }
     }
 
@@ -77,37 +77,37 @@ extension Supervisor {
         return r
     }
 
-    func snapshot(socketAddress: String?) -> AppStatus {
+    func snapshot(socketAddress: String?) -> WorkersStatus {
         let m = machine
         let now = clock.now
-        let workers = m.workers.sorted { ($0.id, $0.generation, $0.key) < ($1.id, $1.generation, $1.key) }.map { w -> AppStatus.Worker in
+        let workers = m.workers.sorted { ($0.id, $0.generation, $0.key) < ($1.id, $1.generation, $1.key) }.map { w -> WorkersStatus.Worker in
             let slot = m.slots[w.id]
-            let figures = w.pid.flatMap { WorkerFigures.read(pid: $0) }
-            let last = slot.lastExit.map { e -> AppStatus.LastExit in
+            let figures = w.pid.flatMap { ProcStat.read(pid: $0) }
+            let last = slot.lastExit.map { e -> WorkersStatus.LastExit in
                 switch e.reason {
-                case .code(let c): AppStatus.LastExit(code: c, signal: nil, at: iso(e.at))
-                case .signal(let s): AppStatus.LastExit(code: nil, signal: s, at: iso(e.at))
+                case .code(let c): WorkersStatus.LastExit(code: c, signal: nil, at: iso(e.at))
+                case .signal(let s): WorkersStatus.LastExit(code: nil, signal: s, at: iso(e.at))
                 }
             }
-            return AppStatus.Worker(
+            return WorkersStatus.Worker(
                 id: w.id, pid: w.pid, generation: w.generation, state: w.state.rawValue, startedAt: iso(w.startedAt),
                 uptimeSeconds: ((now - w.startedAt).seconds * 1000).rounded() / 1000, restarts: slot.restarts,
                 crashLooping: slot.crashLooping, lastExit: last, rssBytes: figures?.residentBytes, cpuSeconds: figures?.cpuSeconds, status: w.status)
         }
-        var socket: AppStatus.Socket?
+        var socket: WorkersStatus.Socket?
         if let fd = launch.listener, let socketAddress {
             let queue = ListenerFigures.acceptQueue(fd)
             let port = (try? Socket.boundPort(fd)) ?? 0
             socket = .init(address: socketAddress, connections: ListenerFigures.established(port: port), acceptQueue: queue?.waiting ?? 0, backlog: queue?.backlog ?? 0)
         }
-        return AppStatus(
+        return WorkersStatus(
             generation: m.generation, command: launch.command, workers: workers, socket: socket, running: m.operation.map(change),
             lastReload: m.lastReload.map(change), lastReplacement: m.lastReplacement.map(change), reloads: reloadCounts,
             restarts: m.restartsTotal)
     }
 
-    func change(_ op: SupervisorMachine.Operation) -> AppStatus.Change {
-        var c = AppStatus.Change(
+    func change(_ op: SupervisorMachine.Operation) -> WorkersStatus.Change {
+        var c = WorkersStatus.Change(
             kind: "reload", worker: nil, reason: nil, generation: op.generation, result: op.result.rawValue, error: op.error,
             startedAt: iso(op.startedAt), endedAt: op.endedAt.map(iso))
         if case .replace(let id, let reason) = op.kind { (c.kind, c.worker, c.reason) = ("replace", id, reason) }
@@ -147,21 +147,5 @@ extension Supervisor {
         case .allStopped:
             logger.info("every worker has stopped")
         }
-    }
-}
-
-/// A worker's figures from `/proc/<pid>/stat`.
-enum WorkerFigures {
-    static func read(pid: pid_t) -> (residentBytes: Int, cpuSeconds: Double)? {
-        guard let text = ProcFile.read("/proc/\(pid)/stat") else { return nil }
-        let stat = ProcessStats.parseStat(text)
-        return (stat.rssPages * sysconf(Int32(_SC_PAGESIZE)), Double(stat.utime + stat.stime) / Double(sysconf(Int32(_SC_CLK_TCK))))
-    }
-
-    /// The parent of `pid`.
-    static func parent(of pid: pid_t) -> pid_t? {
-        guard let text = ProcFile.read("/proc/\(pid)/stat") else { return nil }
-        let parent = ProcessStats.parseStat(text).parent
-        return parent > 0 ? pid_t(parent) : nil
     }
 }

@@ -1,7 +1,7 @@
 import Glibc
 import Testing
-@testable import SidecarCluster
 @testable import SidecarPosix
+@testable import SidecarSupervisor
 
 /// The supervisor's decisions, pure: instants are passed in (a manual clock), pids invented.
 @Suite struct SupervisorMachineTests {

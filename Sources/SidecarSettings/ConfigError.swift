@@ -1,6 +1,3 @@
-import SidecarPosix
-import SidecarHTTP
-import SidecarClient
 /// A setting that stops start-up: which variable, and why. Never quotes a secret.
 public struct ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The environment variable at fault (`CLUSTER_PORT`, `JWT_SECRET_FILE`, ...).

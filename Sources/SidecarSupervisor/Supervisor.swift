@@ -20,19 +20,23 @@ public final class Supervisor: @unchecked Sendable {  // machine, descriptors an
         public var listener: Int32?
         /// `CLUSTER_SIDECAR_URL`: the local API's base URL.
         public var sidecarURL: String
+        /// Variables of `environment` never passed to a worker (the sidecar's credentials).
+        public var withheld: Set<String>
 
-        public init(command: [String], environment: [String: String], listener: Int32?, sidecarURL: String) {
+        public init(command: [String], environment: [String: String], listener: Int32?, sidecarURL: String, withheld: Set<String> = []) {
             self.command = command
             self.environment = environment
             self.listener = listener
             self.sidecarURL = sidecarURL
+            self.withheld = withheld
         }
     }
 
     public let settings: SupervisorSettings
     let launch: Launch
     let logger: Logger
-    let health: HealthState
+    /// Told whether any worker is ready, on every change (the sidecar's readiness follows it).
+    let workersReady: @Sendable (Bool) -> Void
     let clock: any SidecarClock
     let loop: EventLoop
     var machine: SupervisorMachine
@@ -45,10 +49,10 @@ public final class Supervisor: @unchecked Sendable {  // machine, descriptors an
     private var readyWaitCancelled = false
     private var stopWaiters: [CheckedContinuation<Void, Never>] = []
 
-    public init(settings: SupervisorSettings, launch: Launch, health: HealthState, logger: Logger, clock: any SidecarClock = SystemClock()) throws(SystemError) {
+    public init(settings: SupervisorSettings, launch: Launch, workersReady: @escaping @Sendable (Bool) -> Void, logger: Logger, clock: any SidecarClock = SystemClock()) throws(SystemError) {
         self.settings = settings
         self.launch = launch
-        self.health = health
+        self.workersReady = workersReady
         self.logger = logger
         self.clock = clock
         machine = SupervisorMachine(settings: settings)
@@ -59,7 +63,7 @@ public final class Supervisor: @unchecked Sendable {  // machine, descriptors an
     /// Opens the child-exit descriptor and, with `notify` readiness, `NOTIFY_SOCKET`; then starts
     /// the loop and the first generation. Out of rotation until a worker is ready.
     public func start() throws(SystemError) {
-        health.setWorkersReady(false)
+        workersReady(false)
         let exits = try ChildExits()
         self.exits = exits
         if settings.readiness == .notify { notify = try NotifySocket(path: NotifySocket.uniqueAbstractPath()) }
@@ -156,7 +160,7 @@ public final class Supervisor: @unchecked Sendable {  // machine, descriptors an
                 report(event)
             }
         }
-        health.setWorkersReady(machine.anyReady)
+        workersReady(machine.anyReady)
         if machine.firstGenerationReady || machine.shuttingDown, !readyWaiters.isEmpty {
             for c in readyWaiters { c.resume(returning: machine.firstGenerationReady) }
             readyWaiters.removeAll()
@@ -170,27 +174,17 @@ public final class Supervisor: @unchecked Sendable {  // machine, descriptors an
     }
 
     /// The parent's environment, without what concerned the sidecar's own activation and
-    /// without its credentials (`withheldVariables`), plus the worker's identity.
+    /// without its credentials (`Launch.withheld`), plus the worker's identity.
     func environment(id: Int, generation: Int) -> [(String, String)] {
         var env = launch.environment
         for k in ["LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "NOTIFY_SOCKET"] { env[k] = nil }
-        for k in Self.withheldVariables { env[k] = nil }
+        for k in launch.withheld { env[k] = nil }
         env["APP_WORKER_ID"] = "\(id)"
         env["APP_GENERATION"] = "\(generation)"
         env["CLUSTER_SIDECAR_URL"] = launch.sidecarURL
         if let notify { env["NOTIFY_SOCKET"] = notify.path }
         return env.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
     }
-
-    /// The sidecar's credentials, never passed to a worker: with the JWT secret or the OAuth
-    /// client's secret, the application (and anything it runs) could mint tokens that every
-    /// sidecar of the cluster accepts. The local API token stays: it is how the application
-    /// calls its sidecar.
-    public static let withheldVariables: Set<String> = {
-        let secrets = ConfigKey.allCases.filter { $0.isSecret && $0 != .localAPIToken }.map(\.variable)
-            + ["REGISTRY_SECRET", "REGISTRY_CLIENT_SECRET"]
-        return Set(secrets.flatMap { [$0, $0 + "_FILE"] })
-    }()
 
     func childrenExited() {
         guard let exits else { return }
@@ -215,8 +209,8 @@ public final class Supervisor: @unchecked Sendable {  // machine, descriptors an
         for _ in 0..<8 {
             if p <= 1 { return nil }
             if machine.worker(pid: p) != nil { return p }
-            guard let parent = WorkerFigures.parent(of: p) else { return nil }
-            p = parent
+            guard let parent = ProcStat.read(pid: p)?.parent, parent > 0 else { return nil }
+            p = pid_t(parent)
         }
         return nil
     }
@@ -230,7 +224,7 @@ public final class Supervisor: @unchecked Sendable {  // machine, descriptors an
         childrenExited()
         guard settings.maxMemoryBytes > 0, machine.operation == nil, !machine.shuttingDown else { return }
         for w in machine.workers where w.state == .ready {
-            guard let pid = w.pid, let rss = WorkerFigures.read(pid: pid)?.residentBytes, rss > settings.maxMemoryBytes else { continue }
+            guard let pid = w.pid, let rss = ProcStat.read(pid: pid)?.residentBytes, rss > settings.maxMemoryBytes else { continue }
             logger.warning("worker above APP_MAX_MEMORY: replacing it", metadata: ["worker": "\(w.id)", "pid": "\(pid)", "rss_bytes": "\(rss)"])
             if case .success(let (_, actions)) = machine.replace(id: w.id, reason: "memory", now: now) { apply(actions) }
             return

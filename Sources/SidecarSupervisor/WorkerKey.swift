@@ -1,7 +1,8 @@
 import SidecarPosix
+import SidecarSettings
 
 /// The settings of `cluster-sidecar run` (supervisor mode), read like the sidecar's own.
-public enum AppKey: String, CaseIterable, SettingKey {
+public enum WorkerKey: String, CaseIterable, SettingKey {
     case workers = "APP_WORKERS"
     case address = "APP_ADDRESS"
     case port = "APP_PORT"
@@ -29,40 +30,40 @@ public enum AppKey: String, CaseIterable, SettingKey {
 }
 
 /// `cluster-sidecar run`'s checked settings: the supervisor's, and the shared socket's address.
-public struct AppConfiguration: Sendable {
+public struct WorkerConfiguration: Sendable {
     public var supervisor = SupervisorSettings()
     /// nil: workers get no socket.
     public var address: SocketAddress?
 
-    /// Resolves every `AppKey`; `cores` is what `auto` means.
-    public static func resolve(_ reader: SettingsReader, cores: Int) throws(ConfigError) -> AppConfiguration {
-        var c = AppConfiguration()
-        if reader.raw(AppKey.workers)?.lowercased() == "auto" {
+    /// Resolves every `WorkerKey`; `cores` is what `auto` means.
+    public static func resolve(_ reader: SettingsReader, cores: Int) throws(ConfigError) -> WorkerConfiguration {
+        var c = WorkerConfiguration()
+        if reader.raw(WorkerKey.workers)?.lowercased() == "auto" {
             c.supervisor.workers = max(1, cores)
         } else {
-            c.supervisor.workers = try reader.integer(AppKey.workers, 1...1024) ?? 1
+            c.supervisor.workers = try reader.integer(WorkerKey.workers, 1...1024) ?? 1
         }
-        if reader.raw(AppKey.port) != nil {
-            c.address = try reader.address(AppKey.address, AppKey.port, default: SocketAddress(host: "0.0.0.0", port: 0)!)
-        } else if reader.raw(AppKey.address) != nil {
-            throw ConfigError(reader.name(AppKey.address), "needs APP_PORT too")
+        if reader.raw(WorkerKey.port) != nil {
+            c.address = try reader.address(WorkerKey.address, WorkerKey.port, default: SocketAddress(host: "0.0.0.0", port: 0)!)
+        } else if reader.raw(WorkerKey.address) != nil {
+            throw ConfigError(reader.name(WorkerKey.address), "needs APP_PORT too")
         }
-        if let ready = reader.raw(AppKey.ready) {
+        if let ready = reader.raw(WorkerKey.ready) {
             if ready.lowercased() == "notify" {
                 c.supervisor.readiness = .notify
             } else {
-                guard let d = try? reader.duration(AppKey.ready) else {
-                    throw ConfigError(reader.name(AppKey.ready), "'\(ready)' is neither notify nor a number of seconds")
+                guard let d = try? reader.duration(WorkerKey.ready) else {
+                    throw ConfigError(reader.name(WorkerKey.ready), "'\(ready)' is neither notify nor a number of seconds")
                 }
                 c.supervisor.readiness = .after(d)
             }
         }
-        c.supervisor.readyTimeout = try reader.duration(AppKey.readyTimeout, positive: true) ?? c.supervisor.readyTimeout
-        c.supervisor.stopTimeout = try reader.duration(AppKey.stopTimeout) ?? c.supervisor.stopTimeout
-        c.supervisor.maxMemoryBytes = (try reader.integer(AppKey.maxMemory, 0...1 << 30) ?? 0) << 20
-        c.supervisor.pidDirectory = try reader.text(AppKey.pidDirectory)
+        c.supervisor.readyTimeout = try reader.duration(WorkerKey.readyTimeout, positive: true) ?? c.supervisor.readyTimeout
+        c.supervisor.stopTimeout = try reader.duration(WorkerKey.stopTimeout) ?? c.supervisor.stopTimeout
+        c.supervisor.maxMemoryBytes = (try reader.integer(WorkerKey.maxMemory, 0...1 << 30) ?? 0) << 20
+        c.supervisor.pidDirectory = try reader.text(WorkerKey.pidDirectory)
         if case .after(let d) = c.supervisor.readiness, d >= c.supervisor.readyTimeout {
-            throw ConfigError(reader.name(AppKey.ready), "must be below APP_READY_TIMEOUT (\(c.supervisor.readyTimeout.secondsText))")
+            throw ConfigError(reader.name(WorkerKey.ready), "must be below APP_READY_TIMEOUT (\(c.supervisor.readyTimeout.secondsText))")
         }
         return c
     }

@@ -1,11 +1,12 @@
 import Testing
-@testable import SidecarCluster
 @testable import SidecarPosix
+@testable import SidecarSettings
+@testable import SidecarSupervisor
 
 /// `cluster-sidecar run`'s settings: defaults, the forms each takes, and one line per refusal.
-@Suite struct AppConfigurationTests {
-    func resolve(_ env: [String: String], flags: [String: String] = [:]) throws(ConfigError) -> AppConfiguration {
-        try AppConfiguration.resolve(SettingsReader(environment: env, flags: flags, readFile: { _ throws(FileReadError) in throw FileReadError("cannot be opened") }), cores: 6)
+@Suite struct WorkerConfigurationTests {
+    func resolve(_ env: [String: String], flags: [String: String] = [:]) throws(ConfigError) -> WorkerConfiguration {
+        try WorkerConfiguration.resolve(SettingsReader(environment: env, flags: flags, readFile: { _ throws(FileReadError) in throw FileReadError("cannot be opened") }), cores: 6)
     }
 
     func failure(_ env: [String: String], flags: [String: String] = [:]) -> String? {

@@ -3,18 +3,19 @@ import SidecarServer
 
 /// `GET /app/workers`, `POST /app/reload`, `POST /app/workers/{id}/restart` (local API):
 /// the application's workers under `cluster-sidecar run`; 409 `no_supervisor` otherwise.
-public enum AppRoutes {
-    public static func add(to router: inout Router, context: SidecarContext) {
+public enum WorkerRoutes {
+    /// Adds the routes; `supervision` gives the supervisor and its socket's address, when one runs.
+    public static func add(to router: inout Router, supervision: @escaping @Sendable () -> (supervisor: Supervisor, socket: String?)?) {
         router.onAsync("GET", "/app/workers") { _ in
-            guard let (supervisor, socket) = context.supervisor else { return noSupervisor() }
-            return .json(200, encoding: await supervisor.status(socketAddress: socket), fields: HealthRoutes.noStore)
+            guard let (supervisor, socket) = supervision() else { return noSupervisor() }
+            return .json(200, encoding: await supervisor.status(socketAddress: socket), fields: .noStore)
         }
         router.onAsync("POST", "/app/reload") { _ in
-            guard let (supervisor, _) = context.supervisor else { return noSupervisor() }
+            guard let (supervisor, _) = supervision() else { return noSupervisor() }
             return answer(await supervisor.reload(), supervisor)
         }
         router.onAsync("POST", "/app/workers/{id}/restart") { request in
-            guard let (supervisor, _) = context.supervisor else { return noSupervisor() }
+            guard let (supervisor, _) = supervision() else { return noSupervisor() }
             guard let text = request.pathParameters["id"], let id = workerID(text) else {
                 return .error(400, code: "bad_worker_id", message: "the worker id is a whole number (APP_WORKER_ID)")
             }
