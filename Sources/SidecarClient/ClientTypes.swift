@@ -53,7 +53,7 @@ public struct ClientConfiguration: Sendable {
     public var maxConnections: Int
     /// Most connections per host and port; further requests queue for a free one.
     public var maxConnectionsPerHost: Int
-    /// How long our own client (`NativeEngine`) keeps an unused connection open.
+    /// How long our own client (`HTTP1Engine`) keeps an unused connection open.
     public var idleTimeout: Duration
     /// Whether the proxy variables of the environment (`http_proxy`, `no_proxy`, ...) apply.
     /// The fan-out turns them off: its peers are inside the cluster, and libcurl would read the

@@ -63,7 +63,7 @@ extension Supervisor {
     }
 
     /// Figures for metrics: workers by state, restarts, reloads by result.
-    public func counts() async -> (states: [String: Int], restarts: Int, reloads: [String: Int]) {
+    public func stats() async -> (states: [String: Int], restarts: Int, reloads: [String: Int]) {
         await onLoop { s in
             var states: [String: Int] = [:]
             for w in s.machine.workers { states[w.state.rawValue, default: 0] += 1 }
@@ -96,9 +96,9 @@ extension Supervisor {
         }
         var socket: WorkersStatus.Socket?
         if let fd = launch.listener, let socketAddress {
-            let queue = ListenerFigures.acceptQueue(fd)
+            let queue = ListenerSocketStats.acceptQueue(fd)
             let port = (try? Socket.boundPort(fd)) ?? 0
-            socket = .init(address: socketAddress, connections: ListenerFigures.established(port: port), acceptQueue: queue?.waiting ?? 0, backlog: queue?.backlog ?? 0)
+            socket = .init(address: socketAddress, connections: ListenerSocketStats.established(port: port), acceptQueue: queue?.waiting ?? 0, backlog: queue?.backlog ?? 0)
         }
         return WorkersStatus(
             generation: m.generation, command: launch.command, workers: workers, socket: socket, running: m.operation.map(change),

@@ -21,31 +21,31 @@ enum Signals {
 
 /// SIGTERM, SIGINT and SIGHUP for the service group, as a service of it: the first signal
 /// calls `first` (log it, leave rotation) and starts the group's graceful shutdown; a second
-/// one exits at once with 128 + its number. With `reload`, SIGHUP calls it instead and stops
-/// nothing (one reload at a time, in order, beside the signal loop); with `appReload` (under `run`), SIGUSR2 starts a
-/// rolling restart of the workers, and is otherwise ignored. It is the group's first service,
+/// one exits at once with 128 + its number. With `refreshSettings`, SIGHUP calls it instead and
+/// stops nothing (one at a time, in order, beside the signal loop); with `reloadWorkers` (under
+/// `run`), SIGUSR2 starts a rolling restart of the workers, and is otherwise ignored. It is the group's first service,
 /// so it is shut down last and hears a second signal until the very end.
 final class SignalService: Service {
     private let first: @Sendable (Int32) -> Void
-    private let reload: (@Sendable () async -> Void)?
-    private let appReload: (@Sendable () async -> Void)?
+    private let refreshSettings: (@Sendable () async -> Void)?
+    private let reloadWorkers: (@Sendable () async -> Void)?
     private let logger: Logger
     private let group = Mutex<ServiceGroup?>(nil)
 
     init(
-        logger: Logger, reload: (@Sendable () async -> Void)? = nil, appReload: (@Sendable () async -> Void)? = nil,
+        logger: Logger, refreshSettings: (@Sendable () async -> Void)? = nil, reloadWorkers: (@Sendable () async -> Void)? = nil,
         first: @escaping @Sendable (Int32) -> Void
     ) {
         self.logger = logger
-        self.reload = reload
-        self.appReload = appReload
+        self.refreshSettings = refreshSettings
+        self.reloadWorkers = reloadWorkers
         self.first = first
     }
 
     /// The group whose graceful shutdown the first signal starts.
     func attach(_ group: ServiceGroup) { self.group.withLock { $0 = group } }
 
-    /// Reloads and rolling restarts run one at a time, in order, beside the signal loop: a
+    /// Settings refreshes and rolling restarts run one at a time, in order, beside the signal loop: a
     /// slow one (a settings file on a stalled mount, workers slow to stop) never keeps the loop
     /// from hearing the signal that stops the process, or the second one that exits at once.
     func run() async {
@@ -66,11 +66,11 @@ final class SignalService: Service {
         var seen = false
         for await signal in Signals.stream {
             if signal == SIGUSR2 {
-                if let appReload { queue.yield(appReload) } else { logger.notice("SIGUSR2 ignored: no workers to reload (not under cluster-sidecar run)") }
+                if let reloadWorkers { queue.yield(reloadWorkers) } else { logger.notice("SIGUSR2 ignored: no workers to reload (not under cluster-sidecar run)") }
                 continue
             }
-            if signal == SIGHUP, let reload {
-                queue.yield(reload)
+            if signal == SIGHUP, let refreshSettings {
+                queue.yield(refreshSettings)
                 continue
             }
             guard !seen else {

@@ -73,7 +73,7 @@ struct RegistryCommand: ParsableCommand {
         }
         logger.info("registry listening", metadata: ["address": "\(bound[0])", "lease_time": "\(configuration.settings.leaseTime.seconds)", "pid": "\(getpid())"])
         // SIGHUP stops nothing here either: the registry has nothing to read again.
-        let signals = SignalService(logger: logger, reload: { logger.notice("SIGHUP: the registry has nothing to reload") }) { signal in
+        let signals = SignalService(logger: logger, refreshSettings: { logger.notice("SIGHUP: the registry has nothing to reload") }) { signal in
             logger.info("registry stopping", metadata: ["signal": "\(signal)"])
         }
         await Lifecycle.run(

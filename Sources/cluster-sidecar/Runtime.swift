@@ -56,7 +56,7 @@ struct Runtime {
             configuration: configuration, health: health, view: ClusterView(limits: configuration.view),
             fanOut: FanOut(settings: configuration.fanOut, tokens: tokens),
             verifier: verifier, announcer: Announcer(client: client, tokens: tokens))
-        let reloader = Reloader(
+        let refresher = SettingsRefresher(
             configuration: configuration, pem: pem, resolve: resolve, context: context, tokens: tokens, levels: levels, logger: logger)
         let http = HTTPServer(
             configuration: server,
@@ -92,9 +92,9 @@ struct Runtime {
             "local": "\(bound[0])", "cluster": "\(bound[1])", "cluster_url": "\(clusterURL)",
             "registry": "\(configuration.mitURL ?? "none")", "pid": "\(getpid())",
         ])
-        var appReload: (@Sendable () async -> Void)?
-        if let supervisor { appReload = { await Self.reload(supervisor, logger) } }
-        let signals = SignalService(logger: logger, reload: { await reloader.reload() }, appReload: appReload) { signal in
+        var reloadWorkers: (@Sendable () async -> Void)?
+        if let supervisor { reloadWorkers = { await Self.reload(supervisor, logger) } }
+        let signals = SignalService(logger: logger, refreshSettings: { await refresher.refresh() }, reloadWorkers: reloadWorkers) { signal in
             logger.info("shutting down", metadata: ["signal": "\(signal)", "open_connections": "\(http.openConnections)"])
             health.beginDraining()
         }
@@ -138,10 +138,10 @@ struct Runtime {
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: supervisor.map { AfterWorkersReady(supervisor: $0, inner: registrar) } ?? registrar)
         ]
-        if let url = configuration.appHealthURL {
+        if let url = configuration.applicationHealthURL {
             context.health.setApplicationHealthy(false)
             let health = context.health
-            services.append(.init(service: AppHealthProber(url: url, client: client) { healthy in
+            services.append(.init(service: ApplicationHealthProber(url: url, client: client) { healthy in
                 health.setApplicationHealthy(healthy)
                 logger.info("application health changed", metadata: ["healthy": "\(healthy)"])
                 await registrar.applicationHealth(healthy)

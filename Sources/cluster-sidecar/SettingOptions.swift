@@ -73,8 +73,8 @@ struct SettingOptions: ParsableArguments {
     @Option(name: .customLong("local-api-token"), help: ArgumentHelp(ConfigKey.localAPIToken.help, valueName: ConfigKey.localAPIToken.rawValue))
     var localAPIToken: String?
 
-    @Option(name: .customLong("app-health-url"), help: ArgumentHelp(ConfigKey.appHealthURL.help, valueName: ConfigKey.appHealthURL.rawValue))
-    var appHealthURL: String?
+    @Option(name: .customLong("app-health-url"), help: ArgumentHelp(ConfigKey.applicationHealthURL.help, valueName: ConfigKey.applicationHealthURL.rawValue))
+    var applicationHealthURL: String?
 
     @Option(name: .customLong("pid-file"), help: ArgumentHelp(ConfigKey.pidFile.help, valueName: ConfigKey.pidFile.rawValue))
     var pidFile: String?
@@ -170,7 +170,7 @@ struct SettingOptions: ParsableArguments {
             (ConfigKey.jwtIssuer.rawValue, jwtIssuer),
             (ConfigKey.jwtAudience.rawValue, jwtAudience),
             (ConfigKey.localAPIToken.rawValue, localAPIToken),
-            (ConfigKey.appHealthURL.rawValue, appHealthURL),
+            (ConfigKey.applicationHealthURL.rawValue, applicationHealthURL),
             (ConfigKey.pidFile.rawValue, pidFile),
             (ConfigKey.drainTimeout.rawValue, drainTimeout),
             (ConfigKey.logLevel.rawValue, logLevel),

@@ -22,8 +22,8 @@ import Testing
                5: 0100007F:11F90 0100007F:C353 01 00000000:00000000 00:00000000 00000000     0        0 5 1 0 20 4 30 10 -1
             """
         // Port 8080 is 1F90: rows 1 and 4 (row 0 listens, 2 is the client's end, 3 is TIME_WAIT).
-        #expect(ListenerFigures.countEstablished(table, port: 8080) == 2)
-        #expect(ListenerFigures.countEstablished(table, port: 80) == 0)
+        #expect(ListenerSocketStats.countEstablished(table, port: 8080) == 2)
+        #expect(ListenerSocketStats.countEstablished(table, port: 80) == 0)
     }
 
     @Test func exitReasons_fromWaitStatuses() {

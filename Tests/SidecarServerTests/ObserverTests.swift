@@ -52,12 +52,12 @@ import Testing
                 received += try client.readResponse().wireSize
             }
             // The server counts bytes out just after the write that the client already read.
-            #expect(eventually { server.server.traffic()[0].bytesOut == received })
-            let t = server.server.traffic()[0]
+            #expect(eventually { server.server.listenerStats()[0].bytesOut == received })
+            let t = server.server.listenerStats()[0]
             #expect(t.listener == "local" && t.openConnections == 1 && t.totalConnections == 1)
             #expect(t.requests["2xx"] == 1 && t.requests["4xx"] == 1 && t.requests["5xx"] == 0)
             #expect(t.bytesIn == sent && t.bytesOut == received)
         }
-        #expect(eventually { server.server.traffic()[0].openConnections == 0 })
+        #expect(eventually { server.server.listenerStats()[0].openConnections == 0 })
     }
 }

@@ -47,7 +47,7 @@ public struct ConfigResolver {
         c.jwtIssuer = try reader.text(ConfigKey.jwtIssuer)
         c.jwtAudience = try reader.text(ConfigKey.jwtAudience)
         c.localAPIToken = try reader.bearerToken(ConfigKey.localAPIToken)
-        c.appHealthURL = try reader.url(ConfigKey.appHealthURL)
+        c.applicationHealthURL = try reader.url(ConfigKey.applicationHealthURL)
         c.drainTimeout = try reader.duration(ConfigKey.drainTimeout) ?? c.drainTimeout
         c.pidFile = try reader.text(ConfigKey.pidFile)
         c.logLevel = try reader.logLevel(ConfigKey.logLevel) ?? c.logLevel

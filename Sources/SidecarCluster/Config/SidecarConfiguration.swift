@@ -28,7 +28,7 @@ public struct SidecarConfiguration: Sendable {
     public var jwtIssuer: String?
     public var jwtAudience: String?
     public var localAPIToken: Secret?
-    public var appHealthURL: String?
+    public var applicationHealthURL: String?
     /// `PID_FILE`: written once listening, removed on exit.
     public var pidFile: String?
     public var drainTimeout: Duration = .seconds(30)

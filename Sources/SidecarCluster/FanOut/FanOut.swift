@@ -4,7 +4,7 @@ import SidecarPosix
 import SidecarSettings
 import Synchronization
 /// Sends one request to every node of the cluster and gathers every answer and every failure.
-/// On an event loop, `http://` nodes go through our own client (`NativeEngine`) and the others
+/// On an event loop, `http://` nodes go through our own client (`HTTP1Engine`) and the others
 /// through libcurl on the same loop (`LoopFanOut`); without one, through the curl client.
 public struct FanOut: Sendable {
     /// Limits of the fan-out.
@@ -55,7 +55,7 @@ public struct FanOut: Sendable {
     private let clientConfiguration: ClientConfiguration
     /// Names this fan-out's engines on each event loop it runs on.
     private let engineKey = EngineKey()
-    private let nativeKey = EngineKey()
+    private let http1Key = EngineKey()
     private final class EngineKey: Sendable {}
 
     /// A fan-out engine with its own client (whose answer cap is `settings.maxResponseBytes`).
@@ -128,15 +128,15 @@ public struct FanOut: Sendable {
         }
     }
 
-    /// One round on `reactor` (from its thread): native and curl nodes, results in order.
+    /// One round on `reactor` (from its thread): our own client's nodes and curl's, results in order.
     private func onLoop(
         _ reactor: any Reactor, _ request: FanOutRequest, _ urls: [String], _ headers: [(String, String)], concurrency: Int? = nil,
         done: @escaping ([Result<ClientResponse, ClientError>]) -> Void
     ) {
-        let native = NativeEngine.attached(to: reactor, key: ObjectIdentifier(nativeKey), configuration: clientConfiguration)
+        let http1 = HTTP1Engine.attached(to: reactor, key: ObjectIdentifier(http1Key), configuration: clientConfiguration)
         let (key, configuration) = (ObjectIdentifier(engineKey), clientConfiguration)
         LoopFanOut.start(
-            urls: urls, request: request, headers: headers, native: native, budget: budget, maxResponseBytes: settings.maxResponseBytes,
+            urls: urls, request: request, headers: headers, http1: http1, budget: budget, maxResponseBytes: settings.maxResponseBytes,
             curl: { CurlEngine.attached(to: reactor, key: key, configuration: configuration) }, concurrency: concurrency ?? settings.concurrency, done: done)
     }
 

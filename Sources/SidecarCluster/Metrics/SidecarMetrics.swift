@@ -114,18 +114,18 @@ public final class SidecarMetrics: RequestObserver, Sendable {
 
     /// What a scrape reads from the rest of the sidecar.
     public struct Sources: Sendable {
-        public var traffic: [ListenerTraffic]
+        public var traffic: [ListenerStats]
         public var clusterServers: Int
         /// The registration state (`RegistrationMachine.Status`), or `disabled` without a registry.
         public var registrationState: String
-        public var registrations: RegistrationCounts
+        public var registrations: RegistrationStats
         public var membership: ClusterView.Changes
         public var process: ProcessStats
         /// Under `cluster-sidecar run`: workers by state, restarts, reloads by result.
         public var app: (states: [String: Int], restarts: Int, reloads: [String: Int])?
 
         public init(
-            traffic: [ListenerTraffic], clusterServers: Int, registrationState: String, registrations: RegistrationCounts,
+            traffic: [ListenerStats], clusterServers: Int, registrationState: String, registrations: RegistrationStats,
             membership: ClusterView.Changes, process: ProcessStats
         ) {
             self.traffic = traffic

@@ -24,5 +24,5 @@ public struct RegistrationSnapshot: Sendable, Codable {
     /// The last registration failure's label (`mit_unavailable`, `mit_connect`, ...), nil after a success.
     public var lastError: String?
     /// Registration and lease calls since start, by result.
-    public var counts = RegistrationCounts()
+    public var counts = RegistrationStats()
 }

@@ -78,7 +78,7 @@ public struct RegistrationMachine: Sendable {
     public private(set) var lastLeased: MonotonicInstant?
     public private(set) var failures = 0
     /// Calls to mIT by kind and result, since start.
-    public private(set) var counts = RegistrationCounts()
+    public private(set) var counts = RegistrationStats()
     private var inFlight: (seq: Int, kind: CallKind)?
     private var seq = 0
     private var retryDue: MonotonicInstant?
@@ -263,7 +263,7 @@ public struct RegistrationMachine: Sendable {
 }
 
 /// Calls to mIT since start, by kind and result.
-public struct RegistrationCounts: Sendable, Equatable, Codable {
+public struct RegistrationStats: Sendable, Equatable, Codable {
     public var registrationsOK = 0
     public var registrationsFailed = 0
     public var renewalsOK = 0

@@ -4,19 +4,19 @@ import SidecarSettings
 
 /// The local API's optional bearer token (`LOCAL_API_TOKEN`): 401 unless the request carries
 /// `Authorization: Bearer <token>`. The probes stay outside it. The token is read at each
-/// request, so a reload (SIGHUP) may set, change or remove it; with none, every call passes
+/// request, so a settings refresh (SIGHUP) may set, change or remove it; with none, every call passes
 /// (the listener is loopback-only by default).
 public struct LocalAuthMiddleware: Middleware {
-    private let token: Reloadable<Secret?>
+    private let token: Refreshable<Secret?>
 
-    /// The check for the token `token` holds now and after each reload.
-    public init(token: Reloadable<Secret?>) {
+    /// The check for the token `token` holds now and after each settings refresh.
+    public init(token: Refreshable<Secret?>) {
         self.token = token
     }
 
     /// The check for a fixed `token`.
     public init(token: Secret) {
-        self.token = Reloadable(token)
+        self.token = Refreshable(token)
     }
 
     static let refusal = HTTPResponse.error(

@@ -10,9 +10,9 @@ public enum MetricsRoutes {
             let registration = await context.registrar?.snapshot()
             let view = context.view.snapshot()
             var sources = SidecarMetrics.Sources(
-                traffic: context.traffic(), clusterServers: view.servers.count, registrationState: registration?.status ?? "disabled",
-                registrations: registration?.counts ?? RegistrationCounts(), membership: view.changes, process: ProcessStats.read())
-            if let (supervisor, _) = context.supervisor { sources.app = await supervisor.counts() }
+                traffic: context.listenerStats(), clusterServers: view.servers.count, registrationState: registration?.status ?? "disabled",
+                registrations: registration?.counts ?? RegistrationStats(), membership: view.changes, process: ProcessStats.read())
+            if let (supervisor, _) = context.supervisor { sources.app = await supervisor.stats() }
             let body = context.metrics.exposition(sources)
             return HTTPResponse(status: 200, fields: HTTPFields([("Content-Type", contentType), ("Cache-Control", "no-store")]), body: body)
         }

@@ -17,10 +17,10 @@ public final class SidecarContext: Sendable {
     public let startedAt: MonotonicInstant
     /// The fan-out engine (nil: fan-out answers 503).
     public let fanOut: FanOut?
-    /// The cluster API's token checks (replaced by a reload).
-    public let verifier: Reloadable<JWTVerifier>?
-    /// The local API's bearer token, from `LOCAL_API_TOKEN` (replaced by a reload).
-    public let localToken: Reloadable<Secret?>
+    /// The cluster API's token checks (replaced by a settings refresh).
+    public let verifier: Refreshable<JWTVerifier>?
+    /// The local API's bearer token, from `LOCAL_API_TOKEN` (replaced by a settings refresh).
+    public let localToken: Refreshable<Secret?>
     /// Peer announcements after registration and before leaving.
     public let announcer: Announcer?
     /// Metrics, and the fan-out figures `/status` shows; pass it as the server's observer.
@@ -37,8 +37,8 @@ public final class SidecarContext: Sendable {
         self.health = health
         self.view = view
         self.fanOut = fanOut
-        self.verifier = verifier.map { Reloadable($0) }
-        localToken = Reloadable(configuration.localAPIToken)
+        self.verifier = verifier.map { Refreshable($0) }
+        localToken = Refreshable(configuration.localAPIToken)
         self.announcer = announcer
         self.clock = clock
         metrics = SidecarMetrics(loops: configuration.server.loopCount)
@@ -68,8 +68,8 @@ public final class SidecarContext: Sendable {
     public var loops: [any Reactor] { server.withLock { $0 }?.reactors ?? [] }
 
     /// Each listener's traffic (empty before the server is attached).
-    public func traffic() -> [ListenerTraffic] {
-        server.withLock { $0 }?.traffic() ?? []
+    public func listenerStats() -> [ListenerStats] {
+        server.withLock { $0 }?.listenerStats() ?? []
     }
 
     public var registrar: Registrar? { attached.withLock { $0.registrar } }

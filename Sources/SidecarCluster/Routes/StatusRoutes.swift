@@ -47,7 +47,7 @@ public enum StatusRoutes {
         var uptimeSeconds: Double
         var version: String
         var process: Process
-        var traffic: [ListenerTraffic]
+        var traffic: [ListenerStats]
         var fanOut: FanOutStats.Snapshot
         var registrations: Calls
         var leaseRenewals: LeaseRenewals
@@ -82,7 +82,7 @@ public enum StatusRoutes {
         let registration = await context.registrar?.snapshot()
         let snapshot = context.view.snapshot()
         let h = context.health
-        let counts = registration?.counts ?? RegistrationCounts()
+        let counts = registration?.counts ?? RegistrationStats()
         let process = ProcessStats.read()
         var app: WorkersStatus?
         if let (supervisor, socket) = context.supervisor { app = await supervisor.status(socketAddress: socket) }
@@ -104,7 +104,7 @@ public enum StatusRoutes {
             uptimeSeconds: ((context.clock.now - context.startedAt).seconds * 1000).rounded() / 1000,
             version: SidecarVersion.current,
             process: .init(pid: getpid(), residentBytes: process.residentBytes, openFDs: process.openFDs, cpuSeconds: process.cpuSeconds),
-            traffic: context.traffic(),
+            traffic: context.listenerStats(),
             fanOut: context.metrics.fanOuts.snapshot(),
             registrations: .init(ok: counts.registrationsOK, failed: counts.registrationsFailed),
             leaseRenewals: .init(

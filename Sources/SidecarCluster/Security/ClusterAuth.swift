@@ -7,12 +7,12 @@ import SidecarServer
 /// names why, never the token. The check awaits the verifier, so the route answers later; the
 /// handler itself then runs back on the event loop the request came in on.
 public struct ClusterAuthMiddleware: Middleware {
-    let verifier: Reloadable<JWTVerifier>
+    let verifier: Refreshable<JWTVerifier>
 
-    /// The gate for the verifier `verifier` holds now and after each reload.
-    public init(verifier: Reloadable<JWTVerifier>) { self.verifier = verifier }
+    /// The gate for the verifier `verifier` holds now and after each settings refresh.
+    public init(verifier: Refreshable<JWTVerifier>) { self.verifier = verifier }
 
-    public init(verifier: JWTVerifier) { self.verifier = Reloadable(verifier) }
+    public init(verifier: JWTVerifier) { self.verifier = Refreshable(verifier) }
 
     public func wrap(_ next: @escaping HTTPHandler, route: RouteInfo) -> HTTPHandler {
         let slot = verifier

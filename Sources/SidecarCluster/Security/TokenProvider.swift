@@ -42,7 +42,7 @@ public actor TokenProvider {
         var refreshAt: MonotonicInstant
     }
 
-    /// Replaced by `reload(source:)`; readable without awaiting the actor.
+    /// Replaced by `replaceSource(_:)`; readable without awaiting the actor.
     private nonisolated let sourceSlot: Mutex<Source>
     private nonisolated var source: Source { sourceSlot.withLock { $0 } }
     private let client: CurlClient
@@ -107,15 +107,15 @@ public actor TokenProvider {
         }
     }
 
-    /// Takes tokens from `source` from now on (a reload), dropping every cached one.
-    public func reload(source: Source) {
+    /// Takes tokens from `source` from now on (a settings refresh), dropping every cached one.
+    public func replaceSource(_ source: Source) {
         sourceSlot.withLock { $0 = source }
         generation += 1
         refreshing.removeAll()
         invalidate()
     }
 
-    /// Bumped by each reload: a refresh begun before it does not fill the cache after it.
+    /// Bumped by each new source: a refresh begun before it does not fill the cache after it.
     private var generation = 0
 
     /// Drops every cached token (after a 401, say).

@@ -22,7 +22,7 @@ final class HTTPLoopServer: ReactorSource, ResponderSink, @unchecked Sendable { 
     let loop: EventLoop
     let shared: ServerShared
     /// This loop's counters, by listener.
-    let traffic: [TrafficCell]
+    let traffic: [ListenerStatsCell]
     let observer: (any RequestObserver)?
     /// The listeners' routers by index, each behind a reference: calling a method of a router
     /// read out of an array of structs copied it (retaining every field) on each request.

@@ -113,7 +113,7 @@ public final class HTTPServer: Sendable {
     }
 
     /// Each listener's traffic since start (empty before `start()`).
-    public func traffic() -> [ListenerTraffic] {
+    public func listenerStats() -> [ListenerStats] {
         state.withLock { $0.shared }?.trafficByListener() ?? []
     }
 

@@ -87,9 +87,9 @@ import Testing
     }
 }
 
-@Suite struct AppHealthMachineTests {
+@Suite struct ApplicationHealthMachineTests {
     @Test func firstSuccess_isHealthy_threeFailuresUnhealthy_twoSuccessesBack() {
-        var m = AppHealthMachine()
+        var m = ApplicationHealthMachine()
         #expect(m.record(success: false) == nil)
         #expect(m.record(success: true) == true)
         #expect(m.record(success: false) == nil)

@@ -9,8 +9,8 @@ import Testing
 
 /// The Prometheus families: recorded on answers, read at scrape, bounded labels.
 @Suite struct MetricsTests {
-    static func sources(traffic: [ListenerTraffic] = [], servers: Int = 0, joins: Int = 0, renewals: Int = 0) -> SidecarMetrics.Sources {
-        var counts = RegistrationCounts()
+    static func sources(traffic: [ListenerStats] = [], servers: Int = 0, joins: Int = 0, renewals: Int = 0) -> SidecarMetrics.Sources {
+        var counts = RegistrationStats()
         counts.renewalsOK = renewals
         return .init(
             traffic: traffic, clusterServers: servers, registrationState: "registered", registrations: counts,
@@ -38,7 +38,7 @@ import Testing
 
     @Test func scrapedCounters_growByWhatTheSourceGained_andEveryFamilyIsListed() {
         let metrics = SidecarMetrics(loops: 1)
-        let traffic = ListenerTraffic(listener: "local", openConnections: 2, totalConnections: 7, requests: [:], bytesIn: 0, bytesOut: 0)
+        let traffic = ListenerStats(listener: "local", openConnections: 2, totalConnections: 7, requests: [:], bytesIn: 0, bytesOut: 0)
         _ = Self.text(metrics, Self.sources(traffic: [traffic], servers: 3, joins: 3, renewals: 1))
         let text = Self.text(metrics, Self.sources(traffic: [traffic], servers: 3, joins: 4, renewals: 2))
         #expect(text.contains(#"cluster_sidecar_connections_total{listener="local"} 7"#))

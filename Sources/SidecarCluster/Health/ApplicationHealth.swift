@@ -4,7 +4,7 @@ import SidecarHTTP
 import SidecarClient
 /// The application's health from probe results (pure): the first success makes it healthy;
 /// then 3 failures in a row make it unhealthy and 2 successes in a row healthy again.
-public struct AppHealthMachine: Sendable, Equatable {
+public struct ApplicationHealthMachine: Sendable, Equatable {
     public private(set) var healthy = false
     private var failures = 0
     private var successes = 0
@@ -35,8 +35,8 @@ public struct AppHealthMachine: Sendable, Equatable {
 }
 
 /// Probes the application (`APP_HEALTH_URL`) every `interval` and reports each change of
-/// `AppHealthMachine`'s verdict: a `Service` that stops on graceful shutdown.
-public struct AppHealthProber: Service {
+/// `ApplicationHealthMachine`'s verdict: a `Service` that stops on graceful shutdown.
+public struct ApplicationHealthProber: Service {
     /// One probe: true when the application answered 2xx.
     public typealias Probe = @Sendable () async -> Bool
 
@@ -67,7 +67,7 @@ public struct AppHealthProber: Service {
     public func run() async {
         let (probe, interval, clock, changed) = (probe, interval, clock, changed)
         await cancelWhenGracefulShutdown {
-            var machine = AppHealthMachine()
+            var machine = ApplicationHealthMachine()
             while !Task.isCancelled {
                 if let state = machine.record(success: await probe()) { await changed(state) }
                 do { try await clock.sleep(until: clock.now + interval, tolerance: nil) } catch { return }

@@ -3,7 +3,7 @@ import SidecarHTTP
 
 /// What every node of one fan-out receives: built and checked once, sent to each node after
 /// its own request line and `Host` field.
-public final class NativeBatch: Sendable {
+public final class HTTP1Batch: Sendable {
     let method: String
     let path: String
     /// The header fields, `Content-Length` when there is a body (or the method expects one),
@@ -54,29 +54,29 @@ public final class NativeBatch: Sendable {
 }
 
 /// Receives the outcome of each node request of a batch, on the engine's thread.
-public protocol NativeSink: AnyObject {
+public protocol HTTP1Sink: AnyObject {
     /// Node `index` of the batch ended with `result`.
     func finished(_ index: Int, _ result: Result<ClientResponse, ClientError>)
 }
 
 /// One node request, from start to its one outcome.
-final class NativeExchange {
-    let sink: any NativeSink
+final class HTTP1Exchange {
+    let sink: any HTTP1Sink
     let index: Int
-    let batch: NativeBatch
+    let batch: HTTP1Batch
     let line: [UInt8]
-    let pool: NativePool
+    let pool: HTTP1Pool
     let started: UInt64
     /// When it fails with `timeout`.
     let deadline: UInt64
     /// Its place in the engine's deadline heap (-1: not in it).
     var heapIndex = -1
-    var connection: NativeConnection?
+    var connection: HTTP1Connection?
     /// Sent again already, after a kept-alive connection closed before answering.
     var resent = false
     var finished = false
 
-    init(sink: any NativeSink, index: Int, batch: NativeBatch, line: [UInt8], pool: NativePool, started: UInt64, deadline: UInt64) {
+    init(sink: any HTTP1Sink, index: Int, batch: HTTP1Batch, line: [UInt8], pool: HTTP1Pool, started: UInt64, deadline: UInt64) {
         self.sink = sink
         self.index = index
         self.batch = batch
@@ -91,7 +91,7 @@ final class NativeExchange {
 }
 
 /// One connection to a node, owned by its pool.
-final class NativeConnection {
+final class HTTP1Connection {
     enum State {
         /// The non-blocking connect has not finished; it fails with `connect` at `deadline`.
         case connecting(deadline: UInt64)
@@ -104,9 +104,9 @@ final class NativeConnection {
     }
 
     let fd: Int32
-    unowned let pool: NativePool
+    unowned let pool: HTTP1Pool
     var state: State
-    var exchange: NativeExchange?
+    var exchange: HTTP1Exchange?
     var parser = HTTPResponseParser(isHead: false, maxBodyBytes: 0)
     /// It carried an answer already (a failure before any byte of the next one may just mean
     /// the node closed it while idle).
@@ -114,7 +114,7 @@ final class NativeConnection {
     /// What epoll watches it for.
     var events: UInt32
 
-    init(fd: Int32, pool: NativePool, state: State, events: UInt32) {
+    init(fd: Int32, pool: HTTP1Pool, state: State, events: UInt32) {
         self.fd = fd
         self.pool = pool
         self.state = state
@@ -123,11 +123,11 @@ final class NativeConnection {
 }
 
 /// A node's connections: idle ones kept for reuse, and the requests waiting for one.
-final class NativePool {
+final class HTTP1Pool {
     let address: SocketAddress
-    var idle: [NativeConnection] = []
+    var idle: [HTTP1Connection] = []
     var open = 0
-    var waiting: [NativeExchange] = []
+    var waiting: [HTTP1Exchange] = []
     var waitingHead = 0
 
     init(address: SocketAddress) { self.address = address }
@@ -136,7 +136,7 @@ final class NativePool {
     var isUnused: Bool { open == 0 && waitingHead == waiting.count }
 
     /// The next waiting request that has not ended meanwhile.
-    func nextWaiting() -> NativeExchange? {
+    func nextWaiting() -> HTTP1Exchange? {
         while waitingHead < waiting.count {
             let x = waiting[waitingHead]
             waitingHead += 1
@@ -153,17 +153,17 @@ final class NativePool {
 /// A min-heap of exchanges by deadline that knows where each one is, so that one that ends
 /// early leaves it in O(log n).
 struct DeadlineHeap {
-    private(set) var items: [NativeExchange] = []
+    private(set) var items: [HTTP1Exchange] = []
 
-    var first: NativeExchange? { items.first }
+    var first: HTTP1Exchange? { items.first }
 
-    mutating func insert(_ x: NativeExchange) {
+    mutating func insert(_ x: HTTP1Exchange) {
         x.heapIndex = items.count
         items.append(x)
         up(items.count - 1)
     }
 
-    mutating func remove(_ x: NativeExchange) {
+    mutating func remove(_ x: HTTP1Exchange) {
         let k = x.heapIndex
         guard k >= 0, k < items.count, items[k] === x else { return }
         x.heapIndex = -1

@@ -14,7 +14,7 @@ import Synchronization
 /// content of the `*_FILE` files (mounted secrets). Everything is read and checked first; a
 /// failure (a missing file, a secret under 32 bytes, a bad PEM) changes nothing and logs one
 /// line saying why.
-final class Reloader: Sendable {
+final class SettingsRefresher: Sendable {
     private let resolve: @Sendable () throws(ConfigError) -> SidecarConfiguration
     private let context: SidecarContext
     private let tokens: TokenProvider
@@ -35,7 +35,7 @@ final class Reloader: Sendable {
         self.logger = logger
     }
 
-    func reload() async {
+    func refresh() async {
         let new: SidecarConfiguration
         let pem: String?
         let verifier: JWTVerifier
@@ -58,7 +58,7 @@ final class Reloader: Sendable {
             changed.append("local_api_token")
         }
         if new.mitToken != old.mitToken || new.oauthClientSecret != old.oauthClientSecret || new.oauthClientID != old.oauthClientID {
-            await tokens.reload(source: Verifiers.tokenSource(new))
+            await tokens.replaceSource(Verifiers.tokenSource(new))
             changed.append("registry_credentials")
         }
         if new.logLevel != old.logLevel {
@@ -70,7 +70,7 @@ final class Reloader: Sendable {
     }
 }
 
-/// The pieces of start-up a reload repeats: the cluster API's verifier and the token source.
+/// The pieces of start-up a settings refresh repeats: the cluster API's verifier and the token source.
 enum Verifiers {
     /// The text of `JWT_PUBLIC_KEY_FILE`, when set.
     static func readPEM(_ c: SidecarConfiguration) throws(ConfigError) -> String? {

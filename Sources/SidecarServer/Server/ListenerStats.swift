@@ -3,7 +3,7 @@ import SidecarPosix
 import Synchronization
 
 /// One listener's traffic since the server started, summed over the event loops.
-public struct ListenerTraffic: Sendable, Equatable, Codable {
+public struct ListenerStats: Sendable, Equatable, Codable {
     /// The listener's name (`cluster`, `local`, ...).
     public var listener: String
     public var openConnections: Int
@@ -66,7 +66,7 @@ public protocol RequestObserver: AnyObject, Sendable {
 
 /// One loop's counters for one listener. Only that loop adds; anyone may read. Relaxed atomics
 /// on a line no other loop writes: no contention on the request path.
-final class TrafficCell: Sendable {
+final class ListenerStatsCell: Sendable {
     let accepted = Atomic<Int>(0)
     let closed = Atomic<Int>(0)
     // Answers by status class.
@@ -90,8 +90,8 @@ final class TrafficCell: Sendable {
     }
 
     /// The sum of `cells` as one listener's figures.
-    static func total(_ cells: [TrafficCell], listener: String) -> ListenerTraffic {
-        var t = ListenerTraffic(listener: listener, openConnections: 0, totalConnections: 0, requests: [:], bytesIn: 0, bytesOut: 0)
+    static func total(_ cells: [ListenerStatsCell], listener: String) -> ListenerStats {
+        var t = ListenerStats(listener: listener, openConnections: 0, totalConnections: 0, requests: [:], bytesIn: 0, bytesOut: 0)
         var classes = [0, 0, 0, 0, 0]
         var closed = 0
         for c in cells {

@@ -7,18 +7,18 @@ import Testing
 @testable import SidecarPosix
 
 /// Our own client on a real event loop, against stub nodes over real sockets.
-@Suite(.serialized) struct NativeEngineTests {
+@Suite(.serialized) struct HTTP1EngineTests {
     typealias Outcome = Result<ClientResponse, ClientError>
 
-    /// An event loop running one `NativeEngine`, and the outcomes it reported.
-    final class Harness: NativeSink, @unchecked Sendable {  // engine touched on the loop's thread only; outcomes behind a Mutex
+    /// An event loop running one `HTTP1Engine`, and the outcomes it reported.
+    final class Harness: HTTP1Sink, @unchecked Sendable {  // engine touched on the loop's thread only; outcomes behind a Mutex
         let loop: EventLoop
-        private var engine: NativeEngine!
+        private var engine: HTTP1Engine!
         let outcomes = Mutex<[Int: Outcome]>([:])
 
         init(_ configuration: ClientConfiguration = ClientConfiguration(connectTimeout: .seconds(1), requestTimeout: .seconds(2), maxResponseBytes: 1024)) throws {
             loop = try EventLoop()
-            engine = NativeEngine(configuration: configuration, reactor: loop)
+            engine = HTTP1Engine(configuration: configuration, reactor: loop)
             loop.host(engine)
             loop.start()
         }
@@ -34,7 +34,7 @@ import Testing
         }
 
         func start(_ url: String, indices: [Int], method: String = "GET", path: String = "/x", headers: [(String, String)] = [], body: [UInt8] = [], timeout: Duration? = nil) {
-            let batch = NativeBatch(method: method, path: path, headers: headers, body: body, timeout: timeout)!
+            let batch = HTTP1Batch(method: method, path: path, headers: headers, body: body, timeout: timeout)!
             loop.execute { [self] in
                 let node = engine.node(url)!
                 for k in indices { engine.start(batch, index: k, node: node, sink: self) }
@@ -56,7 +56,7 @@ import Testing
         /// Nodes the engine keeps a pool for, read on its loop.
         var pooledNodes: Int { onLoop { $0.pooledNodes } }
 
-        private func onLoop(_ read: @escaping @Sendable (NativeEngine) -> Int) -> Int {
+        private func onLoop(_ read: @escaping @Sendable (HTTP1Engine) -> Int) -> Int {
             let box = Mutex<Int?>(nil)
             loop.execute { [self] in box.withLock { $0 = read(engine) } }
             var n = 0
@@ -223,10 +223,10 @@ import Testing
     }
 
     @Test func headFields_thatCannotBeSent_refuseTheBatch() {
-        #expect(NativeBatch(method: "GET", path: "/", headers: [("X", "a\r\nInjected: 1")], body: [], timeout: nil) == nil)
-        #expect(NativeBatch(method: "GET", path: "/", headers: [("Bad Name", "a")], body: [], timeout: nil) == nil)
-        #expect(NativeBatch(method: "GET", path: "/a b", headers: [], body: [], timeout: nil) == nil)
-        #expect(NativeBatch(method: "GET", path: "/", headers: [("X", "ok")], body: [], timeout: nil) != nil)
+        #expect(HTTP1Batch(method: "GET", path: "/", headers: [("X", "a\r\nInjected: 1")], body: [], timeout: nil) == nil)
+        #expect(HTTP1Batch(method: "GET", path: "/", headers: [("Bad Name", "a")], body: [], timeout: nil) == nil)
+        #expect(HTTP1Batch(method: "GET", path: "/a b", headers: [], body: [], timeout: nil) == nil)
+        #expect(HTTP1Batch(method: "GET", path: "/", headers: [("X", "ok")], body: [], timeout: nil) != nil)
     }
 
     @Test(arguments: [

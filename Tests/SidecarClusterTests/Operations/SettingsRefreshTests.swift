@@ -4,7 +4,7 @@ import Testing
 @testable import SidecarCluster
 
 /// SIGHUP through the built binary: secrets from files swapped without dropping a connection.
-@Suite struct ReloadTests {
+@Suite struct SettingsRefreshTests {
     static func hs256(_ secret: String) async throws -> String {
         try await JWTVerifierTests.hs256(JWTVerifierTests.claims(exp: Date().timeIntervalSince1970 + 600), secret: secret)
     }

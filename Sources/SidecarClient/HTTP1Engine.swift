@@ -10,17 +10,17 @@ import SidecarPosix
 /// as soon as the node closes them).
 ///
 /// Confined to its reactor's thread (asserted in debug builds); outcomes reach the sinks there.
-public final class NativeEngine: ReactorSource {
+public final class HTTP1Engine: ReactorSource {
     private unowned let reactor: any Reactor
     private let configuration: ClientConfiguration
-    private var pools: [SocketAddress: NativePool] = [:]
-    private var connections: [Int32: NativeConnection] = [:]
+    private var pools: [SocketAddress: HTTP1Pool] = [:]
+    private var connections: [Int32: HTTP1Connection] = [:]
     private var heap = DeadlineHeap()
     /// Connections still connecting, in the order they started (so by connect deadline).
-    private var connecting: [NativeConnection] = []
+    private var connecting: [HTTP1Connection] = []
     private var connectingHead = 0
     /// Requests that found every connection of the engine in use, in order.
-    private var starved: [NativeExchange] = []
+    private var starved: [HTTP1Exchange] = []
     private var idleCount = 0
     private var nextSweep: UInt64 = 0
     /// Node URLs already read (nil: not ours, libcurl's), bounded.
@@ -29,8 +29,8 @@ public final class NativeEngine: ReactorSource {
     private var closed = false
 
     /// The engine `reactor` keeps under `key`, made on first use (on the reactor's thread).
-    public static func attached(to reactor: any Reactor, key: ObjectIdentifier, configuration: ClientConfiguration) -> NativeEngine {
-        reactor.local(key) { NativeEngine(configuration: configuration, reactor: reactor) }
+    public static func attached(to reactor: any Reactor, key: ObjectIdentifier, configuration: ClientConfiguration) -> HTTP1Engine {
+        reactor.local(key) { HTTP1Engine(configuration: configuration, reactor: reactor) }
     }
 
     /// An engine whose sockets `reactor` watches (host it there, or make it through `attached`).
@@ -58,12 +58,12 @@ public final class NativeEngine: ReactorSource {
 
     /// Sends `batch` to `node`; `sink.finished(index, result)` runs once, on this thread
     /// (already during this call when it fails at once).
-    public func start(_ batch: NativeBatch, index: Int, node: NodeAddress, sink: any NativeSink) {
+    public func start(_ batch: HTTP1Batch, index: Int, node: NodeAddress, sink: any HTTP1Sink) {
         reactor.assertInLoop()
         guard !closed else { return sink.finished(index, .failure(.shutdown)) }
         let now = csidecar_monotonic_ns()
         let timeout = batch.timeout ?? configuration.requestTimeout
-        let x = NativeExchange(
+        let x = HTTP1Exchange(
             sink: sink, index: index, batch: batch, line: batch.requestLine(node), pool: pool(for: node.address), started: now,
             deadline: now &+ UInt64(max(1, timeout.nanoseconds)))
         heap.insert(x)
@@ -136,7 +136,7 @@ public final class NativeEngine: ReactorSource {
 
     /// The oldest connection still connecting, and its connect deadline; skips (and in time
     /// forgets) those that connected or closed since.
-    private func firstConnecting() -> (NativeConnection, UInt64)? {
+    private func firstConnecting() -> (HTTP1Connection, UInt64)? {
         while connectingHead < connecting.count {
             let c = connecting[connectingHead]
             if connections[c.fd] === c, case .connecting(let d) = c.state { return (c, d) }
@@ -149,15 +149,15 @@ public final class NativeEngine: ReactorSource {
         return nil
     }
 
-    private func pool(for address: SocketAddress) -> NativePool {
+    private func pool(for address: SocketAddress) -> HTTP1Pool {
         if let p = pools[address] { return p }
-        let p = NativePool(address: address)
+        let p = HTTP1Pool(address: address)
         pools[address] = p
         return p
     }
 
     /// Gives `x` a connection: an idle one of its node, a new one, or a place in the queue.
-    private func assign(_ x: NativeExchange) {
+    private func assign(_ x: HTTP1Exchange) {
         let pool = x.pool
         if let c = pool.idle.popLast() {
             idleCount -= 1
@@ -171,13 +171,13 @@ public final class NativeEngine: ReactorSource {
         open(x)
     }
 
-    private func attach(_ x: NativeExchange, _ c: NativeConnection) {
+    private func attach(_ x: HTTP1Exchange, _ c: HTTP1Connection) {
         x.connection = c
         c.exchange = x
         c.parser = HTTPResponseParser(isHead: x.isHead, maxBodyBytes: configuration.maxResponseBytes)
     }
 
-    private func open(_ x: NativeExchange) {
+    private func open(_ x: HTTP1Exchange) {
         let pool = x.pool
         let fd: Int32
         let inProgress: Bool
@@ -187,7 +187,7 @@ public final class NativeEngine: ReactorSource {
             return finish(x, .failure(ClientError(.connect, "could not connect: \(error.description)")))
         }
         let now = csidecar_monotonic_ns()
-        let c = NativeConnection(
+        let c = HTTP1Connection(
             fd: fd, pool: pool, state: inProgress ? .connecting(deadline: now &+ UInt64(configuration.connectTimeout.nanoseconds)) : .sending(sent: 0),
             events: inProgress ? EPOLLOUT.rawValue : EPOLLIN.rawValue)
         pool.open += 1
@@ -201,14 +201,14 @@ public final class NativeEngine: ReactorSource {
         }
     }
 
-    private func watch(_ c: NativeConnection, _ events: UInt32) {
+    private func watch(_ c: HTTP1Connection, _ events: UInt32) {
         guard c.events != events else { return }
         c.events = events
         reactor.watch(c.fd, events: events, isNew: false, for: self)
     }
 
     /// Writes what is left of the request in one gathered write.
-    private func send(_ c: NativeConnection) {
+    private func send(_ c: HTTP1Connection) {
         guard let x = c.exchange, case .sending(let sent) = c.state else { return }
         let outcome: Result<IOResult<Int>, SystemError> = x.line.withUnsafeBytes { line in
             x.batch.fieldBlock.withUnsafeBytes { block in
@@ -238,7 +238,7 @@ public final class NativeEngine: ReactorSource {
     }
 
     /// Reads what arrived and feeds the answer's parser.
-    private func receive(_ c: NativeConnection) {
+    private func receive(_ c: HTTP1Connection) {
         guard let x = c.exchange else { return drop(c) }
         while true {
             let n: Int
@@ -270,7 +270,7 @@ public final class NativeEngine: ReactorSource {
     }
 
     /// The answer is whole: hand it over, then keep the connection for the next request or close it.
-    private func complete(_ c: NativeConnection, _ x: NativeExchange, reusable: Bool) {
+    private func complete(_ c: HTTP1Connection, _ x: HTTP1Exchange, reusable: Bool) {
         let now = csidecar_monotonic_ns()
         let response = ClientResponse(
             status: c.parser.status, headers: c.parser.fields, body: c.parser.body, duration: .nanoseconds(Int64(now &- x.started)),
@@ -300,7 +300,7 @@ public final class NativeEngine: ReactorSource {
     /// The connection failed before the answer began or while it came: a kept-alive one that
     /// closed before any byte of the answer is tried once more on a new connection (the node
     /// closed it while idle; libcurl does the same); otherwise the request fails with `error`.
-    private func lost(_ c: NativeConnection, _ error: ClientError) {
+    private func lost(_ c: HTTP1Connection, _ error: ClientError) {
         if let x = c.exchange, c.reused, !c.parser.receivedAny, !x.resent, !closed {
             x.resent = true
             c.exchange = nil
@@ -314,7 +314,7 @@ public final class NativeEngine: ReactorSource {
     }
 
     /// Ends the connection's request with `error` and closes the connection.
-    private func fail(_ c: NativeConnection, _ error: ClientError) {
+    private func fail(_ c: HTTP1Connection, _ error: ClientError) {
         let x = c.exchange
         c.exchange = nil
         closeSocket(c)
@@ -323,7 +323,7 @@ public final class NativeEngine: ReactorSource {
     }
 
     /// Closes a connection that carries no request.
-    private func drop(_ c: NativeConnection) {
+    private func drop(_ c: HTTP1Connection) {
         if case .idle = c.state, let k = c.pool.idle.firstIndex(where: { $0 === c }) {
             c.pool.idle.remove(at: k)
             idleCount -= 1
@@ -332,7 +332,7 @@ public final class NativeEngine: ReactorSource {
         serveWaiting(c.pool)
     }
 
-    private func closeSocket(_ c: NativeConnection) {
+    private func closeSocket(_ c: HTTP1Connection) {
         guard connections[c.fd] === c else { return }
         connections[c.fd] = nil
         c.pool.open -= 1
@@ -341,7 +341,7 @@ public final class NativeEngine: ReactorSource {
     }
 
     /// A connection of `pool` closed: the next waiting request may open one.
-    private func serveWaiting(_ pool: NativePool) {
+    private func serveWaiting(_ pool: HTTP1Pool) {
         if !closed, pool.open < configuration.maxConnectionsPerHost, let next = pool.nextWaiting() { assign(next) }
         serveStarved()
     }
@@ -383,7 +383,7 @@ public final class NativeEngine: ReactorSource {
     }
 
     /// Reports `x`'s outcome once.
-    private func finish(_ x: NativeExchange, _ result: Result<ClientResponse, ClientError>) {
+    private func finish(_ x: HTTP1Exchange, _ result: Result<ClientResponse, ClientError>) {
         guard !x.finished else { return }
         x.finished = true
         x.connection = nil
