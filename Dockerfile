@@ -5,7 +5,8 @@ FROM swift:6.3.1-bookworm AS build
 WORKDIR /src
 COPY scripts/setup.sh scripts/setup.sh
 RUN ./scripts/setup.sh
-COPY Package.swift ./
+COPY Package.swift openapi.yaml ./
+COPY ui ui
 COPY Sources Sources
 COPY Tests Tests
 RUN swift build -c release --static-swift-stdlib --product cluster-sidecar \

@@ -2,7 +2,7 @@
 SWIFT ?= swift
 RELEASE_FLAGS = -c release --static-swift-stdlib
 
-.PHONY: run sidecar test build release lint contract assets clean
+.PHONY: run sidecar test build release lint contract clean
 
 ## Builds a release binary and runs the local demo cluster (registry, three sidecars, three echo apps).
 run: release
@@ -38,8 +38,5 @@ contract:
 	./scripts/contract.sh
 
 ## Embeds openapi.yaml and ui/status.html in the binary again after editing them.
-assets:
-	./scripts/embed-assets.sh
-
 clean:
 	rm -rf .build

@@ -77,6 +77,9 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
             ],
+            // Served by the local API as they are; links to openapi.yaml and ui/status.html,
+            // embedded at build time (no generated source, no step to forget).
+            resources: [.embedInCode("Resources/openapi.yaml"), .embedInCode("Resources/status.html")],
             swiftSettings: releaseOnly),
         /// The embedded development registry.
         .target(

@@ -2,12 +2,13 @@ import SidecarHTTP
 import SidecarServer
 
 /// `GET /openapi.yaml` and `GET /ui` (local API, no token: neither holds live data; the page
-/// asks for `LOCAL_API_TOKEN` when `/status` needs it). Both are built once.
+/// asks for `LOCAL_API_TOKEN` when `/status` needs it). Both are built once, from the files
+/// the build embeds (`Resources/`, links to `openapi.yaml` and `ui/status.html`).
 public enum DocumentRoutes {
     public static func add(to router: inout Router) {
         let document = HTTPResponse(
             status: 200, fields: HTTPFields([("Content-Type", "application/yaml; charset=utf-8"), ("Cache-Control", "no-cache")]),
-            body: Array(EmbeddedAssets.openAPI.utf8))
+            body: PackageResources.openapi_yaml)
         router.on("GET", "/openapi.yaml") { _ in document }
         let page = HTTPResponse(
             status: 200,
@@ -16,7 +17,7 @@ public enum DocumentRoutes {
                 // Everything is inline; the page talks to nothing but this sidecar.
                 ("Content-Security-Policy", "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'"),
             ]),
-            body: Array(EmbeddedAssets.statusPage.utf8))
+            body: PackageResources.status_html)
         router.on("GET", "/ui") { _ in page }
     }
 }
