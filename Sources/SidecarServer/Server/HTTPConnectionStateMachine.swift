@@ -48,7 +48,7 @@ public struct HTTPConnectionStateMachine: Sendable {
     public enum State: Sendable, Equatable {
         case idle
         case head
-        /// Receiving the body of `partial`.
+        /// Receiving the body of `bodyHead`.
         case body
         /// A handler has the request; `pending` describes its answer.
         case awaiting
@@ -72,22 +72,45 @@ public struct HTTPConnectionStateMachine: Sendable {
         case discard
     }
 
-    /// What the shell does on a timer, a hang-up or a drained output buffer.
-    public enum Action: Equatable {
+    /// After `answer`: what becomes of the connection once the answer is queued.
+    public enum AnswerAction: Equatable {
+        /// It stays for the next request: arm the idle timer.
+        case keepAlive
+        /// It closes after the answer (the machine says how once the answer is sent).
+        case closeAfterwards
+    }
+
+    /// After `flushed`: the output buffer has emptied.
+    public enum FlushAction: Equatable {
+        /// Nothing to do.
         case none
-        case arm(TimerKind)
-        /// Answer 408 with `Pending.refusal` (a request was under way).
-        case refuseTimeout
-        /// Shut our side for writing and arm the linger timer.
+        /// The send timer was running: the connection is idle again, arm the idle timer.
+        case rearmIdle
+        /// The final answer is out: shut our side for writing and arm the linger timer.
         case shutdownAndLinger
         case close
+    }
+
+    /// After `peerHungUp`.
+    public enum HangUpAction: Equatable {
+        /// Keep going: an answer is still to come or to be sent; it closes after.
+        case finishAnswer
+        case close
+    }
+
+    /// After `timedOut`.
+    public enum TimeoutAction: Equatable {
+        case close
+        /// A request was under way: answer 408 with `Pending.refusal`, then close.
+        case refuse
     }
 
     public private(set) var state: State = .head
     /// The peer closed its side.
     public private(set) var peerClosed = false
-    /// In `body`: the head and the body's decoder.
-    private var partial: (head: RequestHead, decoder: BodyDecoder)?
+    /// In `body`: the head whose body is under way, and the body's decoder.
+    private var bodyHead: RequestHead?
+    private var decoder = BodyDecoder(framing: .none, maxBodyBytes: 0)
     /// In `awaiting`: what the answer needs to know.
     private var pending = Pending.refusal
     private var body: [UInt8] = []
@@ -131,12 +154,10 @@ public struct HTTPConnectionStateMachine: Sendable {
                 guard head.hasBody else { return dispatch(head, body: []) }
                 if case .length(let n) = head.framing { body.reserveCapacity(n) }
                 let expectsContinue = head.expectsContinue
-                partial = (
-                    head,
-                    BodyDecoder(
-                        framing: head.framing, maxBodyBytes: limits.maxBodyBytes, maxTrailerBytes: limits.maxHeaderBytes,
-                        maxTrailerFields: limits.maxHeaderFields)
-                )
+                decoder = BodyDecoder(
+                    framing: head.framing, maxBodyBytes: limits.maxBodyBytes, maxTrailerBytes: limits.maxHeaderBytes,
+                    maxTrailerFields: limits.maxHeaderFields)
+                bodyHead = head
                 state = .body
                 // Ask for the body only when none of it came with the head.
                 return expectsContinue && consumed == buf.count ? .sendContinue : .arm(.body)
@@ -144,13 +165,12 @@ public struct HTTPConnectionStateMachine: Sendable {
         case .body:
             guard !buf.isEmpty else { return .needMore }
             do {
-                used = try partial!.decoder.decode(buf, into: &body)
+                used = try decoder.decode(buf, into: &body)
             } catch {
                 return refuse(error, &used, buf.count)
             }
-            guard partial!.decoder.isComplete else { return .needMore }
-            let head = partial!.head
-            partial = nil
+            guard decoder.isComplete else { return .needMore }
+            guard let head = bodyHead.take() else { preconditionFailure("a body without its head") }
             let complete = body
             body = []
             return dispatch(head, body: complete)
@@ -163,30 +183,29 @@ public struct HTTPConnectionStateMachine: Sendable {
     }
 
     /// The head of the request whose body is being asked for with `100 Continue`.
-    public var headAwaitingBody: RequestHead? { state == .body ? partial?.head : nil }
+    public var headAwaitingBody: RequestHead? { state == .body ? bodyHead : nil }
 
     /// Answers the request waiting for `100 Continue` from its head alone: its body is never
     /// read (what arrives is discarded) and the connection closes after the answer.
     public mutating func answerBeforeBody() -> Pending {
         precondition(state == .body, "no request waits for its body")
-        let head = partial!.head
-        partial = nil
+        let head = bodyHead.take()
         body = []
         state = .closing
-        return Pending(omitBody: head.method == "HEAD", version: head.version, keepAlive: false)
+        return Pending(omitBody: head?.method == "HEAD", version: head?.version ?? .http11, keepAlive: false)
     }
 
     /// The handler answered; returns how to write the answer. The connection stays when the
     /// request and the answer allow it, the peer is still there and the server is not draining.
-    public mutating func answer(closeRequested: Bool, draining: Bool) -> (Pending, Action) {
+    public mutating func answer(closeRequested: Bool, draining: Bool) -> (Pending, AnswerAction) {
         precondition(state == .awaiting, "answer without a request")
         pending.keepAlive = pending.keepAlive && !closeRequested && !peerClosed && !draining
         state = pending.keepAlive ? .idle : .closing
-        return (pending, pending.keepAlive ? .arm(.idle) : .none)
+        return (pending, pending.keepAlive ? .keepAlive : .closeAfterwards)
     }
 
     /// The output buffer emptied. `draining`: the server stops; an idle connection closes.
-    public mutating func flushed(sendTimerArmed: Bool, draining: Bool, inputEmpty: Bool) -> Action {
+    public mutating func flushed(sendTimerArmed: Bool, draining: Bool, inputEmpty: Bool) -> FlushAction {
         switch state {
         case .closing:
             if peerClosed { return .close }
@@ -194,37 +213,37 @@ public struct HTTPConnectionStateMachine: Sendable {
             return .shutdownAndLinger
         case .idle, .head:
             if draining && inputEmpty { return .close }
-            return sendTimerArmed ? .arm(.idle) : .none
-        default:
+            return sendTimerArmed ? .rearmIdle : .none
+        case .body, .awaiting, .lingering:
             return .none
         }
     }
 
     /// The peer closed its side (read returned 0).
-    public mutating func peerHungUp(outputEmpty: Bool) -> Action {
+    public mutating func peerHungUp(outputEmpty: Bool) -> HangUpAction {
         peerClosed = true
         switch state {
         case .awaiting:
-            return .none  // answer first, then close
+            return .finishAnswer  // answer first, then close
         case .closing:
-            return outputEmpty ? .close : .none
-        default:
+            return outputEmpty ? .close : .finishAnswer
+        case .idle, .head, .body, .lingering:
             if outputEmpty { return .close }
             state = .closing
-            return .none
+            return .finishAnswer
         }
     }
 
     /// `kind`'s deadline passed. `inputEmpty`: no bytes of a request are held.
-    public mutating func timedOut(_ kind: TimerKind, inputEmpty: Bool) -> Action {
+    public mutating func timedOut(_ kind: TimerKind, inputEmpty: Bool) -> TimeoutAction {
         switch kind {
         case .header, .drainGrace, .body:
             // A request was under way: say so (408) before closing; a silent connection just closes.
             if kind != .body && inputEmpty { return .close }
             body = []
-            partial = nil
+            bodyHead = nil
             state = .closing
-            return .refuseTimeout
+            return .refuse
         case .idle, .send, .linger:
             return .close
         }
@@ -241,7 +260,7 @@ public struct HTTPConnectionStateMachine: Sendable {
     private mutating func refuse(_ error: HTTPParseError, _ used: inout Int, _ all: Int) -> ParseStep {
         used = all
         body = []
-        partial = nil
+        bodyHead = nil
         state = .closing
         return .refuse(error)
     }

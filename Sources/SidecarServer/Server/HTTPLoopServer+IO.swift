@@ -115,9 +115,9 @@ extension HTTPLoopServer {
         case .shutdownAndLinger:
             Socket.shutdownWrite(conn.fd)
             arm(conn, .linger)
-        case .arm(let kind):
-            arm(conn, kind)
-        case .none, .refuseTimeout:
+        case .rearmIdle:
+            arm(conn, .idle)
+        case .none:
             break
         }
     }

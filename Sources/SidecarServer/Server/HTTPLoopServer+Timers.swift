@@ -12,7 +12,7 @@ extension HTTPLoopServer {
         conn.timerPrev = timerTail[k]
         conn.timerNext = -1
         if timerTail[k] >= 0 {
-            connections[Int(timerTail[k])]!.timerNext = conn.fd
+            connections[Int(timerTail[k])]?.timerNext = conn.fd
         } else {
             timerHead[k] = conn.fd
         }
@@ -23,12 +23,12 @@ extension HTTPLoopServer {
         guard let kind = conn.timer else { return }
         let k = kind.rawValue
         if conn.timerPrev >= 0 {
-            connections[Int(conn.timerPrev)]!.timerNext = conn.timerNext
+            connections[Int(conn.timerPrev)]?.timerNext = conn.timerNext
         } else {
             timerHead[k] = conn.timerNext
         }
         if conn.timerNext >= 0 {
-            connections[Int(conn.timerNext)]!.timerPrev = conn.timerPrev
+            connections[Int(conn.timerNext)]?.timerPrev = conn.timerPrev
         } else {
             timerTail[k] = conn.timerPrev
         }
@@ -41,7 +41,7 @@ extension HTTPLoopServer {
     var deadline: MonotonicInstant? {
         var earliest = UInt64.max
         for k in 0..<timerHead.count where timerHead[k] >= 0 {
-            earliest = min(earliest, connections[Int(timerHead[k])]!.deadline)
+            if let first = connections[Int(timerHead[k])] { earliest = min(earliest, first.deadline) }
         }
         return earliest == .max ? nil : MonotonicInstant(nanoseconds: earliest)
     }
@@ -50,8 +50,7 @@ extension HTTPLoopServer {
     func fire(now: MonotonicInstant) {
         loop.assertInLoop()
         for kind in TimerKind.allCases {
-            while timerHead[kind.rawValue] >= 0 {
-                let conn = connections[Int(timerHead[kind.rawValue])]!
+            while timerHead[kind.rawValue] >= 0, let conn = connections[Int(timerHead[kind.rawValue])] {
                 guard conn.deadline <= now.nanoseconds else { break }
                 disarm(conn)
                 expire(conn, kind)
@@ -63,14 +62,12 @@ extension HTTPLoopServer {
         switch conn.machine.timedOut(kind, inputEmpty: conn.input.isEmpty) {
         case .close:
             close(conn)
-        case .refuseTimeout:
+        case .refuse:
             if debugLogging { shared.logger.debug("request timed out", metadata: ["fd": "\(conn.fd)"]) }
             conn.input = []
             refuse(conn, status: 408, code: "request_timeout", message: "request not received in time")
             flush(conn)
             if alive(conn) { updateInterest(conn) }
-        case .none, .arm, .shutdownAndLinger:
-            break
         }
     }
 }

@@ -206,7 +206,7 @@ final class HTTPLoopServer: ReactorSource, ResponderSink, @unchecked Sendable { 
                 loop: loop.id, listener: conn.listener, route: conn.route, method: conn.method, status: response.status,
                 nanoseconds: Int64(truncatingIfNeeded: csidecar_monotonic_ns() &- conn.started)))
         }
-        if case .arm(let kind) = then { arm(conn, kind) }
+        if then == .keepAlive { arm(conn, .idle) }
     }
 
     /// For a request waiting for `100 Continue`: when its head already decides the answer (no
