@@ -45,6 +45,12 @@ int csidecar_trim_startup_pages(void) {
         if (path[0] != '/' || perms[1] == 'w' || (strcmp(path, exe) != 0 && strstr(path, ".so") == 0)) continue;
         madvise((void *)start, end - start, MADV_RANDOM);
         if (madvise((void *)start, end - start, MADV_PAGEOUT) == 0) trimmed++;
+        /* PAGEOUT leaves alone the pages another process also maps (a second sidecar from the
+           same binary, any process using the same libcurl): for code, drop our mappings of them
+           too. Code pages are never written (no copy-on-write copy to lose), so the next use
+           maps the page cache's copy again with a minor fault. Read-only data is not dropped:
+           its relocated (RELRO) pages are private copies. */
+        if (perms[2] == 'x') madvise((void *)start, end - start, MADV_DONTNEED);
     }
     fclose(maps);
     return trimmed;
