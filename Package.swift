@@ -47,10 +47,10 @@ let package = Package(
         /// server hosted on the reactor.
         .target(
             name: "SidecarServer",
-            dependencies: ["SidecarPosix", "SidecarHTTP", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["CSidecarSystem", "SidecarPosix", "SidecarHTTP", .product(name: "Logging", package: "swift-log")],
             swiftSettings: releaseOnly),
         /// The outbound clients: our own on the reactor, and libcurl's. No server code.
-        .target(name: "SidecarClient", dependencies: ["SidecarPosix", "SidecarHTTP", "CCurl"], swiftSettings: releaseOnly),
+        .target(name: "SidecarClient", dependencies: ["CSidecarSystem", "CCurl", "SidecarPosix", "SidecarHTTP"], swiftSettings: releaseOnly),
         /// Settings as every subcommand reads them: keys, typed values, one error shape.
         .target(
             name: "SidecarSettings",
@@ -70,7 +70,7 @@ let package = Package(
         .target(
             name: "SidecarCluster",
             dependencies: [
-                "SidecarPosix", "SidecarHTTP", "SidecarServer", "SidecarClient", "SidecarSettings", "SidecarSupervisor",
+                "CSidecarSystem", "SidecarPosix", "SidecarHTTP", "SidecarServer", "SidecarClient", "SidecarSettings", "SidecarSupervisor",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -120,7 +120,7 @@ let package = Package(
         /// Load drivers for the bench/ scripts.
         .executableTarget(
             name: "sidecar-bench",
-            dependencies: ["SidecarPosix", "SidecarHTTP", "SidecarServer", "SidecarClient", .product(name: "Logging", package: "swift-log")]),
+            dependencies: ["CSidecarSystem", "SidecarPosix", "SidecarHTTP", "SidecarServer", "SidecarClient", .product(name: "Logging", package: "swift-log")]),
         /// Test helpers: real servers, raw sockets and the built binary on port 0.
         .target(
             name: "SidecarTestSupport",

@@ -5,7 +5,7 @@ import ServiceLifecycle
 import SidecarPosix
 import Synchronization
 
-/// The process's signals: SIGTERM, SIGINT and SIGHUP are blocked in every thread
+/// The process's signals: SIGTERM, SIGINT, SIGHUP, SIGUSR2 and SIGCHLD are blocked in every thread
 /// (`csidecar_block_signals` before any starts) and the main thread waits for them in
 /// `sigwait`, feeding this stream: no handler runs at an arbitrary point of the program.
 enum Signals {
@@ -23,8 +23,8 @@ enum Signals {
 /// calls `first` (log it, leave rotation) and starts the group's graceful shutdown; a second
 /// one exits at once with 128 + its number. With `refreshSettings`, SIGHUP calls it instead and
 /// stops nothing (one at a time, in order, beside the signal loop); with `reloadWorkers` (under
-/// `run`), SIGUSR2 starts a rolling restart of the workers, and is otherwise ignored. It is the group's first service,
-/// so it is shut down last and hears a second signal until the very end.
+/// `run`), SIGUSR2 starts a rolling restart of the workers, and is otherwise ignored. It is the
+/// group's first service, so it is shut down last and hears a second signal until the very end.
 final class SignalService: Service {
     private let first: @Sendable (Int32) -> Void
     private let refreshSettings: (@Sendable () async -> Void)?

@@ -28,7 +28,7 @@ public final class SidecarMetrics: RequestObserver, Sendable {
 
     /// One event loop's request histograms, touched only on that loop's thread: a slot per
     /// (listener, route, method), each holding the few statuses that route has answered.
-    private final class LoopCache: @unchecked Sendable {
+    private final class LoopCache: @unchecked Sendable {  // touched only on its own loop's thread
         var slots: [[(status: Int, histogram: ValueHistogram)]] = []
         var routesPerListener = 0
     }
