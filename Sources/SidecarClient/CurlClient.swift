@@ -1,7 +1,7 @@
-import SidecarHTTP
 import CCurl
 import CSidecarSystem
 import Glibc
+import SidecarHTTP
 import SidecarPosix
 import Synchronization
 
@@ -59,7 +59,8 @@ public final class CurlClient: Sendable {
         return id
     }
 
-    private func start(_ request: ClientRequest, id: UInt64, completion: @escaping @Sendable (Result<ClientResponse, ClientError>) -> Void) {
+    private func start(_ request: ClientRequest, id: UInt64, completion: @escaping @Sendable (Result<ClientResponse, ClientError>) -> Void)
+    {
         onEngine({ $0.start(request, id: id, completion: completion) }, else: { completion(.failure(.shutdown)) })
     }
 
@@ -90,12 +91,15 @@ public final class CurlClient: Sendable {
     }
 
     private func startBatch(
-        _ requests: [ClientRequest], concurrency: Int, id: UInt64, completion: @escaping @Sendable ([Result<ClientResponse, ClientError>]) -> Void
+        _ requests: [ClientRequest], concurrency: Int, id: UInt64,
+        completion: @escaping @Sendable ([Result<ClientResponse, ClientError>]) -> Void
     ) {
         guard !requests.isEmpty else { return completion([]) }
-        onEngine({ $0.startBatch(requests, concurrency: max(1, concurrency), id: id, completion: completion) }, else: {
-            completion(requests.map { _ in .failure(.shutdown) })
-        })
+        onEngine(
+            { $0.startBatch(requests, concurrency: max(1, concurrency), id: id, completion: completion) },
+            else: {
+                completion(requests.map { _ in .failure(.shutdown) })
+            })
     }
 
     /// The same, awaited; task cancellation cancels what is still running.

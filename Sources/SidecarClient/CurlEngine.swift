@@ -121,7 +121,8 @@ public final class CurlEngine: ReactorSource {
         reactor.assertInLoop()
         guard !closed else { return completion(.failure(.shutdown)) }
         if wasCancelledEarly(id) { return completion(.failure(.cancelled)) }
-        let t = CurlTransfer(id: id, request: request, maxBody: configuration.maxResponseBytes, started: csidecar_monotonic_ns(), completion: completion)
+        let t = CurlTransfer(
+            id: id, request: request, maxBody: configuration.maxResponseBytes, started: csidecar_monotonic_ns(), completion: completion)
         guard add(t) else { return completion(.failure(.badRequest)) }
     }
 

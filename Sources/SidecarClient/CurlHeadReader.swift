@@ -37,7 +37,9 @@ public struct CurlHeadReader: Sendable {
             }
             return true
         }
-        if raw.count >= 12, raw[0] == UInt8(ascii: "H"), raw[1] == UInt8(ascii: "T"), raw[2] == UInt8(ascii: "T"), raw[3] == UInt8(ascii: "P") {
+        if raw.count >= 12, raw[0] == UInt8(ascii: "H"), raw[1] == UInt8(ascii: "T"), raw[2] == UInt8(ascii: "T"),
+            raw[3] == UInt8(ascii: "P")
+        {
             interim = raw[9] == UInt8(ascii: "1")
         }
         do {

@@ -1,6 +1,6 @@
-import SidecarPosix
-import SidecarHTTP
 import CCurl
+import SidecarHTTP
+import SidecarPosix
 
 /// One transfer's state: owned by the client's thread from hand-over to completion.
 final class CurlTransfer {
@@ -17,7 +17,10 @@ final class CurlTransfer {
     var overLimit = false
     var cancelled = false
 
-    init(id: UInt64, request: ClientRequest, maxBody: Int, started: UInt64, completion: @escaping (Result<ClientResponse, ClientError>) -> Void) {
+    init(
+        id: UInt64, request: ClientRequest, maxBody: Int, started: UInt64,
+        completion: @escaping (Result<ClientResponse, ClientError>) -> Void
+    ) {
         self.id = id
         self.request = request
         self.maxBody = maxBody
@@ -29,7 +32,9 @@ final class CurlTransfer {
     /// whose fixed options stay set) or a new one. `headers` is a list already built for this
     /// request's headers (a batch shares one); without it the transfer builds and owns its own.
     /// Nil when curl refuses an option or a header is malformed.
-    func makeHandle(_ configuration: ClientConfiguration, reuse: UnsafeMutableRawPointer? = nil, headers shared: UnsafeMutablePointer<curl_slist>? = nil) -> UnsafeMutableRawPointer? {
+    func makeHandle(
+        _ configuration: ClientConfiguration, reuse: UnsafeMutableRawPointer? = nil, headers shared: UnsafeMutablePointer<curl_slist>? = nil
+    ) -> UnsafeMutableRawPointer? {
         let h: UnsafeMutableRawPointer
         if let reuse {
             h = reuse
@@ -55,10 +60,14 @@ final class CurlTransfer {
             ok = ok && ccurl_setopt_string(h, CURLOPT_CUSTOMREQUEST, request.method) == CURLE_OK
             if !request.body.isEmpty || ["POST", "PUT", "PATCH"].contains(request.method) {
                 ok = ok && ccurl_setopt_off(h, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(request.body.count)) == CURLE_OK
-                ok = ok && request.body.withUnsafeBytes { raw in
-                    // COPYPOSTFIELDS copies: the request's buffer need not outlive this call.
-                    ccurl_setopt_pointer(h, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!)) == CURLE_OK
-                }
+                ok =
+                    ok
+                    && request.body.withUnsafeBytes { raw in
+                        // COPYPOSTFIELDS copies: the request's buffer need not outlive this call.
+                        ccurl_setopt_pointer(
+                            h, CURLOPT_COPYPOSTFIELDS,
+                            UnsafeMutableRawPointer(mutating: raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!)) == CURLE_OK
+                    }
             }
         }
         var list = shared
@@ -95,23 +104,31 @@ final class CurlTransfer {
             ok = ok && ccurl_setopt_string(h, CURLOPT_PROXY, "") == CURLE_OK
             ok = ok && ccurl_setopt_string(h, CURLOPT_NOPROXY, "*") == CURLE_OK
         }
-        ok = ok && ccurl_setopt_write(h, CURLOPT_WRITEFUNCTION, { data, size, count, user in
-            let t = Unmanaged<CurlTransfer>.fromOpaque(user!).takeUnretainedValue()
-            let n = size * count
-            if t.cancelled { return 0 }
-            if t.body.count + n > t.maxBody {
-                t.overLimit = true
-                return 0  // aborts the transfer: the cap holds, memory stays bounded
-            }
-            t.body.append(contentsOf: UnsafeRawBufferPointer(start: data, count: n))
-            return n
-        }) == CURLE_OK
-        ok = ok && ccurl_setopt_write(h, CURLOPT_HEADERFUNCTION, { data, size, count, user in
-            let t = Unmanaged<CurlTransfer>.fromOpaque(user!).takeUnretainedValue()
-            let n = size * count
-            // A refused head aborts the transfer at once: no more of it is read or kept.
-            return t.head.line(UnsafeRawBufferPointer(start: data, count: n)) ? n : 0
-        }) == CURLE_OK
+        ok =
+            ok
+            && ccurl_setopt_write(
+                h, CURLOPT_WRITEFUNCTION,
+                { data, size, count, user in
+                    let t = Unmanaged<CurlTransfer>.fromOpaque(user!).takeUnretainedValue()
+                    let n = size * count
+                    if t.cancelled { return 0 }
+                    if t.body.count + n > t.maxBody {
+                        t.overLimit = true
+                        return 0  // aborts the transfer: the cap holds, memory stays bounded
+                    }
+                    t.body.append(contentsOf: UnsafeRawBufferPointer(start: data, count: n))
+                    return n
+                }) == CURLE_OK
+        ok =
+            ok
+            && ccurl_setopt_write(
+                h, CURLOPT_HEADERFUNCTION,
+                { data, size, count, user in
+                    let t = Unmanaged<CurlTransfer>.fromOpaque(user!).takeUnretainedValue()
+                    let n = size * count
+                    // A refused head aborts the transfer at once: no more of it is read or kept.
+                    return t.head.line(UnsafeRawBufferPointer(start: data, count: n)) ? n : 0
+                }) == CURLE_OK
         return ok
     }
 
@@ -125,7 +142,8 @@ final class CurlTransfer {
         if !headers.contains(where: { $0.0.lowercased() == "content-type" }) { list = curl_slist_append(list, "Content-Type:") }
         for (name, value) in headers {
             // Bytes, not Characters: "\r\n" is one Character and would slip past a Character test.
-            guard !name.isEmpty, name.utf8.allSatisfy({ ByteClass.isToken($0) }), value.utf8.allSatisfy({ ByteClass.isFieldValue($0) }) else {
+            guard !name.isEmpty, name.utf8.allSatisfy({ ByteClass.isToken($0) }), value.utf8.allSatisfy({ ByteClass.isFieldValue($0) })
+            else {
                 curl_slist_free_all(list)
                 return nil
             }
@@ -159,7 +177,9 @@ final class CurlTransfer {
             ccurl_getinfo_long(h, CURLINFO_RESPONSE_CODE, &status)
             ccurl_getinfo_long(h, CURLINFO_NUM_CONNECTS, &connects)
         }
-        return .success(ClientResponse(status: status, headers: head.fields, body: body, duration: .nanoseconds(Int64(now &- started)), newConnections: connects))
+        return .success(
+            ClientResponse(
+                status: status, headers: head.fields, body: body, duration: .nanoseconds(Int64(now &- started)), newConnections: connects))
     }
 
     static func error(for code: CURLcode) -> ClientError {

@@ -89,7 +89,9 @@ public final class HTTP1Engine: ReactorSource {
             drop(c)
         case .connecting:
             let error = Socket.pendingError(fd)
-            guard error == 0 else { return fail(c, ClientError(.connect, "could not connect: \(SystemError("connect", errno: error).description)")) }
+            guard error == 0 else {
+                return fail(c, ClientError(.connect, "could not connect: \(SystemError("connect", errno: error).description)"))
+            }
             c.state = .sending(sent: 0)
             send(c)
         case .sending:
@@ -188,7 +190,8 @@ public final class HTTP1Engine: ReactorSource {
         }
         let now = csidecar_monotonic_ns()
         let c = HTTP1Connection(
-            fd: fd, pool: pool, state: inProgress ? .connecting(deadline: now &+ UInt64(configuration.connectTimeout.nanoseconds)) : .sending(sent: 0),
+            fd: fd, pool: pool,
+            state: inProgress ? .connecting(deadline: now &+ UInt64(configuration.connectTimeout.nanoseconds)) : .sending(sent: 0),
             events: inProgress ? EPOLLOUT.rawValue : EPOLLIN.rawValue)
         pool.open += 1
         connections[fd] = c

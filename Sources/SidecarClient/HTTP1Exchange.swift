@@ -1,5 +1,5 @@
-import SidecarPosix
 import SidecarHTTP
+import SidecarPosix
 
 /// What every node of one fan-out receives: built and checked once, sent to each node after
 /// its own request line and `Host` field.
@@ -18,7 +18,8 @@ public final class HTTP1Batch: Sendable {
         var block: [UInt8] = []
         block.reserveCapacity(headers.count * 48 + 32)
         for (name, value) in headers {
-            guard !name.isEmpty, name.utf8.allSatisfy({ ByteClass.isToken($0) }), value.utf8.allSatisfy({ ByteClass.isFieldValue($0) }) else {
+            guard !name.isEmpty, name.utf8.allSatisfy({ ByteClass.isToken($0) }), value.utf8.allSatisfy({ ByteClass.isFieldValue($0) })
+            else {
                 return nil
             }
             block.append(contentsOf: name.utf8)
@@ -30,7 +31,9 @@ public final class HTTP1Batch: Sendable {
             block.append(contentsOf: "Content-Length: \(body.count)\r\n".utf8)
         }
         block.append(contentsOf: [0x0D, 0x0A])
-        guard method.utf8.allSatisfy({ ByteClass.isToken($0) }), !method.isEmpty, path.utf8.allSatisfy({ ByteClass.isTarget($0) }) else { return nil }
+        guard method.utf8.allSatisfy({ ByteClass.isToken($0) }), !method.isEmpty, path.utf8.allSatisfy({ ByteClass.isTarget($0) }) else {
+            return nil
+        }
         self.method = method
         self.path = path
         fieldBlock = block

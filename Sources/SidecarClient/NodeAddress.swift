@@ -1,5 +1,5 @@
-import SidecarPosix
 import SidecarHTTP
+import SidecarPosix
 
 /// A node's `http://` URL as our own client needs it: where to connect, the `Host` field and
 /// the path prefix. Only URLs it can serve exactly parse: `http` with a numeric IPv4 or IPv6

@@ -206,8 +206,14 @@ public struct BodyDecoder: Sendable {
     private mutating func trailerStep(_ b: UInt8, _ phase: TrailerPhase) throws(HTTPParseError) {
         switch phase {
         case .lineStart:
-            if b == RequestHeadParser.cr { return state = .trailerLF(emptyLine: true) }
-            if b == RequestHeadParser.lf { return state = .done }
+            if b == RequestHeadParser.cr {
+                state = .trailerLF(emptyLine: true)
+                return
+            }
+            if b == RequestHeadParser.lf {
+                state = .done
+                return
+            }
             guard ByteClass.isToken(b) else { throw .badTrailer }
             trailerFields += 1
             guard trailerFields <= maxTrailerFields else { throw .tooManyHeaders }
@@ -217,8 +223,14 @@ public struct BodyDecoder: Sendable {
             guard b == UInt8(ascii: ":") else { throw .badTrailer }
             state = .trailer(.value)
         case .value:
-            if b == RequestHeadParser.cr { return state = .trailerLF(emptyLine: false) }
-            if b == RequestHeadParser.lf { return state = .trailer(.lineStart) }
+            if b == RequestHeadParser.cr {
+                state = .trailerLF(emptyLine: false)
+                return
+            }
+            if b == RequestHeadParser.lf {
+                state = .trailer(.lineStart)
+                return
+            }
             guard ByteClass.isFieldValue(b) else { throw .badTrailer }
         }
     }

@@ -22,8 +22,8 @@ package enum ByteClass {
 
     // A request-target's characters: visible ASCII but what RFC 3986 leaves out of a URI
     // (`"` `<` `>` `\` `^` `` ` `` `{` `|` `}`); `[` and `]` stay, as clients send them in queries.
-    private static let targetLow: UInt64 = 0xAFFFFFFA00000000
-    private static let targetHigh: UInt64 = 0x47FFFFFEAFFFFFFF
+    private static let targetLow: UInt64 = 0xAFFF_FFFA_0000_0000
+    private static let targetHigh: UInt64 = 0x47FF_FFFE_AFFF_FFFF
 
     /// What a request-target may hold: no controls, no space, no non-ASCII byte, none of the
     /// characters RFC 3986 excludes from URIs.

@@ -82,7 +82,7 @@ extension String {
         while true {
             switch (a.next(), b.next()) {
             case (nil, nil): return true
-            case let (x?, y?):
+            case (let x?, let y?):
                 if x != y && (x | 0x20) != (y | 0x20) { return false }
                 if x != y && !((x | 0x20) >= 0x61 && (x | 0x20) <= 0x7A) { return false }
             default: return false

@@ -57,7 +57,10 @@ public enum JSONText {
         case UInt8(ascii: "{"):
             i += 1
             skipSpace(p, &i)
-            if i < p.count, p[i] == UInt8(ascii: "}") { i += 1; return true }
+            if i < p.count, p[i] == UInt8(ascii: "}") {
+                i += 1
+                return true
+            }
             while true {
                 guard string(p, &i) else { return false }
                 skipSpace(p, &i)
@@ -67,7 +70,10 @@ public enum JSONText {
                 guard value(p, &i, depth: depth + 1) else { return false }
                 skipSpace(p, &i)
                 guard i < p.count else { return false }
-                if p[i] == UInt8(ascii: "}") { i += 1; return true }
+                if p[i] == UInt8(ascii: "}") {
+                    i += 1
+                    return true
+                }
                 guard p[i] == UInt8(ascii: ",") else { return false }
                 i += 1
                 skipSpace(p, &i)
@@ -75,12 +81,18 @@ public enum JSONText {
         case UInt8(ascii: "["):
             i += 1
             skipSpace(p, &i)
-            if i < p.count, p[i] == UInt8(ascii: "]") { i += 1; return true }
+            if i < p.count, p[i] == UInt8(ascii: "]") {
+                i += 1
+                return true
+            }
             while true {
                 guard value(p, &i, depth: depth + 1) else { return false }
                 skipSpace(p, &i)
                 guard i < p.count else { return false }
-                if p[i] == UInt8(ascii: "]") { i += 1; return true }
+                if p[i] == UInt8(ascii: "]") {
+                    i += 1
+                    return true
+                }
                 guard p[i] == UInt8(ascii: ",") else { return false }
                 i += 1
                 skipSpace(p, &i)
@@ -108,7 +120,10 @@ public enum JSONText {
         i += 1
         while i < p.count {
             let b = p[i]
-            if b == UInt8(ascii: "\"") { i += 1; return true }
+            if b == UInt8(ascii: "\"") {
+                i += 1
+                return true
+            }
             if b < 0x20 { return false }
             if b == UInt8(ascii: "\\") {
                 i += 1
@@ -140,15 +155,24 @@ public enum JSONText {
     private static func utf8Length(_ p: UnsafeBufferPointer<UInt8>, _ i: Int) -> Int? {
         let b = p[i]
         let n: Int
-        var low: UInt8 = 0x80, high: UInt8 = 0xBF
+        var low: UInt8 = 0x80
+        var high: UInt8 = 0xBF
         switch b {
         case 0xC2...0xDF: n = 2
-        case 0xE0: n = 3; low = 0xA0
+        case 0xE0:
+            n = 3
+            low = 0xA0
         case 0xE1...0xEC, 0xEE, 0xEF: n = 3
-        case 0xED: n = 3; high = 0x9F
-        case 0xF0: n = 4; low = 0x90
+        case 0xED:
+            n = 3
+            high = 0x9F
+        case 0xF0:
+            n = 4
+            low = 0x90
         case 0xF1...0xF3: n = 4
-        case 0xF4: n = 4; high = 0x8F
+        case 0xF4:
+            n = 4
+            high = 0x8F
         default: return nil
         }
         guard i + n <= p.count else { return nil }

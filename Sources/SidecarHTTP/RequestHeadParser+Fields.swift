@@ -269,7 +269,8 @@ extension RequestHeadParser {
     /// Calls `body` with each OWS-trimmed element of a comma-separated list: the non-empty ones,
     /// or with `includingEmpty` every one (an empty value is one empty element; `a,` ends with
     /// one), for fields where an empty element is an error.
-    static func forEachListElement(_ value: UnsafeRawBufferPointer, includingEmpty: Bool = false, _ body: (UnsafeRawBufferPointer) -> Void) {
+    static func forEachListElement(_ value: UnsafeRawBufferPointer, includingEmpty: Bool = false, _ body: (UnsafeRawBufferPointer) -> Void)
+    {
         let n = value.count
         var start = 0
         for i in 0...n where i == n || value[i] == UInt8(ascii: ",") {

@@ -95,7 +95,9 @@ public enum RequestHeadParser {
             if i + 5 < n, buf[i + 5] != UInt8(ascii: "1") { return .some(nil) }
             return nil
         }
-        let major = buf[i + 5], dot = buf[i + 6], minor = buf[i + 7]
+        let major = buf[i + 5]
+        let dot = buf[i + 6]
+        let minor = buf[i + 7]
         guard isDigit(major), dot == UInt8(ascii: "."), isDigit(minor), major == UInt8(ascii: "1") else {
             return .some(nil)
         }

@@ -1,6 +1,5 @@
 import CSidecarSystem
 
-
 /// A moment on the monotonic clock (`CLOCK_MONOTONIC`): nanoseconds since an arbitrary start,
 /// never going back. The one instant type of the code base; spans between instants are
 /// `Duration`s. Wall-clock time appears only where a moment is shown to people

@@ -111,7 +111,9 @@ public final class EventLoop: Reactor, @unchecked Sendable {  // loop state is t
     public func local<Source: ReactorSource>(_ key: ObjectIdentifier, make: () -> Source) -> Source {
         assertInLoop()
         if let existing = sources.first(where: { $0.key == key }) {
-            guard let typed = existing.source as? Source else { preconditionFailure("reactor local \(key) holds a \(type(of: existing.source))") }
+            guard let typed = existing.source as? Source else {
+                preconditionFailure("reactor local \(key) holds a \(type(of: existing.source))")
+            }
             return typed
         }
         let made = make()

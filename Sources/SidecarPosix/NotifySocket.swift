@@ -47,7 +47,6 @@ public final class NotifySocket {
     }
 }
 
-
 /// The worker's side of socket activation and readiness (sd_listen_fds(3), sd_notify(3)).
 public enum SocketActivation {
     /// fd 3 when `LISTEN_FDS` passes at least one socket to this very process (`LISTEN_PID`).

@@ -6,7 +6,9 @@ import Glibc
 package enum Socket {
     /// Opens a non-blocking listening socket on `address`; returns it and the bound port.
     package static func listen(on address: SocketAddress, backlog: Int32) throws(SystemError) -> (fd: Int32, port: UInt16) {
-        let fd = try syscallChecked("socket") { socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
+        let fd = try syscallChecked("socket") {
+            socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        }
         do throws(SystemError) {
             try setOption(fd, SOL_SOCKET, SO_REUSEADDR, 1)
             if address.family == AF_INET6 { try setOption(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, 1) }
@@ -45,7 +47,9 @@ package enum Socket {
     /// connection is made at once, `.wouldBlock` never (the descriptor is returned with
     /// `inProgress` true instead: watch it for writability, then read `pendingError`).
     package static func connect(to address: SocketAddress) throws(SystemError) -> (fd: Int32, inProgress: Bool) {
-        let fd = try syscallChecked("socket") { socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
+        let fd = try syscallChecked("socket") {
+            socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        }
         setNoDelay(fd)
         while true {
             let rc = address.withSockAddr { sa, len in Glibc.connect(fd, sa, len) }

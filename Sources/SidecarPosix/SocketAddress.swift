@@ -43,7 +43,9 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
     private var mapped: [UInt8] {
         var a4 = in_addr()
         var a6 = in6_addr()
-        if inet_pton(AF_INET, host, &a4) == 1 { return Array(repeating: 0, count: 10) + [0xFF, 0xFF] + withUnsafeBytes(of: a4) { Array($0) } }
+        if inet_pton(AF_INET, host, &a4) == 1 {
+            return Array(repeating: 0, count: 10) + [0xFF, 0xFF] + withUnsafeBytes(of: a4) { Array($0) }
+        }
         _ = inet_pton(AF_INET6, host, &a6)
         return withUnsafeBytes(of: a6) { Array($0) }
     }

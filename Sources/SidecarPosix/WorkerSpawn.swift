@@ -10,7 +10,9 @@ import Glibc
 public enum WorkerSpawn {
     /// Starts `command` (its first element searched in `PATH`) with `environment`; `listener`
     /// becomes fd 3 with `LISTEN_FDS`, `LISTEN_PID` and `LISTEN_FDNAMES` set. Returns the pid.
-    public static func spawn(command: [String], environment: [(String, String)], listener: Int32?, fdName: String = "app") throws(SystemError) -> pid_t {
+    public static func spawn(command: [String], environment: [(String, String)], listener: Int32?, fdName: String = "app")
+        throws(SystemError) -> pid_t
+    {
         precondition(!command.isEmpty, "no command")
         var entries = environment.filter { !["LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"].contains($0.0) }.map { "\($0.0)=\($0.1)" }
         if listener != nil {

@@ -22,5 +22,6 @@ struct RegistryAuthMiddleware: Middleware {
     }
 
     static let refusal = HTTPResponse.error(
-        401, code: "unauthorized", message: "a valid bearer token is required", fields: HTTPFields([("WWW-Authenticate", #"Bearer error="invalid_token""#)]))
+        401, code: "unauthorized", message: "a valid bearer token is required",
+        fields: HTTPFields([("WWW-Authenticate", #"Bearer error="invalid_token""#)]))
 }

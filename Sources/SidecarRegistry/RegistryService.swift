@@ -26,7 +26,8 @@ public final class RegistryService: Service {
         public var tokenLifetime: Duration
 
         public init(
-            leaseTime: Duration = .seconds(60), secret: Secret, clientID: String, clientSecret: Secret, tokenLifetime: Duration = .seconds(3600)
+            leaseTime: Duration = .seconds(60), secret: Secret, clientID: String, clientSecret: Secret,
+            tokenLifetime: Duration = .seconds(3600)
         ) {
             self.leaseTime = leaseTime
             self.secret = secret
@@ -135,18 +136,25 @@ public final class RegistryService: Service {
         }
         let candidate = ServerInfo(id: body.id ?? "x", type: body.type, url: body.url, clusterUrl: body.clusterUrl)
         if let problem = candidate.problem { return .error(400, code: "bad_request", message: problem) }
-        if let problem = ClusterView.Limits().problem(metadata: body.metadata) { return .error(413, code: "server_too_large", message: problem) }
+        if let problem = ClusterView.Limits().problem(metadata: body.metadata) {
+            return .error(413, code: "server_too_large", message: problem)
+        }
         let r = store.withLock { s in
             s.register(
-                id: body.id, type: body.type, url: body.url, clusterUrl: body.clusterUrl, cluster: body.cluster ?? true, metadata: body.metadata,
+                id: body.id, type: body.type, url: body.url, clusterUrl: body.clusterUrl, cluster: body.cluster ?? true,
+                metadata: body.metadata,
                 now: clock.now, wall: WallClock.iso(clock.wallTime(of: clock.now)),
                 makeID: { "\(body.type)-\(counter.add(1, ordering: .relaxed).newValue)-\(UInt32.random(in: 0...UInt32.max))" })
         }
         if r.created {
-            logger.info("server joined", metadata: ["server.id": "\(r.server.id)", "server.type": "\(r.server.type)", "members": "\(r.members.count)"])
+            logger.info(
+                "server joined",
+                metadata: ["server.id": "\(r.server.id)", "server.type": "\(r.server.type)", "members": "\(r.members.count)"])
             await tell(r.peersToTell, .joined, r.server)
         }
-        return .json(r.created ? 201 : 200, encoding: RegisterReply(id: r.server.id, type: r.server.type, leaseTime: settings.leaseTime.seconds, servers: r.members))
+        return .json(
+            r.created ? 201 : 200,
+            encoding: RegisterReply(id: r.server.id, type: r.server.type, leaseTime: settings.leaseTime.seconds, servers: r.members))
     }
 
     private func token(_ request: HTTPRequest) async -> HTTPResponse {
@@ -163,7 +171,9 @@ public final class RegistryService: Service {
         guard idMatches && secretMatches else {
             return .json(401, #"{"error":"invalid_client"}"#)
         }
-        let claims = ClusterClaims(issuer: Self.issuer, subject: id, issuedAt: Date(), lifetime: settings.tokenLifetime.seconds, cluster: form["cluster"] == "true")
+        let claims = ClusterClaims(
+            issuer: Self.issuer, subject: id, issuedAt: Date(), lifetime: settings.tokenLifetime.seconds, cluster: form["cluster"] == "true"
+        )
         guard let jwt = try? await keys.sign(claims) else { return .error(500, code: "signing_failed", message: "could not sign a token") }
         return .json(200, encoding: TokenReply(access_token: jwt, token_type: "Bearer", expires_in: settings.tokenLifetime.seconds))
     }

@@ -1,7 +1,8 @@
-import SidecarPosix
-import SidecarHTTP
 import SidecarClient
 import SidecarCluster
+import SidecarHTTP
+import SidecarPosix
+
 /// The registry's memory (pure; time is a parameter): servers by id, in registration order,
 /// each with when its lease runs out.
 public struct RegistryStore: Sendable {
@@ -36,7 +37,8 @@ public struct RegistryStore: Sendable {
 
     /// Registers (or re-registers) a server. `id` nil or empty: a new id from `makeID`.
     public mutating func register(
-        id: String?, type: String, url: String, clusterUrl: String, cluster: Bool, metadata: JSONValue?, now: MonotonicInstant, wall: String,
+        id: String?, type: String, url: String, clusterUrl: String, cluster: Bool, metadata: JSONValue?, now: MonotonicInstant,
+        wall: String,
         makeID: () -> String
     ) -> Registration {
         let serverID = (id?.isEmpty == false) ? id! : makeID()
@@ -45,7 +47,10 @@ public struct RegistryStore: Sendable {
         if created { order.append(serverID) }
         entries[serverID] = Entry(server: server, cluster: cluster, lastSeen: now)
         let members = list(type: type)
-        let peers = created ? order.compactMap { entries[$0] }.filter { $0.server.type == type && $0.cluster && $0.server.id != serverID }.map(\.server) : []
+        let peers =
+            created
+            ? order.compactMap { entries[$0] }.filter { $0.server.type == type && $0.cluster && $0.server.id != serverID }.map(\.server)
+            : []
         return Registration(created: created, server: server, members: members, peersToTell: peers)
     }
 

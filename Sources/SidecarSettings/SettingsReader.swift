@@ -112,7 +112,9 @@ public struct SettingsReader {
         return n
     }
 
-    public func address(_ hostKey: some SettingKey, _ portKey: some SettingKey, default d: SocketAddress) throws(ConfigError) -> SocketAddress {
+    public func address(_ hostKey: some SettingKey, _ portKey: some SettingKey, default d: SocketAddress) throws(ConfigError)
+        -> SocketAddress
+    {
         var port = d.port
         if let p = raw(portKey) {
             guard let n = UInt16(p) else { throw ConfigError(name(portKey), "'\(p)' is not a port (0-65535)") }
@@ -147,7 +149,8 @@ public struct SettingsReader {
     public func bearerToken(_ key: some SettingKey) throws(ConfigError) -> Secret? {
         guard let token = try secret(key) else { return nil }
         guard Self.isBearerToken(token.value) else {
-            throw ConfigError(name(key), "may hold only letters, digits and -._~+/ (then = padding): a bearer token cannot carry other characters")
+            throw ConfigError(
+                name(key), "may hold only letters, digits and -._~+/ (then = padding): a bearer token cannot carry other characters")
         }
         return token
     }
@@ -157,10 +160,11 @@ public struct SettingsReader {
         let bytes = Array(text.utf8)
         let padding = bytes.reversed().prefix { $0 == UInt8(ascii: "=") }.count
         let body = bytes.dropLast(padding)
-        return !body.isEmpty && body.allSatisfy { b in
-            (b >= 0x30 && b <= 0x39) || (b | 0x20 >= 0x61 && b | 0x20 <= 0x7A) || b == UInt8(ascii: "-") || b == UInt8(ascii: ".")
-                || b == UInt8(ascii: "_") || b == UInt8(ascii: "~") || b == UInt8(ascii: "+") || b == UInt8(ascii: "/")
-        }
+        return !body.isEmpty
+            && body.allSatisfy { b in
+                (b >= 0x30 && b <= 0x39) || (b | 0x20 >= 0x61 && b | 0x20 <= 0x7A) || b == UInt8(ascii: "-") || b == UInt8(ascii: ".")
+                    || b == UInt8(ascii: "_") || b == UInt8(ascii: "~") || b == UInt8(ascii: "+") || b == UInt8(ascii: "/")
+            }
     }
 
     /// The text of the file at `path`, or an error naming the setting `name` and why.

@@ -73,14 +73,17 @@ extension Supervisor {
 
     var reloadCounts: [String: Int] {
         var r: [String: Int] = [:]
-        for result in [SupervisorMachine.Operation.Result.succeeded, .rolledBack, .cancelled] { r[result.rawValue] = machine.reloadResults[result] ?? 0 }
+        for result in [SupervisorMachine.Operation.Result.succeeded, .rolledBack, .cancelled] {
+            r[result.rawValue] = machine.reloadResults[result] ?? 0
+        }
         return r
     }
 
     func snapshot(socketAddress: String?) -> WorkersStatus {
         let m = machine
         let now = clock.now
-        let workers = m.workers.sorted { ($0.id, $0.generation, $0.key) < ($1.id, $1.generation, $1.key) }.map { w -> WorkersStatus.Worker in
+        let workers = m.workers.sorted { ($0.id, $0.generation, $0.key) < ($1.id, $1.generation, $1.key) }.map {
+            w -> WorkersStatus.Worker in
             let slot = m.slots[w.id]
             let figures = w.pid.flatMap { ProcStat.read(pid: $0) }
             let last = slot.lastExit.map { e -> WorkersStatus.LastExit in
@@ -92,13 +95,16 @@ extension Supervisor {
             return WorkersStatus.Worker(
                 id: w.id, pid: w.pid, generation: w.generation, state: w.state.rawValue, startedAt: iso(w.startedAt),
                 uptimeSeconds: ((now - w.startedAt).seconds * 1000).rounded() / 1000, restarts: slot.restarts,
-                crashLooping: slot.crashLooping, lastExit: last, rssBytes: figures?.residentBytes, cpuSeconds: figures?.cpuSeconds, status: w.status)
+                crashLooping: slot.crashLooping, lastExit: last, rssBytes: figures?.residentBytes, cpuSeconds: figures?.cpuSeconds,
+                status: w.status)
         }
         var socket: WorkersStatus.Socket?
         if let fd = launch.listener, let socketAddress {
             let queue = ListenerSocketStats.acceptQueue(fd)
             let port = (try? Socket.boundPort(fd)) ?? 0
-            socket = .init(address: socketAddress, connections: ListenerSocketStats.established(port: port), acceptQueue: queue?.waiting ?? 0, backlog: queue?.backlog ?? 0)
+            socket = .init(
+                address: socketAddress, connections: ListenerSocketStats.established(port: port), acceptQueue: queue?.waiting ?? 0,
+                backlog: queue?.backlog ?? 0)
         }
         return WorkersStatus(
             generation: m.generation, command: launch.command, workers: workers, socket: socket, running: m.operation.map(change),
@@ -128,21 +134,27 @@ extension Supervisor {
             logger.warning("respawning worker", metadata: ["worker": "\(id)", "after_ms": "\(after.nanoseconds / 1_000_000)"])
         case .crashLooping(let id, let deaths):
             logger.critical(
-                "worker is crash-looping: it keeps exiting before it is ready", metadata: ["worker": "\(id)", "deaths_in_a_row": "\(deaths)"])
+                "worker is crash-looping: it keeps exiting before it is ready",
+                metadata: ["worker": "\(id)", "deaths_in_a_row": "\(deaths)"])
         case .notReadyInTime(let id, let pid):
             logger.error("worker not ready within APP_READY_TIMEOUT", metadata: ["worker": "\(id)", "pid": "\(pid)"])
         case .killed(let id, let pid):
             logger.warning("worker killed: still running after APP_STOP_TIMEOUT", metadata: ["worker": "\(id)", "pid": "\(pid)"])
         case .operationStarted(let op):
             let c = change(op)
-            logger.notice("\(c.kind) started", metadata: ["generation": "\(c.generation)", "worker": "\(c.worker.map(String.init) ?? "all")"])
+            logger.notice(
+                "\(c.kind) started", metadata: ["generation": "\(c.generation)", "worker": "\(c.worker.map(String.init) ?? "all")"])
         case .operationEnded(let op):
             let c = change(op)
-            let meta: Logger.Metadata = ["generation": "\(c.generation)", "result": "\(c.result)", "worker": "\(c.worker.map(String.init) ?? "all")"]
+            let meta: Logger.Metadata = [
+                "generation": "\(c.generation)", "result": "\(c.result)", "worker": "\(c.worker.map(String.init) ?? "all")",
+            ]
             if op.result == .succeeded {
                 logger.notice("\(c.kind) done", metadata: meta)
             } else {
-                logger.error("\(c.kind) \(c.result == "cancelled" ? "cancelled" : "failed: rolled back")", metadata: meta.merging(["reason": "\(c.error ?? "shutdown")"]) { a, _ in a })
+                logger.error(
+                    "\(c.kind) \(c.result == "cancelled" ? "cancelled" : "failed: rolled back")",
+                    metadata: meta.merging(["reason": "\(c.error ?? "shutdown")"]) { a, _ in a })
             }
         case .allStopped:
             logger.info("every worker has stopped")

@@ -49,7 +49,10 @@ public final class Supervisor: @unchecked Sendable {  // machine, descriptors an
     private var readyWaitCancelled = false
     private var stopWaiters: [CheckedContinuation<Void, Never>] = []
 
-    public init(settings: SupervisorSettings, launch: Launch, workersReady: @escaping @Sendable (Bool) -> Void, logger: Logger, clock: any SidecarClock = SystemClock()) throws(SystemError) {
+    public init(
+        settings: SupervisorSettings, launch: Launch, workersReady: @escaping @Sendable (Bool) -> Void, logger: Logger,
+        clock: any SidecarClock = SystemClock()
+    ) throws(SystemError) {
         self.settings = settings
         self.launch = launch
         self.workersReady = workersReady
@@ -94,9 +97,13 @@ public final class Supervisor: @unchecked Sendable {  // machine, descriptors an
         await withTaskCancellationHandler {
             await withCheckedContinuation { c in
                 loop.execute { [self] in
-                    if machine.firstGenerationReady { c.resume(returning: true) }
-                    else if machine.shuttingDown || readyWaitCancelled { c.resume(returning: false) }
-                    else { readyWaiters.append(c) }
+                    if machine.firstGenerationReady {
+                        c.resume(returning: true)
+                    } else if machine.shuttingDown || readyWaitCancelled {
+                        c.resume(returning: false)
+                    } else {
+                        readyWaiters.append(c)
+                    }
                 }
             }
         } onCancel: {
@@ -116,7 +123,8 @@ public final class Supervisor: @unchecked Sendable {  // machine, descriptors an
                 stopWaiters.append(c)
                 if !machine.shuttingDown {
                     let running = machine.workers.filter { $0.pid != nil }.count
-                    logger.info("stopping the workers", metadata: ["workers": "\(running)", "stop_timeout_s": "\(settings.stopTimeout.seconds)"])
+                    logger.info(
+                        "stopping the workers", metadata: ["workers": "\(running)", "stop_timeout_s": "\(settings.stopTimeout.seconds)"])
                 }
                 apply(machine.shutdown(now: clock.now))
             }
@@ -146,7 +154,8 @@ public final class Supervisor: @unchecked Sendable {  // machine, descriptors an
             switch action {
             case .spawn(let key, let id, let generation):
                 do throws(SystemError) {
-                    let pid = try WorkerSpawn.spawn(command: launch.command, environment: environment(id: id, generation: generation), listener: launch.listener)
+                    let pid = try WorkerSpawn.spawn(
+                        command: launch.command, environment: environment(id: id, generation: generation), listener: launch.listener)
                     machine.spawned(key: key, pid: pid)
                     writePidFile(id: id, pid: pid)
                     logger.info("worker started", metadata: ["worker": "\(id)", "pid": "\(pid)", "generation": "\(generation)"])
@@ -225,7 +234,8 @@ public final class Supervisor: @unchecked Sendable {  // machine, descriptors an
         guard settings.maxMemoryBytes > 0, machine.operation == nil, !machine.shuttingDown else { return }
         for w in machine.workers where w.state == .ready {
             guard let pid = w.pid, let rss = ProcStat.read(pid: pid)?.residentBytes, rss > settings.maxMemoryBytes else { continue }
-            logger.warning("worker above APP_MAX_MEMORY: replacing it", metadata: ["worker": "\(w.id)", "pid": "\(pid)", "rss_bytes": "\(rss)"])
+            logger.warning(
+                "worker above APP_MAX_MEMORY: replacing it", metadata: ["worker": "\(w.id)", "pid": "\(pid)", "rss_bytes": "\(rss)"])
             if case .success(let (_, actions)) = machine.replace(id: w.id, reason: "memory", now: now) { apply(actions) }
             return
         }
@@ -237,7 +247,8 @@ public final class Supervisor: @unchecked Sendable {  // machine, descriptors an
         guard let dir = settings.pidDirectory else { return }
         let path = "\(dir)/worker-\(id).pid"
         if let error = PidFileText.write(pid, to: path) {
-            logger.warning("cannot write the worker's pid file", metadata: ["path": "\(path)", "error": "\(String(cString: strerror(error)))"])
+            logger.warning(
+                "cannot write the worker's pid file", metadata: ["path": "\(path)", "error": "\(String(cString: strerror(error)))"])
         }
     }
 

@@ -61,7 +61,9 @@ public struct SupervisorMachine: Sendable {
             case replace(id: Int, reason: String)
         }
         public enum Result: String, Sendable {
-            case running, succeeded, rolledBack = "rolled_back", cancelled
+            case running, succeeded
+            case rolledBack = "rolled_back"
+            case cancelled
         }
         public let kind: Kind
         /// The generation the incoming workers belong to.
@@ -196,7 +198,9 @@ public struct SupervisorMachine: Sendable {
                 } else if now >= w.startedAt + settings.readyTimeout {
                     actions.append(.report(.notReadyInTime(id: w.id, pid: w.pid ?? 0)))
                     if operation?.incoming.contains(w.key) == true {
-                        actions += rollBack("worker \(w.id) of generation \(w.generation) was not ready within \(settings.readyTimeout.secondsText)", now: now)
+                        actions += rollBack(
+                            "worker \(w.id) of generation \(w.generation) was not ready within \(settings.readyTimeout.secondsText)",
+                            now: now)
                     } else {
                         actions += stop(k, now: now, respawn: true)
                     }
@@ -234,7 +238,8 @@ public struct SupervisorMachine: Sendable {
     mutating func spawn(id: Int, generation: Int, now: MonotonicInstant) -> Action {
         let key = nextKey
         nextKey += 1
-        workers.append(Worker(key: key, id: id, generation: generation, pid: nil, state: .starting, startedAt: now, deadline: startingDeadline(now)))
+        workers.append(
+            Worker(key: key, id: id, generation: generation, pid: nil, state: .starting, startedAt: now, deadline: startingDeadline(now)))
         return .spawn(key: key, id: id, generation: generation)
     }
 
@@ -304,7 +309,8 @@ public struct SupervisorMachine: Sendable {
             actions.append(.report(.crashLooping(id: w.id, deaths: slot.deathsBeforeReady)))
         }
         slots[w.id] = slot
-        workers[k] = Worker(key: w.key, id: w.id, generation: w.generation, pid: nil, state: .backoff, startedAt: w.startedAt, deadline: now + delay)
+        workers[k] = Worker(
+            key: w.key, id: w.id, generation: w.generation, pid: nil, state: .backoff, startedAt: w.startedAt, deadline: now + delay)
         actions.append(.report(.respawning(id: w.id, after: delay)))
         return actions
     }

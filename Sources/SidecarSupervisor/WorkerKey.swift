@@ -19,7 +19,8 @@ public enum WorkerKey: String, CaseIterable, SettingKey {
         switch self {
         case .workers: "Worker processes; auto: one per core (env APP_WORKERS; default: 1)."
         case .address: "The application's shared listening address (env APP_ADDRESS; default: 0.0.0.0)."
-        case .port: "The application's shared listening port, fd 3 of every worker; 0: any free port (env APP_PORT; default: unset, workers get no socket)."
+        case .port:
+            "The application's shared listening port, fd 3 of every worker; 0: any free port (env APP_PORT; default: unset, workers get no socket)."
         case .ready: "When a new worker is ready: notify (it sends READY=1 to NOTIFY_SOCKET) or seconds alive (env APP_READY; default: 1)."
         case .readyTimeout: "Seconds a new worker has to become ready (env APP_READY_TIMEOUT; default: 30)."
         case .stopTimeout: "Seconds between SIGTERM and SIGKILL when a worker is stopped (env APP_STOP_TIMEOUT; default: 30)."

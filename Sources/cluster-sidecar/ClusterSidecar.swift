@@ -1,8 +1,8 @@
 import ArgumentParser
 import CSidecarSystem
 import Glibc
-import SidecarCluster
 import SidecarClient
+import SidecarCluster
 import SidecarHTTP
 import SidecarPosix
 import SidecarRegistry
@@ -26,7 +26,10 @@ struct ClusterSidecar: ParsableCommand {
             LOG_LEVEL_FILE, keeping every connection and the registration; a reload that fails
             changes nothing and logs why.
             """,
-        subcommands: [RunCommand.self, RegistryCommand.self, DemoCommand.self, StatusCommand.self, HealthCommand.self, ReloadCommand.self, EchoCommand.self]
+        subcommands: [
+            RunCommand.self, RegistryCommand.self, DemoCommand.self, StatusCommand.self, HealthCommand.self, ReloadCommand.self,
+            EchoCommand.self,
+        ]
     )
 
     @OptionGroup var settings: SettingOptions

@@ -3,8 +3,8 @@ import CSidecarSystem
 import FoundationEssentials
 import Glibc
 import Logging
-import SidecarCluster
 import SidecarClient
+import SidecarCluster
 import SidecarHTTP
 import SidecarPosix
 import SidecarRegistry
@@ -41,11 +41,13 @@ struct DemoCommand: ParsableCommand {
         let appPorts = (0..<nodes).map { _ in freePort() }
 
         let registryPort = freePort()
-        guard let registry = ChildProcess.spawn(
-            name: "registry", arguments: [binary, "registry", "--port", "\(registryPort)", "--lease-time", "10"],
-            environment: [
-                "REGISTRY_SECRET": secret, "REGISTRY_CLIENT_ID": "demo", "REGISTRY_CLIENT_SECRET": clientSecret, "PATH": "/usr/bin:/bin",
-            ], log: "\(dir)/registry.log")
+        guard
+            let registry = ChildProcess.spawn(
+                name: "registry", arguments: [binary, "registry", "--port", "\(registryPort)", "--lease-time", "10"],
+                environment: [
+                    "REGISTRY_SECRET": secret, "REGISTRY_CLIENT_ID": "demo", "REGISTRY_CLIENT_SECRET": clientSecret,
+                    "PATH": "/usr/bin:/bin",
+                ], log: "\(dir)/registry.log")
         else { Environment.fail("demo: cannot start the registry", status: ExitStatus.startup) }
 
         let client = CurlClient()
@@ -67,7 +69,9 @@ struct DemoCommand: ParsableCommand {
                 "REGISTRATION_RETRY": "1", "REGISTRATION_CONCURRENT_DELAY": "2", "PATH": "/usr/bin:/bin",
             ]
             let arguments = [binary, "run", "--", binary, "echo", "--node", "\(k + 1)"]
-            if let p = ChildProcess.spawn(name: "sidecar\(k + 1)", arguments: arguments, environment: env, log: "\(dir)/sidecar\(k + 1).log") {
+            if let p = ChildProcess.spawn(
+                name: "sidecar\(k + 1)", arguments: arguments, environment: env, log: "\(dir)/sidecar\(k + 1).log")
+            {
                 sidecars.append((p, local))
             }
             usleep(300_000)
@@ -91,7 +95,13 @@ struct DemoCommand: ParsableCommand {
                 if !live { print(fannedOut!) }
             }
             // Redrawn in place on a terminal; elsewhere printed only when membership changes.
-            if !live { rows = rows.map { var r = $0; r.lease = ""; return r } }
+            if !live {
+                rows = rows.map {
+                    var r = $0
+                    r.lease = ""
+                    return r
+                }
+            }
             let table = render(rows)
             if table != last {
                 // Redrawn in place on a terminal, the banner (and its log folder) with it.
@@ -138,7 +148,10 @@ struct DemoCommand: ParsableCommand {
 
         static func fetch(_ client: CurlClient, port: UInt16) -> Row {
             var row = Row(port: port)
-            guard let body = Blocking.run({ try? await client.execute(ClientRequest(url: "http://127.0.0.1:\(port)/status", timeout: .seconds(1))).body }),
+            guard
+                let body = Blocking.run({
+                    try? await client.execute(ClientRequest(url: "http://127.0.0.1:\(port)/status", timeout: .seconds(1))).body
+                }),
                 case .object(let s)? = JSONValue.parse(body)
             else { return row }
             if case .string(let st)? = s["REGISTRATION_STATUS"] { row.status = st }
@@ -159,11 +172,15 @@ struct DemoCommand: ParsableCommand {
     /// One fan-out through the first sidecar, and its aggregate.
     func fanOut(_ client: CurlClient, local: UInt16) -> String {
         let body = Array(#"{"url":"/hello/demo","timeout":2000}"#.utf8)
-        let request = ClientRequest(method: "POST", url: "http://127.0.0.1:\(local)/cluster/fanout", headers: [("Content-Type", "application/json")], body: body, timeout: .seconds(5))
+        let request = ClientRequest(
+            method: "POST", url: "http://127.0.0.1:\(local)/cluster/fanout", headers: [("Content-Type", "application/json")], body: body,
+            timeout: .seconds(5))
         guard let r = Blocking.run({ try? await client.execute(request) }) else { return "fan-out failed: no answer" }
         var out = "fan-out through 127.0.0.1:\(local): POST /cluster/fanout {\"url\":\"/hello/demo\"} -> \(r.status)\n"
         if case .object(let answer)? = JSONValue.parse(r.body) {
-            if case .array(let data)? = answer["data"] { out += "  data:     \(String(decoding: JSONCoding.encode(JSONValue.array(data)), as: UTF8.self))\n" }
+            if case .array(let data)? = answer["data"] {
+                out += "  data:     \(String(decoding: JSONCoding.encode(JSONValue.array(data)), as: UTF8.self))\n"
+            }
             if case .array(let results)? = answer["results"] { out += "  results:  \(results.count) nodes answered\n" }
             if case .array(let failures)? = answer["failures"] { out += "  failures: \(failures.count)\n" }
         }
@@ -175,7 +192,8 @@ struct DemoCommand: ParsableCommand {
         var out = pad("local API", 18) + pad("registration", 14) + pad("server id", 26) + pad("sees", 6) + pad("ready", 7)
         out += pad("workers", 14) + "next lease\n"
         for r in rows {
-            out += pad("127.0.0.1:\(r.port)", 18) + pad(r.status, 14) + pad(r.id, 26) + pad("\(r.servers)", 6) + pad(r.ready ? "yes" : "no", 7)
+            out +=
+                pad("127.0.0.1:\(r.port)", 18) + pad(r.status, 14) + pad(r.id, 26) + pad("\(r.servers)", 6) + pad(r.ready ? "yes" : "no", 7)
             out += pad(r.workers, 14) + r.lease + "\n"
         }
         return out

@@ -4,8 +4,8 @@ import Glibc
 import Logging
 import SidecarCluster
 import SidecarHTTP
-import SidecarServer
 import SidecarPosix
+import SidecarServer
 
 /// `cluster-sidecar echo`: the demo's application, a worker for `cluster-sidecar run` that serves
 /// the socket it is passed (fd 3, `LISTEN_FDS`) and says `READY=1` when it does. Hidden: an
@@ -23,24 +23,30 @@ struct EchoCommand: ParsableCommand {
         csidecar_block_signals()
         let environment = Environment.current()
         guard let fd = SocketActivation.listener(environment: environment) else {
-            Environment.fail("echo: no socket passed (LISTEN_FDS, LISTEN_PID): run it as cluster-sidecar run --app-port PORT -- cluster-sidecar echo", status: ExitStatus.configuration)
+            Environment.fail(
+                "echo: no socket passed (LISTEN_FDS, LISTEN_PID): run it as cluster-sidecar run --app-port PORT -- cluster-sidecar echo",
+                status: ExitStatus.configuration)
         }
         LoggingSystem.bootstrap { JSONLogHandler(label: $0, level: LogLevelSwitch(.warning)) }
         let logger = Logger(label: "echo")
         let worker = environment["APP_WORKER_ID"] ?? "0"
-        let me = #""node":\#(node),"worker":\#(Int(worker) ?? 0),"generation":\#(Int(environment["APP_GENERATION"] ?? "") ?? 0),"pid":\#(getpid())"#
+        let me =
+            #""node":\#(node),"worker":\#(Int(worker) ?? 0),"generation":\#(Int(environment["APP_GENERATION"] ?? "") ?? 0),"pid":\#(getpid())"#
         var router = Router()
         router.on("GET", "/health") { _ in .json(200, #"{"status":"ok"}"#) }
         router.on("GET", "/hello/{name}") { request in
             .json(200, #"{\#(me),"hello":\#(JSON.quote(request.pathParameters["name"] ?? ""))}"#)
         }
         let server = HTTPServer(
-            configuration: ServerConfiguration(loops: 1), listeners: [ListenerSpec(name: "app", inherited: fd, router: router)], logger: logger)
+            configuration: ServerConfiguration(loops: 1), listeners: [ListenerSpec(name: "app", inherited: fd, router: router)],
+            logger: logger)
         do { try server.start() } catch { Environment.fail("echo: \(error)", status: ExitStatus.startup) }
         SocketActivation.notify("READY=1\nSTATUS=echo node \(node), worker \(worker)", environment: environment)
         let signals = SignalService(logger: logger) { _ in }
         Signals.run {
-            await Lifecycle.run([.init(service: HTTPServerService(server: server, health: nil, logger: logger))], signals: signals, drainTimeout: .seconds(10), logger: logger)
+            await Lifecycle.run(
+                [.init(service: HTTPServerService(server: server, health: nil, logger: logger))], signals: signals,
+                drainTimeout: .seconds(10), logger: logger)
             return ExitStatus.clean
         }
     }

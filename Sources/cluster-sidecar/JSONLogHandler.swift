@@ -1,9 +1,9 @@
 import CSidecarSystem
-import Synchronization
 import Glibc
 import Logging
 import SidecarHTTP
 import SidecarPosix
+import Synchronization
 
 /// A swift-log handler that writes one JSON object per line to a file descriptor
 /// (stdout by default): `{"time","level","message","label",...metadata}`.

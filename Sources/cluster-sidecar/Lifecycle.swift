@@ -66,7 +66,11 @@ final class SignalService: Service {
         var seen = false
         for await signal in Signals.stream {
             if signal == SIGUSR2 {
-                if let reloadWorkers { queue.yield(reloadWorkers) } else { logger.notice("SIGUSR2 ignored: no workers to reload (not under cluster-sidecar run)") }
+                if let reloadWorkers {
+                    queue.yield(reloadWorkers)
+                } else {
+                    logger.notice("SIGUSR2 ignored: no workers to reload (not under cluster-sidecar run)")
+                }
                 continue
             }
             if signal == SIGHUP, let refreshSettings {
@@ -88,7 +92,9 @@ final class SignalService: Service {
 /// down in reverse order (the last one first), each given the time left of `drainTimeout`;
 /// then whatever still runs is cancelled. Returns when every service has ended.
 enum Lifecycle {
-    static func run(_ services: [ServiceGroupConfiguration.ServiceConfiguration], signals: SignalService, drainTimeout: Duration, logger: Logger) async {
+    static func run(
+        _ services: [ServiceGroupConfiguration.ServiceConfiguration], signals: SignalService, drainTimeout: Duration, logger: Logger
+    ) async {
         var configuration = ServiceGroupConfiguration(services: [.init(service: signals)] + services, logger: logger)
         configuration.maximumGracefulShutdownDuration = drainTimeout
         configuration.maximumCancellationDuration = .seconds(1)

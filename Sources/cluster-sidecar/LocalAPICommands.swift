@@ -116,7 +116,8 @@ struct StatusCommand: ParsableCommand {
                 Environment.fail("/status answered something that is not a JSON object", status: 1)
             }
         case .success(let r):
-            Environment.fail("/status answered \(r.status)\(r.status == 401 ? " (set LOCAL_API_TOKEN or --local-api-token)" : "")", status: 1)
+            Environment.fail(
+                "/status answered \(r.status)\(r.status == 401 ? " (set LOCAL_API_TOKEN or --local-api-token)" : "")", status: 1)
         case .failure(let error):
             Environment.fail("/status unreachable at \(api.resolve().baseURL): \(error)", status: 1)
         }

@@ -63,17 +63,22 @@ struct RegistryCommand: ParsableCommand {
         let keys = await HS256Keys.make(secret: configuration.settings.secret)
         let service = RegistryService(settings: configuration.settings, client: CurlClient(), keys: keys, logger: logger)
         let http = HTTPServer(
-            configuration: ServerConfiguration(), listeners: [ListenerSpec(name: "registry", address: configuration.address, router: service.router())],
+            configuration: ServerConfiguration(),
+            listeners: [ListenerSpec(name: "registry", address: configuration.address, router: service.router())],
             logger: logger)
         let bound: [SocketAddress]
         do {
             bound = try http.start()
         } catch {
-            Environment.fail("\(error) [REGISTRY_ADDRESS/REGISTRY_PORT]", status: error.isAddressInUse ? ExitStatus.addressInUse : ExitStatus.startup)
+            Environment.fail(
+                "\(error) [REGISTRY_ADDRESS/REGISTRY_PORT]", status: error.isAddressInUse ? ExitStatus.addressInUse : ExitStatus.startup)
         }
-        logger.info("registry listening", metadata: ["address": "\(bound[0])", "lease_time": "\(configuration.settings.leaseTime.seconds)", "pid": "\(getpid())"])
+        logger.info(
+            "registry listening",
+            metadata: ["address": "\(bound[0])", "lease_time": "\(configuration.settings.leaseTime.seconds)", "pid": "\(getpid())"])
         // SIGHUP stops nothing here either: the registry has nothing to read again.
-        let signals = SignalService(logger: logger, refreshSettings: { logger.notice("SIGHUP: the registry has nothing to reload") }) { signal in
+        let signals = SignalService(logger: logger, refreshSettings: { logger.notice("SIGHUP: the registry has nothing to reload") }) {
+            signal in
             logger.info("registry stopping", metadata: ["signal": "\(signal)"])
         }
         await Lifecycle.run(

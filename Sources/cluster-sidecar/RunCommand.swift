@@ -39,7 +39,9 @@ struct RunCommand: ParsableCommand {
     func run() throws {
         csidecar_block_signals()
         guard !command.isEmpty else {
-            Environment.fail("run needs the application's command after --, e.g. cluster-sidecar run -- node server.js", status: ExitStatus.configuration)
+            Environment.fail(
+                "run needs the application's command after --, e.g. cluster-sidecar run -- node server.js", status: ExitStatus.configuration
+            )
         }
         let environment = Environment.current()
         let appConfiguration: WorkerConfiguration
@@ -85,13 +87,18 @@ struct Supervision: Sendable {
 
 /// The supervisor's options; each wins over its variable.
 struct AppOptions: ParsableArguments {
-    @Option(name: .customLong("app-workers"), help: ArgumentHelp(WorkerKey.workers.help, valueName: WorkerKey.workers.rawValue)) var workers: String?
-    @Option(name: .customLong("app-address"), help: ArgumentHelp(WorkerKey.address.help, valueName: WorkerKey.address.rawValue)) var address: String?
+    @Option(name: .customLong("app-workers"), help: ArgumentHelp(WorkerKey.workers.help, valueName: WorkerKey.workers.rawValue))
+    var workers: String?
+    @Option(name: .customLong("app-address"), help: ArgumentHelp(WorkerKey.address.help, valueName: WorkerKey.address.rawValue))
+    var address: String?
     @Option(name: .customLong("app-port"), help: ArgumentHelp(WorkerKey.port.help, valueName: WorkerKey.port.rawValue)) var port: String?
-    @Option(name: .customLong("app-ready"), help: ArgumentHelp(WorkerKey.ready.help, valueName: WorkerKey.ready.rawValue)) var ready: String?
-    @Option(name: .customLong("app-ready-timeout"), help: ArgumentHelp(WorkerKey.readyTimeout.help, valueName: WorkerKey.readyTimeout.rawValue))
+    @Option(name: .customLong("app-ready"), help: ArgumentHelp(WorkerKey.ready.help, valueName: WorkerKey.ready.rawValue)) var ready:
+        String?
+    @Option(
+        name: .customLong("app-ready-timeout"), help: ArgumentHelp(WorkerKey.readyTimeout.help, valueName: WorkerKey.readyTimeout.rawValue))
     var readyTimeout: String?
-    @Option(name: .customLong("app-stop-timeout"), help: ArgumentHelp(WorkerKey.stopTimeout.help, valueName: WorkerKey.stopTimeout.rawValue))
+    @Option(
+        name: .customLong("app-stop-timeout"), help: ArgumentHelp(WorkerKey.stopTimeout.help, valueName: WorkerKey.stopTimeout.rawValue))
     var stopTimeout: String?
     @Option(name: .customLong("app-max-memory"), help: ArgumentHelp(WorkerKey.maxMemory.help, valueName: WorkerKey.maxMemory.rawValue))
     var maxMemory: String?

@@ -11,13 +11,17 @@ extension Runtime {
             command: s.command, environment: s.environment, listener: s.listener, sidecarURL: LocalAPIOptions.baseURL(localAPI),
             withheld: ConfigKey.withheldFromWorkers)
         do throws(SystemError) {
-            let supervisor = try Supervisor(settings: s.settings, launch: launch, workersReady: { [health = context.health] in health.setWorkersReady($0) }, logger: logger)
+            let supervisor = try Supervisor(
+                settings: s.settings, launch: launch, workersReady: { [health = context.health] in health.setWorkersReady($0) },
+                logger: logger)
             try supervisor.start()
             context.attach(supervisor: supervisor, socket: s.socketAddress)
-            logger.info("supervising", metadata: [
-                "command": .array(s.command.map { .string($0) }), "workers": "\(s.settings.workers)",
-                "socket": "\(s.socketAddress ?? "none")",
-            ])
+            logger.info(
+                "supervising",
+                metadata: [
+                    "command": .array(s.command.map { .string($0) }), "workers": "\(s.settings.workers)",
+                    "socket": "\(s.socketAddress ?? "none")",
+                ])
             return supervisor
         } catch {
             Environment.fail("cannot start the supervisor: \(error)", status: ExitStatus.startup)

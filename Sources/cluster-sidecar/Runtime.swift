@@ -87,14 +87,18 @@ struct Runtime {
         ]
         // The workers stop after the registrar has unregistered, and before the server drains.
         if let supervisor { services.append(.init(service: SupervisorService(supervisor))) }
-        services += membership(context: context, clusterURL: clusterURL, client: client, tokens: tokens, supervisor: supervisor, logger: logger)
-        logger.info("listening", metadata: [
-            "local": "\(bound[0])", "cluster": "\(bound[1])", "cluster_url": "\(clusterURL)",
-            "registry": "\(configuration.mitURL ?? "none")", "pid": "\(getpid())",
-        ])
+        services += membership(
+            context: context, clusterURL: clusterURL, client: client, tokens: tokens, supervisor: supervisor, logger: logger)
+        logger.info(
+            "listening",
+            metadata: [
+                "local": "\(bound[0])", "cluster": "\(bound[1])", "cluster_url": "\(clusterURL)",
+                "registry": "\(configuration.mitURL ?? "none")", "pid": "\(getpid())",
+            ])
         var reloadWorkers: (@Sendable () async -> Void)?
         if let supervisor { reloadWorkers = { await Self.reload(supervisor, logger) } }
-        let signals = SignalService(logger: logger, refreshSettings: { await refresher.refresh() }, reloadWorkers: reloadWorkers) { signal in
+        let signals = SignalService(logger: logger, refreshSettings: { await refresher.refresh() }, reloadWorkers: reloadWorkers) {
+            signal in
             logger.info("shutting down", metadata: ["signal": "\(signal)", "open_connections": "\(http.openConnections)"])
             health.beginDraining()
         }
@@ -111,7 +115,8 @@ struct Runtime {
         context: SidecarContext, clusterURL: String, client: CurlClient, tokens: TokenProvider, supervisor: Supervisor?, logger: Logger
     ) -> [ServiceGroupConfiguration.ServiceConfiguration] {
         let me = ServerInfo(
-            id: configuration.serverID ?? "", type: configuration.serverType ?? "", url: configuration.serverURL ?? "", clusterUrl: clusterURL)
+            id: configuration.serverID ?? "", type: configuration.serverType ?? "", url: configuration.serverURL ?? "",
+            clusterUrl: clusterURL)
         guard let mitURL = configuration.mitURL else {
             // A cluster of one: ourselves, as "self" of type "standalone" unless SERVER_ID and
             // SERVER_TYPE say otherwise; in the view (the fan-out's one target) once SERVER_URL
@@ -141,11 +146,13 @@ struct Runtime {
         if let url = configuration.applicationHealthURL {
             context.health.setApplicationHealthy(false)
             let health = context.health
-            services.append(.init(service: ApplicationHealthProber(url: url, client: client) { healthy in
-                health.setApplicationHealthy(healthy)
-                logger.info("application health changed", metadata: ["healthy": "\(healthy)"])
-                await registrar.applicationHealth(healthy)
-            }))
+            services.append(
+                .init(
+                    service: ApplicationHealthProber(url: url, client: client) { healthy in
+                        health.setApplicationHealthy(healthy)
+                        logger.info("application health changed", metadata: ["healthy": "\(healthy)"])
+                        await registrar.applicationHealth(healthy)
+                    }))
         }
         return services
     }

@@ -1,6 +1,6 @@
 import ArgumentParser
-import SidecarCluster
 import SidecarClient
+import SidecarCluster
 import SidecarHTTP
 import SidecarPosix
 import SidecarRegistry
@@ -22,7 +22,9 @@ struct SettingOptions: ParsableArguments {
     @Option(name: .customLong("cluster-url"), help: ArgumentHelp(ConfigKey.clusterURL.help, valueName: ConfigKey.clusterURL.rawValue))
     var clusterURL: String?
 
-    @Option(name: .customLong("cluster-management"), help: ArgumentHelp(ConfigKey.clusterManagement.help, valueName: ConfigKey.clusterManagement.rawValue))
+    @Option(
+        name: .customLong("cluster-management"),
+        help: ArgumentHelp(ConfigKey.clusterManagement.help, valueName: ConfigKey.clusterManagement.rawValue))
     var clusterManagement: String?
 
     @Option(name: .customLong("local-address"), help: ArgumentHelp(ConfigKey.localAddress.help, valueName: ConfigKey.localAddress.rawValue))
@@ -31,28 +33,40 @@ struct SettingOptions: ParsableArguments {
     @Option(name: .customLong("local-port"), help: ArgumentHelp(ConfigKey.localPort.help, valueName: ConfigKey.localPort.rawValue))
     var localPort: String?
 
-    @Option(name: .customLong("cluster-address"), help: ArgumentHelp(ConfigKey.clusterAddress.help, valueName: ConfigKey.clusterAddress.rawValue))
+    @Option(
+        name: .customLong("cluster-address"),
+        help: ArgumentHelp(ConfigKey.clusterAddress.help, valueName: ConfigKey.clusterAddress.rawValue))
     var clusterAddress: String?
 
     @Option(name: .customLong("cluster-port"), help: ArgumentHelp(ConfigKey.clusterPort.help, valueName: ConfigKey.clusterPort.rawValue))
     var clusterPort: String?
 
-    @Option(name: .customLong("registration-retry"), help: ArgumentHelp(ConfigKey.registrationRetry.help, valueName: ConfigKey.registrationRetry.rawValue))
+    @Option(
+        name: .customLong("registration-retry"),
+        help: ArgumentHelp(ConfigKey.registrationRetry.help, valueName: ConfigKey.registrationRetry.rawValue))
     var registrationRetry: String?
 
-    @Option(name: .customLong("registration-concurrent-delay"), help: ArgumentHelp(ConfigKey.registrationConcurrentDelay.help, valueName: ConfigKey.registrationConcurrentDelay.rawValue))
+    @Option(
+        name: .customLong("registration-concurrent-delay"),
+        help: ArgumentHelp(ConfigKey.registrationConcurrentDelay.help, valueName: ConfigKey.registrationConcurrentDelay.rawValue))
     var registrationConcurrentDelay: String?
 
-    @Option(name: .customLong("lease-time-default"), help: ArgumentHelp(ConfigKey.leaseTimeDefault.help, valueName: ConfigKey.leaseTimeDefault.rawValue))
+    @Option(
+        name: .customLong("lease-time-default"),
+        help: ArgumentHelp(ConfigKey.leaseTimeDefault.help, valueName: ConfigKey.leaseTimeDefault.rawValue))
     var leaseTimeDefault: String?
 
-    @Option(name: .customLong("oauth-token-url"), help: ArgumentHelp(ConfigKey.oauthTokenURL.help, valueName: ConfigKey.oauthTokenURL.rawValue))
+    @Option(
+        name: .customLong("oauth-token-url"), help: ArgumentHelp(ConfigKey.oauthTokenURL.help, valueName: ConfigKey.oauthTokenURL.rawValue))
     var oauthTokenURL: String?
 
-    @Option(name: .customLong("oauth-client-id"), help: ArgumentHelp(ConfigKey.oauthClientID.help, valueName: ConfigKey.oauthClientID.rawValue))
+    @Option(
+        name: .customLong("oauth-client-id"), help: ArgumentHelp(ConfigKey.oauthClientID.help, valueName: ConfigKey.oauthClientID.rawValue))
     var oauthClientID: String?
 
-    @Option(name: .customLong("oauth-client-secret"), help: ArgumentHelp(ConfigKey.oauthClientSecret.help, valueName: ConfigKey.oauthClientSecret.rawValue))
+    @Option(
+        name: .customLong("oauth-client-secret"),
+        help: ArgumentHelp(ConfigKey.oauthClientSecret.help, valueName: ConfigKey.oauthClientSecret.rawValue))
     var oauthClientSecret: String?
 
     @Option(name: .customLong("mit-token"), help: ArgumentHelp(ConfigKey.mitToken.help, valueName: ConfigKey.mitToken.rawValue))
@@ -61,7 +75,9 @@ struct SettingOptions: ParsableArguments {
     @Option(name: .customLong("jwt-secret"), help: ArgumentHelp(ConfigKey.jwtSecret.help, valueName: ConfigKey.jwtSecret.rawValue))
     var jwtSecret: String?
 
-    @Option(name: .customLong("jwt-public-key-file"), help: ArgumentHelp(ConfigKey.jwtPublicKeyFile.help, valueName: ConfigKey.jwtPublicKeyFile.rawValue))
+    @Option(
+        name: .customLong("jwt-public-key-file"),
+        help: ArgumentHelp(ConfigKey.jwtPublicKeyFile.help, valueName: ConfigKey.jwtPublicKeyFile.rawValue))
     var jwtPublicKeyFile: String?
 
     @Option(name: .customLong("jwt-issuer"), help: ArgumentHelp(ConfigKey.jwtIssuer.help, valueName: ConfigKey.jwtIssuer.rawValue))
@@ -70,10 +86,13 @@ struct SettingOptions: ParsableArguments {
     @Option(name: .customLong("jwt-audience"), help: ArgumentHelp(ConfigKey.jwtAudience.help, valueName: ConfigKey.jwtAudience.rawValue))
     var jwtAudience: String?
 
-    @Option(name: .customLong("local-api-token"), help: ArgumentHelp(ConfigKey.localAPIToken.help, valueName: ConfigKey.localAPIToken.rawValue))
+    @Option(
+        name: .customLong("local-api-token"), help: ArgumentHelp(ConfigKey.localAPIToken.help, valueName: ConfigKey.localAPIToken.rawValue))
     var localAPIToken: String?
 
-    @Option(name: .customLong("app-health-url"), help: ArgumentHelp(ConfigKey.applicationHealthURL.help, valueName: ConfigKey.applicationHealthURL.rawValue))
+    @Option(
+        name: .customLong("app-health-url"),
+        help: ArgumentHelp(ConfigKey.applicationHealthURL.help, valueName: ConfigKey.applicationHealthURL.rawValue))
     var applicationHealthURL: String?
 
     @Option(name: .customLong("pid-file"), help: ArgumentHelp(ConfigKey.pidFile.help, valueName: ConfigKey.pidFile.rawValue))
@@ -85,49 +104,74 @@ struct SettingOptions: ParsableArguments {
     @Option(name: .customLong("log-level"), help: ArgumentHelp(ConfigKey.logLevel.help, valueName: ConfigKey.logLevel.rawValue))
     var logLevel: String?
 
-    @Option(name: .customLong("header-timeout"), help: ArgumentHelp(ConfigKey.headerTimeout.help, valueName: ConfigKey.headerTimeout.rawValue))
+    @Option(
+        name: .customLong("header-timeout"), help: ArgumentHelp(ConfigKey.headerTimeout.help, valueName: ConfigKey.headerTimeout.rawValue))
     var headerTimeout: String?
 
-    @Option(name: .customLong("keepalive-timeout"), help: ArgumentHelp(ConfigKey.keepAliveTimeout.help, valueName: ConfigKey.keepAliveTimeout.rawValue))
+    @Option(
+        name: .customLong("keepalive-timeout"),
+        help: ArgumentHelp(ConfigKey.keepAliveTimeout.help, valueName: ConfigKey.keepAliveTimeout.rawValue))
     var keepAliveTimeout: String?
 
     @Option(name: .customLong("body-timeout"), help: ArgumentHelp(ConfigKey.bodyTimeout.help, valueName: ConfigKey.bodyTimeout.rawValue))
     var bodyTimeout: String?
 
-    @Option(name: .customLong("max-target-bytes"), help: ArgumentHelp(ConfigKey.maxTargetBytes.help, valueName: ConfigKey.maxTargetBytes.rawValue))
+    @Option(
+        name: .customLong("max-target-bytes"),
+        help: ArgumentHelp(ConfigKey.maxTargetBytes.help, valueName: ConfigKey.maxTargetBytes.rawValue))
     var maxTargetBytes: String?
 
-    @Option(name: .customLong("max-header-bytes"), help: ArgumentHelp(ConfigKey.maxHeaderBytes.help, valueName: ConfigKey.maxHeaderBytes.rawValue))
+    @Option(
+        name: .customLong("max-header-bytes"),
+        help: ArgumentHelp(ConfigKey.maxHeaderBytes.help, valueName: ConfigKey.maxHeaderBytes.rawValue))
     var maxHeaderBytes: String?
 
-    @Option(name: .customLong("max-header-fields"), help: ArgumentHelp(ConfigKey.maxHeaderFields.help, valueName: ConfigKey.maxHeaderFields.rawValue))
+    @Option(
+        name: .customLong("max-header-fields"),
+        help: ArgumentHelp(ConfigKey.maxHeaderFields.help, valueName: ConfigKey.maxHeaderFields.rawValue))
     var maxHeaderFields: String?
 
-    @Option(name: .customLong("max-body-bytes"), help: ArgumentHelp(ConfigKey.maxBodyBytes.help, valueName: ConfigKey.maxBodyBytes.rawValue))
+    @Option(
+        name: .customLong("max-body-bytes"), help: ArgumentHelp(ConfigKey.maxBodyBytes.help, valueName: ConfigKey.maxBodyBytes.rawValue))
     var maxBodyBytes: String?
 
-    @Option(name: .customLong("max-connections"), help: ArgumentHelp(ConfigKey.maxConnections.help, valueName: ConfigKey.maxConnections.rawValue))
+    @Option(
+        name: .customLong("max-connections"),
+        help: ArgumentHelp(ConfigKey.maxConnections.help, valueName: ConfigKey.maxConnections.rawValue))
     var maxConnections: String?
 
     @Option(name: .customLong("workers"), help: ArgumentHelp(ConfigKey.workers.help, valueName: ConfigKey.workers.rawValue))
     var workers: String?
 
-    @Option(name: .customLong("fanout-concurrency"), help: ArgumentHelp(ConfigKey.fanoutConcurrency.help, valueName: ConfigKey.fanoutConcurrency.rawValue))
+    @Option(
+        name: .customLong("fanout-concurrency"),
+        help: ArgumentHelp(ConfigKey.fanoutConcurrency.help, valueName: ConfigKey.fanoutConcurrency.rawValue))
     var fanoutConcurrency: String?
 
-    @Option(name: .customLong("fanout-timeout"), help: ArgumentHelp(ConfigKey.fanoutTimeout.help, valueName: ConfigKey.fanoutTimeout.rawValue))
+    @Option(
+        name: .customLong("fanout-timeout"), help: ArgumentHelp(ConfigKey.fanoutTimeout.help, valueName: ConfigKey.fanoutTimeout.rawValue))
     var fanoutTimeout: String?
 
-    @Option(name: .customLong("fanout-max-response-bytes"), help: ArgumentHelp(ConfigKey.fanoutMaxResponseBytes.help, valueName: ConfigKey.fanoutMaxResponseBytes.rawValue))
+    @Option(
+        name: .customLong("fanout-max-response-bytes"),
+        help: ArgumentHelp(ConfigKey.fanoutMaxResponseBytes.help, valueName: ConfigKey.fanoutMaxResponseBytes.rawValue))
     var fanoutMaxResponseBytes: String?
 
-    @Option(name: .customLong("fanout-max-pending"), help: ArgumentHelp(ConfigKey.fanoutMaxPending.help, valueName: ConfigKey.fanoutMaxPending.rawValue))
+    @Option(
+        name: .customLong("fanout-max-pending"),
+        help: ArgumentHelp(ConfigKey.fanoutMaxPending.help, valueName: ConfigKey.fanoutMaxPending.rawValue))
     var fanoutMaxPending: String?
-    @Option(name: .customLong("fanout-max-buffered-bytes"), help: ArgumentHelp(ConfigKey.fanoutMaxBufferedBytes.help, valueName: ConfigKey.fanoutMaxBufferedBytes.rawValue))
+    @Option(
+        name: .customLong("fanout-max-buffered-bytes"),
+        help: ArgumentHelp(ConfigKey.fanoutMaxBufferedBytes.help, valueName: ConfigKey.fanoutMaxBufferedBytes.rawValue))
     var fanoutMaxBufferedBytes: String?
-    @Option(name: .customLong("cluster-max-servers"), help: ArgumentHelp(ConfigKey.clusterMaxServers.help, valueName: ConfigKey.clusterMaxServers.rawValue))
+    @Option(
+        name: .customLong("cluster-max-servers"),
+        help: ArgumentHelp(ConfigKey.clusterMaxServers.help, valueName: ConfigKey.clusterMaxServers.rawValue))
     var clusterMaxServers: String?
-    @Option(name: .customLong("cluster-max-metadata-bytes"), help: ArgumentHelp(ConfigKey.clusterMaxMetadataBytes.help, valueName: ConfigKey.clusterMaxMetadataBytes.rawValue))
+    @Option(
+        name: .customLong("cluster-max-metadata-bytes"),
+        help: ArgumentHelp(ConfigKey.clusterMaxMetadataBytes.help, valueName: ConfigKey.clusterMaxMetadataBytes.rawValue))
     var clusterMaxMetadataBytes: String?
 
     @Option(name: .customLong("oauth-client-secret-file"), help: "File holding the secret (env OAUTH_CLIENT_SECRET_FILE; default: none).")

@@ -1,5 +1,5 @@
-import SidecarHTTP
 import SidecarCluster
+import SidecarHTTP
 
 /// `/status` as plain-text tables (`cluster-sidecar status`). Reads the JSON loosely: a
 /// missing field prints as `-`.
@@ -7,7 +7,8 @@ enum StatusTables {
     static func render(_ s: [String: JSONValue]) -> String {
         var out = ""
         let process = s["process"]?.object ?? [:]
-        out += "cluster-sidecar \(s["version"]?.text ?? "-")  pid \(process["pid"]?.text ?? "-")  up \(duration(s["uptimeSeconds"]?.number))"
+        out +=
+            "cluster-sidecar \(s["version"]?.text ?? "-")  pid \(process["pid"]?.text ?? "-")  up \(duration(s["uptimeSeconds"]?.number))"
         out += "  rss \(mebibytes(process["residentBytes"]?.number))  fds \(process["openFDs"]?.text ?? "-")\n\n"
 
         let reg = s["registration"]?.object ?? [:]
@@ -16,17 +17,24 @@ enum StatusTables {
         let registrations = s["registrations"]?.object ?? [:]
         out += table(
             ["REGISTRATION", "SERVER ID", "LEASE", "NEXT LEASE", "LEASES OK/FAILED", "REGISTRATIONS OK/FAILED", "LAST ERROR"],
-            [[
-                s["REGISTRATION_STATUS"]?.text ?? "-", reg["serverId"]?.text ?? s["server"]?.object?["id"]?.text ?? "-",
-                s["CLUSTER_STATUS_LEASE_TIME"]?.number.map { "\(Int($0))s" } ?? "-",
-                renewals["nextInSeconds"]?.number.map { "in \(Int($0.rounded()))s" } ?? "-",
-                "\(renewals["ok"]?.text ?? "0")/\(renewals["failed"]?.text ?? "0")",
-                "\(registrations["ok"]?.text ?? "0")/\(registrations["failed"]?.text ?? "0")", reg["lastError"]?.text ?? "-",
-            ]])
+            [
+                [
+                    s["REGISTRATION_STATUS"]?.text ?? "-", reg["serverId"]?.text ?? s["server"]?.object?["id"]?.text ?? "-",
+                    s["CLUSTER_STATUS_LEASE_TIME"]?.number.map { "\(Int($0))s" } ?? "-",
+                    renewals["nextInSeconds"]?.number.map { "in \(Int($0.rounded()))s" } ?? "-",
+                    "\(renewals["ok"]?.text ?? "0")/\(renewals["failed"]?.text ?? "0")",
+                    "\(registrations["ok"]?.text ?? "0")/\(registrations["failed"]?.text ?? "0")", reg["lastError"]?.text ?? "-",
+                ]
+            ])
         out += "\n"
         out += table(
             ["IN ROTATION", "READY", "APPLICATION", "DRAINING"],
-            [[yes(health["inRotation"]), yes(health["ready"]), health["applicationHealthy"]?.bool == false ? "unhealthy" : "healthy", yes(health["draining"])]])
+            [
+                [
+                    yes(health["inRotation"]), yes(health["ready"]), health["applicationHealthy"]?.bool == false ? "unhealthy" : "healthy",
+                    yes(health["draining"]),
+                ]
+            ])
         out += "\n"
 
         let cluster = s["cluster"]?.object ?? [:]
@@ -47,12 +55,16 @@ enum StatusTables {
                 let t = v.object ?? [:]
                 let r = t["requests"]?.object ?? [:]
                 return [
-                    t["listener"]?.text ?? "-", t["openConnections"]?.text ?? "-", t["totalConnections"]?.text ?? "-", r["2xx"]?.text ?? "0",
-                    r["3xx"]?.text ?? "0", r["4xx"]?.text ?? "0", r["5xx"]?.text ?? "0", t["bytesIn"]?.text ?? "0", t["bytesOut"]?.text ?? "0",
+                    t["listener"]?.text ?? "-", t["openConnections"]?.text ?? "-", t["totalConnections"]?.text ?? "-",
+                    r["2xx"]?.text ?? "0",
+                    r["3xx"]?.text ?? "0", r["4xx"]?.text ?? "0", r["5xx"]?.text ?? "0", t["bytesIn"]?.text ?? "0",
+                    t["bytesOut"]?.text ?? "0",
                 ]
             })
         let fan = s["fanOut"]?.object ?? [:]
-        let failures = (fan["failures"]?.object ?? [:]).compactMap { k, v in (v.number ?? 0) > 0 ? "\(TerminalText.escaped(k)) \(v.text)" : nil }.sorted()
+        let failures = (fan["failures"]?.object ?? [:]).compactMap { k, v in
+            (v.number ?? 0) > 0 ? "\(TerminalText.escaped(k)) \(v.text)" : nil
+        }.sorted()
         out += "\nFAN-OUTS: \(fan["count"]?.text ?? "0"), to \(fan["nodes"]?.text ?? "0") nodes; failures: "
         out += failures.isEmpty ? "none\n" : failures.joined(separator: ", ") + "\n"
         if let app = s["app"]?.object { out += "\n" + workers(app) }
@@ -90,7 +102,8 @@ enum StatusTables {
 
     /// `generation 3 succeeded`, `worker 1 (memory) rolled_back: why`.
     static func change(_ c: [String: JSONValue]) -> String {
-        var out = c["kind"]?.text == "replace"
+        var out =
+            c["kind"]?.text == "replace"
             ? "worker \(c["worker"]?.text ?? "-") (\(c["reason"]?.text ?? "-")) \(c["result"]?.text ?? "-")"
             : "generation \(c["generation"]?.text ?? "-") \(c["result"]?.text ?? "-")"
         if let error = c["error"], error != .null { out += ": \(error.text)" }

@@ -10,8 +10,8 @@ import Glibc
 import Logging
 import SidecarClient
 import SidecarHTTP
-import SidecarServer
 import SidecarPosix
+import SidecarServer
 
 let args = CommandLine.arguments
 switch (args.count, args.count > 1 ? args[1] : "") {
@@ -60,7 +60,8 @@ case (5, "stubs"):
             try? await Task.sleep(for: .milliseconds(delay))
             return .json(200, body)
         }
-        listeners.append(ListenerSpec(name: "stub\(k)", address: SocketAddress(host: "127.0.0.1", port: first + UInt16(k))!, router: router))
+        listeners.append(
+            ListenerSpec(name: "stub\(k)", address: SocketAddress(host: "127.0.0.1", port: first + UInt16(k))!, router: router))
     }
     var logger = Logger(label: "stubs")
     logger.logLevel = .critical

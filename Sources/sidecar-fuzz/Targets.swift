@@ -1,8 +1,8 @@
 import SidecarClient
 import SidecarCluster
 import SidecarHTTP
-import SidecarServer
 import SidecarPosix
+import SidecarServer
 
 /// The fuzz targets: each takes one input and must neither crash nor break its invariant
 /// (a broken invariant is a `precondition`, which the fuzzer reports as a crash).
@@ -25,7 +25,8 @@ enum Targets {
 
     /// What a connection makes of `input` delivered in pieces cut at `splits`.
     static func outcomes(_ input: [UInt8], splits: [Int]) -> [String] {
-        var machine = HTTPConnectionStateMachine(limits: ParserLimits(maxTargetBytes: 512, maxHeaderBytes: 2048, maxHeaderFields: 32, maxBodyBytes: 4096))
+        var machine = HTTPConnectionStateMachine(
+            limits: ParserLimits(maxTargetBytes: 512, maxHeaderBytes: 2048, maxHeaderFields: 32, maxBodyBytes: 4096))
         var seen: [String] = []
         var held: [UInt8] = []
         var start = 0
@@ -39,7 +40,9 @@ enum Targets {
                 switch step {
                 case .needMore: break
                 case .arm, .sendContinue: continue
-                case .discard: held.removeAll(); break
+                case .discard:
+                    held.removeAll()
+                    break
                 case .request(let head, let body):
                     seen.append("\(head.method) \(head.path) \(head.query ?? "-") \(body.count)")
                     _ = machine.answer(closeRequested: false, draining: false)
@@ -115,9 +118,13 @@ enum Targets {
             accepted = line.withUnsafeBytes { reader.line($0) }
             if !accepted || reader.isComplete { break }
         }
-        var parser = HTTPResponseParser(isHead: true, maxBodyBytes: 0, maxHeadBytes: CurlHeadReader.maxHeadBytes, maxFields: CurlHeadReader.maxFields)
+        var parser = HTTPResponseParser(
+            isHead: true, maxBodyBytes: 0, maxHeadBytes: CurlHeadReader.maxHeadBytes, maxFields: CurlHeadReader.maxFields)
         let whole: Bool = data.withUnsafeBytes { buf in
-            do throws(ResponseParseError) { _ = try parser.feed(buf); return parser.isComplete } catch { return false }
+            do throws(ResponseParseError) {
+                _ = try parser.feed(buf)
+                return parser.isComplete
+            } catch { return false }
         }
         if reader.isComplete {
             precondition(whole, "the libcurl path took a head our parser refuses")
@@ -139,7 +146,8 @@ enum Targets {
         guard LocalOriginMiddleware(listener: listener).refusal(HTTPFields(fields)) == nil else { return }
         let name = LocalOriginMiddleware.hostName(parts[0])
         precondition(name != nil, "a malformed Host passed")
-        precondition(name!.lowercased() == "localhost" || name!.hasPrefix("127.") || name!.contains(":"), "a non-local Host passed: \(parts[0])")
+        precondition(
+            name!.lowercased() == "localhost" || name!.hasPrefix("127.") || name!.contains(":"), "a non-local Host passed: \(parts[0])")
         if parts.count > 1 { precondition(parts[1].lowercased() == "http://" + parts[0].lowercased(), "another origin passed") }
     }
 

@@ -1,13 +1,15 @@
 import Glibc
-import Synchronization
 import SidecarTestSupport
+import Synchronization
 import Testing
+
 @testable import SidecarClient
 @testable import SidecarHTTP
 @testable import SidecarPosix
 
 @Suite(.serialized) struct CurlClientTests {
-    static let client = CurlClient(configuration: ClientConfiguration(connectTimeout: .seconds(2), requestTimeout: .seconds(5), maxResponseBytes: 1 << 16))
+    static let client = CurlClient(
+        configuration: ClientConfiguration(connectTimeout: .seconds(2), requestTimeout: .seconds(5), maxResponseBytes: 1 << 16))
 
     func slowServer() throws -> TestServer {
         try TestServer { router in
@@ -33,7 +35,8 @@ import Testing
     @Test func post_sendsItsBody() async throws {
         let server = try slowServer()
         let body = Array(String(repeating: "x", count: 5000).utf8)
-        let r = try await Self.client.execute(ClientRequest(method: "POST", url: "http://127.0.0.1:\(server.port)/echo", headers: [("X-A", "1")], body: body))
+        let r = try await Self.client.execute(
+            ClientRequest(method: "POST", url: "http://127.0.0.1:\(server.port)/echo", headers: [("X-A", "1")], body: body))
         #expect(r.status == 200)
         #expect(r.body == body)
     }
@@ -43,15 +46,23 @@ import Testing
         let server = try TestServer { router in
             for method in ["GET", "POST", "DELETE", "PUT", "HEAD"] {
                 router.on(method, "/m") { request in
-                    .json(200, encoding: ["method": request.method, "body": String(decoding: request.body, as: UTF8.self), "headers": request.fields["x-h"] ?? "-"])
+                    .json(
+                        200,
+                        encoding: [
+                            "method": request.method, "body": String(decoding: request.body, as: UTF8.self),
+                            "headers": request.fields["x-h"] ?? "-",
+                        ])
                 }
             }
         }
         let url = "http://127.0.0.1:\(server.port)/m"
         let client = CurlClient()
         defer { client.shutdown() }
-        for (method, body, header) in [("POST", "abc", "1"), ("GET", "", "-"), ("DELETE", "", "2"), ("PUT", "", "-"), ("POST", "", "-"), ("GET", "", "3")] {
-            let r = try await client.execute(ClientRequest(method: method, url: url, headers: header == "-" ? [] : [("X-H", header)], body: Array(body.utf8)))
+        for (method, body, header) in [
+            ("POST", "abc", "1"), ("GET", "", "-"), ("DELETE", "", "2"), ("PUT", "", "-"), ("POST", "", "-"), ("GET", "", "3"),
+        ] {
+            let r = try await client.execute(
+                ClientRequest(method: method, url: url, headers: header == "-" ? [] : [("X-H", header)], body: Array(body.utf8)))
             #expect(String(decoding: r.body, as: UTF8.self) == #"{"body":"\#(body)","headers":"\#(header)","method":"\#(method)"}"#)
         }
         let head = try await client.execute(ClientRequest(method: "HEAD", url: url))
@@ -119,7 +130,9 @@ import Testing
         sa.sin_family = sa_family_t(AF_INET)
         sa.sin_addr.s_addr = inet_addr("127.0.0.1")
         var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &sa) { p in p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 } }
+        _ = withUnsafeMutablePointer(to: &sa) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
+        }
         let port = UInt16(bigEndian: sa.sin_port)
         close(fd)  // bound then closed: nothing listens there
         await #expect(throws: ClientError.connect) {
@@ -195,7 +208,10 @@ import Testing
             }
         }
         let base = "http://127.0.0.1:\(server.port)"
-        let requests = [ClientRequest(url: base + "/wait"), ClientRequest(url: base + "/missing"), ClientRequest(url: base + "/wait"), ClientRequest(url: "http://127.0.0.1:1/")]
+        let requests = [
+            ClientRequest(url: base + "/wait"), ClientRequest(url: base + "/missing"), ClientRequest(url: base + "/wait"),
+            ClientRequest(url: "http://127.0.0.1:1/"),
+        ]
         let start = ContinuousClock.now
         let results = await Self.client.execute(batch: requests, concurrency: 1)
         #expect(ContinuousClock.now - start >= .milliseconds(300), "one at a time: two waits in a row")
@@ -203,7 +219,10 @@ import Testing
         #expect((try? results[0].get().status) == 200)
         #expect((try? results[1].get().status) == 404)
         #expect((try? results[2].get().status) == 200)
-        guard case .failure(let e) = results[3] else { Issue.record("refused port answered"); return }
+        guard case .failure(let e) = results[3] else {
+            Issue.record("refused port answered")
+            return
+        }
         #expect(e == .connect)
         #expect(await Self.client.execute(batch: [], concurrency: 4).isEmpty)
     }

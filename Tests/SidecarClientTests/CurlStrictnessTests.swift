@@ -1,6 +1,7 @@
 import Glibc
 import SidecarTestSupport
 import Testing
+
 @testable import SidecarClient
 @testable import SidecarHTTP
 @testable import SidecarPosix
@@ -15,7 +16,8 @@ import Testing
             StubServer.readHead(fd)
             StubServer.send(fd, raw)
         }
-        let client = CurlClient(configuration: ClientConfiguration(connectTimeout: .seconds(2), requestTimeout: .seconds(5), maxResponseBytes: 1 << 20))
+        let client = CurlClient(
+            configuration: ClientConfiguration(connectTimeout: .seconds(2), requestTimeout: .seconds(5), maxResponseBytes: 1 << 20))
         defer { client.shutdown() }
         do throws(ClientError) {
             return .success(try await client.execute(ClientRequest(url: "http://127.0.0.1:\(server.port)/")))
@@ -35,7 +37,10 @@ import Testing
         ("bare LF lines", "HTTP/1.1 200 OK\nContent-Length: 2\nSet-Cookie: a=b\n\nok"),
         ("a bare LF line among CRLF ones", "HTTP/1.1 200 OK\r\nX-A: 1\nSet-Cookie: a=b\r\nContent-Length: 2\r\n\r\nok"),
         ("a bare CR in a value", "HTTP/1.1 200 OK\r\nX-A: 1\r2\r\nContent-Length: 2\r\n\r\nok"),
-        ("Content-Length with Transfer-Encoding", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n"),
+        (
+            "Content-Length with Transfer-Encoding",
+            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n"
+        ),
         ("status 999", "HTTP/1.1 999 Odd\r\nContent-Length: 2\r\n\r\nok"),
         ("obs-fold", "HTTP/1.1 200 OK\r\nX-A: 1\r\n 2\r\nContent-Length: 2\r\n\r\nok"),
         ("conflicting lengths", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok"),
@@ -48,7 +53,10 @@ import Testing
 
     @Test func strictHeads_stillPass_interimAnswersIncluded() async throws {
         let r = try await outcome("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nX-A: 1\r\nx-a: 2\r\nContent-Length: 2\r\n\r\nok")
-        guard case .success(let answer) = r else { Issue.record("refused: \(r)"); return }
+        guard case .success(let answer) = r else {
+            Issue.record("refused: \(r)")
+            return
+        }
         #expect(answer.status == 200 && answer.body == Array("ok".utf8))
         #expect(answer.headers.values("x-a") == ["1", "2"])
     }

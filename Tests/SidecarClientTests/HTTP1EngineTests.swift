@@ -1,7 +1,8 @@
 import Glibc
-import Synchronization
 import SidecarTestSupport
+import Synchronization
 import Testing
+
 @testable import SidecarClient
 @testable import SidecarHTTP
 @testable import SidecarPosix
@@ -16,7 +17,10 @@ import Testing
         private var engine: HTTP1Engine!
         let outcomes = Mutex<[Int: Outcome]>([:])
 
-        init(_ configuration: ClientConfiguration = ClientConfiguration(connectTimeout: .seconds(1), requestTimeout: .seconds(2), maxResponseBytes: 1024)) throws {
+        init(
+            _ configuration: ClientConfiguration = ClientConfiguration(
+                connectTimeout: .seconds(1), requestTimeout: .seconds(2), maxResponseBytes: 1024)
+        ) throws {
             loop = try EventLoop()
             engine = HTTP1Engine(configuration: configuration, reactor: loop)
             loop.host(engine)
@@ -28,12 +32,18 @@ import Testing
         func finished(_ index: Int, _ result: Outcome) { outcomes.withLock { $0[index] = result } }
 
         /// Sends to `url` as node `index`; waits for its outcome.
-        func send(_ url: String, index: Int, method: String = "GET", path: String = "/x", headers: [(String, String)] = [], body: [UInt8] = [], timeout: Duration? = nil) -> Outcome? {
+        func send(
+            _ url: String, index: Int, method: String = "GET", path: String = "/x", headers: [(String, String)] = [], body: [UInt8] = [],
+            timeout: Duration? = nil
+        ) -> Outcome? {
             start(url, indices: [index], method: method, path: path, headers: headers, body: body, timeout: timeout)
             return wait(index)
         }
 
-        func start(_ url: String, indices: [Int], method: String = "GET", path: String = "/x", headers: [(String, String)] = [], body: [UInt8] = [], timeout: Duration? = nil) {
+        func start(
+            _ url: String, indices: [Int], method: String = "GET", path: String = "/x", headers: [(String, String)] = [],
+            body: [UInt8] = [], timeout: Duration? = nil
+        ) {
             let batch = HTTP1Batch(method: method, path: path, headers: headers, body: body, timeout: timeout)!
             loop.execute { [self] in
                 let node = engine.node(url)!
@@ -67,7 +77,9 @@ import Testing
 
     /// A node that answers every request on a connection with `answer` (keep-alive), recording
     /// what it received.
-    static func keepAliveNode(_ answer: String = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", closeAfter: Int = .max, received: Recorder? = nil) throws -> StubServer {
+    static func keepAliveNode(
+        _ answer: String = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", closeAfter: Int = .max, received: Recorder? = nil
+    ) throws -> StubServer {
         try StubServer { fd in
             var served = 0
             while served < closeAfter {
@@ -112,7 +124,10 @@ import Testing
         let h = try Harness()
         let url = "http://127.0.0.1:\(node.port)"
         for k in 0..<5 {
-            guard case .success(let r) = h.send(url, index: k) else { Issue.record("request \(k) failed"); return }
+            guard case .success(let r) = h.send(url, index: k) else {
+                Issue.record("request \(k) failed")
+                return
+            }
             #expect(r.status == 200 && r.body == Array("ok".utf8))
             #expect(r.newConnections == (k == 0 ? 1 : 0))
         }
@@ -216,7 +231,10 @@ import Testing
             StubServer.send(fd, "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the end")
         }
         let h = try Harness()
-        guard case .success(let r)? = h.send("http://127.0.0.1:\(node.port)", index: 0) else { Issue.record("no answer"); return }
+        guard case .success(let r)? = h.send("http://127.0.0.1:\(node.port)", index: 0) else {
+            Issue.record("no answer")
+            return
+        }
         #expect(String(decoding: r.body, as: UTF8.self) == "until the end")
         #expect(r.headers["content-type"] == "text/plain")
         #expect(h.openConnections == 0)

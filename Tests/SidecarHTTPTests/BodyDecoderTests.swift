@@ -1,9 +1,12 @@
 import Testing
+
 @testable import SidecarHTTP
 
 @Suite struct BodyDecoderTests {
     /// Feeds `input` in two parts split at `k`; returns the body, or the error.
-    func decode(_ input: String, framing: BodyFraming = .chunked, split k: Int? = nil, max: Int = 1 << 20) -> Result<(body: String, used: Int), HTTPParseError> {
+    func decode(_ input: String, framing: BodyFraming = .chunked, split k: Int? = nil, max: Int = 1 << 20) -> Result<
+        (body: String, used: Int), HTTPParseError
+    > {
         let bytes = Array(input.utf8)
         var decoder = BodyDecoder(framing: framing, maxBodyBytes: max, maxTrailerBytes: 64)
         var body: [UInt8] = []

@@ -1,5 +1,6 @@
 import SidecarTestVectors
 import Testing
+
 @testable import SidecarHTTP
 
 @Suite struct RequestHeadParserTests {

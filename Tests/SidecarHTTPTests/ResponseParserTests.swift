@@ -1,4 +1,5 @@
 import Testing
+
 @testable import SidecarHTTP
 
 /// The answer parser, pure: every vector read whole, split at every byte, and split twice.
@@ -45,8 +46,14 @@ import Testing
         ("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", false, false, .answer(200, "", true, 1)),
         ("HTTP/1.1 404 \r\nContent-Length: 2\r\nX-A: b\r\n\r\nno", false, false, .answer(404, "no", true, 2)),
         ("HTTP/1.1 200\r\nContent-Length: 2\r\n\r\nok", false, false, .answer(200, "ok", true, 1)),
-        ("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n", false, false, .answer(200, "hello world", true, 1)),
-        ("HTTP/1.1 200 OK\r\nTransfer-Encoding: CHUNKED\r\n\r\n2;x=y\r\nhi\r\n0\r\nX-Sum: 1\r\n\r\n", false, false, .answer(200, "hi", true, 1)),
+        (
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n", false, false,
+            .answer(200, "hello world", true, 1)
+        ),
+        (
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: CHUNKED\r\n\r\n2;x=y\r\nhi\r\n0\r\nX-Sum: 1\r\n\r\n", false, false,
+            .answer(200, "hi", true, 1)
+        ),
         ("HTTP/1.1 200 OK\r\nContent-Length: 3, 3\r\n\r\nabc", false, false, .answer(200, "abc", true, 1)),
         ("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc", false, false, .answer(200, "abc", true, 2)),
         ("HTTP/1.1 200 OK\r\nConnection: keep-alive, close\r\nContent-Length: 1\r\n\r\nx", false, false, .answer(200, "x", false, 2)),
@@ -56,7 +63,10 @@ import Testing
         ("HTTP/1.1 200 OK\r\n\r\nuntil close", false, true, .answer(200, "until close", false, 0)),
         ("HTTP/1.0 200 OK\r\n\r\n", false, true, .answer(200, "", false, 0)),
         // Interim answers are skipped; the final one counts.
-        ("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 1\r\n\r\nz", false, false, .answer(201, "z", true, 1)),
+        (
+            "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 1\r\n\r\nz",
+            false, false, .answer(201, "z", true, 1)
+        ),
         // No body: HEAD, 204, 304, whatever the fields say.
         ("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n", true, false, .answer(200, "", true, 1)),
         ("HTTP/1.1 204 No Content\r\nContent-Length: 10\r\n\r\n", false, false, .answer(204, "", true, 1)),
@@ -94,7 +104,10 @@ import Testing
         // Over the limits (body 64, head 256, fields 8): too_large.
         ("HTTP/1.1 200 OK\r\nContent-Length: 65\r\n\r\n", false, false, .error(.tooLarge)),
         ("HTTP/1.1 200 OK\r\nContent-Length: 9999999999999999\r\n\r\n", false, false, .error(.tooLarge)),
-        ("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n41\r\n" + String(repeating: "a", count: 65) + "\r\n0\r\n\r\n", false, false, .error(.tooLarge)),
+        (
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n41\r\n" + String(repeating: "a", count: 65) + "\r\n0\r\n\r\n", false,
+            false, .error(.tooLarge)
+        ),
         ("HTTP/1.1 200 OK\r\n\r\n" + String(repeating: "b", count: 65), false, true, .error(.tooLarge)),
         ("HTTP/1.1 200 OK\r\nX: " + String(repeating: "c", count: 300) + "\r\n\r\n", false, false, .error(.tooLarge)),
         ("HTTP/1.1 200 OK\r\n" + String(repeating: "A: b\r\n", count: 9) + "\r\n", false, false, .error(.tooLarge)),

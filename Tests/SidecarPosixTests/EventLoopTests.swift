@@ -1,5 +1,6 @@
 import Synchronization
 import Testing
+
 @testable import SidecarPosix
 
 /// The reactor alone, with no HTTP: thread confinement and hosted sources' deadlines.

@@ -1,5 +1,6 @@
 import Glibc
 import Testing
+
 @testable import SidecarPosix
 
 /// The supervisor's pure helpers in the Posix layer: notify messages, the kernel's TCP table,

@@ -1,5 +1,6 @@
 import SidecarTestSupport
 import Testing
+
 @testable import SidecarHTTP
 @testable import SidecarServer
 
@@ -50,10 +51,11 @@ import Testing
 
     @Test func keepAliveRequests_areAnswered_andEachNextOneArmsTheHeaderTimer() {
         let trace = Self.run("GET /a HTTP/1.1\r\nHost: h\r\n\r\nGET /b HTTP/1.1\r\nHost: h\r\n\r\n")
-        #expect(trace == [
-            "GET /a 0", "answer keepAlive=true then=keepAlive",
-            "arm header", "GET /b 0", "answer keepAlive=true then=keepAlive",
-        ])
+        #expect(
+            trace == [
+                "GET /a 0", "answer keepAlive=true then=keepAlive",
+                "arm header", "GET /b 0", "answer keepAlive=true then=keepAlive",
+            ])
     }
 
     @Test func everySplitPoint_givesTheSameRequest_withItsBody() {
@@ -85,7 +87,9 @@ import Testing
         #expect(Self.run("GET / HTTP/1.0\r\n\r\n").last == "answer keepAlive=false then=closeAfterwards")
         #expect(Self.run("GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n").last == "answer keepAlive=false then=closeAfterwards")
         #expect(Self.run("GET / HTTP/1.1\r\nHost: h\r\n\r\n", draining: true).last == "answer keepAlive=false then=closeAfterwards")
-        #expect(Self.run("GET / HTTP/1.1\r\nHost: h\r\n\r\n", answer: HTTPResponse(status: 200, closeConnection: true)).last == "answer keepAlive=false then=closeAfterwards")
+        #expect(
+            Self.run("GET / HTTP/1.1\r\nHost: h\r\n\r\n", answer: HTTPResponse(status: 200, closeConnection: true)).last
+                == "answer keepAlive=false then=closeAfterwards")
 
         var m = Machine(limits: ParserLimits())
         var trace: [String] = []

@@ -2,9 +2,10 @@ import Glibc
 import SidecarTestSupport
 import SidecarTestVectors
 import Testing
+
 @testable import SidecarHTTP
-@testable import SidecarServer
 @testable import SidecarPosix
+@testable import SidecarServer
 
 @Suite struct HTTPServerTests {
     static let get = "GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n"

@@ -1,6 +1,7 @@
-import Synchronization
 import SidecarTestSupport
+import Synchronization
 import Testing
+
 @testable import SidecarHTTP
 @testable import SidecarServer
 
@@ -8,7 +9,8 @@ import Testing
 @Suite struct MiddlewareTests {
     /// Calls `router`'s handler for `method path` and returns the answer, now or later.
     static func call(_ router: Router, _ method: String, _ path: String, fields: [(String, String)] = []) async -> HTTPResponse {
-        let head = RequestHeadParser.parse(Array("\(method) \(path) HTTP/1.1\r\nHost: h\r\n\(fields.map { "\($0.0): \($0.1)\r\n" }.joined())\r\n".utf8))
+        let head = RequestHeadParser.parse(
+            Array("\(method) \(path) HTTP/1.1\r\nHost: h\r\n\(fields.map { "\($0.0): \($0.1)\r\n" }.joined())\r\n".utf8))
         guard case .complete(let parsed, _) = head else { preconditionFailure("bad test request") }
         let (handler, parameters) = router.handler(method: method, path: path)
         var request = HTTPRequest(head: parsed, body: [], made: .make())

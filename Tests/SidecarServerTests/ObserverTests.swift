@@ -1,7 +1,8 @@
-import Synchronization
 import SidecarPosix
 import SidecarTestSupport
+import Synchronization
 import Testing
+
 @testable import SidecarHTTP
 @testable import SidecarServer
 
@@ -26,17 +27,19 @@ import Testing
         router.onAsync("POST", "/later") { _ in HTTPResponse(status: 202) }
         let server = try TestServer(router: router, observer: observed)
         let client = try server.client()
-        for line in ["GET /servers/a1", "GET /servers/b2", "POST /later", "GET /nowhere/123", "DELETE /servers/a1", "PROPFIND /servers/a1"] {
+        for line in ["GET /servers/a1", "GET /servers/b2", "POST /later", "GET /nowhere/123", "DELETE /servers/a1", "PROPFIND /servers/a1"]
+        {
             try client.send("\(line) HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n")
             _ = try client.readResponse()
         }
         try client.send("BREW /x HTTP/1.1\r\nHost: h\r\n\r\n")
         #expect(try client.readResponse().status == 501)
         #expect(eventually { observed.seen.withLock { $0.count } == 7 })
-        #expect(observed.seen.withLock { $0 } == [
-            "/servers/{id} GET 200", "/servers/{id} GET 200", "/later POST 202", "unmatched GET 404", "/servers/{id} DELETE 405",
-            "/servers/{id} other 405", "refused other 501",
-        ])
+        #expect(
+            observed.seen.withLock { $0 } == [
+                "/servers/{id} GET 200", "/servers/{id} GET 200", "/later POST 202", "unmatched GET 404", "/servers/{id} DELETE 405",
+                "/servers/{id} other 405", "refused other 501",
+            ])
     }
 
     @Test func traffic_countsConnections_answersByClass_andBytesBothWays() throws {

@@ -1,8 +1,9 @@
 import SidecarTestSupport
 import Testing
+
 @testable import SidecarHTTP
-@testable import SidecarServer
 @testable import SidecarPosix
+@testable import SidecarServer
 
 @Suite struct RouterTests {
     func router() -> Router {
@@ -73,7 +74,8 @@ import Testing
             seen.insert(id)
         }
         #expect(seen.count == 200)
-        #expect(CorrelationID.hex8(0x0123_abcf) == UInt64(littleEndian: Array("fcba3210".utf8).withUnsafeBytes { $0.load(as: UInt64.self) }))
+        #expect(
+            CorrelationID.hex8(0x0123_abcf) == UInt64(littleEndian: Array("fcba3210".utf8).withUnsafeBytes { $0.load(as: UInt64.self) }))
     }
 
     @Test func givenIDs_areKeptOnlyWhenVisibleASCII() {

@@ -1,9 +1,10 @@
 import Glibc
 import SidecarTestSupport
 import Testing
+
 @testable import SidecarHTTP
-@testable import SidecarServer
 @testable import SidecarPosix
+@testable import SidecarServer
 
 @Suite struct ServerLimitsTests {
     static func config(header: Double = 10, idle: Double = 30, body: Double = 30, max: Int = 10_000) -> ServerConfiguration {

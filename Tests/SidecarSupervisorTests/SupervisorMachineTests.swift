@@ -1,5 +1,6 @@
 import Glibc
 import Testing
+
 @testable import SidecarPosix
 @testable import SidecarSupervisor
 
@@ -48,7 +49,9 @@ import Testing
 
     @Test func backoff_doubles_from100ms_toAtMost15s() {
         let b = RespawnBackoff()
-        #expect((0..<10).map { b.delay(attempt: $0) } == [100, 200, 400, 800, 1600, 3200, 6400, 12800, 15000, 15000].map { Duration.milliseconds($0) })
+        #expect(
+            (0..<10).map { b.delay(attempt: $0) }
+                == [100, 200, 400, 800, 1600, 3200, 6400, 12800, 15000, 15000].map { Duration.milliseconds($0) })
         #expect(b.delay(attempt: 1000) == .seconds(15))
     }
 
@@ -164,9 +167,15 @@ import Testing
     @Test func reload_whileOneRuns_isRefused_notQueued() throws {
         var m = serving()
         run(&m, try m.reload(now: t(2)).get().1)
-        guard case .failure(.busy(let running)) = m.reload(now: t(2.1)) else { Issue.record("second reload accepted"); return }
+        guard case .failure(.busy(let running)) = m.reload(now: t(2.1)) else {
+            Issue.record("second reload accepted")
+            return
+        }
         #expect(running.generation == 2)
-        guard case .failure(.busy) = m.replace(id: 0, reason: "request", now: t(2.1)) else { Issue.record("replacement accepted"); return }
+        guard case .failure(.busy) = m.replace(id: 0, reason: "request", now: t(2.1)) else {
+            Issue.record("replacement accepted")
+            return
+        }
     }
 
     @Test func brokenRelease_newWorkerExits_rollsBack_oldKeepsServing() throws {
@@ -197,12 +206,16 @@ import Testing
 
     @Test func replace_startsTheSuccessorFirst_thenStopsTheOld() throws {
         var m = serving()
-        guard case .failure(.noSuchWorker(7)) = m.replace(id: 7, reason: "request", now: t(2)) else { Issue.record("no refusal"); return }
+        guard case .failure(.noSuchWorker(7)) = m.replace(id: 7, reason: "request", now: t(2)) else {
+            Issue.record("no refusal")
+            return
+        }
         let (op, a) = try m.replace(id: 1, reason: "memory", now: t(2)).get()
         #expect(op.kind == .replace(id: 1, reason: "memory") && spawns(a).map(\.id) == [1] && spawns(a)[0].generation == 1)
         run(&m, a)
         let done = m.tick(now: t(3))
-        #expect(signals(done).map(\.0) == [1001] && m.slots[1].restarts == 1 && m.lastReplacement?.result == .succeeded && m.lastReload == nil)
+        #expect(
+            signals(done).map(\.0) == [1001] && m.slots[1].restarts == 1 && m.lastReplacement?.result == .succeeded && m.lastReload == nil)
     }
 
     @Test func shutdown_stopsEveryWorker_killsAfterTheTimeout_noRespawn_cancelsAReload() throws {
@@ -225,7 +238,10 @@ import Testing
     @Test func spawnFailure_countsAsAnExit_andBacksOff() {
         var m = M(settings: settings(workers: 1))
         let a = m.start(now: t(0))
-        guard case .spawn(let key, _, _) = a[0] else { Issue.record("no spawn"); return }
+        guard case .spawn(let key, _, _) = a[0] else {
+            Issue.record("no spawn")
+            return
+        }
         let b = m.spawnFailed(key: key, now: t(0))
         #expect(b.contains(.report(.respawning(id: 0, after: .milliseconds(100)))) && m.slots[0].lastExit?.reason == .code(127))
     }

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import SidecarPosix
 @testable import SidecarSettings
 @testable import SidecarSupervisor
@@ -6,7 +7,9 @@ import Testing
 /// `cluster-sidecar run`'s settings: defaults, the forms each takes, and one line per refusal.
 @Suite struct WorkerConfigurationTests {
     func resolve(_ env: [String: String], flags: [String: String] = [:]) throws(ConfigError) -> WorkerConfiguration {
-        try WorkerConfiguration.resolve(SettingsReader(environment: env, flags: flags, readFile: { _ throws(FileReadError) in throw FileReadError("cannot be opened") }), cores: 6)
+        try WorkerConfiguration.resolve(
+            SettingsReader(
+                environment: env, flags: flags, readFile: { _ throws(FileReadError) in throw FileReadError("cannot be opened") }), cores: 6)
     }
 
     func failure(_ env: [String: String], flags: [String: String] = [:]) -> String? {

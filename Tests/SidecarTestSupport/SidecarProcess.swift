@@ -55,9 +55,12 @@ public final class SidecarProcess {
 
     /// Starts `cluster-sidecar registry` on port 0 and returns it with its port.
     /// - Parameter clientSecret: the secret of the one client (`test`) it grants tokens to.
-    public static func registry(leaseTime: Double = 1, port: UInt16 = 0, clientSecret: String = "test-secret") throws -> (SidecarProcess, port: UInt16) {
+    public static func registry(leaseTime: Double = 1, port: UInt16 = 0, clientSecret: String = "test-secret") throws -> (
+        SidecarProcess, port: UInt16
+    ) {
         let arguments = [
-            "registry", "--port", "\(port)", "--secret", testSecret, "--lease-time", "\(leaseTime)", "--client-id", "test", "--client-secret", clientSecret,
+            "registry", "--port", "\(port)", "--secret", testSecret, "--lease-time", "\(leaseTime)", "--client-id", "test",
+            "--client-secret", clientSecret,
         ]
         let p = try SidecarProcess(environment: [:], arguments: arguments)
         guard let line = p.waitForLine(containing: #""message":"registry listening""#),

@@ -1,8 +1,8 @@
 import Glibc
 import Logging
 import SidecarHTTP
-import SidecarServer
 import SidecarPosix
+import SidecarServer
 
 /// An in-process server on 127.0.0.1 port 0 for the duration of a test.
 public final class TestServer {
@@ -11,11 +11,13 @@ public final class TestServer {
 
     /// Starts a server with `configuration` and the routes `build` adds (plus the probes and `POST /echo`).
     public convenience init(
-        _ configuration: ServerConfiguration = ServerConfiguration(loops: 1), clock: any SidecarClock = SystemClock(), _ build: (inout Router) -> Void = { _ in }
+        _ configuration: ServerConfiguration = ServerConfiguration(loops: 1), clock: any SidecarClock = SystemClock(),
+        _ build: (inout Router) -> Void = { _ in }
     ) throws {
         var router = Router()
         // The liveness probe, answered as the sidecar answers it.
-        let alive = HTTPResponse(status: 200, fields: HTTPFields([("Content-Type", "application/json")]), body: Array(#"{"status":"ok"}"#.utf8))
+        let alive = HTTPResponse(
+            status: 200, fields: HTTPFields([("Content-Type", "application/json")]), body: Array(#"{"status":"ok"}"#.utf8))
         router.on("GET", "/healthz") { _ in alive }
         router.on("POST", "/echo") { request in
             HTTPResponse(status: 200, fields: HTTPFields([("Content-Type", "application/octet-stream")]), body: request.body)

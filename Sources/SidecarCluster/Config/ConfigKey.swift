@@ -2,6 +2,7 @@ import SidecarClient
 import SidecarHTTP
 import SidecarPosix
 import SidecarSettings
+
 /// Every setting the sidecar reads: its environment variable (the raw value), its flag,
 /// its default as shown in `--help`, and what it means.
 public enum ConfigKey: String, CaseIterable, SettingKey {
@@ -154,7 +155,8 @@ extension ConfigKey {
     /// every sidecar of the cluster accepts. The local API token stays: it is how the
     /// application calls its sidecar.
     public static let withheldFromWorkers: Set<String> = {
-        let secrets = allCases.filter { $0.isSecret && $0 != .localAPIToken }.map(\.variable)
+        let secrets =
+            allCases.filter { $0.isSecret && $0 != .localAPIToken }.map(\.variable)
             + ["REGISTRY_SECRET", "REGISTRY_CLIENT_SECRET"]
         return Set(secrets.flatMap { [$0, $0 + "_FILE"] })
     }()

@@ -1,6 +1,7 @@
-import SidecarPosix
-import SidecarHTTP
 import SidecarClient
+import SidecarHTTP
+import SidecarPosix
+
 /// The lifecycle's peer calls: POST /itResources after a registration, DELETE /servers/{id}
 /// before leaving; each peer's cluster URL, a cluster token, failures reported.
 public struct Announcer: Sendable {
@@ -39,7 +40,8 @@ public struct Announcer: Sendable {
                 group.addTask { [client, timeout] in
                     let base = peer.clusterUrl.hasSuffix("/") ? String(peer.clusterUrl.dropLast()) : peer.clusterUrl
                     do throws(ClientError) {
-                        let r = try await client.execute(ClientRequest(method: method, url: base + path, headers: sendHeaders, body: body ?? [], timeout: timeout))
+                        let r = try await client.execute(
+                            ClientRequest(method: method, url: base + path, headers: sendHeaders, body: body ?? [], timeout: timeout))
                         if (200..<300).contains(r.status) || (method == "DELETE" && r.status == 404) { return nil }
                         return .init(code: "http_status", message: "peer answered \(r.status)", serverId: peer.id)
                     } catch {

@@ -3,6 +3,7 @@ import SidecarHTTP
 import SidecarPosix
 import SidecarSettings
 import Synchronization
+
 /// Sends one request to every node of the cluster and gathers every answer and every failure.
 /// On an event loop, `http://` nodes go through our own client (`HTTP1Engine`) and the others
 /// through libcurl on the same loop (`LoopFanOut`); without one, through the curl client.
@@ -28,7 +29,8 @@ public struct FanOut: Sendable {
         public var maxBufferedBytes: Int
 
         public init(
-            concurrency: Int = 64, timeout: Duration = .seconds(10), maxResponseBytes: Int = 1 << 20, maxPending: Int = 256, spreadMinimum: Int = 128,
+            concurrency: Int = 64, timeout: Duration = .seconds(10), maxResponseBytes: Int = 1 << 20, maxPending: Int = 256,
+            spreadMinimum: Int = 128,
             maxBufferedBytes: Int = 128 << 20
         ) {
             self.maxBufferedBytes = maxBufferedBytes
@@ -59,7 +61,8 @@ public struct FanOut: Sendable {
     private final class EngineKey: Sendable {}
 
     /// A fan-out engine with its own client (whose answer cap is `settings.maxResponseBytes`).
-    public init(settings: Settings, tokens: TokenProvider?, connectTimeout: Duration = .seconds(5), clock: any SidecarClock = SystemClock()) {
+    public init(settings: Settings, tokens: TokenProvider?, connectTimeout: Duration = .seconds(5), clock: any SidecarClock = SystemClock())
+    {
         self.settings = settings
         self.tokens = tokens
         self.clock = clock
@@ -81,7 +84,8 @@ public struct FanOut: Sendable {
     /// they go to the client's thread, where `completion` runs.
     public func start(
         _ request: FanOutRequest, servers: [ServerInfo], selfID: String?, correlationID: String, token: Secret?,
-        on reactor: (any Reactor)? = nil, spreadOver loops: () -> [any Reactor] = { [] }, completion: @escaping @Sendable (FanOutResult) -> Void
+        on reactor: (any Reactor)? = nil, spreadOver loops: () -> [any Reactor] = { [] },
+        completion: @escaping @Sendable (FanOutResult) -> Void
     ) {
         let targets = servers.filter { request.includeSelf || $0.id != selfID }
         let headers = Self.headers(request, correlationID, token)
@@ -137,7 +141,8 @@ public struct FanOut: Sendable {
         let (key, configuration) = (ObjectIdentifier(engineKey), clientConfiguration)
         LoopFanOut.start(
             urls: urls, request: request, headers: headers, http1: http1, budget: budget, maxResponseBytes: settings.maxResponseBytes,
-            curl: { CurlEngine.attached(to: reactor, key: key, configuration: configuration) }, concurrency: concurrency ?? settings.concurrency, done: done)
+            curl: { CurlEngine.attached(to: reactor, key: key, configuration: configuration) },
+            concurrency: concurrency ?? settings.concurrency, done: done)
     }
 
     /// The request's headers, plus the correlation id and, when the caller sent none, `token`.
@@ -169,7 +174,8 @@ public struct FanOut: Sendable {
     /// The request for the node at `url` (its base URL; the request's path follows it).
     static func clientRequest(_ request: FanOutRequest, url: String, _ headers: [(String, String)]) -> ClientRequest {
         let base = url.hasSuffix("/") ? String(url.dropLast()) : url
-        return ClientRequest(method: request.method, url: base + request.path, headers: headers, body: request.body, timeout: request.timeout)
+        return ClientRequest(
+            method: request.method, url: base + request.path, headers: headers, body: request.body, timeout: request.timeout)
     }
 
     /// A node's result as the fan-out keeps it, counted in `budget`: the answer, unless its body
@@ -182,7 +188,9 @@ public struct FanOut: Sendable {
     ) -> Result<ClientResponse, ClientError> {
         guard case .success(let r) = result else { return result }
         let escaped = AnswerBudget.escapedLength(r.body)
-        if escaped > 2 * maxResponseBytes + 2 && !(r.headers["content-type"].map(FanOutResult.mentionsJSON) == true && JSONText.isValid(r.body)) {
+        if escaped > 2 * maxResponseBytes + 2
+            && !(r.headers["content-type"].map(FanOutResult.mentionsJSON) == true && JSONText.isValid(r.body))
+        {
             return .failure(ClientError(.tooLarge, "answer over twice FANOUT_MAX_RESPONSE_BYTES once escaped as a JSON string"))
         }
         budget?.hold(AnswerBudget.weight(r, escaped: escaped))
@@ -232,7 +240,8 @@ public struct FanOut: Sendable {
                     }
                 }
             } else {
-                let answers = await client.execute(batch: Self.requests(request, pending.map { targets[$0] }, headers), concurrency: settings.concurrency)
+                let answers = await client.execute(
+                    batch: Self.requests(request, pending.map { targets[$0] }, headers), concurrency: settings.concurrency)
                 results = answers.map { Self.counted($0, maxResponseBytes: settings.maxResponseBytes, in: budget) }
             }
             var again: [Int] = []

@@ -1,6 +1,7 @@
-import SidecarPosix
-import SidecarHTTP
 import SidecarClient
+import SidecarHTTP
+import SidecarPosix
+
 /// One fan-out, checked: what to send to every node. Built from the axios-like body of
 /// `POST /cluster/fanout` or from a request on `/cluster/proxy/{path}`; pure.
 public struct FanOutRequest: Sendable, Equatable {
@@ -97,7 +98,8 @@ public struct FanOutRequest: Sendable, Equatable {
     }
 
     /// RFC 3986 pchar (without escapes) plus `/`: unreserved, sub-delims, `:`, `@`.
-    static let pathCharacters: Set<UInt8> = Set(Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~!$&'()*+,;=:@/".utf8))
+    static let pathCharacters: Set<UInt8> = Set(
+        Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~!$&'()*+,;=:@/".utf8))
 
     /// Forwardable headers from `fields`: hop-by-hop ones (and those `Connection` names) dropped.
     static func forwardable(_ fields: [(String, String)]) throws(Invalid) -> [(String, String)] {
@@ -107,7 +109,9 @@ public struct FanOutRequest: Sendable, Equatable {
         }
         var out: [(String, String)] = []
         for (name, value) in fields where !named.contains(name.lowercased()) {
-            guard !name.isEmpty, name.utf8.allSatisfy(ByteClass.isToken) else { throw Invalid(message: "header name \(JSON.quote(name)) is not a token") }
+            guard !name.isEmpty, name.utf8.allSatisfy(ByteClass.isToken) else {
+                throw Invalid(message: "header name \(JSON.quote(name)) is not a token")
+            }
             guard value.utf8.allSatisfy(ByteClass.isFieldValue) else { throw Invalid(message: "header \(name) holds a control character") }
             out.append((name, value))
         }
@@ -123,7 +127,9 @@ public struct FanOutRequest: Sendable, Equatable {
         }
         var method = "GET"
         if let m = o["method"] {
-            guard case .string(let s) = m, methods.contains(s.uppercased()) else { throw Invalid(message: "method must be one of \(methods.sorted().joined(separator: ", "))") }
+            guard case .string(let s) = m, methods.contains(s.uppercased()) else {
+                throw Invalid(message: "method must be one of \(methods.sorted().joined(separator: ", "))")
+            }
             method = s.uppercased()
         }
         guard case .string(let url)? = o["url"] else { throw Invalid(message: "url is required") }
@@ -139,16 +145,21 @@ public struct FanOutRequest: Sendable, Equatable {
         var headers: [(String, String)] = []
         if let h = o["headers"] {
             guard case .object(let given) = h else { throw Invalid(message: "headers must be an object") }
-            headers = try forwardable(try given.keys.sorted().map { key throws(Invalid) in (key, try scalar(given[key]!, "headers.\(key)")) })
+            headers = try forwardable(
+                try given.keys.sorted().map { key throws(Invalid) in (key, try scalar(given[key]!, "headers.\(key)")) })
         }
         var body: [UInt8] = []
         if let data = o["data"], data != .null {
             if case .string(let s) = data {
                 body = Array(s.utf8)
-                if !headers.contains(where: { $0.0.lowercased() == "content-type" }) { headers.append(("Content-Type", "text/plain; charset=utf-8")) }
+                if !headers.contains(where: { $0.0.lowercased() == "content-type" }) {
+                    headers.append(("Content-Type", "text/plain; charset=utf-8"))
+                }
             } else {
                 body = JSONCoding.encode(data)
-                if !headers.contains(where: { $0.0.lowercased() == "content-type" }) { headers.append(("Content-Type", "application/json")) }
+                if !headers.contains(where: { $0.0.lowercased() == "content-type" }) {
+                    headers.append(("Content-Type", "application/json"))
+                }
             }
         }
         var timeout = defaultTimeout
@@ -160,7 +171,9 @@ public struct FanOutRequest: Sendable, Equatable {
         }
         var retries = 0
         if let r = o["retries"] {
-            guard case .number(let n) = r, n >= 0, n <= Double(maxRetries), n == n.rounded() else { throw Invalid(message: "retries must be a whole number from 0 to \(maxRetries)") }
+            guard case .number(let n) = r, n >= 0, n <= Double(maxRetries), n == n.rounded() else {
+                throw Invalid(message: "retries must be a whole number from 0 to \(maxRetries)")
+            }
             retries = Int(n)
         }
         var includeSelf = true
@@ -180,7 +193,9 @@ public struct FanOutRequest: Sendable, Equatable {
 
     /// A request on `/cluster/proxy/{rest}`: same method, path, query, headers and body.
     /// `x-fanout-timeout` (ms), `x-fanout-retries` and `x-fanout-include-self` set the options.
-    public static func proxy(_ request: HTTPRequest, rest: String, defaultTimeout: Duration, dropAuthorization: Bool) throws(Invalid) -> FanOutRequest {
+    public static func proxy(_ request: HTTPRequest, rest: String, defaultTimeout: Duration, dropAuthorization: Bool) throws(Invalid)
+        -> FanOutRequest
+    {
         guard methods.contains(request.method) else { throw Invalid(message: "method not supported for fan-out") }
         var path = "/" + rest
         try checkPath(path)
@@ -200,10 +215,14 @@ public struct FanOutRequest: Sendable, Equatable {
                 else { throw Invalid(message: "x-fanout-timeout must be whole milliseconds from 1 to \(limit)") }
                 timeout = .milliseconds(ms)
             case "x-fanout-retries":
-                guard let n = Int(field.value), (0...maxRetries).contains(n) else { throw Invalid(message: "x-fanout-retries must be 0 to \(maxRetries)") }
+                guard let n = Int(field.value), (0...maxRetries).contains(n) else {
+                    throw Invalid(message: "x-fanout-retries must be 0 to \(maxRetries)")
+                }
                 retries = n
             case "x-fanout-include-self":
-                guard field.value == "true" || field.value == "false" else { throw Invalid(message: "x-fanout-include-self must be true or false") }
+                guard field.value == "true" || field.value == "false" else {
+                    throw Invalid(message: "x-fanout-include-self must be true or false")
+                }
                 includeSelf = field.value == "true"
             case "authorization" where dropAuthorization, "x-correlation-id":
                 continue

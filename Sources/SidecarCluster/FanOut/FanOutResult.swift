@@ -1,6 +1,7 @@
-import SidecarPosix
-import SidecarHTTP
 import SidecarClient
+import SidecarHTTP
+import SidecarPosix
+
 /// What a fan-out gathered: every node, in cluster order, with its answer or its failure.
 /// `json()` writes the contract's aggregate (§7) without building a tree: a node's JSON answer
 /// is checked and spliced in as it came.
@@ -162,7 +163,8 @@ public struct FanOutResult: Sendable {
     static func mentionsJSON(_ type: String) -> Bool {
         let u = Array(type.utf8)
         guard u.count >= 4 else { return false }
-        for i in 0...(u.count - 4) where u[i] | 0x20 == 0x6A && u[i + 1] | 0x20 == 0x73 && u[i + 2] | 0x20 == 0x6F && u[i + 3] | 0x20 == 0x6E {
+        for i in 0...(u.count - 4)
+        where u[i] | 0x20 == 0x6A && u[i + 1] | 0x20 == 0x73 && u[i + 2] | 0x20 == 0x6F && u[i + 3] | 0x20 == 0x6E {
             return true
         }
         return false

@@ -1,6 +1,6 @@
-import SidecarPosix
-import SidecarHTTP
 import SidecarClient
+import SidecarHTTP
+import SidecarPosix
 
 /// One round of a fan-out on an event loop: each node whose URL our own client serves (`http`
 /// to an address) goes through the loop's `HTTP1Engine`, any other (`https`, host names)
@@ -28,7 +28,8 @@ final class LoopFanOut: HTTP1Sink {
     private var launching = false
 
     private init(
-        urls: [String], request: FanOutRequest, headers: [(String, String)], http1: HTTP1Engine, budget: AnswerBudget, maxResponseBytes: Int,
+        urls: [String], request: FanOutRequest, headers: [(String, String)], http1: HTTP1Engine, budget: AnswerBudget,
+        maxResponseBytes: Int,
         curl: @escaping () -> CurlEngine, concurrency: Int, done: @escaping (Results) -> Void
     ) {
         self.budget = budget
@@ -75,7 +76,9 @@ final class LoopFanOut: HTTP1Sink {
                 http1.start(batch, index: k, node: node, sink: self)
             } else {
                 let engine = curl()
-                engine.start(FanOut.clientRequest(request, url: urls[k], headers), id: engine.makeID()) { [self] result in finished(k, result) }
+                engine.start(FanOut.clientRequest(request, url: urls[k], headers), id: engine.makeID()) { [self] result in
+                    finished(k, result)
+                }
             }
         }
         launching = false

@@ -1,7 +1,8 @@
 import ServiceLifecycle
-import SidecarPosix
-import SidecarHTTP
 import SidecarClient
+import SidecarHTTP
+import SidecarPosix
+
 /// The application's health from probe results (pure): the first success makes it healthy;
 /// then 3 failures in a row make it unhealthy and 2 successes in a row healthy again.
 public struct ApplicationHealthMachine: Sendable, Equatable {
@@ -46,7 +47,10 @@ public struct ApplicationHealthProber: Service {
     let changed: @Sendable (Bool) async -> Void
 
     /// A prober calling `probe`; `changed` gets each new state.
-    public init(interval: Duration = .seconds(5), clock: any SidecarClock = SystemClock(), probe: @escaping Probe, changed: @escaping @Sendable (Bool) async -> Void) {
+    public init(
+        interval: Duration = .seconds(5), clock: any SidecarClock = SystemClock(), probe: @escaping Probe,
+        changed: @escaping @Sendable (Bool) async -> Void
+    ) {
         self.probe = probe
         self.interval = interval
         self.clock = clock
@@ -55,12 +59,15 @@ public struct ApplicationHealthProber: Service {
 
     /// A prober of `url` over `client` (each probe has `timeout`).
     public init(
-        url: String, client: CurlClient, interval: Duration = .seconds(5), timeout: Duration = .seconds(2), clock: any SidecarClock = SystemClock(),
+        url: String, client: CurlClient, interval: Duration = .seconds(5), timeout: Duration = .seconds(2),
+        clock: any SidecarClock = SystemClock(),
         changed: @escaping @Sendable (Bool) async -> Void
     ) {
-        self.init(interval: interval, clock: clock, probe: {
-            (try? await client.execute(ClientRequest(url: url, timeout: timeout)).status).map { (200..<300).contains($0) } ?? false
-        }, changed: changed)
+        self.init(
+            interval: interval, clock: clock,
+            probe: {
+                (try? await client.execute(ClientRequest(url: url, timeout: timeout)).status).map { (200..<300).contains($0) } ?? false
+            }, changed: changed)
     }
 
     /// Probes until cancelled or until graceful shutdown.

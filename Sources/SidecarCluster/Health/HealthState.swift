@@ -1,6 +1,6 @@
-import SidecarPosix
-import SidecarHTTP
 import SidecarClient
+import SidecarHTTP
+import SidecarPosix
 import Synchronization
 
 /// What the health endpoints report, shared by the listeners and the lifecycle.

@@ -98,7 +98,9 @@ public final class SidecarMetrics: RequestObserver, Sendable {
             return (l[r.listener].name, route)
         }
         return registry.makeValueHistogram(
-            descriptor: Self.name("http_request_duration", "seconds", "Time from a complete request head to its answer, by listener, route pattern, method and status."),
+            descriptor: Self.name(
+                "http_request_duration", "seconds",
+                "Time from a complete request head to its answer, by listener, route pattern, method and status."),
             labels: [("listener", listener), ("route", route), ("method", r.method.text), ("status", String(r.status))],
             buckets: Self.requestBuckets)
     }
@@ -147,7 +149,9 @@ public final class SidecarMetrics: RequestObserver, Sendable {
             let total = Self.name("connections", "total", "Connections accepted and kept, by listener.")
             for t in sources.traffic {
                 registry.makeGauge(descriptor: open, labels: [("listener", t.listener)]).set(to: Double(t.openConnections))
-                sync(registry.makeCounter(descriptor: total, labels: [("listener", t.listener)]), "conn/\(t.listener)", t.totalConnections, &last)
+                sync(
+                    registry.makeCounter(descriptor: total, labels: [("listener", t.listener)]), "conn/\(t.listener)", t.totalConnections,
+                    &last)
             }
             registry.makeGauge(descriptor: Self.name("cluster_servers", "", "Servers in the cluster view, self included."))
                 .set(to: Double(sources.clusterServers))
@@ -159,7 +163,8 @@ public final class SidecarMetrics: RequestObserver, Sendable {
             let renewals = Self.name("lease_renewals", "total", "Lease renewal calls to the registry, by result.")
             let r = sources.registrations
             sync(registry.makeCounter(descriptor: registrations, labels: [("result", "ok")]), "reg/ok", r.registrationsOK, &last)
-            sync(registry.makeCounter(descriptor: registrations, labels: [("result", "failed")]), "reg/failed", r.registrationsFailed, &last)
+            sync(
+                registry.makeCounter(descriptor: registrations, labels: [("result", "failed")]), "reg/failed", r.registrationsFailed, &last)
             sync(registry.makeCounter(descriptor: renewals, labels: [("result", "ok")]), "lease/ok", r.renewalsOK, &last)
             sync(registry.makeCounter(descriptor: renewals, labels: [("result", "failed")]), "lease/failed", r.renewalsFailed, &last)
             let changes = Self.name("membership_changes", "total", "Servers that joined or left the cluster view, by kind.")

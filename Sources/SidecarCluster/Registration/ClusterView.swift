@@ -1,7 +1,7 @@
-import SidecarPosix
-import SidecarHTTP
-import SidecarClient
 import CSidecarSystem
+import SidecarClient
+import SidecarHTTP
+import SidecarPosix
 import Synchronization
 
 /// The servers of our cluster (self included), in cluster order, with when it last changed.

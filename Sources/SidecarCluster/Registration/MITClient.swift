@@ -89,7 +89,8 @@ public struct MITClient: RegistryCalls {
                 _ = refusal("lease", r.status)
                 return .failed
             }
-            return .leased(leaseTime: JSONCoding.decode(LeaseAnswer.self, r.body)?.leaseTime.flatMap { $0 > 0 ? .seconds(exactly: $0) : nil })
+            return .leased(
+                leaseTime: JSONCoding.decode(LeaseAnswer.self, r.body)?.leaseTime.flatMap { $0 > 0 ? .seconds(exactly: $0) : nil })
         }
     }
 
@@ -117,7 +118,8 @@ public struct MITClient: RegistryCalls {
             if r.status == 401 { await tokens.invalidate() }
             return .success(r)
         } catch {
-            logger.info("mIT unreachable", metadata: ["call": "\(method) \(path.split(separator: "/").first ?? "")", "error": "\(error.label)"])
+            logger.info(
+                "mIT unreachable", metadata: ["call": "\(method) \(path.split(separator: "/").first ?? "")", "error": "\(error.label)"])
             return .failure(.unreachable(error.code))
         }
     }

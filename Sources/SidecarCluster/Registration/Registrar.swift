@@ -197,7 +197,9 @@ public actor Registrar: Service {
             if !servers.contains(where: { $0.id == answer.id }) { servers.append(me) }
             let left = concurrent ? view.merge(servers) : view.replace(with: servers)
             if left > 0 {
-                logger.warning("servers left out of the cluster view", metadata: ["count": "\(left)", "reason": "CLUSTER_MAX_SERVERS or CLUSTER_MAX_METADATA_BYTES"])
+                logger.warning(
+                    "servers left out of the cluster view",
+                    metadata: ["count": "\(left)", "reason": "CLUSTER_MAX_SERVERS or CLUSTER_MAX_METADATA_BYTES"])
             }
         } else if case .failure(let failure) = result {
             lastError = failure

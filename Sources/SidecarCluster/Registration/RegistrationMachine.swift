@@ -1,6 +1,7 @@
-import SidecarPosix
-import SidecarHTTP
 import SidecarClient
+import SidecarHTTP
+import SidecarPosix
+
 /// The registration lifecycle with mIT as a pure state machine: events in, actions out.
 ///
 /// Time is a parameter (instants of the monotonic clock, spans as `Duration`), randomness a
@@ -88,7 +89,10 @@ public struct RegistrationMachine: Sendable {
     private var stopping = false
     private var rng: SplitMix64
 
-    private enum CallKind: Equatable { case register(concurrent: Bool), lease, unregister }
+    private enum CallKind: Equatable {
+        case register(concurrent: Bool)
+        case lease, unregister
+    }
 
     public init(settings: Settings, seed: UInt64) {
         self.settings = settings

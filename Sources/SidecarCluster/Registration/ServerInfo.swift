@@ -1,6 +1,7 @@
-import SidecarPosix
-import SidecarHTTP
 import SidecarClient
+import SidecarHTTP
+import SidecarPosix
+
 /// One running instance of a microservice plus its sidecar, as the contract shapes it.
 public struct ServerInfo: Sendable, Equatable, Codable {
     public var id: String

@@ -1,7 +1,8 @@
-import SidecarPosix
-import SidecarHTTP
-import SidecarServer
 import SidecarClient
+import SidecarHTTP
+import SidecarPosix
+import SidecarServer
+
 /// createItResource and deleteServer on the cluster API (contract §5-6).
 public enum ClusterRoutes {
     struct Count: Encodable {
@@ -21,7 +22,8 @@ public enum ClusterRoutes {
             case .failure(let problem): return .error(400, code: "bad_request", message: "not a server: \(problem.message)")
             }
             if let type = context.me?.type, !type.isEmpty, server.type != type {
-                return .error(409, code: "wrong_type", message: "server of type \(JSON.quote(server.type)) in a cluster of type \(JSON.quote(type))")
+                return .error(
+                    409, code: "wrong_type", message: "server of type \(JSON.quote(server.type)) in a cluster of type \(JSON.quote(type))")
             }
             switch context.view.upsert(server) {
             case .added: return .json(201, encoding: Count(nbServers: context.view.count))

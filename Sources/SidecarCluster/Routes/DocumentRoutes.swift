@@ -15,7 +15,10 @@ public enum DocumentRoutes {
             fields: HTTPFields([
                 ("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "no-cache"), ("X-Content-Type-Options", "nosniff"),
                 // Everything is inline; the page talks to nothing but this sidecar.
-                ("Content-Security-Policy", "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'"),
+                (
+                    "Content-Security-Policy",
+                    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'"
+                ),
             ]),
             body: PackageResources.status_html)
         router.on("GET", "/ui") { _ in page }

@@ -1,7 +1,8 @@
-import SidecarPosix
-import SidecarHTTP
-import SidecarServer
 import SidecarClient
+import SidecarHTTP
+import SidecarPosix
+import SidecarServer
+
 /// `POST /cluster/fanout` and `/cluster/proxy/{path}` (every method) on the local API.
 ///
 /// Both answer through a `Responder`: the nodes' requests run on the event loop that received
@@ -11,25 +12,31 @@ import SidecarClient
 /// token and waits out the backoffs, and each round runs on that loop.
 public enum FanOutRoutes {
     public static func add(to router: inout Router, context: SidecarContext, fanOut: FanOut) {
-        router.onDeferred("POST", "/cluster/fanout", deferred(context: context, fanOut: fanOut) { request in
-            do throws(FanOutRequest.Invalid) {
-                return .success(try FanOutRequest.parse(body: request.body, defaultTimeout: fanOut.settings.timeout))
-            } catch {
-                return .failure(error)
-            }
-        })
-        let dropAuthorization = context.configuration.localAPIToken != nil
-        for method in FanOutRequest.methods.sorted() {
-            router.onDeferred(method, "/cluster/proxy/{path...}", deferred(context: context, fanOut: fanOut) { request in
-                // The server resolved dot segments for routing; a proxied path must not have had any.
-                if request.head.pathAsSent != nil { return .failure(.init(message: "url must not hold a . or .. segment")) }
+        router.onDeferred(
+            "POST", "/cluster/fanout",
+            deferred(context: context, fanOut: fanOut) { request in
                 do throws(FanOutRequest.Invalid) {
-                    return .success(try FanOutRequest.proxy(
-                        request, rest: request.pathParameters["path"] ?? "", defaultTimeout: fanOut.settings.timeout, dropAuthorization: dropAuthorization))
+                    return .success(try FanOutRequest.parse(body: request.body, defaultTimeout: fanOut.settings.timeout))
                 } catch {
                     return .failure(error)
                 }
             })
+        let dropAuthorization = context.configuration.localAPIToken != nil
+        for method in FanOutRequest.methods.sorted() {
+            router.onDeferred(
+                method, "/cluster/proxy/{path...}",
+                deferred(context: context, fanOut: fanOut) { request in
+                    // The server resolved dot segments for routing; a proxied path must not have had any.
+                    if request.head.pathAsSent != nil { return .failure(.init(message: "url must not hold a . or .. segment")) }
+                    do throws(FanOutRequest.Invalid) {
+                        return .success(
+                            try FanOutRequest.proxy(
+                                request, rest: request.pathParameters["path"] ?? "", defaultTimeout: fanOut.settings.timeout,
+                                dropAuthorization: dropAuthorization))
+                    } catch {
+                        return .failure(error)
+                    }
+                })
         }
     }
 
@@ -59,7 +66,9 @@ public enum FanOutRoutes {
         fields: HTTPFields([("Retry-After", "1")]))
 
     static func run(_ parsed: FanOutRequest, _ request: HTTPRequest, _ context: SidecarContext, _ fanOut: FanOut, _ responder: Responder) {
-        guard fanOut.budget.admits(limit: fanOut.settings.maxBufferedBytes, inFlight: fanOut.pending.current) else { return responder.respond(overBudget) }
+        guard fanOut.budget.admits(limit: fanOut.settings.maxBufferedBytes, inFlight: fanOut.pending.current) else {
+            return responder.respond(overBudget)
+        }
         guard fanOut.pending.enter(max: fanOut.settings.maxPending) else { return responder.respond(overloaded) }
         let pending = fanOut.pending
         let budget = fanOut.budget
@@ -83,7 +92,8 @@ public enum FanOutRoutes {
         Task {
             defer { pending.leave() }
             do throws(FanOut.Unavailable) {
-                let result = try await fanOut.run(parsed, servers: servers, selfID: selfID, correlationID: correlationID, on: responder.reactor)
+                let result = try await fanOut.run(
+                    parsed, servers: servers, selfID: selfID, correlationID: correlationID, on: responder.reactor)
                 metrics.fanOutFinished(result, duration: started.duration(to: clock.now))
                 responder.respond(answer(result))
                 budget.release(result)

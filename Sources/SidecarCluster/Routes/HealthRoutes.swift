@@ -1,7 +1,8 @@
-import SidecarPosix
-import SidecarHTTP
-import SidecarServer
 import SidecarClient
+import SidecarHTTP
+import SidecarPosix
+import SidecarServer
+
 /// `GET /healthz`, `/readyz`, `/ecv` (both listeners, no auth) and the traffic switch.
 public enum HealthRoutes {
     static let ok: [UInt8] = Array(#"{"status":"ok"}"#.utf8)
@@ -10,7 +11,8 @@ public enum HealthRoutes {
     /// Adds the three probes to `router`.
     public static func addProbes(to router: inout Router, health: HealthState) {
         // Built once: the liveness probe is the hottest path and allocates nothing.
-        let alive = HTTPResponse(status: 200, fields: HTTPFields([("Content-Type", "application/json"), ("Cache-Control", "no-store")]), body: ok)
+        let alive = HTTPResponse(
+            status: 200, fields: HTTPFields([("Content-Type", "application/json"), ("Cache-Control", "no-store")]), body: ok)
         router.on("GET", "/healthz") { _ in alive }
         router.on("GET", "/readyz") { _ in
             if health.isReady { return .json(200, #"{"status":"ready"}"#, fields: .noStore) }

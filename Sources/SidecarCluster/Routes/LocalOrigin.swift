@@ -1,6 +1,6 @@
 import SidecarHTTP
-import SidecarServer
 import SidecarPosix
+import SidecarServer
 
 /// The local API's guard against the user's own browser: without a token (the default) a page
 /// on any site could otherwise `POST /ecv/disable` or start a fan-out through a no-cors request,

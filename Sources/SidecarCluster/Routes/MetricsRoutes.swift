@@ -14,7 +14,8 @@ public enum MetricsRoutes {
                 registrations: registration?.counts ?? RegistrationStats(), membership: view.changes, process: ProcessStats.read())
             if let (supervisor, _) = context.supervisor { sources.app = await supervisor.stats() }
             let body = context.metrics.exposition(sources)
-            return HTTPResponse(status: 200, fields: HTTPFields([("Content-Type", contentType), ("Cache-Control", "no-store")]), body: body)
+            return HTTPResponse(
+                status: 200, fields: HTTPFields([("Content-Type", contentType), ("Cache-Control", "no-store")]), body: body)
         }
     }
 }

@@ -60,7 +60,9 @@ public enum StatusRoutes {
         router.onAsync("GET", "/cluster/servers") { _ in
             let snapshot = context.view.snapshot()
             return .json(
-                200, encoding: StatusBody.Cluster(servers: snapshot.servers, updatedAt: snapshot.updatedAt > 0 ? WallClock.iso(snapshot.updatedAt) : nil),
+                200,
+                encoding: StatusBody.Cluster(
+                    servers: snapshot.servers, updatedAt: snapshot.updatedAt > 0 ? WallClock.iso(snapshot.updatedAt) : nil),
                 fields: HTTPFields.noStore)
         }
         router.onAsync("POST", "/register") { _ in

@@ -43,9 +43,11 @@ public struct ClusterAuthMiddleware: Middleware {
     }
 
     static func refusal(_ reason: TokenRejection) -> HTTPResponse {
-        let message = reason == .noKeysConfigured
+        let message =
+            reason == .noKeysConfigured
             ? "no JWT_SECRET or JWT_PUBLIC_KEY_FILE is configured: the cluster API refuses every call but health"
             : "invalid token: \(reason)"
-        return .error(401, code: "invalid_token", message: message, fields: HTTPFields([("WWW-Authenticate", #"Bearer error="invalid_token""#)]))
+        return .error(
+            401, code: "invalid_token", message: message, fields: HTTPFields([("WWW-Authenticate", #"Bearer error="invalid_token""#)]))
     }
 }

@@ -1,4 +1,5 @@
 import SidecarSettings
+
 /// Comparisons of a presented credential with a configured secret that leak neither content
 /// nor a usable prefix through their result or their timing.
 public enum SecretComparison {

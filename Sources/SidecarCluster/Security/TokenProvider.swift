@@ -133,9 +133,11 @@ public actor TokenProvider {
         let started = clock.now
         let response: ClientResponse
         do {
-            response = try await client.execute(ClientRequest(
-                method: "POST", url: url, headers: [("Content-Type", "application/x-www-form-urlencoded"), ("Accept", "application/json")],
-                body: Array(body.utf8)))
+            response = try await client.execute(
+                ClientRequest(
+                    method: "POST", url: url,
+                    headers: [("Content-Type", "application/x-www-form-urlencoded"), ("Accept", "application/json")],
+                    body: Array(body.utf8)))
         } catch {
             return .failure(.unreachable(error))
         }
@@ -188,7 +190,9 @@ public enum FormEncoding {
         while let b = it.popFirst() {
             if b == UInt8(ascii: "+") {
                 bytes.append(0x20)
-            } else if b == UInt8(ascii: "%"), it.count >= 2, let h = ByteClass.hexValue(it[it.startIndex]), let l = ByteClass.hexValue(it[it.startIndex + 1]) {
+            } else if b == UInt8(ascii: "%"), it.count >= 2, let h = ByteClass.hexValue(it[it.startIndex]),
+                let l = ByteClass.hexValue(it[it.startIndex + 1])
+            {
                 bytes.append(h << 4 | l)
                 it = it.dropFirst(2)
             } else {

@@ -39,7 +39,8 @@ extension Reply {
     /// The same reply with `transform` applied to its answer, now or when it comes.
     @inline(__always)
     public static func passing(
-        _ request: HTTPRequest, _ responder: Responder, through next: HTTPHandler, _ transform: @escaping @Sendable (HTTPResponse) -> HTTPResponse
+        _ request: HTTPRequest, _ responder: Responder, through next: HTTPHandler,
+        _ transform: @escaping @Sendable (HTTPResponse) -> HTTPResponse
     ) -> Reply {
         // The handler may answer later, so it gets a responder that applies `transform`: two
         // allocations per request with `transform`'s context. Fine for the access log (debug
@@ -82,10 +83,12 @@ public struct AccessLogMiddleware: Middleware {
         let logger = logger
         return { request, responder in
             .passing(request, responder, through: next) { response in
-                logger.debug("request", metadata: [
-                    "method": "\(request.method)", "path": "\(request.path)", "route": "\(route.pattern)",
-                    "status": "\(response.status)", "correlation_id": "\(request.correlation)",
-                ])
+                logger.debug(
+                    "request",
+                    metadata: [
+                        "method": "\(request.method)", "path": "\(request.path)", "route": "\(route.pattern)",
+                        "status": "\(response.status)", "correlation_id": "\(request.correlation)",
+                    ])
                 return response
             }
         }

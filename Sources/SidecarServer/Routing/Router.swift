@@ -141,9 +141,12 @@ public struct Router: Sendable {
                 p.id = r.routePatterns.count
                 r.routePatterns.append(p.path)
                 p.handlers = p.handlers.map {
-                    Endpoint(method: $0.method, handler: wrap($0.handler, RouteInfo(pattern: p.path, method: $0.method)), chain: chain + $0.chain)
+                    Endpoint(
+                        method: $0.method, handler: wrap($0.handler, RouteInfo(pattern: p.path, method: $0.method)), chain: chain + $0.chain
+                    )
                 }
-                p.refusal = Endpoint(method: "", handler: wrap(Self.refusal(allow: Self.allow(p.handlers)), RouteInfo(pattern: p.path, method: nil)))
+                p.refusal = Endpoint(
+                    method: "", handler: wrap(Self.refusal(allow: Self.allow(p.handlers)), RouteInfo(pattern: p.path, method: nil)))
                 r[keyPath: list][k] = p
             }
         }
@@ -234,7 +237,8 @@ public struct Router: Sendable {
     }
 
     private static func insert(
-        _ list: inout [Pattern], _ path: String, _ segments: [Segment], _ method: String, _ handler: @escaping HTTPHandler, _ chain: [any Middleware]
+        _ list: inout [Pattern], _ path: String, _ segments: [Segment], _ method: String, _ handler: @escaping HTTPHandler,
+        _ chain: [any Middleware]
     ) {
         let endpoint = Endpoint(method: method, handler: handler, chain: chain)
         if let k = list.firstIndex(where: { $0.segments == segments }) {
@@ -262,7 +266,8 @@ public struct Router: Sendable {
     private static let notFoundHandler: HTTPHandler = { _, _ in .now(.error(404, code: "not_found", message: "no such endpoint")) }
 
     private static func refusal(allow: String) -> HTTPHandler {
-        let answer = HTTPResponse.error(405, code: "method_not_allowed", message: "method not allowed here", fields: HTTPFields([("Allow", allow)]))
+        let answer = HTTPResponse.error(
+            405, code: "method_not_allowed", message: "method not allowed here", fields: HTTPFields([("Allow", allow)]))
         return { _, _ in .now(answer) }
     }
 

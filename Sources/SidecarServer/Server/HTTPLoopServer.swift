@@ -10,7 +10,7 @@ import SidecarPosix
 ///
 /// Everything runs on the loop's thread (asserted in debug builds) but `deliver`, which any
 /// thread may call with a later answer: it queues the answer on the loop.
-final class HTTPLoopServer: ReactorSource, ResponderSink, @unchecked Sendable {  // state is loop-confined; deliver only queues work on the loop
+final class HTTPLoopServer: ReactorSource, ResponderSink, @unchecked Sendable {  // loop-confined; deliver() only queues
     /// Tokens: a listener is `listenerFlag | index`; a connection is `generation << 24 | fd`,
     /// with generations kept below the flag.
     static let listenerFlag: UInt64 = 1 << 47
@@ -50,7 +50,9 @@ final class HTTPLoopServer: ReactorSource, ResponderSink, @unchecked Sendable { 
         debugLogging = shared.logger.logLevel <= .debug
         loop.host(self)
         for (k, listener) in shared.listeners.enumerated() {
-            loop.watch(listener.fd, events: EPOLLIN.rawValue | EPOLLEXCLUSIVE.rawValue, token: Self.listenerFlag | UInt64(k), isNew: true, for: self)
+            loop.watch(
+                listener.fd, events: EPOLLIN.rawValue | EPOLLEXCLUSIVE.rawValue, token: Self.listenerFlag | UInt64(k), isNew: true,
+                for: self)
         }
     }
 
@@ -202,9 +204,10 @@ final class HTTPLoopServer: ReactorSource, ResponderSink, @unchecked Sendable { 
         write(conn, response, pending)
         traffic[conn.listener].count(status: response.status)
         if let observer {
-            observer.answered(AnsweredRequest(
-                loop: loop.id, listener: conn.listener, route: conn.route, method: conn.method, status: response.status,
-                nanoseconds: Int64(truncatingIfNeeded: csidecar_monotonic_ns() &- conn.started)))
+            observer.answered(
+                AnsweredRequest(
+                    loop: loop.id, listener: conn.listener, route: conn.route, method: conn.method, status: response.status,
+                    nanoseconds: Int64(truncatingIfNeeded: csidecar_monotonic_ns() &- conn.started)))
         }
         if then == .keepAlive { arm(conn, .idle) }
     }
@@ -220,8 +223,10 @@ final class HTTPLoopServer: ReactorSource, ResponderSink, @unchecked Sendable { 
         disarm(conn)
         write(conn, response, conn.machine.answerBeforeBody())
         traffic[conn.listener].count(status: response.status)
-        observer?.answered(AnsweredRequest(
-            loop: loop.id, listener: conn.listener, route: route, method: MethodLabel(head.method), status: response.status, nanoseconds: 0))
+        observer?.answered(
+            AnsweredRequest(
+                loop: loop.id, listener: conn.listener, route: route, method: MethodLabel(head.method), status: response.status,
+                nanoseconds: 0))
         return true
     }
 
@@ -232,8 +237,9 @@ final class HTTPLoopServer: ReactorSource, ResponderSink, @unchecked Sendable { 
         response.correlationID = .make()
         write(conn, response, .refusal)
         traffic[conn.listener].count(status: status)
-        observer?.answered(AnsweredRequest(
-            loop: loop.id, listener: conn.listener, route: AnsweredRequest.refused, method: .other, status: status, nanoseconds: 0))
+        observer?.answered(
+            AnsweredRequest(
+                loop: loop.id, listener: conn.listener, route: AnsweredRequest.refused, method: .other, status: status, nanoseconds: 0))
     }
 
     private func write(_ conn: Connection, _ response: HTTPResponse, _ p: HTTPConnectionStateMachine.Pending) {

@@ -45,11 +45,12 @@ public final class HTTPServer: Sendable {
         var bound: [ServerShared.Listener] = []
         for spec in specs {
             do throws(SystemError) {
-                let (fd, port) = if let inherited = spec.inherited {
-                    try Socket.adoptListener(inherited)
-                } else {
-                    try Socket.listen(on: spec.address, backlog: configuration.backlog)
-                }
+                let (fd, port) =
+                    if let inherited = spec.inherited {
+                        try Socket.adoptListener(inherited)
+                    } else {
+                        try Socket.listen(on: spec.address, backlog: configuration.backlog)
+                    }
                 bound.append(.init(name: spec.name, fd: fd, address: spec.address.with(port: port), router: prepare(spec.router)))
             } catch {
                 for listener in bound { Glibc.close(listener.fd) }

@@ -2,6 +2,7 @@ import SidecarHTTP
 import SidecarPosix
 import SidecarTestSupport
 import Testing
+
 @testable import SidecarCluster
 
 /// Telling peers we leave: a peer that has stopped listening is not an error; others are.

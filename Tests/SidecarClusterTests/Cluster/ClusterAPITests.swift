@@ -1,6 +1,7 @@
 import Foundation
 import SidecarTestSupport
 import Testing
+
 @testable import SidecarClient
 @testable import SidecarCluster
 @testable import SidecarHTTP
@@ -21,7 +22,8 @@ import Testing
 
     func call(_ server: TestServer, _ method: String, _ path: String, body: String = "", token: String?) throws -> RawResponse {
         let client = try server.client()
-        var head = "\(method) \(path) HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n"
+        var head =
+            "\(method) \(path) HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n"
         if let token { head += "Authorization: Bearer \(token)\r\n" }
         try client.send(head + "\r\n" + body)
         return try client.readResponse()
@@ -43,7 +45,8 @@ import Testing
 
     @Test(arguments: [
         #"{"type":"echo","url":"http://a","clusterUrl":"http://b"}"#, #"{"id":"x","type":"echo","url":"ftp://a","clusterUrl":"http://b"}"#,
-        #"{"id":"x","type":"echo","url":"http://a","clusterUrl":"b"}"#, #"{"id":"","type":"echo","url":"http://a","clusterUrl":"http://b"}"#,
+        #"{"id":"x","type":"echo","url":"http://a","clusterUrl":"b"}"#,
+        #"{"id":"","type":"echo","url":"http://a","clusterUrl":"http://b"}"#,
         "[]", "nope",
     ])
     func createItResource_refusesWhatIsNotAServer(body: String) async throws {
@@ -61,7 +64,9 @@ import Testing
         let (server, context) = try await clusterAPI()
         let token = try await JWTVerifierTests.hs256(JWTVerifierTests.claims(exp: Date().timeIntervalSince1970 + 300))
         let id = field.hasPrefix(#""id""#) ? "" : #""id":"x","#
-        let r = try call(server, "POST", "/itResources", body: #"{\#(id)"type":"echo","url":"http://a","clusterUrl":"http://b","# + field + "}", token: token)
+        let r = try call(
+            server, "POST", "/itResources", body: #"{\#(id)"type":"echo","url":"http://a","clusterUrl":"http://b","# + field + "}",
+            token: token)
         #expect(r.status == 400)
         #expect(r.bodyText.contains("not a server: \(message)"), "\(r.bodyText)")
         #expect(context.view.count == 1)
@@ -91,14 +96,17 @@ import Testing
     @Test func expectContinue_withoutAToken_is401AtOnce_neverContinue() async throws {
         let (server, context) = try await clusterAPI()
         let client = try server.client()
-        try client.send("POST /itResources HTTP/1.1\r\nHost: localhost\r\nExpect: 100-continue\r\nContent-Length: \(Self.peer.utf8.count)\r\n\r\n")
+        try client.send(
+            "POST /itResources HTTP/1.1\r\nHost: localhost\r\nExpect: 100-continue\r\nContent-Length: \(Self.peer.utf8.count)\r\n\r\n")
         let answer = try client.readResponse()
         #expect(answer.status == 401 && answer.field("WWW-Authenticate") != nil)
         #expect(context.view.count == 1)
         // With a token, the body is asked for.
         let token = try await JWTVerifierTests.hs256(JWTVerifierTests.claims(exp: Date().timeIntervalSince1970 + 300))
         let other = try server.client()
-        try other.send("POST /itResources HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer \(token)\r\nExpect: 100-continue\r\nContent-Length: \(Self.peer.utf8.count)\r\n\r\n")
+        try other.send(
+            "POST /itResources HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer \(token)\r\nExpect: 100-continue\r\nContent-Length: \(Self.peer.utf8.count)\r\n\r\n"
+        )
         #expect(try other.readResponse().status == 100)
         try other.send(Self.peer)
         #expect(try other.readResponse().status == 201)
@@ -107,7 +115,9 @@ import Testing
     @Test func createItResource_ofAnotherType_is409() async throws {
         let (server, _) = try await clusterAPI()
         let token = try await JWTVerifierTests.hs256(JWTVerifierTests.claims(exp: Date().timeIntervalSince1970 + 300))
-        #expect(try call(server, "POST", "/itResources", body: Self.peer.replacingOccurrences(of: "\"echo\"", with: "\"other\""), token: token).status == 409)
+        #expect(
+            try call(server, "POST", "/itResources", body: Self.peer.replacingOccurrences(of: "\"echo\"", with: "\"other\""), token: token)
+                .status == 409)
     }
 
     @Test func deleteServer_removes_or404() async throws {
@@ -165,26 +175,38 @@ import Testing
         let deleted = try api.call(server, "DELETE", "/servers/me", token: plain)
         #expect(deleted.status == 401, "no forced re-registration with a plain token")
         claims.cluster = false
-        #expect(try api.call(server, "POST", "/itResources", body: ClusterAPITests.peer, token: try await JWTVerifierTests.hs256(claims)).status == 401)
+        #expect(
+            try api.call(server, "POST", "/itResources", body: ClusterAPITests.peer, token: try await JWTVerifierTests.hs256(claims)).status
+                == 401)
         #expect(context.view.count == 1)
     }
 
     @Test func metadataOverTheCap_is413_aFullView507() async throws {
         let verifier = try await JWTVerifier.make(secret: JWTVerifierTests.secret, publicKeyPEM: nil, issuer: nil, audience: nil)
         let context = SidecarContext(
-            configuration: SidecarConfiguration(), health: HealthState(registered: true), view: ClusterView(limits: .init(maxServers: 2, maxMetadataBytes: 64)),
+            configuration: SidecarConfiguration(), health: HealthState(registered: true),
+            view: ClusterView(limits: .init(maxServers: 2, maxMetadataBytes: 64)),
             verifier: verifier)
         let server = try TestServer(router: SidecarRoutes.cluster(context: context))
         let token = try await JWTVerifierTests.hs256(JWTVerifierTests.claims(exp: Date().timeIntervalSince1970 + 300))
-        let fat = #"{"id":"f","type":"echo","url":"http://a","clusterUrl":"http://b","metadata":{"k":"\#(String(repeating: "x", count: 100))"}}"#
+        let fat =
+            #"{"id":"f","type":"echo","url":"http://a","clusterUrl":"http://b","metadata":{"k":"\#(String(repeating: "x", count: 100))"}}"#
         let tooLarge = try api.call(server, "POST", "/itResources", body: fat, token: token)
         #expect(tooLarge.status == 413 && tooLarge.bodyText.contains("server_too_large"))
         for id in ["a", "b"] {
-            #expect(try api.call(server, "POST", "/itResources", body: #"{"id":"\#(id)","type":"echo","url":"http://a","clusterUrl":"http://b"}"#, token: token).status == 201)
+            #expect(
+                try api.call(
+                    server, "POST", "/itResources", body: #"{"id":"\#(id)","type":"echo","url":"http://a","clusterUrl":"http://b"}"#,
+                    token: token
+                ).status == 201)
         }
-        let full = try api.call(server, "POST", "/itResources", body: #"{"id":"c","type":"echo","url":"http://a","clusterUrl":"http://b"}"#, token: token)
+        let full = try api.call(
+            server, "POST", "/itResources", body: #"{"id":"c","type":"echo","url":"http://a","clusterUrl":"http://b"}"#, token: token)
         #expect(full.status == 507 && full.bodyText.contains("view_full"))
-        #expect(try api.call(server, "POST", "/itResources", body: #"{"id":"a","type":"echo","url":"http://z","clusterUrl":"http://b"}"#, token: token).status == 200)
+        #expect(
+            try api.call(
+                server, "POST", "/itResources", body: #"{"id":"a","type":"echo","url":"http://z","clusterUrl":"http://b"}"#, token: token
+            ).status == 200)
         #expect(context.view.snapshot().servers.map(\.id) == ["a", "b"])
     }
 }

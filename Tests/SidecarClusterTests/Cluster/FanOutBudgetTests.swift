@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import SidecarTestSupport
 import Testing
+
 @testable import SidecarClient
 @testable import SidecarCluster
 @testable import SidecarHTTP

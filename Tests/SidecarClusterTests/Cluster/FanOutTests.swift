@@ -4,6 +4,7 @@ import Logging
 import SidecarTestSupport
 import Synchronization
 import Testing
+
 @testable import SidecarClient
 @testable import SidecarCluster
 @testable import SidecarHTTP
@@ -19,7 +20,12 @@ final class Peers: Sendable {
         init(_ n: Int) { counts = Mutex([Int](repeating: 0, count: n)) }
         /// Adds one to slot `k`; returns the new count.
         @discardableResult
-        func bump(_ k: Int) -> Int { counts.withLock { $0[k] += 1; return $0[k] } }
+        func bump(_ k: Int) -> Int {
+            counts.withLock {
+                $0[k] += 1
+                return $0[k]
+            }
+        }
         var total: Int { counts.withLock { $0.reduce(0, +) } }
     }
 
@@ -35,15 +41,27 @@ final class Peers: Sendable {
         for k in 0..<count {
             var r = Router()
             let count: @Sendable () -> Void = { hits.bump(k) }
-            r.on("GET", "/ok") { _ in count(); return .json(200, #"{"node":\#(k)}"#) }
+            r.on("GET", "/ok") { _ in
+                count()
+                return .json(200, #"{"node":\#(k)}"#)
+            }
             r.onAsync("GET", "/slow") { _ in
                 count()
                 try? await Task.sleep(for: .seconds(2))
                 return .json(200, "{}")
             }
-            r.on("GET", "/fail") { _ in count(); return .json(500, #"{"error":"boom"}"#) }
-            r.on("GET", "/text") { _ in count(); return HTTPResponse(status: 200, fields: HTTPFields([("Content-Type", "text/plain")]), body: Array("hello".utf8)) }
-            r.on("GET", "/big") { _ in count(); return HTTPResponse(status: 200, body: [UInt8](repeating: 0x61, count: 200_000)) }
+            r.on("GET", "/fail") { _ in
+                count()
+                return .json(500, #"{"error":"boom"}"#)
+            }
+            r.on("GET", "/text") { _ in
+                count()
+                return HTTPResponse(status: 200, fields: HTTPFields([("Content-Type", "text/plain")]), body: Array("hello".utf8))
+            }
+            r.on("GET", "/big") { _ in
+                count()
+                return HTTPResponse(status: 200, body: [UInt8](repeating: 0x61, count: 200_000))
+            }
             for method in ["GET", "POST"] {
                 r.on(method, "/headers") { request in
                     count()
@@ -55,7 +73,12 @@ final class Peers: Sendable {
             for method in ["GET", "POST", "PUT", "DELETE", "PATCH"] {
                 r.on(method, "/echo") { request in
                     count()
-                    return .json(200, encoding: ["method": request.method, "path": request.path, "query": request.query ?? "", "body": String(decoding: request.body, as: UTF8.self)])
+                    return .json(
+                        200,
+                        encoding: [
+                            "method": request.method, "path": request.path, "query": request.query ?? "",
+                            "body": String(decoding: request.body, as: UTF8.self),
+                        ])
                 }
             }
             r.on("GET", "/flaky") { _ in
@@ -63,7 +86,10 @@ final class Peers: Sendable {
                 let n = flakyCalls.bump(k)
                 return n == 1 ? .error(503, code: "busy", message: "try again") : .json(200, #"{"ok":true}"#)
             }
-            r.on("POST", "/flaky") { _ in count(); return .error(503, code: "busy", message: "try again") }
+            r.on("POST", "/flaky") { _ in
+                count()
+                return .error(503, code: "busy", message: "try again")
+            }
             listeners.append(ListenerSpec(name: "peer\(k)", address: SocketAddress(host: "127.0.0.1", port: 0)!, router: r))
         }
         var logger = Logger(label: "peers")
@@ -77,26 +103,36 @@ final class Peers: Sendable {
     var total: Int { hits.total }
 
     func servers(prefix: String = "n") -> [ServerInfo] {
-        ports.enumerated().map { ServerInfo(id: "\(prefix)\($0.offset)", type: "t", url: "http://127.0.0.1:\($0.element)", clusterUrl: "http://127.0.0.1:1") }
+        ports.enumerated().map {
+            ServerInfo(id: "\(prefix)\($0.offset)", type: "t", url: "http://127.0.0.1:\($0.element)", clusterUrl: "http://127.0.0.1:1")
+        }
     }
 }
 
 @Suite(.serialized) struct FanOutTests {
     /// A local API with `servers` in its view; self is the first server unless `me` is given.
-    func sidecar(_ servers: [ServerInfo], me: ServerInfo? = nil, cap: Int = 100_000, localToken: String? = nil, maxPending: Int = 256) throws -> TestServer {
+    func sidecar(_ servers: [ServerInfo], me: ServerInfo? = nil, cap: Int = 100_000, localToken: String? = nil, maxPending: Int = 256)
+        throws -> TestServer
+    {
         var configuration = SidecarConfiguration()
         configuration.localAPIToken = localToken.map(Secret.init)
         let context = SidecarContext(
             configuration: configuration, health: HealthState(registered: true),
-            fanOut: FanOut(settings: .init(concurrency: 64, timeout: .seconds(5), maxResponseBytes: cap, maxPending: maxPending), tokens: TokenProvider(source: .fixed(Secret("cluster-tok")), client: TestClients.shared)))
+            fanOut: FanOut(
+                settings: .init(concurrency: 64, timeout: .seconds(5), maxResponseBytes: cap, maxPending: maxPending),
+                tokens: TokenProvider(source: .fixed(Secret("cluster-tok")), client: TestClients.shared)))
         context.view.replace(with: servers)
-        context.attach(me: me ?? servers.first ?? ServerInfo(id: "me", type: "t", url: "http://127.0.0.1:1", clusterUrl: "http://127.0.0.1:1"), registrar: nil)
+        context.attach(
+            me: me ?? servers.first ?? ServerInfo(id: "me", type: "t", url: "http://127.0.0.1:1", clusterUrl: "http://127.0.0.1:1"),
+            registrar: nil)
         return try TestServer(router: SidecarRoutes.local(context: context))
     }
 
     func fanout(_ server: TestServer, _ body: String, headers: String = "") throws -> (Int, [String: Any]) {
         let client = try server.client(timeout: 10)
-        try client.send("POST /cluster/fanout HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\(headers)Content-Length: \(body.utf8.count)\r\n\r\n\(body)")
+        try client.send(
+            "POST /cluster/fanout HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\(headers)Content-Length: \(body.utf8.count)\r\n\r\n\(body)"
+        )
         let r = try client.readResponse()
         return (r.status, (try JSONSerialization.jsonObject(with: Data(r.body)) as? [String: Any]) ?? [:])
     }
@@ -215,7 +251,9 @@ final class Peers: Sendable {
     @Test func headers_forwardAuthorization_orAttachAClusterToken_dropHopByHop_passCorrelationID() throws {
         let peers = try Peers(1)
         let sidecar = try sidecar(peers.servers())
-        let (_, attached) = try fanout(sidecar, #"{"url":"/headers","headers":{"X-A":"1","Connection":"x-b","X-B":"2","Keep-Alive":"5","Upgrade":"h2c","TE":"trailers"}}"#,
+        let (_, attached) = try fanout(
+            sidecar,
+            #"{"url":"/headers","headers":{"X-A":"1","Connection":"x-b","X-B":"2","Keep-Alive":"5","Upgrade":"h2c","TE":"trailers"}}"#,
             headers: "X-Correlation-Id: corr-1\r\n")
         let seen = (attached["data"] as? [[String: String]])?.first ?? [:]
         #expect(seen["authorization"] == "Bearer cluster-tok")
@@ -235,12 +273,15 @@ final class Peers: Sendable {
         #expect(ids(try fanout(alone, #"{"url":"/ok"}"#).1["results"]) == ["n0"])
         let (status, empty) = try fanout(try self.sidecar([]), #"{"url":"/ok"}"#)
         #expect(status == 200)
-        #expect((empty["results"] as? [Any])?.isEmpty == true && (empty["failures"] as? [Any])?.isEmpty == true && (empty["data"] as? [Any])?.isEmpty == true)
+        #expect(
+            (empty["results"] as? [Any])?.isEmpty == true && (empty["failures"] as? [Any])?.isEmpty == true
+                && (empty["data"] as? [Any])?.isEmpty == true)
     }
 
     @Test func methodParamsAndData_reachTheNodes() throws {
         let peers = try Peers(1)
-        let (_, answer) = try fanout(try sidecar(peers.servers()), #"{"method":"put","url":"/echo?a=1","params":{"b":2,"c":"x y"},"data":{"k":true}}"#)
+        let (_, answer) = try fanout(
+            try sidecar(peers.servers()), #"{"method":"put","url":"/echo?a=1","params":{"b":2,"c":"x y"},"data":{"k":true}}"#)
         let seen = (answer["data"] as? [[String: String]])?.first
         #expect(seen?["method"] == "PUT")
         #expect(seen?["query"] == "a=1&b=2&c=x%20y")
@@ -278,7 +319,8 @@ final class Peers: Sendable {
         let peers = try Peers(2)
         let sidecar = try sidecar(peers.servers())
         let client = try sidecar.client()
-        try client.send("PATCH /cluster/proxy/echo?x=1 HTTP/1.1\r\nHost: localhost\r\nContent-Length: 3\r\nX-Fanout-Timeout: 2000\r\n\r\nabc")
+        try client.send(
+            "PATCH /cluster/proxy/echo?x=1 HTTP/1.1\r\nHost: localhost\r\nContent-Length: 3\r\nX-Fanout-Timeout: 2000\r\n\r\nabc")
         let r = try client.readResponse()
         let answer = try JSONSerialization.jsonObject(with: Data(r.body)) as? [String: Any]
         let seen = answer?["data"] as? [[String: String]]
@@ -302,7 +344,9 @@ final class Peers: Sendable {
         let seen = (answer?["data"] as? [[String: String]])?.first ?? [:]
         // No Accept: */* and no form content type of libcurl's; Host and Content-Length describe the request.
         #expect(Set(seen.keys) == ["host", "content-length", "x-mine", "x-correlation-id", "authorization"])
-        try client.send("POST /cluster/proxy/headers HTTP/1.1\r\nHost: localhost\r\nAccept: text/plain\r\nContent-Type: text/csv\r\nContent-Length: 1\r\n\r\nx")
+        try client.send(
+            "POST /cluster/proxy/headers HTTP/1.1\r\nHost: localhost\r\nAccept: text/plain\r\nContent-Type: text/csv\r\nContent-Length: 1\r\n\r\nx"
+        )
         let again = try JSONSerialization.jsonObject(with: Data(client.readResponse().body)) as? [String: Any]
         let kept = (again?["data"] as? [[String: String]])?.first ?? [:]
         #expect(kept["accept"] == "text/plain" && kept["content-type"] == "text/csv")
@@ -366,14 +410,18 @@ final class Peers: Sendable {
 }
 
 @Suite struct FanOutPathTests {
-    @Test(arguments: ["/", "/a", "/a/", "/a/b.c/d", "/a?x=1&y=/../z", "/a%20b", "/a/%C3%A9", "/~user/@x:1;p=q", "/a?q=%00", "/..a/b..", "/a?"])
+    @Test(arguments: [
+        "/", "/a", "/a/", "/a/b.c/d", "/a?x=1&y=/../z", "/a%20b", "/a/%C3%A9", "/~user/@x:1;p=q", "/a?q=%00", "/..a/b..", "/a?",
+    ])
     func accepted(path: String) throws {
         try FanOutRequest.checkPath(path)
     }
 
     @Test(arguments: [
-        "", "a", "//x", "http://x/", "/a\\b", "/a/../b", "/..", "/.", "/a/.", "/a/%2e%2e/b", "/a/%2E/b", "/a/%2eb", "/a/%2f", "/a%5c", "/a%0a",
-        "/a b", "/a\u{7F}", "/é", "/a\"b", "/a<b>", "/a{b}", "/a|b", "/a^b", "/a`b", "/a[0]", "/a%", "/a%2", "/a%zz", "/a#f", "/a//b", "/a?b#c",
+        "", "a", "//x", "http://x/", "/a\\b", "/a/../b", "/..", "/.", "/a/.", "/a/%2e%2e/b", "/a/%2E/b", "/a/%2eb", "/a/%2f", "/a%5c",
+        "/a%0a",
+        "/a b", "/a\u{7F}", "/é", "/a\"b", "/a<b>", "/a{b}", "/a|b", "/a^b", "/a`b", "/a[0]", "/a%", "/a%2", "/a%zz", "/a#f", "/a//b",
+        "/a?b#c",
     ])
     func refused(path: String) {
         #expect(throws: FanOutRequest.Invalid.self) { try FanOutRequest.checkPath(path) }
@@ -404,13 +452,16 @@ final class Peers: Sendable {
             ServerInfo(id: "garbage", type: "t", url: "http://127.0.0.1:\(garbage.port)/", clusterUrl: "http://127.0.0.1:1"),
             nodes[1],
         ]
-        let sidecar = try base.sidecar(servers, me: ServerInfo(id: "me", type: "t", url: "http://127.0.0.1:1", clusterUrl: "http://127.0.0.1:1"))
+        let sidecar = try base.sidecar(
+            servers, me: ServerInfo(id: "me", type: "t", url: "http://127.0.0.1:1", clusterUrl: "http://127.0.0.1:1"))
         let (status, answer) = try base.fanout(sidecar, #"{"url":"/ok"}"#)
         #expect(status == 200)
         #expect(base.ids(answer["results"]) == ["n0", "n1"])
         #expect(base.ids(answer["failures"]) == ["ambiguous", "tls", "garbage"])
         #expect(base.codes(answer) == ["bad_response", "connect", "bad_response"])
-        let messages = ((answer["failures"] as? [[String: Any]]) ?? []).map { (($0["error"] as? [String: Any])?["message"] as? String) ?? "?" }
+        let messages = ((answer["failures"] as? [[String: Any]]) ?? []).map {
+            (($0["error"] as? [String: Any])?["message"] as? String) ?? "?"
+        }
         #expect(messages.first == "conflicting Content-Length values")
     }
 
@@ -427,7 +478,9 @@ final class Peers: Sendable {
                 StubServer.send(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
             }
         }
-        let servers = (0..<5).map { ServerInfo(id: "s\($0)", type: "t", url: "http://127.0.0.1:\(node.port)/n\($0)", clusterUrl: "http://127.0.0.1:1") }
+        let servers = (0..<5).map {
+            ServerInfo(id: "s\($0)", type: "t", url: "http://127.0.0.1:\(node.port)/n\($0)", clusterUrl: "http://127.0.0.1:1")
+        }
         var configuration = SidecarConfiguration()
         configuration.localAPIToken = nil
         let context = SidecarContext(
@@ -448,7 +501,10 @@ final class Peers: Sendable {
         let open = Atomic<Int>(0)
         let most = Atomic<Int>(0)
         let node = try StubServer { fd in
-            let me = carried.withLock { c in c.append([]); return c.count - 1 }
+            let me = carried.withLock { c in
+                c.append([])
+                return c.count - 1
+            }
             while let seen = StubServer.nextHead(fd) {
                 let path = String(decoding: seen, as: UTF8.self).split(separator: " ")[1]
                 carried.withLock { $0[me].append(String(path)) }
@@ -458,7 +514,9 @@ final class Peers: Sendable {
                 StubServer.send(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
             }
         }
-        let servers = (0..<6).map { ServerInfo(id: "s\($0)", type: "t", url: "http://127.0.0.1:\(node.port)/n\($0)", clusterUrl: "http://127.0.0.1:1") }
+        let servers = (0..<6).map {
+            ServerInfo(id: "s\($0)", type: "t", url: "http://127.0.0.1:\(node.port)/n\($0)", clusterUrl: "http://127.0.0.1:1")
+        }
         let context = SidecarContext(
             configuration: SidecarConfiguration(), health: HealthState(registered: true),
             fanOut: FanOut(settings: .init(concurrency: 2, timeout: .seconds(5), spreadMinimum: 4), tokens: nil))

@@ -1,7 +1,8 @@
 import Logging
-import Synchronization
 import SidecarTestSupport
+import Synchronization
 import Testing
+
 @testable import SidecarCluster
 @testable import SidecarPosix
 
@@ -10,7 +11,11 @@ import Testing
 @Suite struct RegistrarTests {
     /// A registry whose answers the test scripts; every call is reported on `calls`.
     final class FakeRegistry: RegistryCalls {
-        enum Call: Equatable { case register(String?), lease(String), unregister(String) }
+        enum Call: Equatable {
+            case register(String?)
+            case lease(String)
+            case unregister(String)
+        }
         /// What the next calls answer: up (mIT answers), down (unreachable), or amnesic (leases 404).
         enum Mode { case up, down, amnesic }
 
@@ -20,7 +25,10 @@ import Testing
         func register(id: String?, me: ServerInfo, cluster: Bool) async -> Result<RegisterAnswer, MITFailure> {
             record.yield(.register(id))
             guard mode.withLock({ $0 }) != .down else { return .failure(.unreachable(.connect)) }
-            return .success(RegisterAnswer(id: id ?? "srv-1", leaseTime: 60, servers: [ServerInfo(id: id ?? "srv-1", type: "t", url: "http://a", clusterUrl: "http://a:1")]))
+            return .success(
+                RegisterAnswer(
+                    id: id ?? "srv-1", leaseTime: 60,
+                    servers: [ServerInfo(id: id ?? "srv-1", type: "t", url: "http://a", clusterUrl: "http://a:1")]))
         }
 
         func lease(id: String) async -> RegistrationMachine.Outcome {

@@ -19,7 +19,9 @@ import Testing
     func registryToken(_ port: UInt16) throws -> String {
         let client = try RawClient(port: port)
         let form = "grant_type=client_credentials&client_id=test&client_secret=test-secret"
-        try client.send("POST /oauth/token HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: \(form.utf8.count)\r\n\r\n\(form)")
+        try client.send(
+            "POST /oauth/token HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: \(form.utf8.count)\r\n\r\n\(form)"
+        )
         let body = try JSONSerialization.jsonObject(with: Data(client.readResponse().body)) as? [String: Any]
         return try #require(body?["access_token"] as? String)
     }
@@ -56,9 +58,10 @@ import Testing
         let (back, _) = try SidecarProcess.registry(leaseTime: 0.3, port: rport)
         let returned = Date()
         let token = try registryToken(rport)
-        #expect(eventually(3) {
-            ((try? json(rport, "/servers", token: token)["servers"] as? [[String: Any]]) ?? []).contains { $0["id"] as? String == id }
-        })
+        #expect(
+            eventually(3) {
+                ((try? json(rport, "/servers", token: token)["servers"] as? [[String: Any]]) ?? []).contains { $0["id"] as? String == id }
+            })
         // REGISTRATION_RETRY is 0.5 s: back within it, plus a lease interval to notice the 404.
         #expect(Date().timeIntervalSince(returned) < 1.5)
         sidecar.signal(SIGTERM)
@@ -170,8 +173,10 @@ import Testing
     @Test func fanOut_throughARealSidecar_reachesEveryApplication() throws {
         let peers = try Peers(2)
         let (registry, rport) = try SidecarProcess.registry(leaseTime: 30)
-        let (a, localA, _) = try SidecarProcess.listening(SidecarProcess.memberEnvironment(registry: rport, extra: ["SERVER_URL": "http://127.0.0.1:\(peers.ports[0])"]))
-        let (b, _, _) = try SidecarProcess.listening(SidecarProcess.memberEnvironment(registry: rport, extra: ["SERVER_URL": "http://127.0.0.1:\(peers.ports[1])"]))
+        let (a, localA, _) = try SidecarProcess.listening(
+            SidecarProcess.memberEnvironment(registry: rport, extra: ["SERVER_URL": "http://127.0.0.1:\(peers.ports[0])"]))
+        let (b, _, _) = try SidecarProcess.listening(
+            SidecarProcess.memberEnvironment(registry: rport, extra: ["SERVER_URL": "http://127.0.0.1:\(peers.ports[1])"]))
         #expect(eventually(5) { servers(localA) == 2 })
         let client = try RawClient(port: localA)
         let body = #"{"url":"/ok"}"#

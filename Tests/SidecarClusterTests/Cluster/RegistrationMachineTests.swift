@@ -1,5 +1,6 @@
 import SidecarTestSupport
 import Testing
+
 @testable import SidecarClient
 @testable import SidecarCluster
 @testable import SidecarHTTP
@@ -72,7 +73,10 @@ import Testing
         var now = 0.0
         for _ in 0..<50 {
             a = m.answered(seq: seq(call(a)), .failed, now: at(now))
-            guard case .some(.some(let t)) = wake(a) else { Issue.record("stopped retrying"); return }
+            guard case .some(.some(let t)) = wake(a) else {
+                Issue.record("stopped retrying")
+                return
+            }
             now = t
             a = m.tick(now: at(now))
         }
@@ -84,7 +88,8 @@ import Testing
     @Test func success_announces_schedulesLeaseWithinBounds_andTheConcurrentRegistration() {
         for seed in UInt64(1)...100 {
             var m = machine(seed: seed)
-            let a = m.answered(seq: seq(call(m.start(now: at(0), applicationHealthy: true))), .registered(id: "id-1", leaseTime: .seconds(50)), now: at(1))
+            let a = m.answered(
+                seq: seq(call(m.start(now: at(0), applicationHealthy: true))), .registered(id: "id-1", leaseTime: .seconds(50)), now: at(1))
             #expect(a.contains(.announce))
             #expect(m.serverID == "id-1" && m.leaseTime == .seconds(50) && m.status == .registered)
             let lease = secs(m.nextLease!)
@@ -123,18 +128,23 @@ import Testing
 
     @Test func leaseTime_followsTheLastAnswer_whenItShrinks() {
         var m = machine(M.Settings(leaseTimeDefault: .seconds(100), clusterManagement: false))
-        _ = m.answered(seq: seq(call(m.start(now: at(0), applicationHealthy: true))), .registered(id: "a", leaseTime: .seconds(100)), now: at(0))
+        _ = m.answered(
+            seq: seq(call(m.start(now: at(0), applicationHealthy: true))), .registered(id: "a", leaseTime: .seconds(100)), now: at(0))
         let due = secs(m.nextLease!)
         _ = m.tick(now: at(due))
         let a = m.answered(seq: 2, .leased(leaseTime: .seconds(10)), now: at(due))
         #expect(m.leaseTime == .seconds(10))
-        guard case .some(.some(let t)) = wake(a) else { Issue.record("no wake"); return }
+        guard case .some(.some(let t)) = wake(a) else {
+            Issue.record("no wake")
+            return
+        }
         #expect(t >= due + 9 && t <= due + 10)
     }
 
     @Test func lease404_registersAgainAtOnce_keepingTheID() {
         var m = machine()
-        _ = m.answered(seq: seq(call(m.start(now: at(0), applicationHealthy: true))), .registered(id: "keep", leaseTime: .seconds(100)), now: at(0))
+        _ = m.answered(
+            seq: seq(call(m.start(now: at(0), applicationHealthy: true))), .registered(id: "keep", leaseTime: .seconds(100)), now: at(0))
         let due = secs(m.nextLease!)
         _ = m.tick(now: at(due))
         let a = m.answered(seq: 2, .notFound, now: at(due))
@@ -144,12 +154,16 @@ import Testing
 
     @Test func leaseFailure_retriesAtTheRegistrationPace_stayingRegistered() {
         var m = machine(M.Settings(leaseTimeDefault: .seconds(100), clusterManagement: false))
-        _ = m.answered(seq: seq(call(m.start(now: at(0), applicationHealthy: true))), .registered(id: "a", leaseTime: .seconds(100)), now: at(0))
+        _ = m.answered(
+            seq: seq(call(m.start(now: at(0), applicationHealthy: true))), .registered(id: "a", leaseTime: .seconds(100)), now: at(0))
         let due = secs(m.nextLease!)
         _ = m.tick(now: at(due))
         let a = m.answered(seq: 2, .failed, now: at(due))
         #expect(m.status == .registered)
-        guard case .some(.some(let t)) = wake(a) else { Issue.record("no retry"); return }
+        guard case .some(.some(let t)) = wake(a) else {
+            Issue.record("no retry")
+            return
+        }
         #expect(t >= due + 9 && t <= due + 10)
         #expect(call(m.tick(now: at(t))) == .renewLease(seq: 3, id: "a"))
     }
@@ -166,7 +180,8 @@ import Testing
 
     @Test func shutdownWhileRegistered_unregisters_thenFinishes_andIgnoresLateAnswers() {
         var m = machine()
-        _ = m.answered(seq: seq(call(m.start(now: at(0), applicationHealthy: true))), .registered(id: "a", leaseTime: .seconds(100)), now: at(0))
+        _ = m.answered(
+            seq: seq(call(m.start(now: at(0), applicationHealthy: true))), .registered(id: "a", leaseTime: .seconds(100)), now: at(0))
         let lease = m.tick(now: at(secs(m.nextLease!)))
         let s = m.shutdown(now: at(99))
         #expect(call(s) == .unregister(seq: 3, id: "a"))
@@ -187,14 +202,16 @@ import Testing
 
     @Test func shutdownMidLease_unregisters() {
         var m = machine()
-        _ = m.answered(seq: seq(call(m.start(now: at(0), applicationHealthy: true))), .registered(id: "a", leaseTime: .seconds(100)), now: at(0))
+        _ = m.answered(
+            seq: seq(call(m.start(now: at(0), applicationHealthy: true))), .registered(id: "a", leaseTime: .seconds(100)), now: at(0))
         _ = m.tick(now: at(secs(m.nextLease!)))
         #expect(call(m.shutdown(now: at(95))) == .unregister(seq: 3, id: "a"))
     }
 
     @Test func unregisterNow_thenRegisterNow() {
         var m = machine()
-        _ = m.answered(seq: seq(call(m.start(now: at(0), applicationHealthy: true))), .registered(id: "a", leaseTime: .seconds(100)), now: at(0))
+        _ = m.answered(
+            seq: seq(call(m.start(now: at(0), applicationHealthy: true))), .registered(id: "a", leaseTime: .seconds(100)), now: at(0))
         #expect(call(m.unregisterNow(now: at(5))) == .unregister(seq: 2, id: "a"))
         let a = m.answered(seq: 2, .unregistered, now: at(6))
         #expect(m.status == .unregistered)
@@ -204,7 +221,8 @@ import Testing
 
     @Test func forgotten_registersAgainKeepingTheID() {
         var m = machine()
-        _ = m.answered(seq: seq(call(m.start(now: at(0), applicationHealthy: true))), .registered(id: "me", leaseTime: .seconds(100)), now: at(0))
+        _ = m.answered(
+            seq: seq(call(m.start(now: at(0), applicationHealthy: true))), .registered(id: "me", leaseTime: .seconds(100)), now: at(0))
         #expect(call(m.forgotten(now: at(3))) == .register(seq: 2, id: "me", concurrent: false))
     }
 }

@@ -1,6 +1,7 @@
 import SidecarTestSupport
 import Synchronization
 import Testing
+
 @testable import SidecarClient
 @testable import SidecarCluster
 @testable import SidecarHTTP
@@ -32,11 +33,11 @@ import Testing
         return (server, grants)
     }
 
-
     @Test func token_isCachedUntilShortlyBeforeExpiry() async throws {
         let (server, grants) = try endpoint(expiresIn: 100)
         let clock = ManualClock()
-        let p = TokenProvider(source: .clientCredentials(url: "http://127.0.0.1:\(server.port)/token", clientID: "c", secret: Secret("s e&c")),
+        let p = TokenProvider(
+            source: .clientCredentials(url: "http://127.0.0.1:\(server.port)/token", clientID: "c", secret: Secret("s e&c")),
             client: TestClients.shared, clock: clock)
         #expect(try await p.token()?.value == "tok-1-plain")
         clock.advance(by: .seconds(89))
@@ -48,7 +49,8 @@ import Testing
 
     @Test func clusterToken_isCachedApart() async throws {
         let (server, _) = try endpoint(expiresIn: 100)
-        let p = TokenProvider(source: .clientCredentials(url: "http://127.0.0.1:\(server.port)/token", clientID: "c", secret: Secret("s e&c")),
+        let p = TokenProvider(
+            source: .clientCredentials(url: "http://127.0.0.1:\(server.port)/token", clientID: "c", secret: Secret("s e&c")),
             client: TestClients.shared)
         let plain = try await p.token()?.value
         let cluster = try await p.token(cluster: true)?.value
@@ -58,7 +60,8 @@ import Testing
 
     @Test func concurrentCallers_shareOneRefresh() async throws {
         let (server, grants) = try endpoint(expiresIn: 100, delay: 100)
-        let p = TokenProvider(source: .clientCredentials(url: "http://127.0.0.1:\(server.port)/token", clientID: "c", secret: Secret("s e&c")),
+        let p = TokenProvider(
+            source: .clientCredentials(url: "http://127.0.0.1:\(server.port)/token", clientID: "c", secret: Secret("s e&c")),
             client: TestClients.shared)
         let tokens = try await withThrowingTaskGroup(of: String?.self) { group in
             for _ in 0..<20 { group.addTask { try await p.token()?.value } }
@@ -70,7 +73,8 @@ import Testing
 
     @Test func rejectedGrant_isATypedError_withoutTheSecret() async throws {
         let (server, _) = try endpoint(expiresIn: 100)
-        let p = TokenProvider(source: .clientCredentials(url: "http://127.0.0.1:\(server.port)/token", clientID: "c", secret: Secret("wrong-secret")),
+        let p = TokenProvider(
+            source: .clientCredentials(url: "http://127.0.0.1:\(server.port)/token", clientID: "c", secret: Secret("wrong-secret")),
             client: TestClients.shared)
         do {
             _ = try await p.token()
@@ -107,13 +111,19 @@ import Testing
     @Test func registration_createsThenUpdates_andTellsPeersOfAJoinOnly() {
         var s = RegistryStore(leaseTime: .seconds(10))
         var n = 0
-        func id() -> String { n += 1; return "s\(n)" }
-        let a = s.register(id: nil, type: "t", url: "http://a", clusterUrl: "http://a:1", cluster: true, metadata: nil, now: at(0), wall: "", makeID: id)
+        func id() -> String {
+            n += 1
+            return "s\(n)"
+        }
+        let a = s.register(
+            id: nil, type: "t", url: "http://a", clusterUrl: "http://a:1", cluster: true, metadata: nil, now: at(0), wall: "", makeID: id)
         #expect(a.created && a.server.id == "s1" && a.peersToTell.isEmpty)
-        let b = s.register(id: nil, type: "t", url: "http://b", clusterUrl: "http://b:1", cluster: true, metadata: nil, now: at(0), wall: "", makeID: id)
+        let b = s.register(
+            id: nil, type: "t", url: "http://b", clusterUrl: "http://b:1", cluster: true, metadata: nil, now: at(0), wall: "", makeID: id)
         #expect(b.members.map(\.id) == ["s1", "s2"])
         #expect(b.peersToTell.map(\.id) == ["s1"])
-        let again = s.register(id: "s1", type: "t", url: "http://a2", clusterUrl: "http://a:1", cluster: true, metadata: nil, now: at(1), wall: "", makeID: id)
+        let again = s.register(
+            id: "s1", type: "t", url: "http://a2", clusterUrl: "http://a:1", cluster: true, metadata: nil, now: at(1), wall: "", makeID: id)
         #expect(!again.created && again.peersToTell.isEmpty)
         #expect(s.list(type: "t").map(\.url) == ["http://a2", "http://b"])
         #expect(s.list(type: "other").isEmpty)
@@ -121,8 +131,12 @@ import Testing
 
     @Test func threeMissedLeases_drop_andNameThePeers() {
         var s = RegistryStore(leaseTime: .seconds(10))
-        _ = s.register(id: "a", type: "t", url: "http://a", clusterUrl: "http://a:1", cluster: true, metadata: nil, now: at(0), wall: "", makeID: { "x" })
-        _ = s.register(id: "b", type: "t", url: "http://b", clusterUrl: "http://b:1", cluster: true, metadata: nil, now: at(0), wall: "", makeID: { "x" })
+        _ = s.register(
+            id: "a", type: "t", url: "http://a", clusterUrl: "http://a:1", cluster: true, metadata: nil, now: at(0), wall: "",
+            makeID: { "x" })
+        _ = s.register(
+            id: "b", type: "t", url: "http://b", clusterUrl: "http://b:1", cluster: true, metadata: nil, now: at(0), wall: "",
+            makeID: { "x" })
         let renewed = s.lease(id: "b", now: at(25))
         #expect(renewed)
         let early = s.expire(now: at(30))

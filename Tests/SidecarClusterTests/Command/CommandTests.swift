@@ -27,7 +27,10 @@ import Testing
         let raw = String(decoding: (p.process.standardOutput as! Pipe).fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         let text = raw.split(whereSeparator: \.isWhitespace).joined(separator: " ")
         #expect(p.waitForExit() == 0)
-        for variable in ["MIT_URL", "SERVER_URL", "CLUSTER_PORT", "LOCAL_API_TOKEN", "DRAIN_TIMEOUT", "HEADER_TIMEOUT", "MAX_CONNECTIONS", "JWT_SECRET_FILE"] {
+        for variable in [
+            "MIT_URL", "SERVER_URL", "CLUSTER_PORT", "LOCAL_API_TOKEN", "DRAIN_TIMEOUT", "HEADER_TIMEOUT", "MAX_CONNECTIONS",
+            "JWT_SECRET_FILE",
+        ] {
             #expect(text.contains("env \(variable)"), "\(variable) missing from --help")
         }
         #expect(text.contains("default: 8461"))
@@ -91,7 +94,9 @@ import Testing
             }
         }
         let switchOff = try RawClient(port: local)
-        try switchOff.send("POST /ecv/disable HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\r\nGET /ecv HTTP/1.1\r\nHost: localhost\r\n\r\nGET /readyz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        try switchOff.send(
+            "POST /ecv/disable HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\r\nGET /ecv HTTP/1.1\r\nHost: localhost\r\n\r\nGET /readyz HTTP/1.1\r\nHost: localhost\r\n\r\n"
+        )
         #expect(try switchOff.readResponse().status == 200)
         #expect(try switchOff.readResponse().status == 503)
         #expect(try switchOff.readResponse().status == 503)

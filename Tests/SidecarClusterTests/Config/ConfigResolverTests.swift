@@ -1,6 +1,7 @@
 import Foundation
 import SidecarTestSupport
 import Testing
+
 @testable import SidecarClient
 @testable import SidecarCluster
 @testable import SidecarHTTP
@@ -9,11 +10,16 @@ import Testing
 @testable import SidecarSettings
 
 @Suite struct ConfigResolverTests {
-    func resolve(_ env: [String: String], flags: [String: String] = [:], files: [String: String] = [:]) throws(ConfigError) -> SidecarConfiguration {
-        try ConfigResolver(environment: env, flags: flags, readFile: { path throws(FileReadError) in
-            guard let text = files[path] else { throw FileReadError("cannot be opened: No such file or directory") }
-            return text
-        }).resolve()
+    func resolve(_ env: [String: String], flags: [String: String] = [:], files: [String: String] = [:]) throws(ConfigError)
+        -> SidecarConfiguration
+    {
+        try ConfigResolver(
+            environment: env, flags: flags,
+            readFile: { path throws(FileReadError) in
+                guard let text = files[path] else { throw FileReadError("cannot be opened: No such file or directory") }
+                return text
+            }
+        ).resolve()
     }
 
     func error(_ env: [String: String], files: [String: String] = [:]) -> ConfigError? {
@@ -29,7 +35,8 @@ import Testing
         let c = try resolve([:])
         #expect(c.localAddress.description == "127.0.0.1:8461")
         #expect(c.clusterAddress.description == "0.0.0.0:8460")
-        #expect(c.registrationRetry == .seconds(10) && c.registrationConcurrentDelay == .seconds(60) && c.leaseTimeDefault == .seconds(7200))
+        #expect(
+            c.registrationRetry == .seconds(10) && c.registrationConcurrentDelay == .seconds(60) && c.leaseTimeDefault == .seconds(7200))
         #expect(c.drainTimeout == .seconds(30) && c.clusterManagement && c.mitURL == nil)
         #expect(c.server.headerTimeout == .seconds(10) && c.server.keepAliveTimeout == .seconds(30) && c.server.bodyTimeout == .seconds(30))
         #expect(c.server.limits == ParserLimits(maxTargetBytes: 8192, maxHeaderBytes: 16384, maxHeaderFields: 100, maxBodyBytes: 1 << 20))
@@ -48,9 +55,14 @@ import Testing
         #expect(failure([:], ["LOCAL_PORT": "abc"]) == "configuration error: --local-port: 'abc' is not a port (0-65535)")
         #expect(failure(["LOCAL_PORT": "abc"], [:]) == "configuration error: LOCAL_PORT: 'abc' is not a port (0-65535)")
         #expect(failure([:], ["KEEPALIVE_TIMEOUT": "x"])?.hasPrefix("configuration error: --keepalive-timeout:") == true)
-        #expect(failure([:], ["JWT_SECRET_FILE": "/none"]) == "configuration error: --jwt-secret-file: '/none' cannot be opened: No such file or directory")
-        #expect(failure([:], ["JWT_SECRET": "short"]) == "configuration error: --jwt-secret: must be at least 32 bytes (HS256, RFC 7518 §3.2)")
-        #expect(failure(["LOCAL_ADDRESS": "example.com"], [:]) == "configuration error: LOCAL_ADDRESS: 'example.com' is not an IPv4 or IPv6 address (or localhost)")
+        #expect(
+            failure([:], ["JWT_SECRET_FILE": "/none"])
+                == "configuration error: --jwt-secret-file: '/none' cannot be opened: No such file or directory")
+        #expect(
+            failure([:], ["JWT_SECRET": "short"]) == "configuration error: --jwt-secret: must be at least 32 bytes (HS256, RFC 7518 §3.2)")
+        #expect(
+            failure(["LOCAL_ADDRESS": "example.com"], [:])
+                == "configuration error: LOCAL_ADDRESS: 'example.com' is not an IPv4 or IPv6 address (or localhost)")
         #expect(try! resolve(["LOCAL_ADDRESS": "localhost"]).localAddress.host == "127.0.0.1")
         #expect(RegistryKey.leaseTime.flag == "--lease-time" && ConfigKey.fanoutMaxResponseBytes.flag == "--fanout-max-response-bytes")
     }

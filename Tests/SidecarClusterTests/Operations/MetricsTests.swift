@@ -1,10 +1,11 @@
 import Foundation
 import SidecarClient
 import SidecarHTTP
-import SidecarServer
 import SidecarPosix
+import SidecarServer
 import SidecarTestSupport
 import Testing
+
 @testable import SidecarCluster
 
 /// The Prometheus families: recorded on answers, read at scrape, bounded labels.
@@ -29,11 +30,24 @@ import Testing
         }
         metrics.answered(AnsweredRequest(loop: 0, listener: 1, route: 0, method: .other, status: 404, nanoseconds: 3_000_000))
         let text = Self.text(metrics, Self.sources())
-        #expect(text.contains(#"cluster_sidecar_http_request_duration_seconds_count{listener="local",route="/servers/{id}",method="GET",status="200"} 2"#))
-        #expect(text.contains(#"cluster_sidecar_http_request_duration_seconds_count{listener="local",route="unmatched",method="GET",status="404"} 1"#))
-        #expect(text.contains(#"cluster_sidecar_http_request_duration_seconds_count{listener="local",route="refused",method="GET",status="400"} 1"#))
-        #expect(text.contains(#"cluster_sidecar_http_request_duration_seconds_bucket{listener="cluster",route="unmatched",method="other",status="404",le="0.0025"} 0"#))
-        #expect(text.contains(#"cluster_sidecar_http_request_duration_seconds_bucket{listener="cluster",route="unmatched",method="other",status="404",le="0.005"} 1"#))
+        #expect(
+            text.contains(
+                #"cluster_sidecar_http_request_duration_seconds_count{listener="local",route="/servers/{id}",method="GET",status="200"} 2"#)
+        )
+        #expect(
+            text.contains(
+                #"cluster_sidecar_http_request_duration_seconds_count{listener="local",route="unmatched",method="GET",status="404"} 1"#))
+        #expect(
+            text.contains(
+                #"cluster_sidecar_http_request_duration_seconds_count{listener="local",route="refused",method="GET",status="400"} 1"#))
+        #expect(
+            text.contains(
+                #"cluster_sidecar_http_request_duration_seconds_bucket{listener="cluster",route="unmatched",method="other",status="404",le="0.0025"} 0"#
+            ))
+        #expect(
+            text.contains(
+                #"cluster_sidecar_http_request_duration_seconds_bucket{listener="cluster",route="unmatched",method="other",status="404",le="0.005"} 1"#
+            ))
     }
 
     @Test func scrapedCounters_growByWhatTheSourceGained_andEveryFamilyIsListed() {

@@ -12,7 +12,10 @@ import Testing
 
     @Test func metrics_afterTraffic_listTheFamilies_withRoutePatternsOnly() throws {
         let (p, local, cluster) = try SidecarProcess.listening(["SERVER_URL": "http://127.0.0.1:9/app", "SERVER_TYPE": "echo"])
-        defer { p.signal(SIGTERM); _ = p.waitForExit() }
+        defer {
+            p.signal(SIGTERM)
+            _ = p.waitForExit()
+        }
         for path in ["/healthz", "/no/such/1", "/no/such/2", "/cluster/servers"] { _ = try Self.get(local, path) }
         _ = try Self.get(cluster, "/readyz")
         let r = try Self.get(local, "/metrics")
@@ -20,8 +23,12 @@ import Testing
         #expect(r.field("Content-Type") == "text/plain; version=0.0.4; charset=utf-8")
         #expect(r.field("Cache-Control") == "no-store")
         let text = r.bodyText
-        #expect(text.contains(#"cluster_sidecar_http_request_duration_seconds_count{listener="local",route="unmatched",method="GET",status="404"} 2"#))
-        #expect(text.contains(#"cluster_sidecar_http_request_duration_seconds_count{listener="cluster",route="/readyz",method="GET",status="200"} 1"#))
+        #expect(
+            text.contains(
+                #"cluster_sidecar_http_request_duration_seconds_count{listener="local",route="unmatched",method="GET",status="404"} 2"#))
+        #expect(
+            text.contains(
+                #"cluster_sidecar_http_request_duration_seconds_count{listener="cluster",route="/readyz",method="GET",status="200"} 1"#))
         #expect(!text.contains("/no/such"))
         #expect(text.contains(#"cluster_sidecar_registration_state{state="disabled"} 1.0"#))
         #expect(text.contains("cluster_sidecar_cluster_servers 1.0"))
@@ -30,7 +37,10 @@ import Testing
 
     @Test func status_reportsTraffic_fanOuts_process_andVersion_uncached() throws {
         let (p, local, _) = try SidecarProcess.listening()
-        defer { p.signal(SIGTERM); _ = p.waitForExit() }
+        defer {
+            p.signal(SIGTERM)
+            _ = p.waitForExit()
+        }
         _ = try Self.get(local, "/nope")
         let r = try Self.get(local, "/status")
         #expect(r.field("Cache-Control") == "no-store")
@@ -49,8 +59,13 @@ import Testing
     }
 
     @Test func statusCommand_printsTables_orJSON_withTheSidecarsOwnSettings() throws {
-        let (p, local, _) = try SidecarProcess.listening(["SERVER_URL": "http://127.0.0.1:9/app", "SERVER_TYPE": "echo", "LOCAL_API_TOKEN": "tok-1"])
-        defer { p.signal(SIGTERM); _ = p.waitForExit() }
+        let (p, local, _) = try SidecarProcess.listening([
+            "SERVER_URL": "http://127.0.0.1:9/app", "SERVER_TYPE": "echo", "LOCAL_API_TOKEN": "tok-1",
+        ])
+        defer {
+            p.signal(SIGTERM)
+            _ = p.waitForExit()
+        }
         let refused = try SidecarProcess.run(["status", "--local-port", "\(local)"])
         #expect(refused.status == 1 && refused.err.contains("401") && refused.err.split(separator: "\n").count == 1)
         let tables = try SidecarProcess.run(["status", "--local-port", "\(local)", "--local-api-token", "tok-1"])
@@ -65,10 +80,14 @@ import Testing
 
     @Test func healthCommand_exits0_or1WithOneLineSayingWhy() throws {
         let (p, local, _) = try SidecarProcess.listening(["LOCAL_API_TOKEN": "tok-2"])
-        defer { p.signal(SIGTERM); _ = p.waitForExit() }
+        defer {
+            p.signal(SIGTERM)
+            _ = p.waitForExit()
+        }
         #expect(try SidecarProcess.run(["health", "--local-port", "\(local)"]).status == 0)
         #expect(try SidecarProcess.run(["health", "--ready"], environment: ["LOCAL_PORT": "\(local)"]).status == 0)
-        _ = try RawClient(port: local).send("POST /ecv/disable HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer tok-2\r\nContent-Length: 0\r\n\r\n")
+        _ = try RawClient(port: local).send(
+            "POST /ecv/disable HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer tok-2\r\nContent-Length: 0\r\n\r\n")
         #expect(eventually { (try? Self.get(local, "/readyz").status) == 503 })
         let out = try SidecarProcess.run(["health", "--ready", "--local-port", "\(local)"])
         #expect(out.status == 1 && out.err == "cluster-sidecar: /readyz answered 503: switched out of rotation\n")
@@ -86,7 +105,10 @@ import Testing
 
     @Test func openAPIDocument_andStatusPage_areServedAsCommitted_withoutAToken() throws {
         let (p, local, _) = try SidecarProcess.listening(["LOCAL_API_TOKEN": "tok-3"])
-        defer { p.signal(SIGTERM); _ = p.waitForExit() }
+        defer {
+            p.signal(SIGTERM)
+            _ = p.waitForExit()
+        }
         for (path, file, type) in [
             ("/openapi.yaml", "openapi.yaml", "application/yaml; charset=utf-8"), ("/ui", "ui/status.html", "text/html; charset=utf-8"),
         ] {
@@ -115,7 +137,10 @@ import Testing
     @Test func clusterOfOne_listsItself_whenItHasAURL_andIsAlwaysDated() throws {
         for (env, expected) in [(["SERVER_URL": "http://127.0.0.1:9/app"], ["self standalone"]), ([:], [])] {
             let (p, local, _) = try SidecarProcess.listening(env)
-            defer { p.signal(SIGTERM); _ = p.waitForExit() }
+            defer {
+                p.signal(SIGTERM)
+                _ = p.waitForExit()
+            }
             let body = try JSONSerialization.jsonObject(with: Data(try Self.get(local, "/cluster/servers").body)) as! [String: Any]
             let servers = (body["servers"] as! [[String: Any]]).map { "\($0["id"]!) \($0["type"]!)" }
             #expect(servers == expected)

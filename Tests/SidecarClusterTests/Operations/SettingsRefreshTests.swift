@@ -1,6 +1,7 @@
 import Foundation
 import SidecarTestSupport
 import Testing
+
 @testable import SidecarCluster
 
 /// SIGHUP through the built binary: secrets from files swapped without dropping a connection.
@@ -29,7 +30,10 @@ import Testing
         let (p, local, cluster) = try SidecarProcess.listening([
             "LOCAL_API_TOKEN_FILE": tokenFile, "JWT_SECRET_FILE": secretFile, "LOG_LEVEL_FILE": levelFile,
         ])
-        defer { p.signal(SIGTERM); _ = p.waitForExit() }
+        defer {
+            p.signal(SIGTERM)
+            _ = p.waitForExit()
+        }
         let localClient = try RawClient(port: local)
         let clusterClient = try RawClient(port: cluster)
         func status(_ token: String) throws -> Int {
@@ -37,7 +41,8 @@ import Testing
         }
         // An unknown server: 404 once the token passes, 401 when it does not.
         func delete(_ secret: String) throws -> Int {
-            try Self.call(clusterClient, "DELETE /servers/nobody HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer \(tokens[secret]!)\r\n\r\n")
+            try Self.call(
+                clusterClient, "DELETE /servers/nobody HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer \(tokens[secret]!)\r\n\r\n")
         }
         #expect(try status("old-token") == 200)
         #expect(try delete(oldSecret) == 404)
@@ -74,7 +79,10 @@ import Testing
 
     @Test func sighup_newRegistryCredentials_areUsedForTheNextCall_withoutLeavingTheCluster() throws {
         let (registry, port) = try SidecarProcess.registry(clientSecret: "right-secret")
-        defer { registry.signal(SIGTERM); _ = registry.waitForExit() }
+        defer {
+            registry.signal(SIGTERM)
+            _ = registry.waitForExit()
+        }
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("reload-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -84,9 +92,13 @@ import Testing
         env["OAUTH_CLIENT_SECRET"] = nil
         env["OAUTH_CLIENT_SECRET_FILE"] = secretFile
         let (p, local, _) = try SidecarProcess.listening(env)
-        defer { p.signal(SIGTERM); _ = p.waitForExit() }
+        defer {
+            p.signal(SIGTERM)
+            _ = p.waitForExit()
+        }
         func registration() -> (status: String, id: String?, ok: Int, failed: Int) {
-            guard let s = try? Self.status(local), let r = s["registration"] as? [String: Any], let l = s["leaseRenewals"] as? [String: Any] else {
+            guard let s = try? Self.status(local), let r = s["registration"] as? [String: Any], let l = s["leaseRenewals"] as? [String: Any]
+            else {
                 return ("?", nil, 0, 0)
             }
             return (r["status"] as? String ?? "?", r["serverId"] as? String, l["ok"] as? Int ?? 0, l["failed"] as? Int ?? 0)

@@ -17,7 +17,8 @@ import Testing
         defer { p.signal(SIGKILL) }
         let rebound = try call(local, "GET /status HTTP/1.1\r\nHost: rebound.example:\(local)\r\n")
         #expect(rebound.status == 403 && rebound.bodyText.contains("host_not_allowed"))
-        let csrf = try call(local, "POST /ecv/disable HTTP/1.1\r\nHost: 127.0.0.1:\(local)\r\nOrigin: http://evil.example\r\nContent-Type: text/plain\r\n")
+        let csrf = try call(
+            local, "POST /ecv/disable HTTP/1.1\r\nHost: 127.0.0.1:\(local)\r\nOrigin: http://evil.example\r\nContent-Type: text/plain\r\n")
         #expect(csrf.status == 403 && csrf.bodyText.contains("cross_origin"))
         let fanOut = try call(
             local, "GET /cluster/proxy/x HTTP/1.1\r\nHost: 127.0.0.1:\(local)\r\nSec-Fetch-Site: cross-site\r\nSec-Fetch-Mode: no-cors\r\n")
@@ -29,7 +30,9 @@ import Testing
         // The status page itself, and its same-origin calls.
         #expect(try call(local, "GET /ui HTTP/1.1\r\nHost: 127.0.0.1:\(local)\r\n").status == 200)
         let sameOrigin = try call(
-            local, "POST /ecv/disable HTTP/1.1\r\nHost: 127.0.0.1:\(local)\r\nOrigin: http://127.0.0.1:\(local)\r\nSec-Fetch-Site: same-origin\r\n")
+            local,
+            "POST /ecv/disable HTTP/1.1\r\nHost: 127.0.0.1:\(local)\r\nOrigin: http://127.0.0.1:\(local)\r\nSec-Fetch-Site: same-origin\r\n"
+        )
         #expect(sameOrigin.status == 200)
     }
 
@@ -39,11 +42,14 @@ import Testing
         let (registry, port) = try SidecarProcess.registry()
         defer { registry.signal(SIGKILL) }
         func token(_ form: String) throws -> RawResponse {
-            try call(port, "POST /oauth/token HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\n", body: form)
+            try call(
+                port, "POST /oauth/token HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\n", body: form)
         }
         for form in [
-            "grant_type=client_credentials&client_id=other&client_secret=test-secret", "grant_type=client_credentials&client_id=test&client_secret=test-secre",
-            "grant_type=client_credentials&client_id=test&client_secret=test-secretx", "grant_type=client_credentials&client_id=&client_secret=",
+            "grant_type=client_credentials&client_id=other&client_secret=test-secret",
+            "grant_type=client_credentials&client_id=test&client_secret=test-secre",
+            "grant_type=client_credentials&client_id=test&client_secret=test-secretx",
+            "grant_type=client_credentials&client_id=&client_secret=",
         ] {
             #expect(try token(form).status == 401, "\(form)")
         }
@@ -53,7 +59,8 @@ import Testing
         func claims(_ r: RawResponse) -> [String: Any] {
             let object = (try? JSONSerialization.jsonObject(with: Data(r.body))) as? [String: Any]
             let jwt = (object?["access_token"] as? String) ?? ""
-            var payload = String(jwt.split(separator: ".").dropFirst().first ?? "").replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+            var payload = String(jwt.split(separator: ".").dropFirst().first ?? "").replacingOccurrences(of: "-", with: "+")
+                .replacingOccurrences(of: "_", with: "/")
             while payload.count % 4 != 0 { payload += "=" }
             return (Data(base64Encoded: payload).flatMap { try? JSONSerialization.jsonObject(with: $0) } as? [String: Any]) ?? [:]
         }
@@ -64,11 +71,14 @@ import Testing
     @Test func workers_getNoCredentialsButTheLocalToken_atTheSidecarsPriority() throws {
         let out = NSTemporaryDirectory() + "cs-env-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         defer { for suffix in [".env", ".nice"] { unlink(out + suffix) } }
-        let script = "env > \(out).env.tmp; mv \(out).env.tmp \(out).env; read a b c d e f g h i j k l m n o p q r nice rest < /proc/self/stat; echo $nice > \(out).nice; exec sleep 30"
+        let script =
+            "env > \(out).env.tmp; mv \(out).env.tmp \(out).env; read a b c d e f g h i j k l m n o p q r nice rest < /proc/self/stat; echo $nice > \(out).nice; exec sleep 30"
         let p = try SidecarProcess(
             environment: [
-                "LOCAL_PORT": "0", "CLUSTER_PORT": "0", "CLUSTER_ADDRESS": "127.0.0.1", "APP_ADDRESS": "127.0.0.1", "APP_PORT": "0", "APP_WORKERS": "1",
-                "APP_READY": "0.2", "JWT_SECRET": SidecarProcess.testSecret, "OAUTH_CLIENT_SECRET": "oauth-secret", "MIT_TOKEN": "mit-token",
+                "LOCAL_PORT": "0", "CLUSTER_PORT": "0", "CLUSTER_ADDRESS": "127.0.0.1", "APP_ADDRESS": "127.0.0.1", "APP_PORT": "0",
+                "APP_WORKERS": "1",
+                "APP_READY": "0.2", "JWT_SECRET": SidecarProcess.testSecret, "OAUTH_CLIENT_SECRET": "oauth-secret",
+                "MIT_TOKEN": "mit-token",
                 "LOCAL_API_TOKEN": "local-token", "UNRELATED": "kept",
             ],
             arguments: ["run", "--", "sh", "-c", script])
@@ -80,7 +90,8 @@ import Testing
         let stat = (try? String(contentsOfFile: "/proc/\(p.process.processIdentifier)/stat", encoding: .utf8)) ?? ""
         let sidecarNice = stat.split(separator: ")").last?.split(separator: " ").dropFirst(16).first.map(String.init)
         let workerNice = (try? String(contentsOfFile: out + ".nice", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
-        #expect(workerNice != nil && workerNice == sidecarNice, "worker nice \(workerNice ?? "-") against the sidecar's \(sidecarNice ?? "-")")
+        #expect(
+            workerNice != nil && workerNice == sidecarNice, "worker nice \(workerNice ?? "-") against the sidecar's \(sidecarNice ?? "-")")
     }
 
     @Test func status_escapesHostileIdsAndTexts() throws {
@@ -91,7 +102,9 @@ import Testing
         let token = JWTVerifierTests.signed(
             header: #"{"alg":"HS256","typ":"JWT"}"#, payload: #"{"exp":\#(Int(Date().timeIntervalSince1970) + 300),"cluster":true}"#)
         let hostile = #"{"id":"\u001b]0;owned\u0007\u001b[2J\nforged row","type":"echo","url":"http://a","clusterUrl":"http://b"}"#
-        let pushed = try call(cluster, "POST /itResources HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(token)\r\nContent-Type: application/json\r\n", body: hostile)
+        let pushed = try call(
+            cluster, "POST /itResources HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(token)\r\nContent-Type: application/json\r\n",
+            body: hostile)
         #expect(pushed.status == 201)
         let shown = try SidecarProcess.run(["status"], environment: ["LOCAL_PORT": "\(local)"])
         #expect(shown.status == 0)
@@ -116,4 +129,3 @@ import Testing
         #expect(p.waitForExit(timeout: 10) == 0)
     }
 }
-

@@ -1,6 +1,7 @@
 import Foundation
 import SidecarTestSupport
 import Testing
+
 @testable import SidecarClient
 @testable import SidecarCluster
 @testable import SidecarHTTP
@@ -45,7 +46,9 @@ import Testing
 
     @Test func tokens_holdOnlyBearerCharacters() {
         for good in ["abc", "a-b.c_d~e+f/g", "YWJj==", "0"] { #expect(SettingsReader.isBearerToken(good), "\(good)") }
-        for bad in ["a b", "tok\u{1}en", "a=b", "=", "", "é", "a\tb", "a,b", "\"a\""] { #expect(!SettingsReader.isBearerToken(bad), "\(bad)") }
+        for bad in ["a b", "tok\u{1}en", "a=b", "=", "", "é", "a\tb", "a,b", "\"a\""] {
+            #expect(!SettingsReader.isBearerToken(bad), "\(bad)")
+        }
     }
 
     @Test func unusableTokens_stopStartUp_namingTheVariable() {
@@ -97,7 +100,9 @@ import Testing
         for host in ["localhost", "LOCALHOST:8461", "127.0.0.1:8461", "127.9.9.9", "[::1]:8461", "[::1]", "localhost."] {
             #expect(refused([("Host", host)]) == nil, "\(host)")
         }
-        for host in ["evil.example", "evil.example:8461", "10.0.0.5:8461", "[::2]:8461", "localhost.evil.example", "127.0.0.1:x", "[::1", ""] {
+        for host in [
+            "evil.example", "evil.example:8461", "10.0.0.5:8461", "[::2]:8461", "localhost.evil.example", "127.0.0.1:x", "[::1", "",
+        ] {
             #expect(refused([("Host", host)]) == "host", "\(host)")
         }
         // A listener on a wildcard answers for any address literal, still not for a name.
@@ -148,7 +153,11 @@ import Testing
         #expect(view.upsert(server("a")) == .added)
         #expect(view.upsert(server("b", metadataBytes: 50)) == .added)
         #expect(view.upsert(server("a")) == .updated)
-        if case .refused(let full, _) = view.upsert(server("c", metadataBytes: 200)) { #expect(!full) } else { Issue.record("metadata over the cap taken") }
+        if case .refused(let full, _) = view.upsert(server("c", metadataBytes: 200)) {
+            #expect(!full)
+        } else {
+            Issue.record("metadata over the cap taken")
+        }
         #expect(view.upsert(server("c")) == .added)
         if case .refused(let full, _) = view.upsert(server("d")) { #expect(full) } else { Issue.record("a fourth server taken") }
         #expect(view.upsert(server("c", metadataBytes: 10)) == .updated, "a known server is still updated when the view is full")
@@ -177,7 +186,8 @@ import Testing
         // Valid JSON is spliced in, never escaped: even a string of escapes is kept.
         let json = Array(("[\"" + String(repeating: "\\u0001", count: 150) + "\"]").utf8)
         #expect(code(answer(json, type: "application/json")) == "kept")
-        #expect(code(answer(Array(String(repeating: "\"", count: 1001).utf8), type: "application/json")) == "too_large", "not JSON: escaped")
+        #expect(
+            code(answer(Array(String(repeating: "\"", count: 1001).utf8), type: "application/json")) == "too_large", "not JSON: escaped")
         #expect(code(.failure(.timeout)) == "timeout")
     }
 

@@ -1,10 +1,10 @@
 import Crypto
 import CryptoExtras
 import Foundation
-
 import JWTKit
 import SidecarTestSupport
 import Testing
+
 @testable import SidecarClient
 @testable import SidecarCluster
 @testable import SidecarHTTP
@@ -28,7 +28,8 @@ import Testing
 
     static func claims(exp: Double = now + 300, nbf: Double? = nil, iss: String? = nil, aud: String? = nil) -> Claims {
         Claims(
-            exp: ExpirationClaim(value: Date(timeIntervalSince1970: exp)), nbf: nbf.map { NotBeforeClaim(value: Date(timeIntervalSince1970: $0)) },
+            exp: ExpirationClaim(value: Date(timeIntervalSince1970: exp)),
+            nbf: nbf.map { NotBeforeClaim(value: Date(timeIntervalSince1970: $0)) },
             iss: iss.map { IssuerClaim(value: $0) }, aud: aud.map { AudienceClaim(value: [$0]) }, cluster: true)
     }
 
@@ -58,7 +59,8 @@ import Testing
 
     @Test func algNone_isRefused() async throws {
         func b64(_ s: String) -> String {
-            Data(s.utf8).base64EncodedString().replacingOccurrences(of: "=", with: "").replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            Data(s.utf8).base64EncodedString().replacingOccurrences(of: "=", with: "").replacingOccurrences(of: "+", with: "-")
+                .replacingOccurrences(of: "/", with: "_")
         }
         let token = b64(#"{"alg":"none","typ":"JWT"}"#) + "." + b64(#"{"exp":\#(Int(Self.now) + 300),"cluster":true}"#) + "."
         #expect(await rejection(try await verifier(), token) == "algorithm_not_accepted")
@@ -67,25 +69,27 @@ import Testing
     /// A token signed with the test secret over exactly `header` and `payload` (JSON text as given).
     static func signed(header: String, payload: String) -> String {
         func b64(_ bytes: [UInt8]) -> String {
-            Data(bytes).base64EncodedString().replacingOccurrences(of: "=", with: "").replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            Data(bytes).base64EncodedString().replacingOccurrences(of: "=", with: "").replacingOccurrences(of: "+", with: "-")
+                .replacingOccurrences(of: "/", with: "_")
         }
         let input = b64(Array(header.utf8)) + "." + b64(Array(payload.utf8))
         let mac = HMAC<SHA256>.authenticationCode(for: Array(input.utf8), using: SymmetricKey(data: Array(secret.value.utf8)))
         return input + "." + b64(Array(mac))
     }
 
-    @Test(arguments: [
-        (#"{"alg":"HS256","crit":["exp"]}"#, #"{"exp":EXP,"cluster":true}"#, "unsupported_crit"),
-        (#"{"alg":"HS256","crit":["x-ours"],"x-ours":1}"#, #"{"exp":EXP}"#, "unsupported_crit"),
-        (#"{"alg":"HS256"}"#, #"{"exp":EXP,"exp":1}"#, "duplicate_claim"),
-        (#"{"alg":"HS256"}"#, #"{"exp":EXP,"\u0065xp":1}"#, "duplicate_claim"),
-        (#"{"alg":"HS256","alg":"HS256"}"#, #"{"exp":EXP}"#, "duplicate_claim"),
-        (#"{"alg":"HS256"}"#, #"{"exp":"tomorrow"}"#, "wrong_claim_type"),
-        (#"{"alg":"HS256"}"#, #"{"exp":EXP,"aud":5}"#, "wrong_claim_type"),
-        (#"{"alg":"HS256"}"#, #"{"exp":EXP,"cluster":"yes"}"#, "wrong_claim_type"),
-        (#"{"alg":"HS256"}"#, #"{"exp":EXP,"iss":["a"]}"#, "wrong_claim_type"),
-        (#"{"alg":"HS256"}"#, #"{"exp":EXP,"cluster":true}"#, nil),
-    ] as [(String, String, String?)])
+    @Test(
+        arguments: [
+            (#"{"alg":"HS256","crit":["exp"]}"#, #"{"exp":EXP,"cluster":true}"#, "unsupported_crit"),
+            (#"{"alg":"HS256","crit":["x-ours"],"x-ours":1}"#, #"{"exp":EXP}"#, "unsupported_crit"),
+            (#"{"alg":"HS256"}"#, #"{"exp":EXP,"exp":1}"#, "duplicate_claim"),
+            (#"{"alg":"HS256"}"#, #"{"exp":EXP,"\u0065xp":1}"#, "duplicate_claim"),
+            (#"{"alg":"HS256","alg":"HS256"}"#, #"{"exp":EXP}"#, "duplicate_claim"),
+            (#"{"alg":"HS256"}"#, #"{"exp":"tomorrow"}"#, "wrong_claim_type"),
+            (#"{"alg":"HS256"}"#, #"{"exp":EXP,"aud":5}"#, "wrong_claim_type"),
+            (#"{"alg":"HS256"}"#, #"{"exp":EXP,"cluster":"yes"}"#, "wrong_claim_type"),
+            (#"{"alg":"HS256"}"#, #"{"exp":EXP,"iss":["a"]}"#, "wrong_claim_type"),
+            (#"{"alg":"HS256"}"#, #"{"exp":EXP,"cluster":true}"#, nil),
+        ] as [(String, String, String?)])
     func frontEnd_refusesCritDuplicatesAndWrongTypes_beforeAnyKey(header: String, payload: String, expected: String?) async throws {
         let token = Self.signed(header: header, payload: payload.replacingOccurrences(of: "EXP", with: "\(Int(Self.now) + 300)"))
         #expect(await rejection(try await verifier(), token) == expected)
@@ -126,7 +130,8 @@ import Testing
         let rsaA = try Insecure.RSA.PrivateKey(backing: _RSA.Signing.PrivateKey(keySize: .bits2048))
         let rsaB = try Insecure.RSA.PrivateKey(backing: _RSA.Signing.PrivateKey(keySize: .bits2048))
         let ec = ES256PrivateKey()
-        let pem = "kid: a\n\(rsaA.publicKey.pemRepresentation)\n# kid: b\n\(rsaB.publicKey.pemRepresentation)\n\(ec.publicKey.pemRepresentation)\n"
+        let pem =
+            "kid: a\n\(rsaA.publicKey.pemRepresentation)\n# kid: b\n\(rsaB.publicKey.pemRepresentation)\n\(ec.publicKey.pemRepresentation)\n"
         let v = try await verifier(secret: nil, pem: pem)
         let signA = JWTKeyCollection()
         await signA.add(rsa: rsaA, digestAlgorithm: .sha256, kid: "a")
@@ -152,9 +157,12 @@ import Testing
     }
 
     @Test func keyFile_withoutKeys_isAConfigError() async {
-        await #expect(throws: ConfigError.self) { _ = try await JWTVerifier.make(secret: nil, publicKeyPEM: "nothing here", issuer: nil, audience: nil) }
         await #expect(throws: ConfigError.self) {
-            _ = try await JWTVerifier.make(secret: nil, publicKeyPEM: "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n", issuer: nil, audience: nil)
+            _ = try await JWTVerifier.make(secret: nil, publicKeyPEM: "nothing here", issuer: nil, audience: nil)
+        }
+        await #expect(throws: ConfigError.self) {
+            _ = try await JWTVerifier.make(
+                secret: nil, publicKeyPEM: "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n", issuer: nil, audience: nil)
         }
     }
 }

@@ -18,7 +18,9 @@ import Testing
         let socket = status["socket"] as? [String: Any]
         #expect(socket?["address"] as? String == "127.0.0.1:\(app.app)" && socket?["acceptQueue"] as? Int == 0)
         let workers = status["workers"] as? [[String: Any]] ?? []
-        #expect(workers.map { $0["id"] as? Int } == [0, 1] && workers.allSatisfy { ($0["rssBytes"] as? Int ?? 0) > 0 && $0["generation"] as? Int == 1 })
+        #expect(
+            workers.map { $0["id"] as? Int } == [0, 1]
+                && workers.allSatisfy { ($0["rssBytes"] as? Int ?? 0) > 0 && $0["generation"] as? Int == 1 })
         #expect(try app.local("GET", "/readyz").status == 200)
         let metrics = try RawClient(port: app.local)
         try metrics.send("GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n")
@@ -67,10 +69,11 @@ import Testing
         let victim = try #require(try app.readyPIDs()[0])
         kill(victim, SIGKILL)
         // One snapshot: two reads could see the victim still listed, then its slot in backoff.
-        #expect(SupervisedApp.waitUntil {
-            let pids = try app.readyPIDs()
-            return pids.count == 2 && pids[0] != victim
-        })
+        #expect(
+            SupervisedApp.waitUntil {
+                let pids = try app.readyPIDs()
+                return pids.count == 2 && pids[0] != victim
+            })
         let w0 = try #require(try app.workers().first { $0["id"] as? Int == 0 })
         #expect(w0["restarts"] as? Int == 1 && (w0["lastExit"] as? [String: Any])?["signal"] as? Int == 9)
         #expect(try app.status()["restarts"] as? Int == 1)
@@ -125,7 +128,8 @@ import Testing
     @Test func run_withoutACommand_orWithABadSetting_exits64_withOneLine() throws {
         let none = try SidecarProcess.run(["run"], environment: ["LOCAL_PORT": "0", "CLUSTER_PORT": "0"])
         #expect(none.status == 64 && none.err.contains("after --") && none.err.split(separator: "\n").count == 1, "\(none)")
-        let bad = try SidecarProcess.run(["run", "--app-ready", "soon", "--", "true"], environment: ["LOCAL_PORT": "0", "CLUSTER_PORT": "0"])
+        let bad = try SidecarProcess.run(
+            ["run", "--app-ready", "soon", "--", "true"], environment: ["LOCAL_PORT": "0", "CLUSTER_PORT": "0"])
         #expect(bad.status == 64 && bad.err.contains("--app-ready"), "\(bad)")
     }
 
@@ -137,10 +141,11 @@ import Testing
         let replace = try app.local("POST", "/app/workers/1/restart")
         #expect(replace.status == 202 && replace.body["kind"] as? String == "replace" && replace.body["worker"] as? Int == 1)
         #expect(try app.local("POST", "/app/reload").status == 409)
-        #expect(SupervisedApp.waitUntil {
-            let pids = try app.readyPIDs()
-            return pids.count == 2 && pids[0] == before[0] && pids[1] != before[1] && !SupervisedApp.alive(before[1]!)
-        })
+        #expect(
+            SupervisedApp.waitUntil {
+                let pids = try app.readyPIDs()
+                return pids.count == 2 && pids[0] == before[0] && pids[1] != before[1] && !SupervisedApp.alive(before[1]!)
+            })
         #expect(try app.local("POST", "/app/workers/9/restart").status == 404)
         #expect(try app.local("POST", "/app/workers/x/restart").status == 400)
     }
@@ -166,7 +171,10 @@ import Testing
 
     @Test func registration_waitsForTheFirstGeneration_withTheServerURLFromAPP_PORT() throws {
         let (registry, port) = try SidecarProcess.registry(leaseTime: 30)
-        defer { registry.signal(SIGTERM); _ = registry.waitForExit() }
+        defer {
+            registry.signal(SIGTERM)
+            _ = registry.waitForExit()
+        }
         var env = SidecarProcess.memberEnvironment(registry: port)
         env["SERVER_URL"] = nil
         env["APP_READY"] = "1.5"
@@ -184,10 +192,11 @@ import Testing
     @Test func maxMemory_replacesAWorkerAbove_it_rolling() throws {
         // 1 MiB: every Python worker is above it, so each is replaced in turn, never two at once.
         let app = try SupervisedApp(workers: 2, environment: ["APP_MAX_MEMORY": "1"])
-        #expect(SupervisedApp.waitUntil(10) {
-            let last = try app.status()["lastReplacement"] as? [String: Any]
-            return last?["reason"] as? String == "memory" && last?["result"] as? String == "succeeded"
-        })
+        #expect(
+            SupervisedApp.waitUntil(10) {
+                let last = try app.status()["lastReplacement"] as? [String: Any]
+                return last?["reason"] as? String == "memory" && last?["result"] as? String == "succeeded"
+            })
         #expect(try app.status()["restarts"] as? Int ?? 0 >= 1)
         #expect(app.hit() != nil)
     }
