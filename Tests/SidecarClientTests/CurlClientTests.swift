@@ -11,9 +11,11 @@ import Testing
     static let client = CurlClient(
         configuration: ClientConfiguration(connectTimeout: .seconds(2), requestTimeout: .seconds(5), maxResponseBytes: 1 << 16))
 
-    func slowServer() throws -> TestServer {
+    /// A server whose `/slow` answers after 3 s; `arrived` counts the `/slow` requests it has.
+    func slowServer(arrived: Counter = Counter()) throws -> TestServer {
         try TestServer { router in
             router.onAsync("GET", "/slow") { _ in
+                arrived.add()
                 try? await Task.sleep(for: .seconds(3))
                 return .json(200, "{}")
             }
@@ -171,10 +173,11 @@ import Testing
     }
 
     @Test func cancellation_stopsTheTransfer() async throws {
-        let server = try slowServer()
+        let arrived = Counter()
+        let server = try slowServer(arrived: arrived)
         let url = "http://127.0.0.1:\(server.port)/slow"
         let task = Task { try await Self.client.execute(ClientRequest(url: url)) }
-        try await Task.sleep(for: .milliseconds(100))
+        #expect(eventually { arrived.value == 1 }, "the request reached the server")
         let start = ContinuousClock.now
         task.cancel()
         await #expect(throws: ClientError.cancelled) { _ = try await task.value }
@@ -228,10 +231,11 @@ import Testing
     }
 
     @Test func batch_cancellation_failsWhatIsLeft() async throws {
-        let server = try slowServer()
+        let arrived = Counter()
+        let server = try slowServer(arrived: arrived)
         let url = "http://127.0.0.1:\(server.port)/slow"
         let task = Task { await Self.client.execute(batch: Array(repeating: ClientRequest(url: url), count: 10), concurrency: 2) }
-        try await Task.sleep(for: .milliseconds(100))
+        #expect(eventually { arrived.value == 2 }, "the first two requests reached the server")
         let start = ContinuousClock.now
         task.cancel()
         let results = await task.value

@@ -36,6 +36,32 @@ public final class RawClient {
         }
     }
 
+    /// Waits until the server has read every byte sent so far: its socket of this connection
+    /// (in `/proc/net/tcp`) exists and its receive queue is empty. Evidence, not a sleep.
+    public func waitUntilServerRead(timeout: Double = 5) -> Bool {
+        var mine = sockaddr_in()
+        var peer = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &mine) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &peer) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(fd, $0, &length) } }
+        let local = String(format: ":%04X", UInt16(bigEndian: peer.sin_port))
+        let remote = String(format: ":%04X", UInt16(bigEndian: mine.sin_port))
+        return eventually(timeout) {
+            // /proc files report a size of 0: read until the end.
+            guard let handle = FileHandle(forReadingAtPath: "/proc/net/tcp") else { return false }
+            defer { try? handle.close() }
+            let table = String(decoding: (try? handle.readToEnd()) ?? Data(), as: UTF8.self)
+            for line in table.split(separator: "\n").dropFirst() {
+                let f = line.split(separator: " ")
+                // sl local remote state tx_queue:rx_queue ...
+                guard f.count > 4, f[1].hasSuffix(local), f[2].hasSuffix(remote) else { continue }
+                return f[4].split(separator: ":").last.map { Int($0, radix: 16) == 0 } ?? false
+            }
+            return false
+        }
+    }
+
     /// Shuts our sending side (the server sees EOF).
     public func shutdownWrite() { shutdown(fd, Int32(SHUT_WR)) }
 

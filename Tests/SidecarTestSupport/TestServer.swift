@@ -3,6 +3,7 @@ import Logging
 import SidecarHTTP
 import SidecarPosix
 import SidecarServer
+import Synchronization
 
 /// An in-process server on 127.0.0.1 port 0 for the duration of a test.
 public final class TestServer {
@@ -53,4 +54,15 @@ public func eventually(_ seconds: Double = 3, _ condition: () -> Bool) -> Bool {
         usleep(5000)
     }
     return condition()
+}
+
+/// A count any thread may bump and read (what a test server saw, for tests to wait on).
+public final class Counter: Sendable {
+    private let count = Mutex(0)
+
+    public init() {}
+
+    public func add() { count.withLock { $0 += 1 } }
+
+    public var value: Int { count.withLock { $0 } }
 }

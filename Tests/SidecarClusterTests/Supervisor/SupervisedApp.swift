@@ -113,6 +113,17 @@ final class SteadyLoad: @unchecked Sendable {  // counters behind the lock
         }
     }
 
+    /// Waits until `more` answers have come since this call: the load is flowing.
+    func waitForAnswers(more: Int = 10, seconds: Double = 10) -> Bool {
+        let target = lock.withLock { ok } + more
+        return SupervisedApp.waitUntil(seconds) { lock.withLock { ok >= target } }
+    }
+
+    /// Waits until an answer came from generation `generation`.
+    func waitForGeneration(_ generation: Int, seconds: Double = 10) -> Bool {
+        SupervisedApp.waitUntil(seconds) { lock.withLock { generations.contains(generation) } }
+    }
+
     /// Stops and returns the counts.
     func stop() -> (ok: Int, failed: Int, generations: Set<Int>) {
         lock.withLock { stopped = true }

@@ -32,13 +32,14 @@ import Testing
         #expect(app.waitReady(2))
         let old = try app.readyPIDs()
         let load = SteadyLoad(app)
-        usleep(300_000)
+        #expect(load.waitForAnswers())
         app.process.signal(SIGUSR2)
         let rolled = SupervisedApp.waitUntil(15) {
             let last = try app.status()["lastReload"] as? [String: Any]
             return last?["result"] as? String == "succeeded"
         }
-        usleep(300_000)
+        // The new generation answers, and keeps answering once the old one has gone.
+        #expect(load.waitForGeneration(2) && load.waitForAnswers())
         let counts = load.stop()
         #expect(rolled)
         #expect(counts.failed == 0, "\(counts.failed) of \(counts.ok + counts.failed) requests failed")
@@ -54,7 +55,8 @@ import Testing
         try app.setMode("crash")
         let load = SteadyLoad(app)
         let reload = try SidecarProcess.run(["reload", "--local-port", "\(app.local)", "--wait", "20"])
-        usleep(200_000)
+        // The old generation keeps answering after the rollback.
+        #expect(load.waitForAnswers(more: 5))
         let counts = load.stop()
         #expect(reload.status == 1 && reload.err.contains("rolled_back") && reload.err.contains("exit code 3"), "\(reload)")
         #expect(counts.failed == 0 && counts.ok > 0 && counts.generations == [1], "\(counts)")
@@ -96,7 +98,7 @@ import Testing
             answer = app.hit("/slow?ms=1200")
             slow.signal()
         }
-        usleep(300_000)
+        #expect(app.process.waitForLine(containing: "worker: slow request started") != nil)
         app.process.signal(SIGTERM)
         slow.wait()
         #expect(answer?["worker"] != nil)

@@ -41,6 +41,7 @@ enum TestWorker {
                     data += chunk
                 target = data.split(b" ", 2)[1].decode()
                 if target.startswith("/slow"):
+                    print("worker: slow request started", flush=True)
                     time.sleep(int(target.split("ms=")[1]) / 1000.0)
                 body = me.encode()
                 conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body))
