@@ -159,7 +159,8 @@ import Testing
         }
         let client = try server.client()
         try client.send("GET /big HTTP/1.1\r\nHost: a\r\n\r\n" + Self.get)
-        usleep(100_000)  // let the server hit EAGAIN before we read
+        // The server has filled its send buffer (it met EAGAIN) before we read.
+        #expect(eventually { (client.serverQueues()?.sending ?? 0) > 0 })
         #expect(try client.readResponse().body.count == big.count)
         #expect(try client.readResponse().status == 200)
     }

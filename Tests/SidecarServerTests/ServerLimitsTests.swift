@@ -110,7 +110,7 @@ import Testing
         let late = try server.client()
         let silent = try server.client()
         #expect(eventually { server.server.openConnections == 4 })
-        usleep(20_000)
+        #expect(busy.waitUntilServerRead())
         let began = ContinuousClock.now
         server.server.beginDrain()
         #expect(idle.isClosedByPeer())

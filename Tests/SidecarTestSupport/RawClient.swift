@@ -36,9 +36,9 @@ public final class RawClient {
         }
     }
 
-    /// Waits until the server has read every byte sent so far: its socket of this connection
-    /// (in `/proc/net/tcp`) exists and its receive queue is empty. Evidence, not a sleep.
-    public func waitUntilServerRead(timeout: Double = 5) -> Bool {
+    /// The server's socket of this connection, from `/proc/net/tcp`: bytes it has queued to
+    /// send us, and bytes it has received but not read. Nil while it has no such socket.
+    public func serverQueues() -> (sending: Int, unread: Int)? {
         var mine = sockaddr_in()
         var peer = sockaddr_in()
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
@@ -47,19 +47,24 @@ public final class RawClient {
         _ = withUnsafeMutablePointer(to: &peer) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(fd, $0, &length) } }
         let local = String(format: ":%04X", UInt16(bigEndian: peer.sin_port))
         let remote = String(format: ":%04X", UInt16(bigEndian: mine.sin_port))
-        return eventually(timeout) {
-            // /proc files report a size of 0: read until the end.
-            guard let handle = FileHandle(forReadingAtPath: "/proc/net/tcp") else { return false }
-            defer { try? handle.close() }
-            let table = String(decoding: (try? handle.readToEnd()) ?? Data(), as: UTF8.self)
-            for line in table.split(separator: "\n").dropFirst() {
-                let f = line.split(separator: " ")
-                // sl local remote state tx_queue:rx_queue ...
-                guard f.count > 4, f[1].hasSuffix(local), f[2].hasSuffix(remote) else { continue }
-                return f[4].split(separator: ":").last.map { Int($0, radix: 16) == 0 } ?? false
-            }
-            return false
+        // /proc files report a size of 0: read until the end.
+        guard let handle = FileHandle(forReadingAtPath: "/proc/net/tcp") else { return nil }
+        defer { try? handle.close() }
+        let table = String(decoding: (try? handle.readToEnd()) ?? Data(), as: UTF8.self)
+        for line in table.split(separator: "\n").dropFirst() {
+            // sl local remote state tx_queue:rx_queue ...
+            let f = line.split(separator: " ")
+            guard f.count > 4, f[1].hasSuffix(local), f[2].hasSuffix(remote) else { continue }
+            let queues = f[4].split(separator: ":").map { Int($0, radix: 16) ?? 0 }
+            return queues.count == 2 ? (queues[0], queues[1]) : nil
         }
+        return nil
+    }
+
+    /// Waits until the server has read every byte sent so far (its socket of this connection
+    /// exists and holds nothing unread). Evidence, not a sleep.
+    public func waitUntilServerRead(timeout: Double = 5) -> Bool {
+        eventually(timeout) { serverQueues()?.unread == 0 }
     }
 
     /// Shuts our sending side (the server sees EOF).
