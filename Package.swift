@@ -104,12 +104,12 @@ let package = Package(
                 .product(name: "CoreMetrics", package: "swift-metrics"),
             ],
             // Release links with lld: relative relocations packed (DT_RELR: 1.5 MB of .rela.dyn
-            // gone, fewer pages written at exec), identical code folded, and no dynamic symbol
+            // gone, fewer pages written at exec), and no dynamic symbol
             // table (nothing loads symbols from the command; 1.9 MB). See bench/README.md.
             linkerSettings: [
                 .unsafeFlags(
                     [
-                        "-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs", "-Xlinker", "--icf=all",
+                        "-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs",
                         "-Xlinker", "--no-export-dynamic",
                     ], .when(configuration: .release))
             ]

@@ -76,7 +76,7 @@ extension RequestHeadParser {
             fields.storage.append(.init(name: string(buf, nameStart, nameEnd), value: string(buf, valueStart, valueEnd)))
         }
 
-        let methodString = string(buf, method.0, method.1)
+        let methodString = methodName(buf, method.0, method.1)
         var head = RequestHead(
             method: methodString, path: "/", pathAsSent: nil, query: nil, target: string(buf, target.0, target.1),
             version: version, fields: fields, framing: .none, keepAlive: true, expectsContinue: false)
@@ -121,6 +121,7 @@ extension RequestHeadParser {
     private static func splitTarget(
         _ buf: UnsafeRawBufferPointer, _ start: Int, _ end: Int, isOptions: Bool, into head: inout RequestHead
     ) -> HTTPParseError? {
+        let targetEnd = end
         var pathStart = start
         if buf[start] != UInt8(ascii: "/") {
             if end - start == 1 && buf[start] == UInt8(ascii: "*") {
@@ -144,16 +145,23 @@ extension RequestHeadParser {
             end = pathStart + hash
         }
         var q = pathStart
+        var dots = false
         while q < end, buf[q] != UInt8(ascii: "?") {
             if buf[q] == UInt8(ascii: "%") {
                 guard q + 2 < end, ByteClass.hexValue(buf[q + 1]) != nil, ByteClass.hexValue(buf[q + 2]) != nil else {
                     return .badTarget
                 }
+                dots = true  // perhaps an escaped dot
+            } else if buf[q] == UInt8(ascii: ".") {
+                dots = true
             }
             q += 1
         }
-        head.path = q > pathStart ? string(buf, pathStart, q) : "/"
+        // The usual origin-form target is the path itself: share the target's string.
+        head.path = q > pathStart ? (pathStart == start && q == targetEnd ? head.target : string(buf, pathStart, q)) : "/"
         head.query = q < end ? string(buf, q + 1, end) : nil
+        // Without a dot or an escape, there is no dot segment to remove.
+        guard dots else { return nil }
         guard let normalized = DotSegments.remove(head.path) else { return .targetAboveRoot }
         if normalized != head.path {
             head.pathAsSent = head.path
@@ -294,6 +302,24 @@ extension RequestHeadParser {
             if b != p[k] { return false }
         }
         return true
+    }
+
+    /// The method's name: the common ones as literals (nothing to make, nothing to count),
+    /// others made from the bytes.
+    @inline(__always)
+    static func methodName(_ buf: UnsafeRawBufferPointer, _ start: Int, _ end: Int) -> String {
+        switch end - start {
+        case 3:
+            if buf[start] == 0x47 && buf[start + 1] == 0x45 && buf[start + 2] == 0x54 { return "GET" }
+            if buf[start] == 0x50 && buf[start + 1] == 0x55 && buf[start + 2] == 0x54 { return "PUT" }
+        case 4:
+            let word = buf.loadUnaligned(fromByteOffset: start, as: UInt32.self)
+            if word == UInt32(0x5453_4f50).littleEndian { return "POST" }
+            if word == UInt32(0x4441_4548).littleEndian { return "HEAD" }
+        default:
+            break
+        }
+        return string(buf, start, end)
     }
 
     @inline(__always)

@@ -59,32 +59,6 @@ import Testing
     }
 }
 
-@Suite struct CorrelationIDTests {
-    @Test func madeIDs_areUUIDv4Text() {
-        var seen = Set<String>()
-        var rng = SystemRandomNumberGenerator()
-        for _ in 0..<200 {
-            let id = CorrelationID(random: rng.next(), rng.next()).description
-            #expect(id.count == 36)
-            let parts = id.split(separator: "-").map(\.count)
-            #expect(parts == [8, 4, 4, 4, 12])
-            #expect(id.allSatisfy { $0 == "-" || $0.isHexDigit && !$0.isUppercase })
-            #expect(Array(id)[14] == "4")
-            #expect("89ab".contains(Array(id)[19]))
-            seen.insert(id)
-        }
-        #expect(seen.count == 200)
-        #expect(
-            CorrelationID.hex8(0x0123_abcf) == UInt64(littleEndian: Array("fcba3210".utf8).withUnsafeBytes { $0.load(as: UInt64.self) }))
-    }
-
-    @Test func givenIDs_areKeptOnlyWhenVisibleASCII() {
-        #expect(CorrelationID(given: "abc-1")?.description == "abc-1")
-        #expect(CorrelationID(given: "") == nil)
-        #expect(CorrelationID(given: "a b") == nil)
-        #expect(CorrelationID(given: String(repeating: "a", count: 129)) == nil)
-    }
-}
 
 @Suite struct DotSegmentTests {
     @Test func dotSegments_areRemoved_andClimbingAboveTheRootIsRefused() {

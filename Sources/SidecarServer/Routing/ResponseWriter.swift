@@ -18,16 +18,13 @@ enum ResponseWriter {
         out.append(contentsOf: dateLine)
         let bodyless = response.status < 200 || response.status == 204 || response.status == 304
         if !bodyless {
-            appendField(&out, "Content-Length", String(response.body.count))
+            appendContentLength(&out, response.body.count)
         }
         for field in response.fields {
             appendField(&out, field.name, field.value)
         }
         if let id = response.correlationID {
-            appendBytes(&out, "x-correlation-id: ")
-            id.write(into: &out)
-            out.append(0x0D)
-            out.append(0x0A)
+            id.writeField(into: &out)
         }
         if !keepAlive {
             appendField(&out, "Connection", "close")
@@ -41,22 +38,58 @@ enum ResponseWriter {
         }
     }
 
-    @inline(__always)
-    static func appendField(_ out: inout [UInt8], _ name: String, _ value: String) {
-        appendBytes(&out, name)
-        out.append(0x3A)
-        out.append(0x20)
-        appendBytes(&out, value)
-        out.append(0x0D)
-        out.append(0x0A)
+    /// `Content-Length: <n>` and CRLF in one copy: the name in two stores, the digits
+    /// written in place (no `String`, no iterator).
+    static func appendContentLength(_ out: inout [UInt8], _ n: Int) {
+        withUnsafeTemporaryAllocation(byteCount: 48, alignment: 8) { line in
+            line.storeBytes(of: UInt64(0x2d74_6e65_746e_6f43).littleEndian, toByteOffset: 0, as: UInt64.self)  // "Content-"
+            line.storeBytes(of: UInt64(0x203a_6874_676e_654c).littleEndian, toByteOffset: 8, as: UInt64.self)  // "Length: "
+            var v = UInt(max(0, n))
+            var digits = 1
+            var rest = v / 10
+            while rest > 0 {
+                digits += 1
+                rest /= 10
+            }
+            var d = 16 + digits
+            repeat {
+                d -= 1
+                line.storeBytes(of: 0x30 &+ UInt8(truncatingIfNeeded: v % 10), toByteOffset: d, as: UInt8.self)
+                v /= 10
+            } while v > 0
+            line.storeBytes(of: UInt16(0x0A0D).littleEndian, toByteOffset: 16 + digits, as: UInt16.self)
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: line[0..<(18 + digits)]))
+        }
     }
 
-    /// A string's UTF-8 bytes as one copy: appending a `String.UTF8View` goes byte by byte
-    /// through its iterator (about twenty instructions a byte).
+    /// `name: value` and CRLF; a short line is put together first and appended in one copy (each
+    /// append checks the array's uniqueness and capacity).
     @inline(__always)
-    static func appendBytes(_ out: inout [UInt8], _ text: String) {
-        var text = text
-        text.withUTF8 { out.append(contentsOf: $0) }
+    static func appendField(_ out: inout [UInt8], _ name: String, _ value: String) {
+        var name = name
+        var value = value
+        name.withUTF8 { n in
+            value.withUTF8 { v in
+                let total = n.count + v.count + 4
+                guard total <= 256 else {
+                    out.append(contentsOf: n)
+                    out.append(0x3A)
+                    out.append(0x20)
+                    out.append(contentsOf: v)
+                    out.append(0x0D)
+                    out.append(0x0A)
+                    return
+                }
+                withUnsafeTemporaryAllocation(byteCount: 256, alignment: 8) { line in
+                    UnsafeMutableRawBufferPointer(rebasing: line[0..<n.count]).copyMemory(from: UnsafeRawBufferPointer(n))
+                    line.storeBytes(of: UInt16(0x203A).littleEndian, toByteOffset: n.count, as: UInt16.self)
+                    UnsafeMutableRawBufferPointer(rebasing: line[(n.count + 2)..<(n.count + 2 + v.count)])
+                        .copyMemory(from: UnsafeRawBufferPointer(v))
+                    line.storeBytes(of: UInt16(0x0A0D).littleEndian, toByteOffset: total - 2, as: UInt16.self)
+                    out.append(contentsOf: UnsafeRawBufferPointer(rebasing: line[0..<total]))
+                }
+            }
+        }
     }
 }
 
