@@ -59,7 +59,6 @@ import Testing
     }
 }
 
-
 @Suite struct DotSegmentTests {
     @Test func dotSegments_areRemoved_andClimbingAboveTheRootIsRefused() {
         #expect(DotSegments.remove("/healthz") == "/healthz")
