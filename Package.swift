@@ -22,8 +22,7 @@ let package = Package(
     name: "cluster-sidecar",
     platforms: [.macOS(.v14)],
     products: [
-        .executable(name: "cluster-sidecar", targets: ["cluster-sidecar"]),
-        .library(name: "SidecarCluster", targets: ["SidecarCluster"]),
+        .executable(name: "cluster-sidecar", targets: ["cluster-sidecar"])
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

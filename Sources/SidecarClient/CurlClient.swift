@@ -11,7 +11,7 @@ import Synchronization
 /// loop's mailbox. Connections are kept alive and reused across requests to the same host.
 /// Redirects are off, TLS verification on, and every request has a deadline. Completions run
 /// on the client's thread: keep them short.
-public final class CurlClient: Sendable {
+package final class CurlClient: Sendable {
     private struct Started: @unchecked Sendable {  // the engine is touched only on `loop` (LoopBound asserts it)
         let loop: EventLoop
         let engine: LoopBound<CurlEngine>
@@ -24,7 +24,7 @@ public final class CurlClient: Sendable {
     private let ids = Atomic<UInt64>(0)
 
     /// A client; its thread (and libcurl's TLS start-up) wait for the first request.
-    public init(configuration: ClientConfiguration = ClientConfiguration()) {
+    package init(configuration: ClientConfiguration = ClientConfiguration()) {
         self.configuration = configuration
     }
 
@@ -53,7 +53,8 @@ public final class CurlClient: Sendable {
     /// Hands `request` to the client; `completion` runs once, on the client's thread.
     /// Returns an id for `cancel`.
     @discardableResult
-    public func execute(_ request: ClientRequest, completion: @escaping @Sendable (Result<ClientResponse, ClientError>) -> Void) -> UInt64 {
+    package func execute(_ request: ClientRequest, completion: @escaping @Sendable (Result<ClientResponse, ClientError>) -> Void) -> UInt64
+    {
         let id = makeID()
         start(request, id: id, completion: completion)
         return id
@@ -66,7 +67,7 @@ public final class CurlClient: Sendable {
 
     /// Sends `request` and waits for its answer; task cancellation cancels the transfer, also
     /// when it comes before the request reached the client's thread.
-    public func execute(_ request: ClientRequest) async throws(ClientError) -> ClientResponse {
+    package func execute(_ request: ClientRequest) async throws(ClientError) -> ClientResponse {
         let id = makeID()
         let result: Result<ClientResponse, ClientError> = await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
@@ -82,7 +83,7 @@ public final class CurlClient: Sendable {
     /// once all ended, results in the order of `requests`, on the client's thread. One hand-over
     /// and one wake-up for the lot. Returns an id for `cancel`.
     @discardableResult
-    public func execute(
+    package func execute(
         batch requests: [ClientRequest], concurrency: Int, completion: @escaping @Sendable ([Result<ClientResponse, ClientError>]) -> Void
     ) -> UInt64 {
         let id = makeID()
@@ -103,7 +104,7 @@ public final class CurlClient: Sendable {
     }
 
     /// The same, awaited; task cancellation cancels what is still running.
-    public func execute(batch requests: [ClientRequest], concurrency: Int) async -> [Result<ClientResponse, ClientError>] {
+    package func execute(batch requests: [ClientRequest], concurrency: Int) async -> [Result<ClientResponse, ClientError>] {
         guard !requests.isEmpty else { return [] }
         let id = makeID()
         return await withTaskCancellationHandler {
@@ -116,13 +117,13 @@ public final class CurlClient: Sendable {
     }
 
     /// Stops the transfer (or batch) `id` if it is still running; its completion gets `.cancelled`.
-    public func cancel(_ id: UInt64) {
+    package func cancel(_ id: UInt64) {
         guard id != 0 else { return }
         onEngine({ $0.cancel(id) }, else: {})
     }
 
     /// Fails every transfer with `.shutdown` and ends the thread.
-    public func shutdown() {
+    package func shutdown() {
         state.withLock { s in
             s.running = false
             guard let started = s.started else { return }

@@ -11,11 +11,11 @@ import SidecarPosix
 ///
 /// Confined to its reactor's thread (asserted in debug builds); completions run there too.
 /// `attached(to:key:configuration:)` gives the one engine a reactor keeps under a key.
-public final class CurlEngine: ReactorSource {
+package final class CurlEngine: ReactorSource {
     /// Receives one request's result, on the engine's thread.
-    public typealias Completion = (Result<ClientResponse, ClientError>) -> Void
+    package typealias Completion = (Result<ClientResponse, ClientError>) -> Void
     /// Receives a batch's results in request order, on the engine's thread.
-    public typealias BatchCompletion = ([Result<ClientResponse, ClientError>]) -> Void
+    package typealias BatchCompletion = ([Result<ClientResponse, ClientError>]) -> Void
 
     private let multi: UnsafeMutableRawPointer
     private unowned let reactor: any Reactor
@@ -28,7 +28,7 @@ public final class CurlEngine: ReactorSource {
     /// Ids the engine gives itself: batch transfers, and requests of callers without ids.
     private var nextOwnID: UInt64 = 1 << 63
     /// When curl next wants `fire` (its timer callback sets it).
-    public private(set) var deadline: MonotonicInstant?
+    package private(set) var deadline: MonotonicInstant?
     private var closed = false
     /// Ids cancelled before their start reached the engine (a task cancelled while handing its
     /// request over): their start completes with `.cancelled` at once. Bounded.
@@ -78,13 +78,13 @@ public final class CurlEngine: ReactorSource {
     /// The engine `reactor` keeps under `key`, made on first use (on the reactor's thread): the
     /// way to run transfers on an event loop that serves something else too (the fan-out on
     /// the server's loops).
-    public static func attached(to reactor: any Reactor, key: ObjectIdentifier, configuration: ClientConfiguration) -> CurlEngine {
+    package static func attached(to reactor: any Reactor, key: ObjectIdentifier, configuration: ClientConfiguration) -> CurlEngine {
         reactor.local(key) { CurlEngine(configuration: configuration, reactor: reactor) }
     }
 
     /// An engine whose sockets `reactor` watches; host it there (`EventLoop.host`) or make it
     /// through `attached`.
-    public init(configuration: ClientConfiguration, reactor: any Reactor) {
+    package init(configuration: ClientConfiguration, reactor: any Reactor) {
         CurlEngine.globalInit
         multi = curl_multi_init()!
         self.reactor = reactor
@@ -110,14 +110,14 @@ public final class CurlEngine: ReactorSource {
     private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
 
     /// An id for `start`/`startBatch` callers that have none of their own.
-    public func makeID() -> UInt64 {
+    package func makeID() -> UInt64 {
         nextOwnID &+= 1
         return nextOwnID
     }
 
     /// Starts `request`; `completion` runs once, on this thread (at once when curl refuses the
     /// request or the engine is closed).
-    public func start(_ request: ClientRequest, id: UInt64, completion: @escaping Completion) {
+    package func start(_ request: ClientRequest, id: UInt64, completion: @escaping Completion) {
         reactor.assertInLoop()
         guard !closed else { return completion(.failure(.shutdown)) }
         if wasCancelledEarly(id) { return completion(.failure(.cancelled)) }
@@ -128,7 +128,7 @@ public final class CurlEngine: ReactorSource {
 
     /// Starts every request of `requests`, at most `concurrency` at once; `completion` gets the
     /// results in the order of `requests` once all ended.
-    public func startBatch(_ requests: [ClientRequest], concurrency: Int, id: UInt64, completion: @escaping BatchCompletion) {
+    package func startBatch(_ requests: [ClientRequest], concurrency: Int, id: UInt64, completion: @escaping BatchCompletion) {
         reactor.assertInLoop()
         guard !closed else { return completion(requests.map { _ in .failure(.shutdown) }) }
         if wasCancelledEarly(id) { return completion(requests.map { _ in .failure(.cancelled) }) }
@@ -139,7 +139,7 @@ public final class CurlEngine: ReactorSource {
     }
 
     /// Stops the transfer or batch `id` if it still runs; its completion gets `.cancelled`.
-    public func cancel(_ id: UInt64) {
+    package func cancel(_ id: UInt64) {
         reactor.assertInLoop()
         if let b = batches.removeValue(forKey: id) {
             for tid in b.active { if let t = transfers.removeValue(forKey: tid) { remove(t) } }
@@ -162,7 +162,7 @@ public final class CurlEngine: ReactorSource {
 
     // MARK: ReactorSource
 
-    public func ready(_ token: UInt64, events: UInt32) {
+    package func ready(_ token: UInt64, events: UInt32) {
         reactor.assertInLoop()
         let fd = Int32(truncatingIfNeeded: token)
         if let w = watched[fd], w.parked {
@@ -181,7 +181,7 @@ public final class CurlEngine: ReactorSource {
         drainFinished()
     }
 
-    public func fire(now: MonotonicInstant) {
+    package func fire(now: MonotonicInstant) {
         reactor.assertInLoop()
         deadline = nil
         var running: Int32 = 0
@@ -190,7 +190,7 @@ public final class CurlEngine: ReactorSource {
     }
 
     /// Fails everything still running with `.shutdown` and frees the multi handle.
-    public func close() {
+    package func close() {
         reactor.assertInLoop()
         guard !closed else { return }
         closed = true

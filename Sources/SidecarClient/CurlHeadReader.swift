@@ -6,28 +6,28 @@ import SidecarHTTP
 /// same refusals (bare LF, bare CR, obs-fold, Content-Length with Transfer-Encoding, a status
 /// outside 100-599), which libcurl itself lets pass. Lines after the final head are trailers,
 /// held to the head's size. Pure: the fuzz target drives it line by line.
-public struct CurlHeadReader: Sendable {
+package struct CurlHeadReader: Sendable {
     /// The largest answer head and the most fields: our own client's limits.
-    public static let maxHeadBytes = 65536
-    public static let maxFields = 100
+    package static let maxHeadBytes = 65536
+    package static let maxFields = 100
 
     private var parser = HTTPResponseParser(isHead: true, maxBodyBytes: 0, maxHeadBytes: maxHeadBytes, maxFields: maxFields)
     /// Whether the head being read is an interim (1xx) one.
     private var interim = false
     private var trailerBytes = 0
     /// Whether the final answer's head has been read.
-    public private(set) var isComplete = false
+    package private(set) var isComplete = false
     /// Why the head was refused; once set, every later line is refused too.
-    public private(set) var failure: ResponseParseError?
+    package private(set) var failure: ResponseParseError?
 
-    public init() {}
+    package init() {}
 
     /// The final answer's status and fields, once complete.
-    public var status: Int { parser.status }
-    public var fields: HTTPFields { parser.fields }
+    package var status: Int { parser.status }
+    package var fields: HTTPFields { parser.fields }
 
     /// Takes one line; false when the answer is refused (the transfer must stop).
-    public mutating func line(_ raw: UnsafeRawBufferPointer) -> Bool {
+    package mutating func line(_ raw: UnsafeRawBufferPointer) -> Bool {
         guard failure == nil else { return false }
         if isComplete {
             trailerBytes += raw.count

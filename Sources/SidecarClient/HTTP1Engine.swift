@@ -10,7 +10,7 @@ import SidecarPosix
 /// as soon as the node closes them).
 ///
 /// Confined to its reactor's thread (asserted in debug builds); outcomes reach the sinks there.
-public final class HTTP1Engine: ReactorSource {
+package final class HTTP1Engine: ReactorSource {
     private unowned let reactor: any Reactor
     private let configuration: ClientConfiguration
     private var pools: [SocketAddress: HTTP1Pool] = [:]
@@ -29,12 +29,12 @@ public final class HTTP1Engine: ReactorSource {
     private var closed = false
 
     /// The engine `reactor` keeps under `key`, made on first use (on the reactor's thread).
-    public static func attached(to reactor: any Reactor, key: ObjectIdentifier, configuration: ClientConfiguration) -> HTTP1Engine {
+    package static func attached(to reactor: any Reactor, key: ObjectIdentifier, configuration: ClientConfiguration) -> HTTP1Engine {
         reactor.local(key) { HTTP1Engine(configuration: configuration, reactor: reactor) }
     }
 
     /// An engine whose sockets `reactor` watches (host it there, or make it through `attached`).
-    public init(configuration: ClientConfiguration, reactor: any Reactor) {
+    package init(configuration: ClientConfiguration, reactor: any Reactor) {
         self.reactor = reactor
         self.configuration = configuration
     }
@@ -42,7 +42,7 @@ public final class HTTP1Engine: ReactorSource {
     deinit { buffer.deallocate() }
 
     /// `url` read for this engine, or nil when libcurl must serve it (remembered per URL).
-    public func node(_ url: String) -> NodeAddress? {
+    package func node(_ url: String) -> NodeAddress? {
         if let known = addresses[url] { return known }
         if addresses.count >= 4096 { addresses.removeAll(keepingCapacity: true) }
         let parsed = NodeAddress(url)
@@ -51,14 +51,14 @@ public final class HTTP1Engine: ReactorSource {
     }
 
     /// Connections open now (for tests).
-    public var openConnections: Int { connections.count }
+    package var openConnections: Int { connections.count }
 
     /// Nodes the engine keeps a pool for (for tests).
-    public var pooledNodes: Int { pools.count }
+    package var pooledNodes: Int { pools.count }
 
     /// Sends `batch` to `node`; `sink.finished(index, result)` runs once, on this thread
     /// (already during this call when it fails at once).
-    public func start(_ batch: HTTP1Batch, index: Int, node: NodeAddress, sink: any HTTP1Sink) {
+    package func start(_ batch: HTTP1Batch, index: Int, node: NodeAddress, sink: any HTTP1Sink) {
         reactor.assertInLoop()
         guard !closed else { return sink.finished(index, .failure(.shutdown)) }
         let now = csidecar_monotonic_ns()
@@ -72,14 +72,14 @@ public final class HTTP1Engine: ReactorSource {
 
     // MARK: ReactorSource
 
-    public var deadline: MonotonicInstant? {
+    package var deadline: MonotonicInstant? {
         var due = heap.first?.deadline ?? .max
         if let (_, d) = firstConnecting() { due = min(due, d) }
         if idleCount > 0 || !pools.isEmpty { due = min(due, nextSweep) }
         return due == .max ? nil : MonotonicInstant(nanoseconds: due)
     }
 
-    public func ready(_ token: UInt64, events: UInt32) {
+    package func ready(_ token: UInt64, events: UInt32) {
         reactor.assertInLoop()
         let fd = Int32(truncatingIfNeeded: token)
         guard let c = connections[fd] else { return }
@@ -101,7 +101,7 @@ public final class HTTP1Engine: ReactorSource {
         }
     }
 
-    public func fire(now _: MonotonicInstant) {
+    package func fire(now _: MonotonicInstant) {
         reactor.assertInLoop()
         let now = csidecar_monotonic_ns()
         while let x = heap.first, x.deadline <= now {
@@ -120,7 +120,7 @@ public final class HTTP1Engine: ReactorSource {
     }
 
     /// Fails every request still running with `shutdown` and closes every connection.
-    public func close() {
+    package func close() {
         reactor.assertInLoop()
         guard !closed else { return }
         closed = true

@@ -3,7 +3,7 @@ import SidecarPosix
 
 /// What every node of one fan-out receives: built and checked once, sent to each node after
 /// its own request line and `Host` field.
-public final class HTTP1Batch: Sendable {
+package final class HTTP1Batch: Sendable {
     let method: String
     let path: String
     /// The header fields, `Content-Length` when there is a body (or the method expects one),
@@ -14,7 +14,7 @@ public final class HTTP1Batch: Sendable {
 
     /// The shared part of a request; nil when a field name is not a token or a value holds a
     /// byte a field value may not (the requests would not be what the caller meant).
-    public init?(method: String, path: String, headers: [(String, String)], body: [UInt8], timeout: Duration?) {
+    package init?(method: String, path: String, headers: [(String, String)], body: [UInt8], timeout: Duration?) {
         var block: [UInt8] = []
         block.reserveCapacity(headers.count * 48 + 32)
         for (name, value) in headers {
@@ -57,7 +57,7 @@ public final class HTTP1Batch: Sendable {
 }
 
 /// Receives the outcome of each node request of a batch, on the engine's thread.
-public protocol HTTP1Sink: AnyObject {
+package protocol HTTP1Sink: AnyObject {
     /// Node `index` of the batch ended with `result`.
     func finished(_ index: Int, _ result: Result<ClientResponse, ClientError>)
 }

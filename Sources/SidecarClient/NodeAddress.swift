@@ -5,16 +5,16 @@ import SidecarPosix
 /// the path prefix. Only URLs it can serve exactly parse: `http` with a numeric IPv4 or IPv6
 /// address or `localhost` (127.0.0.1), an optional port and path, no userinfo, query or
 /// fragment. Everything else (`https://`, host names) stays with libcurl.
-public struct NodeAddress: Sendable, Hashable {
+package struct NodeAddress: Sendable, Hashable {
     /// Where to connect.
-    public let address: SocketAddress
+    package let address: SocketAddress
     /// The `Host` field: the host as written, with the port unless it is 80 (as curl sends it).
-    public let host: String
+    package let host: String
     /// The URL's path without its trailing `/` (`""` for none); the fan-out's path follows it.
-    public let basePath: String
+    package let basePath: String
 
     /// Reads `url` byte by byte; nil when our client does not serve it.
-    public init?(_ url: String) {
+    package init?(_ url: String) {
         var u = url.utf8[...]
         guard u.count > 7 else { return nil }
         for expected in "http://".utf8 {

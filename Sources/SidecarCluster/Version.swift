@@ -1,4 +1,4 @@
 /// This build's version, shown by `--version`, `/status` and the status page.
-public enum SidecarVersion {
-    public static let current = "0.4.0"
+package enum SidecarVersion {
+    package static let current = "0.4.0"
 }

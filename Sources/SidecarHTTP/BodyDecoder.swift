@@ -4,7 +4,7 @@
 /// says how many input bytes it used and whether the body is complete. Chunk extensions
 /// are checked against RFC 9112 §7.1.1's grammar (`;` name [`=` token or quoted-string]) and
 /// trailer fields against the header-field rules and limits, then both are ignored.
-public struct BodyDecoder: Sendable {
+package struct BodyDecoder: Sendable {
     /// Where in a chunk extension (`; name = value`) a byte falls.
     private enum ExtPhase: Sendable, Equatable {
         case beforeName, name, afterName, beforeValue, token, quoted, quotedEscape, afterValue
@@ -43,7 +43,7 @@ public struct BodyDecoder: Sendable {
 
     /// A decoder for `framing`; `.none` is complete at once. Trailers get the header block's
     /// limits: `maxTrailerBytes` in all and `maxTrailerFields` fields.
-    public init(framing: BodyFraming, maxBodyBytes: Int, maxTrailerBytes: Int = 16384, maxTrailerFields: Int = 100) {
+    package init(framing: BodyFraming, maxBodyBytes: Int, maxTrailerBytes: Int = 16384, maxTrailerFields: Int = 100) {
         switch framing {
         case .none: state = .done
         case .length(let n): state = n == 0 ? .done : .length(remaining: n)
@@ -55,17 +55,17 @@ public struct BodyDecoder: Sendable {
     }
 
     /// Whether the whole body (and any trailer) has been read.
-    public var isComplete: Bool { state == .done }
+    package var isComplete: Bool { state == .done }
 
     /// Bytes of body still expected when the length is known in advance.
-    public var knownRemaining: Int? {
+    package var knownRemaining: Int? {
         if case .length(let remaining) = state { return remaining }
         return nil
     }
 
     /// Consumes bytes from `input`, appending body bytes to `body`; returns the bytes used.
     /// Stops at the end of the body: what follows belongs to the next request.
-    public mutating func decode(_ input: UnsafeRawBufferPointer, into body: inout [UInt8]) throws(HTTPParseError) -> Int {
+    package mutating func decode(_ input: UnsafeRawBufferPointer, into body: inout [UInt8]) throws(HTTPParseError) -> Int {
         var i = 0
         let n = input.count
         while i < n {

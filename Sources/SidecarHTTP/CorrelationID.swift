@@ -2,7 +2,7 @@
 ///
 /// A made id stays two integers until someone asks for its text, so answering a request
 /// that nobody logs costs no string: the writer puts the hex digits straight on the wire.
-public struct CorrelationID: Sendable, CustomStringConvertible {
+package struct CorrelationID: Sendable, CustomStringConvertible {
     /// The id as carried, or nil for a made one (then `a` and `b` are its bits). A struct, not
     /// an enum of the two: an optional id then needs no out-of-line tag handling.
     private let given: String?
@@ -10,7 +10,7 @@ public struct CorrelationID: Sendable, CustomStringConvertible {
     private let b: UInt64
 
     /// The id a request carried, if it is 1-128 visible ASCII characters.
-    public init?(given s: String) {
+    package init?(given s: String) {
         guard !s.isEmpty, s.utf8.count <= 128, s.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else { return nil }
         given = s
         a = 0
@@ -18,16 +18,16 @@ public struct CorrelationID: Sendable, CustomStringConvertible {
     }
 
     /// A new id from 128 random bits (set to the UUID v4 layout).
-    public init(random a: UInt64, _ b: UInt64) {
+    package init(random a: UInt64, _ b: UInt64) {
         given = nil
         self.a = a
         self.b = b
     }
 
     /// The placeholder of a request before `CorrelationMiddleware` ran (all zero bits).
-    public static let unset = CorrelationID(random: 0, 0)
+    package static let unset = CorrelationID(random: 0, 0)
 
-    public var description: String {
+    package var description: String {
         if let given { return given }
         var out: [UInt8] = []
         out.reserveCapacity(36)

@@ -1,10 +1,10 @@
 /// Header fields in the order received; names compare case-insensitively.
-public struct HTTPFields: Sendable, Sequence {
+package struct HTTPFields: Sendable, Sequence {
     /// One field line.
-    public struct Field: Sendable, Equatable {
-        public var name: String
-        public var value: String
-        public init(name: String, value: String) {
+    package struct Field: Sendable, Equatable {
+        package var name: String
+        package var value: String
+        package init(name: String, value: String) {
             self.name = name
             self.value = value
         }
@@ -12,9 +12,9 @@ public struct HTTPFields: Sendable, Sequence {
 
     @usableFromInline package var storage: [Field]
 
-    public init() { storage = [] }
+    package init() { storage = [] }
 
-    public init(_ pairs: [(String, String)]) {
+    package init(_ pairs: [(String, String)]) {
         storage = pairs.map { Field(name: $0.0, value: $0.1) }
     }
 
@@ -23,41 +23,41 @@ public struct HTTPFields: Sendable, Sequence {
         storage.reserveCapacity(n)
     }
 
-    public var count: Int { storage.count }
+    package var count: Int { storage.count }
 
-    public func makeIterator() -> IndexingIterator<[Field]> { storage.makeIterator() }
+    package func makeIterator() -> IndexingIterator<[Field]> { storage.makeIterator() }
 
     /// The first value of `name`, or nil.
-    public subscript(_ name: String) -> String? {
+    package subscript(_ name: String) -> String? {
         for field in storage where field.name.equalsIgnoringASCIICase(name) { return field.value }
         return nil
     }
 
     /// Every value of `name`, in order.
-    public func values(_ name: String) -> [String] {
+    package func values(_ name: String) -> [String] {
         storage.filter { $0.name.equalsIgnoringASCIICase(name) }.map(\.value)
     }
 
     /// Appends a field (no validation: the caller owns the bytes it sends).
-    public mutating func append(_ name: String, _ value: String) {
+    package mutating func append(_ name: String, _ value: String) {
         storage.append(Field(name: name, value: value))
     }
 
     /// Replaces every field named `name` by one with `value`.
-    public mutating func set(_ name: String, _ value: String) {
+    package mutating func set(_ name: String, _ value: String) {
         remove(name)
         append(name, value)
     }
 
     /// Removes every field named `name`.
-    public mutating func remove(_ name: String) {
+    package mutating func remove(_ name: String) {
         storage.removeAll { $0.name.equalsIgnoringASCIICase(name) }
     }
 }
 
 extension HTTPFields {
     /// `Cache-Control: no-store`, for answers that describe the present (health, status).
-    public static let noStore = HTTPFields([("Cache-Control", "no-store")])
+    package static let noStore = HTTPFields([("Cache-Control", "no-store")])
 }
 
 extension String {

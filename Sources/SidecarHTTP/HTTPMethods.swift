@@ -1,9 +1,9 @@
 /// The IANA HTTP Method Registry (https://www.iana.org/assignments/http-methods), as of this
 /// build: a request with any other method is answered 501 (RFC 9110 §9.1). A registered method
 /// that a route does not serve is 405 with `Allow`.
-public enum HTTPMethods {
+package enum HTTPMethods {
     /// Every registered method, with whether it is idempotent (RFC 9110 §9.2.2 and the registry).
-    public static let registry: [String: Bool] = [
+    package static let registry: [String: Bool] = [
         "ACL": true, "BASELINE-CONTROL": true, "BIND": true, "CHECKIN": true, "CHECKOUT": true, "CONNECT": false, "COPY": true,
         "DELETE": true, "GET": true, "HEAD": true, "LABEL": true, "LINK": true, "LOCK": false, "MERGE": true, "MKACTIVITY": true,
         "MKCALENDAR": true, "MKCOL": true, "MKREDIRECTREF": true, "MKWORKSPACE": true, "MOVE": true, "OPTIONS": true,
@@ -14,7 +14,7 @@ public enum HTTPMethods {
 
     /// Whether `method` is registered.
     @inline(__always)
-    public static func isRegistered(_ method: String) -> Bool {
+    package static func isRegistered(_ method: String) -> Bool {
         switch method {
         case "GET", "POST", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS": true
         default: registry[method] != nil
@@ -22,5 +22,5 @@ public enum HTTPMethods {
     }
 
     /// Whether `method` is registered as idempotent.
-    public static func isIdempotent(_ method: String) -> Bool { registry[method] ?? false }
+    package static func isIdempotent(_ method: String) -> Bool { registry[method] ?? false }
 }

@@ -2,7 +2,7 @@
 ///
 /// A struct over a private code: `label` is payload-free and fit for metrics and logs,
 /// `status` is the answer the server sends before closing the connection.
-public struct HTTPParseError: Error, Hashable, Sendable, CustomStringConvertible {
+package struct HTTPParseError: Error, Hashable, Sendable, CustomStringConvertible {
     private enum Code: String, Sendable {
         case badRequestLine = "bad_request_line"
         case badMethod = "bad_method"
@@ -30,7 +30,7 @@ public struct HTTPParseError: Error, Hashable, Sendable, CustomStringConvertible
 
     private let code: Code
     /// A short message safe for logs and for the client: it never quotes the request.
-    public let message: String
+    package let message: String
 
     private init(_ code: Code, _ message: String) {
         self.code = code
@@ -38,10 +38,10 @@ public struct HTTPParseError: Error, Hashable, Sendable, CustomStringConvertible
     }
 
     /// A stable, payload-free label (`bad_header`, `body_too_large`, ...).
-    public var label: String { code.rawValue }
+    package var label: String { code.rawValue }
 
     /// The HTTP status the server answers with.
-    public var status: Int {
+    package var status: Int {
         switch code {
         case .targetTooLong: 414
         case .headersTooLarge, .tooManyHeaders: 431
@@ -52,7 +52,7 @@ public struct HTTPParseError: Error, Hashable, Sendable, CustomStringConvertible
         }
     }
 
-    public var description: String { "\(label): \(message)" }
+    package var description: String { "\(label): \(message)" }
 
     static let badRequestLine = Self(.badRequestLine, "malformed request line")
     static let badMethod = Self(.badMethod, "malformed method")

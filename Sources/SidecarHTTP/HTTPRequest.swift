@@ -1,28 +1,28 @@
 /// A complete request as a handler sees it.
-public struct HTTPRequest: Sendable {
+package struct HTTPRequest: Sendable {
     /// The parsed head (method, path, query, fields, version).
-    public var head: RequestHead
+    package var head: RequestHead
     /// The decoded body (empty when none was sent).
-    public var body: [UInt8]
+    package var body: [UInt8]
     /// Path parameters filled by the router (`/servers/{id}` gives `["id": ...]`).
-    public var pathParameters: [String: String] = [:]
+    package var pathParameters: [String: String] = [:]
     /// The `x-correlation-id` the request carried (1-128 visible ASCII characters), or a random
     /// UUID made for it. Found once, when the request is made: every reader sees the same id.
     /// `CorrelationMiddleware`, which every listener runs first, echoes it.
-    public let correlation: CorrelationID
+    package let correlation: CorrelationID
 
     /// A request; its correlation id is the one it carries, else `made()`.
-    public init(head: consuming RequestHead, body: consuming [UInt8], made: @autoclosure () -> CorrelationID) {
+    package init(head: consuming RequestHead, body: consuming [UInt8], made: @autoclosure () -> CorrelationID) {
         correlation = head.fields["x-correlation-id"].flatMap(CorrelationID.init(given:)) ?? made()
         self.head = head
         self.body = body
     }
 
     /// The correlation id as text.
-    public var correlationID: String { correlation.description }
+    package var correlationID: String { correlation.description }
 
-    public var method: String { head.method }
-    public var path: String { head.path }
-    public var query: String? { head.query }
-    public var fields: HTTPFields { head.fields }
+    package var method: String { head.method }
+    package var path: String { head.path }
+    package var query: String? { head.query }
+    package var fields: HTTPFields { head.fields }
 }

@@ -1,15 +1,15 @@
 /// An answer a handler gives; the server adds framing, `Date` and `x-correlation-id`.
-public struct HTTPResponse: Sendable {
-    public var status: Int
+package struct HTTPResponse: Sendable {
+    package var status: Int
     /// Fields to send besides the ones the server adds (`Content-Length`, `Date`, ...).
-    public var fields: HTTPFields
-    public var body: [UInt8]
+    package var fields: HTTPFields
+    package var body: [UInt8]
     /// When true the server closes the connection after this answer.
-    public var closeConnection: Bool
+    package var closeConnection: Bool
     /// Written as `x-correlation-id` (set by `CorrelationMiddleware` from the request's id).
-    public var correlationID: CorrelationID?
+    package var correlationID: CorrelationID?
 
-    public init(status: Int, fields: HTTPFields = HTTPFields(), body: [UInt8] = [], closeConnection: Bool = false) {
+    package init(status: Int, fields: HTTPFields = HTTPFields(), body: [UInt8] = [], closeConnection: Bool = false) {
         self.status = status
         self.fields = fields
         self.body = body
@@ -17,22 +17,22 @@ public struct HTTPResponse: Sendable {
     }
 
     /// A JSON answer whose body is `json` (already encoded).
-    public static func json(_ status: Int, _ json: String, fields: HTTPFields = HTTPFields()) -> HTTPResponse {
+    package static func json(_ status: Int, _ json: String, fields: HTTPFields = HTTPFields()) -> HTTPResponse {
         var f = fields
         f.append("Content-Type", "application/json")
         return HTTPResponse(status: status, fields: f, body: Array(json.utf8))
     }
 
     /// The contract's error shape: `{"error": {"code", "message"}}`.
-    public static func error(_ status: Int, code: String, message: String, fields: HTTPFields = HTTPFields()) -> HTTPResponse {
+    package static func error(_ status: Int, code: String, message: String, fields: HTTPFields = HTTPFields()) -> HTTPResponse {
         .json(status, #"{"error":{"code":\#(JSON.quote(code)),"message":\#(JSON.quote(message))}}"#, fields: fields)
     }
 }
 
 /// Minimal JSON text helpers for the answers the core writes itself.
-public enum JSON {
+package enum JSON {
     /// `s` as a JSON string literal, quotes included.
-    public static func quote(_ s: String) -> String {
+    package static func quote(_ s: String) -> String {
         var out = "\""
         out.reserveCapacity(s.utf8.count + 2)
         for scalar in s.unicodeScalars {

@@ -1,8 +1,8 @@
 /// Fast JSON for the fan-out's hot path: a strict validator (so a node's JSON answer can be
 /// spliced into the aggregate as is, without building a tree) and a writer of JSON text.
-public enum JSONText {
+package enum JSONText {
     /// Whether `bytes` hold exactly one JSON value (RFC 8259), surrounding whitespace allowed.
-    public static func isValid(_ bytes: [UInt8]) -> Bool {
+    package static func isValid(_ bytes: [UInt8]) -> Bool {
         bytes.withUnsafeBufferPointer { p in
             var i = 0
             skipSpace(p, &i)
@@ -210,11 +210,11 @@ public enum JSONText {
 }
 
 /// Writes JSON text into a byte buffer.
-public struct JSONWriter {
+package struct JSONWriter {
     /// How many bytes escaping adds to `u` written as a JSON string: one for `"`, `\\`, LF, CR
     /// and tab, five for any other control byte. Branch-free, so that it runs at memory speed
     /// over a large body.
-    public static func escapeExtra(_ u: UnsafeBufferPointer<UInt8>) -> Int {
+    package static func escapeExtra(_ u: UnsafeBufferPointer<UInt8>) -> Int {
         var total = 0
         var k = 0
         while k < u.count {
@@ -234,24 +234,24 @@ public struct JSONWriter {
         return total
     }
 
-    public private(set) var bytes: [UInt8] = []
+    package private(set) var bytes: [UInt8] = []
 
-    public init(capacity: Int = 1024) { bytes.reserveCapacity(capacity) }
+    package init(capacity: Int = 1024) { bytes.reserveCapacity(capacity) }
 
-    public mutating func raw(_ s: StaticString) {
+    package mutating func raw(_ s: StaticString) {
         bytes.append(contentsOf: UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
     }
 
-    public mutating func raw(_ b: [UInt8]) { bytes.append(contentsOf: b) }
+    package mutating func raw(_ b: [UInt8]) { bytes.append(contentsOf: b) }
 
     /// A JSON string literal for `s`: runs that need no escape are copied whole.
-    public mutating func string(_ s: String) {
+    package mutating func string(_ s: String) {
         var s = s
         s.withUTF8 { append(quoted: $0, lowercased: false) }
     }
 
     /// A JSON string literal for `s` with ASCII letters in lower case (header names).
-    public mutating func lowercasedString(_ s: String) {
+    package mutating func lowercasedString(_ s: String) {
         var s = s
         s.withUTF8 { append(quoted: $0, lowercased: true) }
     }
@@ -306,13 +306,13 @@ public struct JSONWriter {
         }
     }
 
-    public mutating func int(_ n: Int) {
+    package mutating func int(_ n: Int) {
         if n < 0 { bytes.append(0x2D) }
         digits(n.magnitude)
     }
 
     /// A number with at most three decimals.
-    public mutating func milliseconds(_ ms: Double) {
+    package mutating func milliseconds(_ ms: Double) {
         let thousandths = Int((ms * 1000).rounded())
         if thousandths < 0 { bytes.append(0x2D) }
         digits(thousandths.magnitude / 1000)
@@ -350,5 +350,5 @@ public struct JSONWriter {
     }
 
     /// `value` encoded by JSONEncoder (for the rare non-hot values).
-    public mutating func encoded<T: Encodable>(_ value: T) { bytes.append(contentsOf: JSONCoding.encode(value)) }
+    package mutating func encoded<T: Encodable>(_ value: T) { bytes.append(contentsOf: JSONCoding.encode(value)) }
 }

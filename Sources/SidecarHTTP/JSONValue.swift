@@ -1,7 +1,7 @@
 import FoundationEssentials
 
 /// Any JSON value, for payloads whose shape is not ours (server metadata, fan-out answers).
-public enum JSONValue: Sendable, Equatable, Codable {
+package enum JSONValue: Sendable, Equatable, Codable {
     case null
     case bool(Bool)
     case number(Double)
@@ -9,7 +9,7 @@ public enum JSONValue: Sendable, Equatable, Codable {
     case array([JSONValue])
     case object([String: JSONValue])
 
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let c = try decoder.singleValueContainer()
         if c.decodeNil() {
             self = .null
@@ -26,7 +26,7 @@ public enum JSONValue: Sendable, Equatable, Codable {
         }
     }
 
-    public func encode(to encoder: any Encoder) throws {
+    package func encode(to encoder: any Encoder) throws {
         var c = encoder.singleValueContainer()
         switch self {
         case .null: try c.encodeNil()
@@ -39,29 +39,29 @@ public enum JSONValue: Sendable, Equatable, Codable {
     }
 
     /// Parses `bytes` as JSON; nil when they are not.
-    public static func parse(_ bytes: [UInt8]) -> JSONValue? {
+    package static func parse(_ bytes: [UInt8]) -> JSONValue? {
         try? JSONDecoder().decode(JSONValue.self, from: Data(bytes))
     }
 }
 
 /// JSON encoding and decoding of our own types.
-public enum JSONCoding {
+package enum JSONCoding {
     /// `value` as compact JSON bytes with sorted keys.
-    public static func encode<T: Encodable>(_ value: T) -> [UInt8] {
+    package static func encode<T: Encodable>(_ value: T) -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return (try? Array(encoder.encode(value))) ?? Array("null".utf8)
     }
 
     /// Decodes `T` from `bytes`; nil when they do not hold one.
-    public static func decode<T: Decodable>(_ type: T.Type, _ bytes: [UInt8]) -> T? {
+    package static func decode<T: Decodable>(_ type: T.Type, _ bytes: [UInt8]) -> T? {
         try? JSONDecoder().decode(type, from: Data(bytes))
     }
 }
 
 extension HTTPResponse {
     /// A JSON answer encoding `value`.
-    public static func json<T: Encodable>(_ status: Int, encoding value: T, fields: HTTPFields = HTTPFields()) -> HTTPResponse {
+    package static func json<T: Encodable>(_ status: Int, encoding value: T, fields: HTTPFields = HTTPFields()) -> HTTPResponse {
         var f = fields
         f.append("Content-Type", "application/json")
         return HTTPResponse(status: status, fields: f, body: JSONCoding.encode(value))

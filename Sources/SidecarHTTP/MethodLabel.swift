@@ -1,14 +1,14 @@
 /// A request method as a bounded label: the registered methods a client is likely to send,
 /// and `other` for every other token, so that a metric never grows a series per made-up method.
-public enum MethodLabel: UInt8, Sendable, CaseIterable {
+package enum MethodLabel: UInt8, Sendable, CaseIterable {
     case get, head, post, put, delete, patch, options, trace, connect, other
 
     /// How many labels there are (`allCases.count` without building the array).
-    public static let count = 10
+    package static let count = 10
 
     /// The label of `method` (case-sensitive, as methods are).
     @inline(__always)
-    public init(_ method: String) {
+    package init(_ method: String) {
         switch method {
         case "GET": self = .get
         case "HEAD": self = .head
@@ -24,7 +24,7 @@ public enum MethodLabel: UInt8, Sendable, CaseIterable {
     }
 
     /// The label's text: the method itself, or `other`.
-    public var text: String {
+    package var text: String {
         switch self {
         case .other: "other"
         default: String(describing: self).uppercased()

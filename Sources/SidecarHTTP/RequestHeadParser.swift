@@ -1,5 +1,5 @@
 /// The outcome of parsing the bytes received so far.
-public enum HeadParseResult: Sendable {
+package enum HeadParseResult: Sendable {
     /// The head is not complete yet: call again with more bytes (from the same start).
     case incomplete
     /// A valid head that took `consumed` bytes (blank lines before it included).
@@ -13,7 +13,7 @@ public enum HeadParseResult: Sendable {
 /// It keeps no state between calls: the caller passes all bytes from the start of the
 /// request each time (as picohttpparser does); a head is at most a few KiB, so the re-scan
 /// is cheap. Every byte seen so far is validated, so garbage is refused without waiting.
-public enum RequestHeadParser {
+package enum RequestHeadParser {
     static let cr: UInt8 = 0x0D
     static let lf: UInt8 = 0x0A
     static let sp: UInt8 = 0x20
@@ -21,12 +21,12 @@ public enum RequestHeadParser {
     static let maxMethodBytes = 32
 
     /// Parses a head from the bytes of `bytes` (convenience for tests and tools).
-    public static func parse(_ bytes: [UInt8], limits: ParserLimits = ParserLimits()) -> HeadParseResult {
+    package static func parse(_ bytes: [UInt8], limits: ParserLimits = ParserLimits()) -> HeadParseResult {
         bytes.withUnsafeBytes { parse($0, limits: limits) }
     }
 
     /// Parses a head from `buf`, which starts where the request starts.
-    public static func parse(_ buf: UnsafeRawBufferPointer, limits: ParserLimits) -> HeadParseResult {
+    package static func parse(_ buf: UnsafeRawBufferPointer, limits: ParserLimits) -> HeadParseResult {
         let n = buf.count
         var i = 0
         // RFC 9112 §2.2: a server SHOULD ignore at least one empty line before the request line.

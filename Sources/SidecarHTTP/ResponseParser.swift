@@ -1,6 +1,6 @@
 /// Why an answer could not be read: the fan-out's `bad_response`, `too_large` and `io`.
-public struct ResponseParseError: Error, Sendable, Equatable, CustomStringConvertible {
-    public enum Kind: Sendable, Equatable {
+package struct ResponseParseError: Error, Sendable, Equatable, CustomStringConvertible {
+    package enum Kind: Sendable, Equatable {
         /// Not a well-formed or not an unambiguous HTTP/1.x answer.
         case malformed
         /// The head or the body is over its limit.
@@ -9,16 +9,16 @@ public struct ResponseParseError: Error, Sendable, Equatable, CustomStringConver
         case truncated
     }
 
-    public let kind: Kind
+    package let kind: Kind
     /// What was wrong, for logs and the aggregate (never holds the answer's bytes).
-    public let message: String
+    package let message: String
 
-    public init(_ kind: Kind, _ message: String) {
+    package init(_ kind: Kind, _ message: String) {
         self.kind = kind
         self.message = message
     }
 
-    public var description: String { message }
+    package var description: String { message }
 }
 
 /// Reads one HTTP/1.x answer (RFC 9112), pure and incremental like the request parser: feed it
@@ -30,7 +30,7 @@ public struct ResponseParseError: Error, Sendable, Equatable, CustomStringConver
 /// be exactly `chunked` and never come with `Content-Length` or in HTTP/1.0. 1xx interim answers
 /// are skipped, 101 refused (nothing asks to switch protocols). HEAD answers and 204/304 have no
 /// body; an answer with neither length nor chunked runs until the connection closes (`end()`).
-public struct HTTPResponseParser: Sendable {
+package struct HTTPResponseParser: Sendable {
     private enum Phase: Sendable {
         case head
         case body
@@ -48,18 +48,18 @@ public struct HTTPResponseParser: Sendable {
     private var decoder = BodyDecoder(framing: .none, maxBodyBytes: 0)
     /// Whether any byte of an answer arrived (a kept-alive connection that closes before one
     /// did may be tried again).
-    public private(set) var receivedAny = false
+    package private(set) var receivedAny = false
     /// The final status (after interim ones).
-    public private(set) var status = 0
+    package private(set) var status = 0
     /// The final answer's fields, names as sent.
-    public private(set) var fields = HTTPFields()
+    package private(set) var fields = HTTPFields()
     /// The body so far (whole once `isComplete`).
-    public private(set) var body: [UInt8] = []
+    package private(set) var body: [UInt8] = []
     /// Whether the connection may carry another request after this answer.
-    public private(set) var keepAlive = false
+    package private(set) var keepAlive = false
 
     /// A parser for the answer to one request; `isHead` for a HEAD request (no body follows).
-    public init(isHead: Bool, maxBodyBytes: Int, maxHeadBytes: Int = 65536, maxFields: Int = 100) {
+    package init(isHead: Bool, maxBodyBytes: Int, maxHeadBytes: Int = 65536, maxFields: Int = 100) {
         self.isHead = isHead
         self.maxBodyBytes = maxBodyBytes
         self.maxHeadBytes = maxHeadBytes
@@ -67,11 +67,11 @@ public struct HTTPResponseParser: Sendable {
     }
 
     /// Whether the whole answer has been read.
-    public var isComplete: Bool { if case .done = phase { true } else { false } }
+    package var isComplete: Bool { if case .done = phase { true } else { false } }
 
     /// Consumes bytes of `input`; returns how many it used (fewer than given only once the answer
     /// is complete: the rest is not part of it).
-    public mutating func feed(_ input: UnsafeRawBufferPointer) throws(ResponseParseError) -> Int {
+    package mutating func feed(_ input: UnsafeRawBufferPointer) throws(ResponseParseError) -> Int {
         if !input.isEmpty { receivedAny = true }
         var used = 0
         while used < input.count {
@@ -98,7 +98,7 @@ public struct HTTPResponseParser: Sendable {
     }
 
     /// The connection ended: completes an answer delimited by the close, or says what is missing.
-    public mutating func end() throws(ResponseParseError) {
+    package mutating func end() throws(ResponseParseError) {
         switch phase {
         case .done: return
         case .untilClose: phase = .done

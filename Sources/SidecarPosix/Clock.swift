@@ -4,15 +4,15 @@ import CSidecarSystem
 /// never going back. The one instant type of the code base; spans between instants are
 /// `Duration`s. Wall-clock time appears only where a moment is shown to people
 /// (`SidecarClock.wallTime(of:)`).
-public struct MonotonicInstant: InstantProtocol, Hashable, Sendable, CustomStringConvertible {
+package struct MonotonicInstant: InstantProtocol, Hashable, Sendable, CustomStringConvertible {
     /// Nanoseconds since the clock's start.
-    public var nanoseconds: UInt64
+    package var nanoseconds: UInt64
 
     /// The instant `nanoseconds` after the clock's start.
-    public init(nanoseconds: UInt64) { self.nanoseconds = nanoseconds }
+    package init(nanoseconds: UInt64) { self.nanoseconds = nanoseconds }
 
     /// The instant `duration` later (earlier when negative; never before the clock's start).
-    public func advanced(by duration: Duration) -> MonotonicInstant {
+    package func advanced(by duration: Duration) -> MonotonicInstant {
         let delta = duration.nanoseconds
         if delta >= 0 { return MonotonicInstant(nanoseconds: nanoseconds &+ UInt64(delta)) }
         let back = UInt64(-delta)
@@ -20,22 +20,22 @@ public struct MonotonicInstant: InstantProtocol, Hashable, Sendable, CustomStrin
     }
 
     /// The span from this instant to `other` (negative when `other` is earlier).
-    public func duration(to other: MonotonicInstant) -> Duration {
+    package func duration(to other: MonotonicInstant) -> Duration {
         other.nanoseconds >= nanoseconds
             ? .nanoseconds(Int64(other.nanoseconds - nanoseconds)) : .nanoseconds(-Int64(nanoseconds - other.nanoseconds))
     }
 
-    public static func < (a: MonotonicInstant, b: MonotonicInstant) -> Bool { a.nanoseconds < b.nanoseconds }
-    public static func + (a: MonotonicInstant, d: Duration) -> MonotonicInstant { a.advanced(by: d) }
-    public static func - (a: MonotonicInstant, d: Duration) -> MonotonicInstant { a.advanced(by: .zero - d) }
+    package static func < (a: MonotonicInstant, b: MonotonicInstant) -> Bool { a.nanoseconds < b.nanoseconds }
+    package static func + (a: MonotonicInstant, d: Duration) -> MonotonicInstant { a.advanced(by: d) }
+    package static func - (a: MonotonicInstant, d: Duration) -> MonotonicInstant { a.advanced(by: .zero - d) }
     /// The span from `b` to `a`.
-    public static func - (a: MonotonicInstant, b: MonotonicInstant) -> Duration { b.duration(to: a) }
-    public var description: String { "\(nanoseconds)ns" }
+    package static func - (a: MonotonicInstant, b: MonotonicInstant) -> Duration { b.duration(to: a) }
+    package var description: String { "\(nanoseconds)ns" }
 }
 
 extension Duration {
     /// The span in whole nanoseconds (saturating at ±292 years).
-    public var nanoseconds: Int64 {
+    package var nanoseconds: Int64 {
         let (s, a) = components
         let (ns, overflow) = s.multipliedReportingOverflow(by: 1_000_000_000)
         if overflow { return s < 0 ? .min : .max }
@@ -43,13 +43,13 @@ extension Duration {
     }
 
     /// The span in seconds, for display and for the contract's JSON numbers.
-    public var seconds: Double {
+    package var seconds: Double {
         let (s, a) = components
         return Double(s) + Double(a) / 1e18
     }
 
     /// A span of `seconds` (a configuration value); negative and non-finite values give zero.
-    public static func seconds(exactly seconds: Double) -> Duration {
+    package static func seconds(exactly seconds: Double) -> Duration {
         guard seconds.isFinite, seconds > 0 else { return .zero }
         return .nanoseconds(Int64(min(seconds, 9e9) * 1e9))
     }
@@ -58,24 +58,24 @@ extension Duration {
 /// Where time comes from: `SystemClock` in production, `ManualClock` in tests. Every component
 /// that waits or reads the time (the registrar, the event loops' timers, the health prober, the
 /// fan-out backoff, the registry's expiry) takes one, so tests move time instead of sleeping.
-public protocol SidecarClock: Clock, Sendable where Instant == MonotonicInstant, Duration == Swift.Duration {
+package protocol SidecarClock: Clock, Sendable where Instant == MonotonicInstant, Duration == Swift.Duration {
     /// Seconds since the Unix epoch at which `instant` happened (or will), for display only.
     func wallTime(of instant: MonotonicInstant) -> Double
 }
 
 /// The real clock: `CLOCK_MONOTONIC` for instants, `CLOCK_REALTIME` for display.
-public struct SystemClock: SidecarClock {
-    public init() {}
+package struct SystemClock: SidecarClock {
+    package init() {}
 
-    public var now: MonotonicInstant { MonotonicInstant(nanoseconds: csidecar_monotonic_ns()) }
-    public var minimumResolution: Duration { .nanoseconds(1) }
+    package var now: MonotonicInstant { MonotonicInstant(nanoseconds: csidecar_monotonic_ns()) }
+    package var minimumResolution: Duration { .nanoseconds(1) }
 
-    public func sleep(until deadline: MonotonicInstant, tolerance: Duration?) async throws {
+    package func sleep(until deadline: MonotonicInstant, tolerance: Duration?) async throws {
         let delay = now.duration(to: deadline)
         if delay > .zero { try await Task.sleep(for: delay, tolerance: tolerance) }
     }
 
-    public func wallTime(of instant: MonotonicInstant) -> Double {
+    package func wallTime(of instant: MonotonicInstant) -> Double {
         WallClock.now() + now.duration(to: instant).seconds
     }
 }

@@ -8,13 +8,13 @@ import Synchronization
 ///
 /// Each round: wait for events (at most until the earliest source deadline), hand each to its
 /// source, fire the sources whose deadline passed, then run the work the mailbox received.
-public final class EventLoop: Reactor, @unchecked Sendable {  // loop state is touched only on its thread (asserted); the mailbox is a Mutex
+package final class EventLoop: Reactor, @unchecked Sendable {  // loop state is touched only on its thread (asserted); the mailbox is a Mutex
     /// epoll data: the source's index in the top bits (below Epoll's wake-up bit), its token below.
     private static let tokenBits: UInt64 = 48
     private static let tokenMask: UInt64 = (1 << tokenBits) - 1
 
     /// A number for logs and tests.
-    public let id: Int
+    package let id: Int
     private let epoll: Epoll
     private let clock: any SidecarClock
     private let mailbox = Mutex<[@Sendable () -> Void]>([])
@@ -25,12 +25,12 @@ public final class EventLoop: Reactor, @unchecked Sendable {  // loop state is t
     private var stopped = false
     private var sources: [(key: ObjectIdentifier?, source: any ReactorSource)] = []
     /// The time of this round's wake-up, read by sources to arm deadlines (loop thread).
-    public private(set) var now: MonotonicInstant
+    package private(set) var now: MonotonicInstant
 
     /// A loop whose epoll is ready; nothing runs until `run()` or `start()`.
     /// - Parameter clock: the time of its rounds and so of its sources' deadlines (a manual
     ///   clock in tests: the loop reads it when woken, e.g. by `execute`).
-    public init(id: Int = 0, clock: any SidecarClock = SystemClock()) throws(SystemError) {
+    package init(id: Int = 0, clock: any SidecarClock = SystemClock()) throws(SystemError) {
         self.id = id
         self.clock = clock
         epoll = try Epoll()
@@ -39,16 +39,16 @@ public final class EventLoop: Reactor, @unchecked Sendable {  // loop state is t
 
     /// Whether the calling thread is the loop's (also true before the loop runs, while the
     /// thread that made it sets it up).
-    public var inLoop: Bool {
+    package var inLoop: Bool {
         let thread = owner.load(ordering: .relaxed)
         return thread == 0 || thread == UInt(pthread_self())
     }
 
     /// Starts `run()` on a new thread.
-    public func start() { PosixThread.spawn { [self] in run() } }
+    package func start() { PosixThread.spawn { [self] in run() } }
 
     /// Runs the loop on the calling thread until `stop()`; then closes every source.
-    public func run() {
+    package func run() {
         owner.store(UInt(pthread_self()), ordering: .relaxed)
         while !stopped {
             epoll.wait(timeoutMS: selfMail ? 0 : nextTimeoutMS()) { events, data in
@@ -73,13 +73,13 @@ public final class EventLoop: Reactor, @unchecked Sendable {  // loop state is t
     }
 
     /// Ends the loop after the work queued before this call (any thread).
-    public func stop() {
+    package func stop() {
         execute { [self] in stopped = true }
     }
 
     /// Runs `work` on the loop after the current round of events (any thread). Work the loop
     /// queues for itself needs no wake-up.
-    public func execute(_ work: @escaping @Sendable () -> Void) {
+    package func execute(_ work: @escaping @Sendable () -> Void) {
         mailbox.withLock { $0.append(work) }
         if owner.load(ordering: .relaxed) == UInt(pthread_self()) {
             selfMail = true
@@ -90,25 +90,25 @@ public final class EventLoop: Reactor, @unchecked Sendable {  // loop state is t
 
     /// Adds `source` to the loop (loop thread, or before it runs); its descriptors are watched
     /// with `watch(_:events:token:isNew:for:)`.
-    public func host(_ source: any ReactorSource) {
+    package func host(_ source: any ReactorSource) {
         assertInLoop()
         sources.append((nil, source))
     }
 
     // MARK: Reactor (loop thread)
 
-    public func watch(_ fd: Int32, events: UInt32, token: UInt64, isNew: Bool, for source: any ReactorSource) {
+    package func watch(_ fd: Int32, events: UInt32, token: UInt64, isNew: Bool, for source: any ReactorSource) {
         assertInLoop()
         guard let index = sources.firstIndex(where: { $0.source === source }) else { return }
         epoll.watch(fd, events: events, data: UInt64(index) << Self.tokenBits | (token & Self.tokenMask), isNew: isNew)
     }
 
-    public func unwatch(_ fd: Int32) {
+    package func unwatch(_ fd: Int32) {
         assertInLoop()
         epoll.remove(fd)
     }
 
-    public func local<Source: ReactorSource>(_ key: ObjectIdentifier, make: () -> Source) -> Source {
+    package func local<Source: ReactorSource>(_ key: ObjectIdentifier, make: () -> Source) -> Source {
         assertInLoop()
         if let existing = sources.first(where: { $0.key == key }) {
             guard let typed = existing.source as? Source else {

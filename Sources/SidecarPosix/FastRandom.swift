@@ -1,7 +1,7 @@
 import CSidecarSystem
 
 /// Fast non-cryptographic randomness (a per-thread wyrand): correlation ids, jitter.
-public enum FastRandom {
+package enum FastRandom {
     /// 64 random bits; any thread, no lock.
-    @inline(__always) public static func next() -> UInt64 { csidecar_random64() }
+    @inline(__always) package static func next() -> UInt64 { csidecar_random64() }
 }

@@ -1,16 +1,16 @@
 import Glibc
 
 /// The host's addresses, for the default `CLUSTER_URL` and (under `run`) `SERVER_URL`.
-public enum HostAddress {
+package enum HostAddress {
     /// `http://<host>:<port>` for a bound address: its own host, or the host's first
     /// non-loopback IPv4 address (else 127.0.0.1) for a wildcard; IPv6 in brackets.
-    public static func httpURL(reaching address: SocketAddress) -> String {
+    package static func httpURL(reaching address: SocketAddress) -> String {
         let host = ["0.0.0.0", "::"].contains(address.host) ? primaryIPv4() ?? "127.0.0.1" : address.host
         return host.contains(":") ? "http://[\(host)]:\(address.port)" : "http://\(host):\(address.port)"
     }
 
     /// The first non-loopback IPv4 address of an interface that is up, or nil.
-    public static func primaryIPv4() -> String? {
+    package static func primaryIPv4() -> String? {
         var list: UnsafeMutablePointer<ifaddrs>?
         guard getifaddrs(&list) == 0, let first = list else { return nil }
         defer { freeifaddrs(list) }

@@ -2,7 +2,7 @@ import Synchronization
 
 /// A clock that moves only when told (`advance(by:)`): tests of timing run in microseconds of
 /// real time and never sleep. Sleepers whose deadline is reached are resumed by `advance`.
-public final class ManualClock: SidecarClock {
+package final class ManualClock: SidecarClock {
     private struct Sleeper {
         let id: UInt64
         let deadline: MonotonicInstant
@@ -21,19 +21,19 @@ public final class ManualClock: SidecarClock {
     private let epoch: Double
 
     /// A clock at `start`, showing `epoch` seconds since the Unix epoch at instant zero.
-    public init(start: MonotonicInstant = MonotonicInstant(nanoseconds: 1_000_000_000), epoch: Double = 1_800_000_000) {
+    package init(start: MonotonicInstant = MonotonicInstant(nanoseconds: 1_000_000_000), epoch: Double = 1_800_000_000) {
         state = Mutex(State(now: start))
         self.epoch = epoch
     }
 
-    public var now: MonotonicInstant { state.withLock { $0.now } }
-    public var minimumResolution: Duration { .nanoseconds(1) }
+    package var now: MonotonicInstant { state.withLock { $0.now } }
+    package var minimumResolution: Duration { .nanoseconds(1) }
 
-    public func wallTime(of instant: MonotonicInstant) -> Double { epoch + Double(instant.nanoseconds) / 1e9 }
+    package func wallTime(of instant: MonotonicInstant) -> Double { epoch + Double(instant.nanoseconds) / 1e9 }
 
     /// Suspends until `advance` reaches `deadline` (at once when it has), or throws
     /// `CancellationError` when the task is cancelled first.
-    public func sleep(until deadline: MonotonicInstant, tolerance: Duration? = nil) async throws {
+    package func sleep(until deadline: MonotonicInstant, tolerance: Duration? = nil) async throws {
         let id = state.withLock { s -> UInt64 in
             s.nextID += 1
             return s.nextID
@@ -58,7 +58,7 @@ public final class ManualClock: SidecarClock {
     }
 
     /// Moves time forward by `duration` and resumes every sleeper now due, earliest first.
-    public func advance(by duration: Duration) {
+    package func advance(by duration: Duration) {
         let due = state.withLock { s -> [Sleeper] in
             s.now = s.now.advanced(by: duration)
             let now = s.now
@@ -70,11 +70,11 @@ public final class ManualClock: SidecarClock {
     }
 
     /// Sleepers waiting now.
-    public var sleeperCount: Int { state.withLock { $0.sleepers.count } }
+    package var sleeperCount: Int { state.withLock { $0.sleepers.count } }
 
     /// Waits until at least `count` tasks sleep on this clock: the point at which a test may
     /// move time, knowing the component under test has scheduled its next wake-up.
-    public func waitForSleepers(_ count: Int = 1) async {
+    package func waitForSleepers(_ count: Int = 1) async {
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
             let ready = state.withLock { s -> Bool in
                 if s.sleepers.count >= count { return true }

@@ -2,9 +2,9 @@ import CSidecarSystem
 import Glibc
 
 /// A pid file's content: the pid and a newline, written whole (`PID_FILE`, `APP_PID_DIR`).
-public enum PidFileText {
+package enum PidFileText {
     /// Writes `pid` to `path` (created or emptied, mode 0644). Returns nil, or the errno.
-    public static func write(_ pid: pid_t, to path: String) -> Int32? {
+    package static func write(_ pid: pid_t, to path: String) -> Int32? {
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { return csidecar_errno() }
         defer { close(fd) }

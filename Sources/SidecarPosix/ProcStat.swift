@@ -1,8 +1,8 @@
 import Glibc
 
 /// Small files of `/proc` (their size reads as 0, so read until the end).
-public enum ProcFile {
-    public static func read(_ path: String) -> String? {
+package enum ProcFile {
+    package static func read(_ path: String) -> String? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
@@ -13,22 +13,22 @@ public enum ProcFile {
 
 /// The figures of `/proc/<pid>/stat` the sidecar uses: for its own metrics and for a
 /// supervisor's workers alike.
-public struct ProcStat: Sendable, Equatable {
+package struct ProcStat: Sendable, Equatable {
     /// The parent's pid (0 when unknown).
-    public var parent: Int = 0
+    package var parent: Int = 0
     /// User and system CPU time, in clock ticks.
-    public var userTicks: Int = 0
-    public var systemTicks: Int = 0
+    package var userTicks: Int = 0
+    package var systemTicks: Int = 0
     /// When the process started, in clock ticks after boot.
-    public var startTicks: Int = 0
+    package var startTicks: Int = 0
     /// Resident pages.
-    public var residentPages: Int = 0
+    package var residentPages: Int = 0
 
-    public init() {}
+    package init() {}
 
     /// The fields of a `/proc/<pid>/stat` line. The command name (field 2) may hold spaces and
     /// parentheses, so fields are counted from its closing parenthesis; a missing one reads 0.
-    public init(parsing text: String) {
+    package init(parsing text: String) {
         self.init()
         guard let close = text.lastIndex(of: ")") else { return }
         let fields = text[text.index(after: close)...].split(separator: " ")
@@ -42,17 +42,17 @@ public struct ProcStat: Sendable, Equatable {
     }
 
     /// `/proc/<pid>/stat` now, or nil when the process is gone.
-    public static func read(pid: pid_t) -> ProcStat? {
+    package static func read(pid: pid_t) -> ProcStat? {
         ProcFile.read("/proc/\(pid)/stat").map(ProcStat.init(parsing:))
     }
 
     /// This process's own, all zero when unreadable.
-    public static func readSelf() -> ProcStat {
+    package static func readSelf() -> ProcStat {
         ProcFile.read("/proc/self/stat").map(ProcStat.init(parsing:)) ?? ProcStat()
     }
 
     /// Resident bytes.
-    public var residentBytes: Int { residentPages * sysconf(Int32(_SC_PAGESIZE)) }
+    package var residentBytes: Int { residentPages * sysconf(Int32(_SC_PAGESIZE)) }
     /// User and system CPU time in seconds.
-    public var cpuSeconds: Double { Double(userTicks + systemTicks) / Double(sysconf(Int32(_SC_CLK_TCK))) }
+    package var cpuSeconds: Double { Double(userTicks + systemTicks) / Double(sysconf(Int32(_SC_CLK_TCK))) }
 }

@@ -6,7 +6,7 @@
 /// Thread-bound: every method but those marked "any thread" must be called on the reactor's
 /// own thread (checked by `assertInLoop()` in debug builds). It is `Sendable` only so that a
 /// handle to it can travel with work that comes back to it.
-public protocol Reactor: AnyObject, Sendable {
+package protocol Reactor: AnyObject, Sendable {
     /// Watches `fd` for `events` (`EPOLLIN`, `EPOLLOUT`) on behalf of `source`, replacing what
     /// was watched before; `isNew` says whether `fd` is watched for the first time. `token`
     /// (at most 48 bits) is handed back to `source.ready`.
@@ -23,18 +23,18 @@ public protocol Reactor: AnyObject, Sendable {
 
 extension Reactor {
     /// Watches `fd` with the descriptor itself as the token.
-    public func watch(_ fd: Int32, events: UInt32, isNew: Bool, for source: any ReactorSource) {
+    package func watch(_ fd: Int32, events: UInt32, isNew: Bool, for source: any ReactorSource) {
         watch(fd, events: events, token: UInt64(UInt32(bitPattern: fd)), isNew: isNew, for: source)
     }
 
     /// Traps in debug builds unless called on the reactor's thread (NIO's `assertInEventLoop`).
-    @inline(__always) public func assertInLoop(file: StaticString = #fileID, line: UInt = #line) {
+    @inline(__always) package func assertInLoop(file: StaticString = #fileID, line: UInt = #line) {
         assert(inLoop, "called off the reactor's thread", file: file, line: line)
     }
 }
 
 /// An event source served by a `Reactor`, always on the reactor's thread.
-public protocol ReactorSource: AnyObject {
+package protocol ReactorSource: AnyObject {
     /// A descriptor watched under `token` is ready for `events` (epoll's bits).
     func ready(_ token: UInt64, events: UInt32)
     /// When `fire` is next due, or nil.

@@ -1,10 +1,10 @@
 import Glibc
 
 /// Why a setting's file could not be read: a phrase that follows the file's name.
-public struct FileReadError: Error, Sendable, Equatable, CustomStringConvertible {
-    public let reason: String
-    public init(_ reason: String) { self.reason = reason }
-    public var description: String { reason }
+package struct FileReadError: Error, Sendable, Equatable, CustomStringConvertible {
+    package let reason: String
+    package init(_ reason: String) { self.reason = reason }
+    package var description: String { reason }
 }
 
 /// Files that hold a setting (mounted secrets, keys, a log level): read without ever blocking.
@@ -12,12 +12,12 @@ public struct FileReadError: Error, Sendable, Equatable, CustomStringConvertible
 /// The file is opened non-blocking and must be a regular file no larger than `maxBytes`: a FIFO,
 /// a device or a socket put in a secret's place is refused at once instead of holding a reload
 /// (and with it the signals behind it) forever, and a huge file is refused rather than cut.
-public enum SettingFile {
+package enum SettingFile {
     /// The largest setting file read (1 MiB: a PEM bundle of many keys fits).
-    public static let maxBytes = 1 << 20
+    package static let maxBytes = 1 << 20
 
     /// The file's text.
-    public static func read(_ path: String, maxBytes: Int = maxBytes) throws(FileReadError) -> String {
+    package static func read(_ path: String, maxBytes: Int = maxBytes) throws(FileReadError) -> String {
         let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)
         guard fd >= 0 else { throw FileReadError("cannot be opened: \(String(cString: strerror(errno)))") }
         defer { close(fd) }

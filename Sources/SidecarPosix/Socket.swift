@@ -142,9 +142,9 @@ package enum Socket {
 }
 
 /// Process-wide resource limits.
-public enum ProcessLimits {
+package enum ProcessLimits {
     /// Raises the open-file limit towards `wanted` (capped by the hard limit); returns the soft limit now in force.
-    public static func raiseOpenFiles(to wanted: Int) -> Int { Socket.raiseFileLimit(to: wanted) }
+    package static func raiseOpenFiles(to wanted: Int) -> Int { Socket.raiseFileLimit(to: wanted) }
 }
 
 extension Socket {

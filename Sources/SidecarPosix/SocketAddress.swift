@@ -2,7 +2,7 @@ import CSidecarSystem
 import Glibc
 
 /// An IPv4 or IPv6 socket address parsed from numeric text (no name resolution).
-public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
+package struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
     enum Storage: Sendable, Hashable {
         case v4(host: String, port: UInt16)
         case v6(host: String, port: UInt16)
@@ -11,7 +11,7 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
     let storage: Storage
 
     /// Parses `host` (`127.0.0.1`, `::1`, `[::1]`, `localhost`) and `port`; nil if not numeric.
-    public init?(host: String, port: UInt16) {
+    package init?(host: String, port: UInt16) {
         var h = host
         if h == "localhost" { h = "127.0.0.1" }
         if h.hasPrefix("[") && h.hasSuffix("]") { h = String(h.dropFirst().dropLast()) }
@@ -26,13 +26,13 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    public var host: String {
+    package var host: String {
         switch storage {
         case .v4(let h, _), .v6(let h, _): h
         }
     }
 
-    public var port: UInt16 {
+    package var port: UInt16 {
         switch storage {
         case .v4(_, let p), .v6(_, let p): p
         }
@@ -53,28 +53,28 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
     private static func isMappedV4(_ b: [UInt8]) -> Bool { b[0..<10].allSatisfy { $0 == 0 } && b[10] == 0xFF && b[11] == 0xFF }
 
     /// 127.0.0.0/8 or ::1 (mapped forms included).
-    public var isLoopback: Bool {
+    package var isLoopback: Bool {
         let b = mapped
         if Self.isMappedV4(b) { return b[12] == 127 }
         return b[0..<15].allSatisfy { $0 == 0 } && b[15] == 1
     }
 
     /// 0.0.0.0 or :: (a wildcard listener).
-    public var isUnspecified: Bool {
+    package var isUnspecified: Bool {
         let b = mapped
         return Self.isMappedV4(b) ? b[12...].allSatisfy { $0 == 0 } : b.allSatisfy { $0 == 0 }
     }
 
     /// Whether both name the same address, however written, ports aside.
-    public func sameHost(as other: SocketAddress) -> Bool { mapped == other.mapped }
+    package func sameHost(as other: SocketAddress) -> Bool { mapped == other.mapped }
 
     /// The same address with another port.
-    public func with(port: UInt16) -> SocketAddress {
+    package func with(port: UInt16) -> SocketAddress {
         SocketAddress(host: host, port: port)!
     }
 
     /// `127.0.0.1:8461` or `[::1]:8461`.
-    public var description: String {
+    package var description: String {
         switch storage {
         case .v4(let h, let p): "\(h):\(p)"
         case .v6(let h, let p): "[\(h)]:\(p)"

@@ -2,21 +2,21 @@ import CSidecarSystem
 import Glibc
 
 /// A failed system call: which call, and its errno. Carries no payload beyond those.
-public struct SystemError: Error, Sendable, CustomStringConvertible {
+package struct SystemError: Error, Sendable, CustomStringConvertible {
     /// The call that failed (`bind`, `accept4`, ...).
-    public let call: String
+    package let call: String
     /// The errno it left.
-    public let errno: Int32
+    package let errno: Int32
 
-    public init(_ call: String, errno: Int32) {
+    package init(_ call: String, errno: Int32) {
         self.call = call
         self.errno = errno
     }
 
     /// True for EADDRINUSE.
-    public var isAddressInUse: Bool { errno == EADDRINUSE }
+    package var isAddressInUse: Bool { errno == EADDRINUSE }
 
-    public var description: String {
+    package var description: String {
         "\(call): \(String(cString: strerror(errno)))"
     }
 }

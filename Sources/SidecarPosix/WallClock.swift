@@ -2,9 +2,9 @@ import CSidecarSystem
 import Glibc
 
 /// Wall-clock time, for display only (log lines, `updatedAt`, ISO timestamps in `/status`).
-public enum WallClock {
+package enum WallClock {
     /// Seconds since the epoch.
-    @Sendable public static func now() -> Double {
+    @Sendable package static func now() -> Double {
         var s: Int64 = 0
         var ns = 0
         csidecar_realtime(&s, &ns)
@@ -12,15 +12,15 @@ public enum WallClock {
     }
 
     /// ISO 8601 with milliseconds for `t` seconds since the epoch.
-    public static func iso(_ t: Double) -> String {
+    package static func iso(_ t: Double) -> String {
         ISO8601.format(epochSeconds: Int64(t.rounded(.down)), milliseconds: Int((t - t.rounded(.down)) * 1000))
     }
 }
 
 /// ISO 8601 formatting without Foundation.
-public enum ISO8601 {
+package enum ISO8601 {
     /// `2026-11-23T07:51:25.123Z` (milliseconds omitted when nil).
-    public static func format(epochSeconds t: Int64, milliseconds: Int? = nil) -> String {
+    package static func format(epochSeconds t: Int64, milliseconds: Int? = nil) -> String {
         var time = time_t(t)
         var parts = tm()
         gmtime_r(&time, &parts)

@@ -7,10 +7,10 @@ import Glibc
 ///
 /// Call `spawn` from a thread that outlives the workers (the supervisor's loop): the kernel
 /// ties PDEATHSIG to the thread that forked.
-public enum WorkerSpawn {
+package enum WorkerSpawn {
     /// Starts `command` (its first element searched in `PATH`) with `environment`; `listener`
     /// becomes fd 3 with `LISTEN_FDS`, `LISTEN_PID` and `LISTEN_FDNAMES` set. Returns the pid.
-    public static func spawn(command: [String], environment: [(String, String)], listener: Int32?, fdName: String = "app")
+    package static func spawn(command: [String], environment: [(String, String)], listener: Int32?, fdName: String = "app")
         throws(SystemError) -> pid_t
     {
         precondition(!command.isEmpty, "no command")
@@ -35,22 +35,22 @@ public enum WorkerSpawn {
 
     /// Sends `signal` to the worker's process group (what it started too), or to the worker
     /// alone when it has no group of its own yet.
-    public static func signal(_ pid: pid_t, _ signal: Int32) {
+    package static func signal(_ pid: pid_t, _ signal: Int32) {
         if kill(-pid, signal) != 0 { kill(pid, signal) }
     }
 }
 
 /// How a child process ended.
-public enum ExitReason: Sendable, Equatable, CustomStringConvertible {
+package enum ExitReason: Sendable, Equatable, CustomStringConvertible {
     case code(Int32)
     case signal(Int32)
 
     /// From a `waitpid` status.
-    public init(waitStatus s: Int32) {
+    package init(waitStatus s: Int32) {
         if s & 0x7F == 0 { self = .code((s >> 8) & 0xFF) } else { self = .signal(s & 0x7F) }
     }
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .code(let c): "exit code \(c)"
         case .signal(let s): "signal \(s)\(s == SIGKILL ? " (SIGKILL)" : s == SIGTERM ? " (SIGTERM)" : s == SIGSEGV ? " (SIGSEGV)" : "")"
@@ -60,18 +60,18 @@ public enum ExitReason: Sendable, Equatable, CustomStringConvertible {
 
 /// SIGCHLD as a descriptor for a reactor, and the reaping of every ended child (as PID 1 in a
 /// container, orphans that were re-parented to us too).
-public final class ChildExits {
+package final class ChildExits {
     /// Readable when a child ended; call `reap()` then.
-    public let fd: Int32
+    package let fd: Int32
 
-    public init() throws(SystemError) {
+    package init() throws(SystemError) {
         fd = try syscallChecked("signalfd") { csidecar_child_signals() }
     }
 
     deinit { close(fd) }
 
     /// Every child that has ended since the last call, with how.
-    public func reap() -> [(pid: pid_t, reason: ExitReason)] {
+    package func reap() -> [(pid: pid_t, reason: ExitReason)] {
         csidecar_drain_signalfd(fd)
         var ended: [(pid_t, ExitReason)] = []
         var status: Int32 = 0

@@ -5,7 +5,7 @@ import SidecarSettings
 
 /// The embedded registry's settings, read like the sidecar's (`SettingsReader`): a flag wins
 /// over its variable; a bad value stops start-up naming the variable.
-public enum RegistryKey: String, CaseIterable, SettingKey {
+package enum RegistryKey: String, CaseIterable, SettingKey {
     case address = "REGISTRY_ADDRESS"
     case port = "REGISTRY_PORT"
     case leaseTime = "REGISTRY_LEASE_TIME"
@@ -14,9 +14,9 @@ public enum RegistryKey: String, CaseIterable, SettingKey {
     case clientSecret = "REGISTRY_CLIENT_SECRET"
     case logLevel = "LOG_LEVEL"
 
-    public var variable: String { rawValue }
+    package var variable: String { rawValue }
 
-    public var flag: String {
+    package var flag: String {
         switch self {
         case .address: "--address"
         case .port: "--port"
@@ -29,7 +29,7 @@ public enum RegistryKey: String, CaseIterable, SettingKey {
     }
 
     /// The help line: meaning, variable, default.
-    public var help: String {
+    package var help: String {
         switch self {
         case .address: "Listen address (env REGISTRY_ADDRESS; default: 127.0.0.1)."
         case .port: "Listen port, 0 for any (env REGISTRY_PORT; default: 8400)."
@@ -43,13 +43,13 @@ public enum RegistryKey: String, CaseIterable, SettingKey {
 }
 
 /// The registry's checked settings.
-public struct RegistryConfiguration: Sendable {
-    public var address = SocketAddress(host: "127.0.0.1", port: 8400)!
-    public var settings: RegistryService.Settings
-    public var logLevel = Logger.Level.info
+package struct RegistryConfiguration: Sendable {
+    package var address = SocketAddress(host: "127.0.0.1", port: 8400)!
+    package var settings: RegistryService.Settings
+    package var logLevel = Logger.Level.info
 
     /// Resolves every `RegistryKey` from `reader`, or names the first one at fault.
-    public static func resolve(_ reader: SettingsReader) throws(ConfigError) -> RegistryConfiguration {
+    package static func resolve(_ reader: SettingsReader) throws(ConfigError) -> RegistryConfiguration {
         guard let secret = try reader.secret(RegistryKey.secret) else {
             throw ConfigError(RegistryKey.secret.variable, "is required (the HS256 secret shared with the sidecars)")
         }

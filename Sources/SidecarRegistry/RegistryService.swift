@@ -13,19 +13,19 @@ import Synchronization
 /// endpoint (client-credentials, HS256 with a secret shared with the sidecars it serves).
 ///
 /// A `Service`: `run()` drops servers that missed three leases until graceful shutdown.
-public final class RegistryService: Service {
+package final class RegistryService: Service {
     /// Registry settings.
-    public struct Settings: Sendable {
-        public var leaseTime: Duration
+    package struct Settings: Sendable {
+        package var leaseTime: Duration
         /// The HS256 secret: signs tokens; the sidecars check cluster calls with it (JWT_SECRET).
-        public var secret: Secret
+        package var secret: Secret
         /// The one client the token endpoint serves (`REGISTRY_CLIENT_ID`, `REGISTRY_CLIENT_SECRET`):
         /// every other client id or secret is refused, compared in constant time.
-        public var clientID: String
-        public var clientSecret: Secret
-        public var tokenLifetime: Duration
+        package var clientID: String
+        package var clientSecret: Secret
+        package var tokenLifetime: Duration
 
-        public init(
+        package init(
             leaseTime: Duration = .seconds(60), secret: Secret, clientID: String, clientSecret: Secret,
             tokenLifetime: Duration = .seconds(3600)
         ) {
@@ -47,7 +47,7 @@ public final class RegistryService: Service {
     private let clock: any SidecarClock
     private let counter = Atomic<Int>(0)
 
-    public init(settings: Settings, client: CurlClient, keys: HS256Keys, logger: Logger, clock: any SidecarClock = SystemClock()) {
+    package init(settings: Settings, client: CurlClient, keys: HS256Keys, logger: Logger, clock: any SidecarClock = SystemClock()) {
         self.clock = clock
         self.settings = settings
         store = Mutex(RegistryStore(leaseTime: settings.leaseTime))
@@ -57,7 +57,7 @@ public final class RegistryService: Service {
     }
 
     /// The registry's routes.
-    public func router() -> Router {
+    package func router() -> Router {
         var r = Router()
         r.on("GET", "/healthz") { _ in .json(200, #"{"status":"ok"}"#) }
         r.onAsync("POST", "/oauth/token") { [self] in await token($0) }
@@ -88,7 +88,7 @@ public final class RegistryService: Service {
     }
 
     /// Drops servers that missed three lease intervals, once a second, until graceful shutdown.
-    public func run() async {
+    package func run() async {
         await cancelWhenGracefulShutdown { [self] in
             while !Task.isCancelled {
                 do { try await clock.sleep(until: clock.now + .seconds(1), tolerance: nil) } catch { return }
@@ -98,7 +98,7 @@ public final class RegistryService: Service {
     }
 
     /// Drops the servers whose leases ran out now and tells their peers.
-    public func expire() async {
+    package func expire() async {
         let gone = store.withLock { $0.expire(now: clock.now) }
         for (server, peers) in gone {
             logger.info("server dropped: lease expired", metadata: ["server.id": "\(server.id)"])
@@ -107,10 +107,10 @@ public final class RegistryService: Service {
     }
 
     /// Forgets every server (fault switch: a registry that lost its memory).
-    public func forgetAll() { store.withLock { $0.forgetAll() } }
+    package func forgetAll() { store.withLock { $0.forgetAll() } }
 
     /// The servers known now.
-    public func servers() -> [ServerInfo] { store.withLock { $0.list(type: nil) } }
+    package func servers() -> [ServerInfo] { store.withLock { $0.list(type: nil) } }
 
     // MARK: handlers
 

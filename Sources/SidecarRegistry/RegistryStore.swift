@@ -5,7 +5,7 @@ import SidecarPosix
 
 /// The registry's memory (pure; time is a parameter): servers by id, in registration order,
 /// each with when its lease runs out.
-public struct RegistryStore: Sendable {
+package struct RegistryStore: Sendable {
     struct Entry: Sendable {
         var server: ServerInfo
         var cluster: Bool
@@ -13,30 +13,30 @@ public struct RegistryStore: Sendable {
     }
 
     /// The lease time the registry hands out, in seconds.
-    public let leaseTime: Duration
+    package let leaseTime: Duration
     /// Missed lease intervals before a server is dropped.
-    public let missedLeases: Int
+    package let missedLeases: Int
     private var entries: [String: Entry] = [:]
     private var order: [String] = []
 
-    public init(leaseTime: Duration, missedLeases: Int = 3) {
+    package init(leaseTime: Duration, missedLeases: Int = 3) {
         self.leaseTime = leaseTime
         self.missedLeases = missedLeases
     }
 
     /// What a registration did.
-    public struct Registration: Sendable {
+    package struct Registration: Sendable {
         /// True when the id was not known (201), false when it was (200).
-        public var created: Bool
-        public var server: ServerInfo
+        package var created: Bool
+        package var server: ServerInfo
         /// Every server of the same type, the new one included, in registration order.
-        public var members: [ServerInfo]
+        package var members: [ServerInfo]
         /// The others of the type that take part in cluster management (to be told of a join).
-        public var peersToTell: [ServerInfo]
+        package var peersToTell: [ServerInfo]
     }
 
     /// Registers (or re-registers) a server. `id` nil or empty: a new id from `makeID`.
-    public mutating func register(
+    package mutating func register(
         id: String?, type: String, url: String, clusterUrl: String, cluster: Bool, metadata: JSONValue?, now: MonotonicInstant,
         wall: String,
         makeID: () -> String
@@ -55,34 +55,34 @@ public struct RegistryStore: Sendable {
     }
 
     /// Renews a lease; false when the id is unknown (404).
-    public mutating func lease(id: String, now: MonotonicInstant) -> Bool {
+    package mutating func lease(id: String, now: MonotonicInstant) -> Bool {
         guard entries[id] != nil else { return false }
         entries[id]!.lastSeen = now
         return true
     }
 
     /// Removes a server; returns it and the peers to tell, or nil when unknown.
-    public mutating func remove(id: String) -> (server: ServerInfo, peers: [ServerInfo])? {
+    package mutating func remove(id: String) -> (server: ServerInfo, peers: [ServerInfo])? {
         guard let entry = entries.removeValue(forKey: id) else { return nil }
         order.removeAll { $0 == id }
         return (entry.server, peers(of: entry.server.type))
     }
 
     /// Drops every server that missed `missedLeases` lease intervals; returns each with its peers.
-    public mutating func expire(now: MonotonicInstant) -> [(server: ServerInfo, peers: [ServerInfo])] {
+    package mutating func expire(now: MonotonicInstant) -> [(server: ServerInfo, peers: [ServerInfo])] {
         let limit = leaseTime * missedLeases
         let gone = order.filter { id in entries[id].map { now - $0.lastSeen > limit } ?? false }
         return gone.compactMap { remove(id: $0) }
     }
 
     /// Forgets everything (a registry restart; also a fault switch for tests).
-    public mutating func forgetAll() {
+    package mutating func forgetAll() {
         entries.removeAll()
         order.removeAll()
     }
 
     /// Servers of `type` (all when nil), in registration order.
-    public func list(type: String?) -> [ServerInfo] {
+    package func list(type: String?) -> [ServerInfo] {
         order.compactMap { entries[$0] }.filter { type == nil || $0.server.type == type }.map(\.server)
     }
 

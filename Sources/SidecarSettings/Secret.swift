@@ -1,7 +1,7 @@
 /// A secret value: usable by the code, never printed.
-public struct Secret: Sendable, Equatable, CustomStringConvertible {
+package struct Secret: Sendable, Equatable, CustomStringConvertible {
     /// The secret itself; do not log it.
-    public let value: String
-    public init(_ value: String) { self.value = value }
-    public var description: String { "<redacted>" }
+    package let value: String
+    package init(_ value: String) { self.value = value }
+    package var description: String { "<redacted>" }
 }

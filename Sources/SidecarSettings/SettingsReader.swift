@@ -3,7 +3,7 @@ import SidecarPosix
 
 /// A setting of some subcommand: its environment variable and its flag. `ConfigKey` (the
 /// sidecar's) and `RegistryKey` (the embedded registry's) are the two sets.
-public protocol SettingKey: Sendable {
+package protocol SettingKey: Sendable {
     /// The environment variable (`CLUSTER_PORT`); a secret may also come from `<it>_FILE`.
     var variable: String { get }
     /// The command-line flag (`--cluster-port`); by default the variable in lower case with dashes.
@@ -11,7 +11,7 @@ public protocol SettingKey: Sendable {
 }
 
 extension SettingKey {
-    public var flag: String { "--" + variable.lowercased().replacingUnderscores() }
+    package var flag: String { "--" + variable.lowercased().replacingUnderscores() }
 }
 
 extension String {
@@ -28,7 +28,7 @@ extension String {
 /// Reads typed settings from raw values (flags over environment), with one error shape for
 /// every subcommand: the variable at fault and why. Pure but for `readFile`, which reads
 /// `*_FILE` secrets and is injected for tests.
-public struct SettingsReader {
+package struct SettingsReader {
     private let values: [String: String]
     /// Variables whose value came from a flag: their errors name the flag the user typed.
     private let fromFlags: Set<String>
@@ -39,7 +39,7 @@ public struct SettingsReader {
     ///   - flags: values given on the command line, keyed by variable name; they win.
     ///   - readFile: returns a file's text, or says why it cannot be read (by default
     ///     `SettingFile.read`: a regular file of at most 1 MiB, without blocking).
-    public init(
+    package init(
         environment: [String: String], flags: [String: String] = [:],
         readFile: @escaping (String) throws(FileReadError) -> String = { path throws(FileReadError) in try SettingFile.read(path) }
     ) {
@@ -51,7 +51,7 @@ public struct SettingsReader {
     }
 
     /// How an error names `key`: the flag when the value came from one, else the variable.
-    public func name(_ key: some SettingKey) -> String {
+    package func name(_ key: some SettingKey) -> String {
         fromFlags.contains(key.variable) ? key.flag : key.variable
     }
 
@@ -61,12 +61,12 @@ public struct SettingsReader {
     }
 
     /// The raw value of `key`; an empty value counts as unset.
-    public func raw(_ key: some SettingKey) -> String? {
+    package func raw(_ key: some SettingKey) -> String? {
         guard let v = values[key.variable], !v.isEmpty else { return nil }
         return v
     }
 
-    public func text(_ key: some SettingKey) throws(ConfigError) -> String? {
+    package func text(_ key: some SettingKey) throws(ConfigError) -> String? {
         guard let v = raw(key) else { return nil }
         guard v.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7F }) else {
             throw ConfigError(name(key), "contains control characters")
@@ -74,7 +74,7 @@ public struct SettingsReader {
         return v
     }
 
-    public func url(_ key: some SettingKey) throws(ConfigError) -> String? {
+    package func url(_ key: some SettingKey) throws(ConfigError) -> String? {
         guard let v = try text(key) else { return nil }
         let lower = v.lowercased()
         guard lower.hasPrefix("http://") || lower.hasPrefix("https://") else {
@@ -87,7 +87,7 @@ public struct SettingsReader {
         return v.hasSuffix("/") ? String(v.dropLast()) : v
     }
 
-    public func bool(_ key: some SettingKey) throws(ConfigError) -> Bool? {
+    package func bool(_ key: some SettingKey) throws(ConfigError) -> Bool? {
         guard let v = raw(key) else { return nil }
         switch v.lowercased() {
         case "true", "1", "yes", "on": return true
@@ -96,7 +96,7 @@ public struct SettingsReader {
         }
     }
 
-    public func duration(_ key: some SettingKey, positive: Bool = false) throws(ConfigError) -> Duration? {
+    package func duration(_ key: some SettingKey, positive: Bool = false) throws(ConfigError) -> Duration? {
         guard let v = raw(key) else { return nil }
         guard let d = Double(v), d.isFinite, d >= 0, !(positive && d == 0), v.first != "+" else {
             throw ConfigError(name(key), "'\(v)' is not a duration in seconds\(positive ? " above 0" : "") (e.g. 10 or 0.2)")
@@ -104,7 +104,7 @@ public struct SettingsReader {
         return .seconds(exactly: d)
     }
 
-    public func integer(_ key: some SettingKey, _ range: ClosedRange<Int>) throws(ConfigError) -> Int? {
+    package func integer(_ key: some SettingKey, _ range: ClosedRange<Int>) throws(ConfigError) -> Int? {
         guard let v = raw(key) else { return nil }
         guard let n = Int(v), range.contains(n), v.first != "+" else {
             throw ConfigError(name(key), "'\(v)' is not a whole number from \(range.lowerBound) to \(range.upperBound)")
@@ -112,7 +112,7 @@ public struct SettingsReader {
         return n
     }
 
-    public func address(_ hostKey: some SettingKey, _ portKey: some SettingKey, default d: SocketAddress) throws(ConfigError)
+    package func address(_ hostKey: some SettingKey, _ portKey: some SettingKey, default d: SocketAddress) throws(ConfigError)
         -> SocketAddress
     {
         var port = d.port
@@ -127,7 +127,7 @@ public struct SettingsReader {
         return a
     }
 
-    public func secret(_ key: some SettingKey) throws(ConfigError) -> Secret? {
+    package func secret(_ key: some SettingKey) throws(ConfigError) -> Secret? {
         let fileVariable = key.variable + "_FILE"
         let direct = raw(key)
         let file = values[fileVariable].flatMap { $0.isEmpty ? nil : $0 }
@@ -146,7 +146,7 @@ public struct SettingsReader {
     /// can carry (RFC 6750 §2.1's b64token: letters, digits, `-._~+/`, then `=` padding), so
     /// that one no caller could ever present is refused at start (or at a reload) instead of
     /// locking every caller out.
-    public func bearerToken(_ key: some SettingKey) throws(ConfigError) -> Secret? {
+    package func bearerToken(_ key: some SettingKey) throws(ConfigError) -> Secret? {
         guard let token = try secret(key) else { return nil }
         guard Self.isBearerToken(token.value) else {
             throw ConfigError(
@@ -156,7 +156,7 @@ public struct SettingsReader {
     }
 
     /// RFC 6750 §2.1: `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
-    public static func isBearerToken(_ text: String) -> Bool {
+    package static func isBearerToken(_ text: String) -> Bool {
         let bytes = Array(text.utf8)
         let padding = bytes.reversed().prefix { $0 == UInt8(ascii: "=") }.count
         let body = bytes.dropLast(padding)
@@ -178,7 +178,7 @@ public struct SettingsReader {
 
     /// A log level, from the variable or from the file `<variable>_FILE` names (which a reload
     /// reads again: the environment of a running process cannot change).
-    public func logLevel(_ key: some SettingKey) throws(ConfigError) -> Logger.Level? {
+    package func logLevel(_ key: some SettingKey) throws(ConfigError) -> Logger.Level? {
         let fileVariable = key.variable + "_FILE"
         let fromFile = values[fileVariable].flatMap { $0.isEmpty ? nil : $0 }
         if raw(key) != nil && fromFile != nil { throw ConfigError(name(key), "set \(key.variable) or \(fileVariable), not both") }

@@ -3,67 +3,67 @@ import Logging
 import SidecarPosix
 
 /// `GET /app/workers`: the workers, the shared socket and the last rolling change.
-public struct WorkersStatus: Sendable, Encodable {
-    public struct LastExit: Sendable, Encodable {
-        public var code: Int32?
-        public var signal: Int32?
-        public var at: String
+package struct WorkersStatus: Sendable, Encodable {
+    package struct LastExit: Sendable, Encodable {
+        package var code: Int32?
+        package var signal: Int32?
+        package var at: String
     }
-    public struct Worker: Sendable, Encodable {
-        public var id: Int
-        public var pid: Int32?
-        public var generation: Int
-        public var state: String
-        public var startedAt: String
-        public var uptimeSeconds: Double
-        public var restarts: Int
-        public var crashLooping: Bool
-        public var lastExit: LastExit?
-        public var rssBytes: Int?
-        public var cpuSeconds: Double?
-        public var status: String?
+    package struct Worker: Sendable, Encodable {
+        package var id: Int
+        package var pid: Int32?
+        package var generation: Int
+        package var state: String
+        package var startedAt: String
+        package var uptimeSeconds: Double
+        package var restarts: Int
+        package var crashLooping: Bool
+        package var lastExit: LastExit?
+        package var rssBytes: Int?
+        package var cpuSeconds: Double?
+        package var status: String?
     }
-    public struct Socket: Sendable, Encodable {
-        public var address: String
+    package struct Socket: Sendable, Encodable {
+        package var address: String
         /// Established connections on the socket's port.
-        public var connections: Int
+        package var connections: Int
         /// Connections the kernel accepted that no worker has taken yet.
-        public var acceptQueue: Int
-        public var backlog: Int
+        package var acceptQueue: Int
+        package var backlog: Int
     }
-    public struct Change: Sendable, Encodable {
+    package struct Change: Sendable, Encodable {
         /// `reload` or `replace`.
-        public var kind: String
-        public var worker: Int?
+        package var kind: String
+        package var worker: Int?
         /// Why a replacement was made: `request` or `memory`.
-        public var reason: String?
-        public var generation: Int
+        package var reason: String?
+        package var generation: Int
         /// `running`, `succeeded`, `rolled_back` or `cancelled`.
-        public var result: String
-        public var error: String?
-        public var startedAt: String
-        public var endedAt: String?
+        package var result: String
+        package var error: String?
+        package var startedAt: String
+        package var endedAt: String?
     }
-    public var generation: Int
-    public var command: [String]
-    public var workers: [Worker]
-    public var socket: Socket?
+    package var generation: Int
+    package var command: [String]
+    package var workers: [Worker]
+    package var socket: Socket?
     /// The reload or replacement running now.
-    public var running: Change?
-    public var lastReload: Change?
-    public var lastReplacement: Change?
-    public var reloads: [String: Int]
-    public var restarts: Int
+    package var running: Change?
+    package var lastReload: Change?
+    package var lastReplacement: Change?
+    package var reloads: [String: Int]
+    package var restarts: Int
 }
 
 extension Supervisor {
     /// The status, read on the loop (workers' figures from `/proc`, the socket's from the kernel).
-    public func status(socketAddress: String?) async -> WorkersStatus {
+    package func status(socketAddress: String?) async -> WorkersStatus {
         await onLoop { s in s.snapshot(socketAddress: socketAddress) }
     }
 
     /// Figures for metrics: workers by state, restarts, reloads by result.
-    public func stats() async -> (states: [String: Int], restarts: Int, reloads: [String: Int]) {
+    package func stats() async -> (states: [String: Int], restarts: Int, reloads: [String: Int]) {
         await onLoop { s in
             var states: [String: Int] = [:]
             for w in s.machine.workers { states[w.state.rawValue, default: 0] += 1 }

@@ -9,21 +9,21 @@ import SidecarPosix
 ///
 /// The loop's thread forks every worker and lives until the last has stopped: the kernel ties
 /// a worker's PDEATHSIG to it. Other threads reach the machine through `execute` only.
-public final class Supervisor: @unchecked Sendable {  // machine, descriptors and waiters are touched only on `loop`'s thread
+package final class Supervisor: @unchecked Sendable {  // machine, descriptors and waiters are touched only on `loop`'s thread
     /// What the workers are started with.
-    public struct Launch: Sendable {
+    package struct Launch: Sendable {
         /// The command and its arguments (the first searched in `PATH`).
-        public var command: [String]
+        package var command: [String]
         /// The sidecar's own environment, passed on.
-        public var environment: [String: String]
+        package var environment: [String: String]
         /// The shared listening socket (fd 3 of every worker), or nil.
-        public var listener: Int32?
+        package var listener: Int32?
         /// `CLUSTER_SIDECAR_URL`: the local API's base URL.
-        public var sidecarURL: String
+        package var sidecarURL: String
         /// Variables of `environment` never passed to a worker (the sidecar's credentials).
-        public var withheld: Set<String>
+        package var withheld: Set<String>
 
-        public init(command: [String], environment: [String: String], listener: Int32?, sidecarURL: String, withheld: Set<String> = []) {
+        package init(command: [String], environment: [String: String], listener: Int32?, sidecarURL: String, withheld: Set<String> = []) {
             self.command = command
             self.environment = environment
             self.listener = listener
@@ -32,7 +32,7 @@ public final class Supervisor: @unchecked Sendable {  // machine, descriptors an
         }
     }
 
-    public let settings: SupervisorSettings
+    package let settings: SupervisorSettings
     let launch: Launch
     let logger: Logger
     /// Told whether any worker is ready, on every change (the sidecar's readiness follows it).
@@ -49,7 +49,7 @@ public final class Supervisor: @unchecked Sendable {  // machine, descriptors an
     private var readyWaitCancelled = false
     private var stopWaiters: [CheckedContinuation<Void, Never>] = []
 
-    public init(
+    package init(
         settings: SupervisorSettings, launch: Launch, workersReady: @escaping @Sendable (Bool) -> Void, logger: Logger,
         clock: any SidecarClock = SystemClock()
     ) throws(SystemError) {
@@ -65,7 +65,7 @@ public final class Supervisor: @unchecked Sendable {  // machine, descriptors an
 
     /// Opens the child-exit descriptor and, with `notify` readiness, `NOTIFY_SOCKET`; then starts
     /// the loop and the first generation. Out of rotation until a worker is ready.
-    public func start() throws(SystemError) {
+    package func start() throws(SystemError) {
         workersReady(false)
         let exits = try ChildExits()
         self.exits = exits
@@ -83,17 +83,17 @@ public final class Supervisor: @unchecked Sendable {  // machine, descriptors an
 
     /// Starts a rolling restart; refused while another reload or replacement runs, or during
     /// shutdown.
-    public func reload() async -> Result<SupervisorMachine.Operation, SupervisorMachine.Refusal> {
+    package func reload() async -> Result<SupervisorMachine.Operation, SupervisorMachine.Refusal> {
         await onLoop { s in s.begin(s.machine.reload(now: s.clock.now)) }
     }
 
     /// Replaces worker `id`: its successor first, then the old one is stopped.
-    public func replace(id: Int) async -> Result<SupervisorMachine.Operation, SupervisorMachine.Refusal> {
+    package func replace(id: Int) async -> Result<SupervisorMachine.Operation, SupervisorMachine.Refusal> {
         await onLoop { s in s.begin(s.machine.replace(id: id, reason: "request", now: s.clock.now)) }
     }
 
     /// True once every slot has had a ready worker; false if shutdown or cancellation came first.
-    public func firstGenerationReady() async -> Bool {
+    package func firstGenerationReady() async -> Bool {
         await withTaskCancellationHandler {
             await withCheckedContinuation { c in
                 loop.execute { [self] in
@@ -117,7 +117,7 @@ public final class Supervisor: @unchecked Sendable {  // machine, descriptors an
 
     /// Stops every worker (SIGTERM, SIGKILL after the stop timeout) and returns once all have
     /// exited.
-    public func shutdown() async {
+    package func shutdown() async {
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
             loop.execute { [self] in
                 stopWaiters.append(c)

@@ -7,7 +7,7 @@ extension SupervisorMachine {
     /// A rolling restart: a whole new generation starts; once every new worker is ready the
     /// old ones are stopped. A new worker that exits or is not ready within the ready timeout
     /// rolls it back: the new generation is stopped and the old one keeps serving.
-    public mutating func reload(now: MonotonicInstant) -> Result<(Operation, [Action]), Refusal> {
+    package mutating func reload(now: MonotonicInstant) -> Result<(Operation, [Action]), Refusal> {
         if let refusal = refusal() { return .failure(refusal) }
         let g = nextGeneration
         nextGeneration += 1
@@ -24,7 +24,7 @@ extension SupervisorMachine {
 
     /// Replaces worker `id` (asked through the local API, or for its memory): its successor
     /// starts, and once ready the old one is stopped; if the successor fails, the old one stays.
-    public mutating func replace(id: Int, reason: String, now: MonotonicInstant) -> Result<(Operation, [Action]), Refusal> {
+    package mutating func replace(id: Int, reason: String, now: MonotonicInstant) -> Result<(Operation, [Action]), Refusal> {
         guard slots.indices.contains(id) else { return .failure(.noSuchWorker(id)) }
         if let refusal = refusal() { return .failure(refusal) }
         guard let current = workers.first(where: { $0.id == id && $0.pid != nil && ($0.state == .ready || $0.state == .starting) }) else {
@@ -39,7 +39,7 @@ extension SupervisorMachine {
 
     /// SIGTERM to every worker, SIGKILL after the stop timeout; no more respawns. A reload
     /// running is cancelled.
-    public mutating func shutdown(now: MonotonicInstant) -> [Action] {
+    package mutating func shutdown(now: MonotonicInstant) -> [Action] {
         guard !shuttingDown else { return [] }
         shuttingDown = true
         var actions: [Action] = []

@@ -10,26 +10,26 @@ import SidecarPosix
 /// Workers are numbered by slot (`id`, 0 to `workers` - 1, stable across restarts); each
 /// process in a slot is a `Worker` with a key of its own. During a reload or a replacement a
 /// slot holds two: the serving one and its incoming successor.
-public struct SupervisorMachine: Sendable {
+package struct SupervisorMachine: Sendable {
     /// A worker process's state, as status shows it.
-    public enum State: String, Sendable, Codable, CaseIterable {
+    package enum State: String, Sendable, Codable, CaseIterable {
         case starting, ready, stopping, exited, backoff
     }
 
     /// One worker process (or, in `backoff`, the place of one waiting to be started again).
-    public struct Worker: Sendable, Equatable {
+    package struct Worker: Sendable, Equatable {
         /// This process's own number (unique for the machine's life).
-        public let key: Int
+        package let key: Int
         /// Its slot: `APP_WORKER_ID`.
-        public let id: Int
-        public let generation: Int
+        package let id: Int
+        package let generation: Int
         /// nil before the spawn and once it has exited.
-        public internal(set) var pid: pid_t?
-        public internal(set) var state: State
-        public internal(set) var startedAt: MonotonicInstant
-        public internal(set) var readyAt: MonotonicInstant?
+        package internal(set) var pid: pid_t?
+        package internal(set) var state: State
+        package internal(set) var startedAt: MonotonicInstant
+        package internal(set) var readyAt: MonotonicInstant?
         /// The last `STATUS=` it sent.
-        public internal(set) var status: String?
+        package internal(set) var status: String?
         /// Readiness or its timeout (starting), SIGKILL (stopping), the respawn (backoff).
         var deadline: MonotonicInstant?
         /// Stopped for failing to become ready: started again after the backoff once it exits.
@@ -38,46 +38,46 @@ public struct SupervisorMachine: Sendable {
     }
 
     /// What a slot keeps across its processes.
-    public struct Slot: Sendable, Equatable {
+    package struct Slot: Sendable, Equatable {
         /// Workers started in this slot to replace one (respawns and replacements).
-        public internal(set) var restarts = 0
-        public internal(set) var lastExit: (reason: ExitReason, at: MonotonicInstant)?
+        package internal(set) var restarts = 0
+        package internal(set) var lastExit: (reason: ExitReason, at: MonotonicInstant)?
         /// Died `crashLoopDeaths` times in a row before becoming ready.
-        public internal(set) var crashLooping = false
+        package internal(set) var crashLooping = false
         var attempt = 0
         var deathsBeforeReady = 0
 
-        public static func == (a: Slot, b: Slot) -> Bool {
+        package static func == (a: Slot, b: Slot) -> Bool {
             a.restarts == b.restarts && a.crashLooping == b.crashLooping && a.lastExit?.reason == b.lastExit?.reason
                 && a.lastExit?.at == b.lastExit?.at && a.attempt == b.attempt && a.deathsBeforeReady == b.deathsBeforeReady
         }
     }
 
     /// A rolling change: a reload (a whole new generation) or one worker's replacement.
-    public struct Operation: Sendable, Equatable {
-        public enum Kind: Sendable, Equatable {
+    package struct Operation: Sendable, Equatable {
+        package enum Kind: Sendable, Equatable {
             case reload
             /// `reason`: `request` (the local API) or `memory` (`APP_MAX_MEMORY`).
             case replace(id: Int, reason: String)
         }
-        public enum Result: String, Sendable {
+        package enum Result: String, Sendable {
             case running, succeeded
             case rolledBack = "rolled_back"
             case cancelled
         }
-        public let kind: Kind
+        package let kind: Kind
         /// The generation the incoming workers belong to.
-        public let generation: Int
-        public internal(set) var result = Result.running
+        package let generation: Int
+        package internal(set) var result = Result.running
         /// Why it was rolled back.
-        public internal(set) var error: String?
-        public let startedAt: MonotonicInstant
-        public internal(set) var endedAt: MonotonicInstant?
+        package internal(set) var error: String?
+        package let startedAt: MonotonicInstant
+        package internal(set) var endedAt: MonotonicInstant?
         var incoming: Set<Int> = []
     }
 
     /// What the shell must do, in order.
-    public enum Action: Sendable, Equatable {
+    package enum Action: Sendable, Equatable {
         /// Start a worker for slot `id` of `generation`, then call `spawned` (or `spawnFailed`).
         case spawn(key: Int, id: Int, generation: Int)
         /// Send `signal` to the worker `pid` (and its process group).
@@ -87,7 +87,7 @@ public struct SupervisorMachine: Sendable {
     }
 
     /// What happened, for logs.
-    public enum Event: Sendable, Equatable {
+    package enum Event: Sendable, Equatable {
         case ready(id: Int, pid: pid_t, generation: Int)
         case exited(id: Int, pid: pid_t, reason: ExitReason, expected: Bool)
         case respawning(id: Int, after: Duration)
@@ -100,7 +100,7 @@ public struct SupervisorMachine: Sendable {
     }
 
     /// Why a reload or replacement was not started.
-    public enum Refusal: Error, Sendable, Equatable {
+    package enum Refusal: Error, Sendable, Equatable {
         /// Another one runs (the local API answers 409).
         case busy(Operation)
         case shuttingDown
@@ -109,25 +109,25 @@ public struct SupervisorMachine: Sendable {
         case notRunning(Int)
     }
 
-    public let settings: SupervisorSettings
-    public internal(set) var workers: [Worker] = []
-    public internal(set) var slots: [Slot]
+    package let settings: SupervisorSettings
+    package internal(set) var workers: [Worker] = []
+    package internal(set) var slots: [Slot]
     /// The generation serving (the last whose reload succeeded).
-    public internal(set) var generation = 0
-    public internal(set) var operation: Operation?
+    package internal(set) var generation = 0
+    package internal(set) var operation: Operation?
     /// The last reload that ended.
-    public internal(set) var lastReload: Operation?
+    package internal(set) var lastReload: Operation?
     /// The last replacement that ended.
-    public internal(set) var lastReplacement: Operation?
+    package internal(set) var lastReplacement: Operation?
     /// Reloads that ended, by result.
-    public internal(set) var reloadResults: [Operation.Result: Int] = [:]
+    package internal(set) var reloadResults: [Operation.Result: Int] = [:]
     /// Every slot has had a ready worker (registration waits for it).
-    public internal(set) var firstGenerationReady = false
-    public internal(set) var shuttingDown = false
+    package internal(set) var firstGenerationReady = false
+    package internal(set) var shuttingDown = false
     var nextGeneration = 1
     var nextKey = 0
 
-    public init(settings: SupervisorSettings) {
+    package init(settings: SupervisorSettings) {
         self.settings = settings
         slots = Array(repeating: Slot(), count: max(1, settings.workers))
     }
@@ -135,33 +135,33 @@ public struct SupervisorMachine: Sendable {
     // MARK: queries
 
     /// Some worker is ready: the sidecar may be in rotation.
-    public var anyReady: Bool { workers.contains { $0.state == .ready } }
+    package var anyReady: Bool { workers.contains { $0.state == .ready } }
     /// Shutting down and no process left.
-    public var isStopped: Bool { shuttingDown && workers.allSatisfy { $0.pid == nil } }
+    package var isStopped: Bool { shuttingDown && workers.allSatisfy { $0.pid == nil } }
     /// When `tick` is next due.
-    public var nextDeadline: MonotonicInstant? { workers.compactMap(\.deadline).min() }
+    package var nextDeadline: MonotonicInstant? { workers.compactMap(\.deadline).min() }
     /// Respawns and replacements, all slots.
-    public var restartsTotal: Int { slots.reduce(0) { $0 + $1.restarts } }
+    package var restartsTotal: Int { slots.reduce(0) { $0 + $1.restarts } }
 
     /// The worker whose process is `pid`.
-    public func worker(pid: pid_t) -> Worker? { workers.first { $0.pid == pid } }
+    package func worker(pid: pid_t) -> Worker? { workers.first { $0.pid == pid } }
 
     // MARK: events
 
     /// Starts the first generation.
-    public mutating func start(now: MonotonicInstant) -> [Action] {
+    package mutating func start(now: MonotonicInstant) -> [Action] {
         generation = nextGeneration
         nextGeneration += 1
         return slots.indices.map { spawn(id: $0, generation: generation, now: now) }
     }
 
     /// The worker `key` runs as `pid`.
-    public mutating func spawned(key: Int, pid: pid_t) {
+    package mutating func spawned(key: Int, pid: pid_t) {
         if let k = index(key: key) { workers[k].pid = pid }
     }
 
     /// The worker `key` could not be started: as if it had exited with 127 at once.
-    public mutating func spawnFailed(key: Int, now: MonotonicInstant) -> [Action] {
+    package mutating func spawnFailed(key: Int, now: MonotonicInstant) -> [Action] {
         guard let k = index(key: key) else { return [] }
         workers[k].pid = 0
         return ended(k, .code(127), now: now)
@@ -169,7 +169,7 @@ public struct SupervisorMachine: Sendable {
 
     /// A message on `NOTIFY_SOCKET` from worker `pid`: `READY=1` makes a starting worker ready,
     /// `STATUS=` is kept for status.
-    public mutating func notified(pid: pid_t, fields: [(String, String)], now: MonotonicInstant) -> [Action] {
+    package mutating func notified(pid: pid_t, fields: [(String, String)], now: MonotonicInstant) -> [Action] {
         guard let k = workers.firstIndex(where: { $0.pid == pid }) else { return [] }
         // STATUS first: becoming ready may end a reload, which drops other entries and so
         // moves this one's index.
@@ -179,14 +179,14 @@ public struct SupervisorMachine: Sendable {
     }
 
     /// The process `pid` exited (any child: others are ignored).
-    public mutating func exited(pid: pid_t, reason: ExitReason, now: MonotonicInstant) -> [Action] {
+    package mutating func exited(pid: pid_t, reason: ExitReason, now: MonotonicInstant) -> [Action] {
         guard pid > 0, let k = workers.firstIndex(where: { $0.pid == pid }) else { return [] }
         return ended(k, reason, now: now)
     }
 
     /// Deadlines up to `now`: readiness by time, ready timeouts, SIGKILL after the stop
     /// timeout, respawns after their backoff.
-    public mutating func tick(now: MonotonicInstant) -> [Action] {
+    package mutating func tick(now: MonotonicInstant) -> [Action] {
         var actions: [Action] = []
         for key in workers.map(\.key) {
             guard let k = index(key: key), let due = workers[k].deadline, due <= now else { continue }

@@ -2,7 +2,7 @@ import SidecarPosix
 import SidecarSettings
 
 /// The settings of `cluster-sidecar run` (supervisor mode), read like the sidecar's own.
-public enum WorkerKey: String, CaseIterable, SettingKey {
+package enum WorkerKey: String, CaseIterable, SettingKey {
     case workers = "APP_WORKERS"
     case address = "APP_ADDRESS"
     case port = "APP_PORT"
@@ -12,10 +12,10 @@ public enum WorkerKey: String, CaseIterable, SettingKey {
     case maxMemory = "APP_MAX_MEMORY"
     case pidDirectory = "APP_PID_DIR"
 
-    public var variable: String { rawValue }
+    package var variable: String { rawValue }
 
     /// The help line: meaning, variable, default.
-    public var help: String {
+    package var help: String {
         switch self {
         case .workers: "Worker processes; auto: one per core (env APP_WORKERS; default: 1)."
         case .address: "The application's shared listening address (env APP_ADDRESS; default: 0.0.0.0)."
@@ -31,13 +31,13 @@ public enum WorkerKey: String, CaseIterable, SettingKey {
 }
 
 /// `cluster-sidecar run`'s checked settings: the supervisor's, and the shared socket's address.
-public struct WorkerConfiguration: Sendable {
-    public var supervisor = SupervisorSettings()
+package struct WorkerConfiguration: Sendable {
+    package var supervisor = SupervisorSettings()
     /// nil: workers get no socket.
-    public var address: SocketAddress?
+    package var address: SocketAddress?
 
     /// Resolves every `WorkerKey`; `cores` is what `auto` means.
-    public static func resolve(_ reader: SettingsReader, cores: Int) throws(ConfigError) -> WorkerConfiguration {
+    package static func resolve(_ reader: SettingsReader, cores: Int) throws(ConfigError) -> WorkerConfiguration {
         var c = WorkerConfiguration()
         if reader.raw(WorkerKey.workers)?.lowercased() == "auto" {
             c.supervisor.workers = max(1, cores)

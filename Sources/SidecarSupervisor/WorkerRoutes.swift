@@ -3,9 +3,9 @@ import SidecarServer
 
 /// `GET /app/workers`, `POST /app/reload`, `POST /app/workers/{id}/restart` (local API):
 /// the application's workers under `cluster-sidecar run`; 409 `no_supervisor` otherwise.
-public enum WorkerRoutes {
+package enum WorkerRoutes {
     /// Adds the routes; `supervision` gives the supervisor and its socket's address, when one runs.
-    public static func add(to router: inout Router, supervision: @escaping @Sendable () -> (supervisor: Supervisor, socket: String?)?) {
+    package static func add(to router: inout Router, supervision: @escaping @Sendable () -> (supervisor: Supervisor, socket: String?)?) {
         router.onAsync("GET", "/app/workers") { _ in
             guard let (supervisor, socket) = supervision() else { return noSupervisor() }
             return .json(200, encoding: await supervisor.status(socketAddress: socket), fields: .noStore)

@@ -12,17 +12,17 @@ import Synchronization
 struct JSONLogHandler: LogHandler {
     /// Shared by every logger made from one bootstrap, so that a reload changes them all.
     private let level: LogLevelSwitch
-    public var logLevel: Logger.Level {
+    package var logLevel: Logger.Level {
         get { level.level }
         set { level.level = newValue }
     }
-    public var metadata: Logger.Metadata = [:]
-    public var metadataProvider: Logger.MetadataProvider?
+    package var metadata: Logger.Metadata = [:]
+    package var metadataProvider: Logger.MetadataProvider?
     private let label: String
     private let fd: Int32
 
     /// A handler for `label` writing to `fd` at `level` and above.
-    public init(label: String, level: Logger.Level = .info, fd: Int32 = 1) {
+    package init(label: String, level: Logger.Level = .info, fd: Int32 = 1) {
         self.init(label: label, level: LogLevelSwitch(level), fd: fd)
     }
 
@@ -33,12 +33,12 @@ struct JSONLogHandler: LogHandler {
         self.fd = fd
     }
 
-    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+    package subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
         set { metadata[key] = newValue }
     }
 
-    public func log(event: LogEvent) {
+    package func log(event: LogEvent) {
         var merged = metadata
         if let provided = metadataProvider?.get() { merged.merge(provided) { _, new in new } }
         if let extra = event.metadata { merged.merge(extra) { _, new in new } }

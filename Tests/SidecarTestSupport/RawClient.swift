@@ -2,11 +2,11 @@ import Foundation
 import Glibc
 
 /// A blocking test client on a raw TCP socket: sends exact bytes, reads exact answers.
-public final class RawClient {
-    public let fd: Int32
+package final class RawClient {
+    package let fd: Int32
 
     /// Connects to 127.0.0.1:`port`; reads time out after `timeout` seconds.
-    public init(port: UInt16, timeout: Double = 5) throws {
+    package init(port: UInt16, timeout: Double = 5) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var tv = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - Double(Int(timeout))) * 1_000_000))
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
@@ -25,9 +25,9 @@ public final class RawClient {
 
     deinit { close(fd) }
 
-    public func send(_ text: String) throws { try send(Array(text.utf8)) }
+    package func send(_ text: String) throws { try send(Array(text.utf8)) }
 
-    public func send(_ bytes: [UInt8]) throws {
+    package func send(_ bytes: [UInt8]) throws {
         var off = 0
         while off < bytes.count {
             let n = bytes[off...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
@@ -38,7 +38,7 @@ public final class RawClient {
 
     /// The server's socket of this connection, from `/proc/net/tcp`: bytes it has queued to
     /// send us, and bytes it has received but not read. Nil while it has no such socket.
-    public func serverQueues() -> (sending: Int, unread: Int)? {
+    package func serverQueues() -> (sending: Int, unread: Int)? {
         var mine = sockaddr_in()
         var peer = sockaddr_in()
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
@@ -63,12 +63,12 @@ public final class RawClient {
 
     /// Waits until the server has read every byte sent so far (its socket of this connection
     /// exists and holds nothing unread). Evidence, not a sleep.
-    public func waitUntilServerRead(timeout: Double = 5) -> Bool {
+    package func waitUntilServerRead(timeout: Double = 5) -> Bool {
         eventually(timeout) { serverQueues()?.unread == 0 }
     }
 
     /// Shuts our sending side (the server sees EOF).
-    public func shutdownWrite() { shutdown(fd, Int32(SHUT_WR)) }
+    package func shutdownWrite() { shutdown(fd, Int32(SHUT_WR)) }
 
     private var buffered: [UInt8] = []
 
@@ -82,14 +82,14 @@ public final class RawClient {
     }
 
     /// Everything until the peer closes (or the read times out).
-    public func readToEnd() -> [UInt8] {
+    package func readToEnd() -> [UInt8] {
         while fill() {}
         defer { buffered = [] }
         return buffered
     }
 
     /// True when the peer has closed (EOF or reset) within the read timeout.
-    public func isClosedByPeer() -> Bool {
+    package func isClosedByPeer() -> Bool {
         var chunk = [UInt8](repeating: 0, count: 4096)
         while true {
             let n = recv(fd, &chunk, chunk.count, 0)
@@ -99,7 +99,7 @@ public final class RawClient {
     }
 
     /// Reads one response (Content-Length framed, or none for bodiless statuses/HEAD).
-    public func readResponse(head: Bool = false) throws -> RawResponse {
+    package func readResponse(head: Bool = false) throws -> RawResponse {
         while true {
             if let end = find(Array("\r\n\r\n".utf8), in: buffered) {
                 let headText = String(decoding: buffered[0..<end], as: UTF8.self)
@@ -128,14 +128,14 @@ public final class RawClient {
 }
 
 /// A response as read off the wire.
-public struct RawResponse {
-    public var status: Int
-    public var fields: [(String, String)]
-    public var body: [UInt8] = []
+package struct RawResponse {
+    package var status: Int
+    package var fields: [(String, String)]
+    package var body: [UInt8] = []
     /// Bytes on the wire: head and body.
-    public var wireSize = 0
+    package var wireSize = 0
 
-    public init(head: String) throws {
+    package init(head: String) throws {
         let lines = head.components(separatedBy: "\r\n")
         let parts = lines[0].split(separator: " ", maxSplits: 2)
         guard parts.count >= 2, parts[0] == "HTTP/1.1", let status = Int(parts[1]) else {
@@ -148,14 +148,14 @@ public struct RawResponse {
         }
     }
 
-    public func field(_ name: String) -> String? {
+    package func field(_ name: String) -> String? {
         fields.first { $0.0.lowercased() == name.lowercased() }?.1
     }
 
-    public var bodyText: String { String(decoding: body, as: UTF8.self) }
+    package var bodyText: String { String(decoding: body, as: UTF8.self) }
 }
 
-public struct TestFailure: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) { self.description = description }
+package struct TestFailure: Error, CustomStringConvertible {
+    package let description: String
+    package init(_ description: String) { self.description = description }
 }

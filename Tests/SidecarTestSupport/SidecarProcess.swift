@@ -1,19 +1,19 @@
 import Foundation
 
 /// The built `cluster-sidecar` binary, run as a child process with its stdout and stderr captured.
-public final class SidecarProcess {
-    public let process = Process()
+package final class SidecarProcess {
+    package let process = Process()
     private let out = Pipe()
     private let err = Pipe()
     private var lines: [String] = []
     private var partial = Data()
 
-    public static var binary: URL {
+    package static var binary: URL {
         URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("cluster-sidecar")
     }
 
     /// Starts the binary with `environment` (on top of PATH only) and `arguments`.
-    public init(environment: [String: String] = [:], arguments: [String] = []) throws {
+    package init(environment: [String: String] = [:], arguments: [String] = []) throws {
         process.executableURL = Self.binary
         process.arguments = arguments
         var env = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin"]
@@ -32,7 +32,8 @@ public final class SidecarProcess {
     }
 
     /// Runs the binary with `arguments` to its end: exit status, stdout, stderr.
-    public static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, out: String, err: String) {
+    package static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, out: String, err: String)
+    {
         let p = try SidecarProcess(environment: environment, arguments: arguments)
         let out = String(decoding: p.out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         let err = String(decoding: p.err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
@@ -41,7 +42,7 @@ public final class SidecarProcess {
     }
 
     /// Starts on port 0 for both listeners and waits for the "listening" line.
-    public static func listening(_ environment: [String: String] = [:]) throws -> (SidecarProcess, local: UInt16, cluster: UInt16) {
+    package static func listening(_ environment: [String: String] = [:]) throws -> (SidecarProcess, local: UInt16, cluster: UInt16) {
         var env = ["LOCAL_PORT": "0", "CLUSTER_PORT": "0", "CLUSTER_ADDRESS": "127.0.0.1"]
         for (k, v) in environment { env[k] = v }
         let p = try SidecarProcess(environment: env)
@@ -55,7 +56,7 @@ public final class SidecarProcess {
 
     /// Starts `cluster-sidecar registry` on port 0 and returns it with its port.
     /// - Parameter clientSecret: the secret of the one client (`test`) it grants tokens to.
-    public static func registry(leaseTime: Double = 1, port: UInt16 = 0, clientSecret: String = "test-secret") throws -> (
+    package static func registry(leaseTime: Double = 1, port: UInt16 = 0, clientSecret: String = "test-secret") throws -> (
         SidecarProcess, port: UInt16
     ) {
         let arguments = [
@@ -70,10 +71,10 @@ public final class SidecarProcess {
         return (p, bound)
     }
 
-    public static let testSecret = "0123456789abcdef0123456789abcdef"
+    package static let testSecret = "0123456789abcdef0123456789abcdef"
 
     /// The environment of a sidecar registered with the registry on `port`.
-    public static func memberEnvironment(registry port: UInt16, type: String = "echo", extra: [String: String] = [:]) -> [String: String] {
+    package static func memberEnvironment(registry port: UInt16, type: String = "echo", extra: [String: String] = [:]) -> [String: String] {
         var env = [
             "MIT_URL": "http://127.0.0.1:\(port)", "OAUTH_TOKEN_URL": "http://127.0.0.1:\(port)/oauth/token",
             "OAUTH_CLIENT_ID": "test", "OAUTH_CLIENT_SECRET": "test-secret", "SERVER_TYPE": type,
@@ -85,7 +86,7 @@ public final class SidecarProcess {
     }
 
     /// Reads stdout lines until one contains `needle` (or `timeout` passes).
-    public func waitForLine(containing needle: String, timeout: Double = 10) -> String? {
+    package func waitForLine(containing needle: String, timeout: Double = 10) -> String? {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             if let hit = lines.first(where: { $0.contains(needle) }) { return hit }
@@ -100,16 +101,16 @@ public final class SidecarProcess {
         return nil
     }
 
-    public func signal(_ sig: Int32) { kill(process.processIdentifier, sig) }
+    package func signal(_ sig: Int32) { kill(process.processIdentifier, sig) }
 
     /// Waits for exit (at most `timeout` seconds); returns the status, or nil if still running.
-    public func waitForExit(timeout: Double = 10) -> Int32? {
+    package func waitForExit(timeout: Double = 10) -> Int32? {
         let deadline = Date().addingTimeInterval(timeout)
         while process.isRunning && Date() < deadline { usleep(5000) }
         return process.isRunning ? nil : process.terminationStatus
     }
 
-    public func stderrText() -> String {
+    package func stderrText() -> String {
         if process.isRunning { return "" }
         return String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     }

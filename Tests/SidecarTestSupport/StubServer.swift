@@ -3,12 +3,12 @@ import Synchronization
 
 /// A raw TCP server on 127.0.0.1 port 0 whose every connection runs `serve` on a thread
 /// of its own: for peers that misbehave on purpose (stall mid-body, reset, never answer).
-public final class StubServer: @unchecked Sendable {  // fd is immutable; the accept thread only reads it
-    public let fd: Int32
-    public let port: UInt16
-    public let accepted = Atomic<Int>(0)
+package final class StubServer: @unchecked Sendable {  // fd is immutable; the accept thread only reads it
+    package let fd: Int32
+    package let port: UInt16
+    package let accepted = Atomic<Int>(0)
 
-    public init(_ serve: @escaping @Sendable (Int32) -> Void) throws {
+    package init(_ serve: @escaping @Sendable (Int32) -> Void) throws {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var one: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
@@ -45,7 +45,7 @@ public final class StubServer: @unchecked Sendable {  // fd is immutable; the ac
     }
 
     /// Reads until the end of a request head (good enough for bodiless test requests).
-    public static func readHead(_ fd: Int32) {
+    package static func readHead(_ fd: Int32) {
         var seen: [UInt8] = []
         var byte: UInt8 = 0
         while recv(fd, &byte, 1, 0) == 1 {
@@ -55,7 +55,7 @@ public final class StubServer: @unchecked Sendable {  // fd is immutable; the ac
     }
 
     /// Reads one request head and returns its bytes; nil when the connection ends first.
-    public static func nextHead(_ fd: Int32) -> [UInt8]? {
+    package static func nextHead(_ fd: Int32) -> [UInt8]? {
         var seen: [UInt8] = []
         var byte: UInt8 = 0
         while !(seen.count >= 4 && Array(seen.suffix(4)) == [13, 10, 13, 10]) {
@@ -65,19 +65,19 @@ public final class StubServer: @unchecked Sendable {  // fd is immutable; the ac
         return seen
     }
 
-    public static func send(_ fd: Int32, _ text: String) {
+    package static func send(_ fd: Int32, _ text: String) {
         _ = text.withCString { Glibc.send(fd, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
     }
 }
 
 /// Detached POSIX threads for test helpers.
-public enum Thread {
+package enum Thread {
     private final class Box {
         let body: () -> Void
         init(_ body: @escaping () -> Void) { self.body = body }
     }
 
-    public static func detach(_ body: @escaping @Sendable () -> Void) {
+    package static func detach(_ body: @escaping @Sendable () -> Void) {
         var t = pthread_t()
         let box = Unmanaged.passRetained(Box(body)).toOpaque()
         pthread_create(

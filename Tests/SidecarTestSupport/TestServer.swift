@@ -6,12 +6,12 @@ import SidecarServer
 import Synchronization
 
 /// An in-process server on 127.0.0.1 port 0 for the duration of a test.
-public final class TestServer {
-    public let server: HTTPServer
-    public let port: UInt16
+package final class TestServer {
+    package let server: HTTPServer
+    package let port: UInt16
 
     /// Starts a server with `configuration` and the routes `build` adds (plus the probes and `POST /echo`).
-    public convenience init(
+    package convenience init(
         _ configuration: ServerConfiguration = ServerConfiguration(loops: 1), clock: any SidecarClock = SystemClock(),
         _ build: (inout Router) -> Void = { _ in }
     ) throws {
@@ -28,7 +28,7 @@ public final class TestServer {
     }
 
     /// Starts a server answering with `router` as is.
-    public init(
+    package init(
         router: Router, _ configuration: ServerConfiguration = ServerConfiguration(loops: 1), clock: any SidecarClock = SystemClock(),
         observer: (any RequestObserver)? = nil
     ) throws {
@@ -43,11 +43,11 @@ public final class TestServer {
 
     deinit { server.stop() }
 
-    public func client(timeout: Double = 5) throws -> RawClient { try RawClient(port: port, timeout: timeout) }
+    package func client(timeout: Double = 5) throws -> RawClient { try RawClient(port: port, timeout: timeout) }
 }
 
 /// Polls `condition` every 5 ms for at most `seconds`.
-public func eventually(_ seconds: Double = 3, _ condition: () -> Bool) -> Bool {
+package func eventually(_ seconds: Double = 3, _ condition: () -> Bool) -> Bool {
     let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
     while ContinuousClock.now < deadline {
         if condition() { return true }
@@ -57,12 +57,12 @@ public func eventually(_ seconds: Double = 3, _ condition: () -> Bool) -> Bool {
 }
 
 /// A count any thread may bump and read (what a test server saw, for tests to wait on).
-public final class Counter: Sendable {
+package final class Counter: Sendable {
     private let count = Mutex(0)
 
-    public init() {}
+    package init() {}
 
-    public func add() { count.withLock { $0 += 1 } }
+    package func add() { count.withLock { $0 += 1 } }
 
-    public var value: Int { count.withLock { $0 } }
+    package var value: Int { count.withLock { $0 } }
 }

@@ -1,7 +1,7 @@
 /// Requests the parser must refuse, with the status each earns, and requests it must take.
 /// Shared by the pure parser tests and the socket tests.
-public enum ParserVectors {
-    public static let refused: [(name: String, request: String, status: Int)] = [
+package enum ParserVectors {
+    package static let refused: [(name: String, request: String, status: Int)] = [
         // Host is uri-host [":" port] (RFC 9112 §3.2, RFC 3986).
         ("host with a non-digit port", "GET / HTTP/1.1\r\nHost: a:xx\r\n\r\n", 400),
         ("host with two ports", "GET / HTTP/1.1\r\nHost: a:1:2\r\n\r\n", 400),
@@ -89,7 +89,7 @@ public enum ParserVectors {
         ("escaped target above the root", "GET /a/%2e%2E/%2e./healthz HTTP/1.1\r\nHost: a\r\n\r\n", 400),
     ]
 
-    public static let accepted: [(name: String, request: String)] = [
+    package static let accepted: [(name: String, request: String)] = [
         ("host with a port", "GET /healthz HTTP/1.1\r\nHost: example.com:8080\r\n\r\n"),
         ("host that is an IPv6 literal with a port", "GET /healthz HTTP/1.1\r\nHost: [::1]:8461\r\n\r\n"),
         ("host with an empty port", "GET /healthz HTTP/1.1\r\nHost: a:\r\n\r\n"),

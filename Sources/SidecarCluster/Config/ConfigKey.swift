@@ -5,7 +5,7 @@ import SidecarSettings
 
 /// Every setting the sidecar reads: its environment variable (the raw value), its flag,
 /// its default as shown in `--help`, and what it means.
-public enum ConfigKey: String, CaseIterable, SettingKey {
+package enum ConfigKey: String, CaseIterable, SettingKey {
     case mitURL = "MIT_URL"
     case serverType = "SERVER_TYPE"
     case serverID = "SERVER_ID"
@@ -49,10 +49,10 @@ public enum ConfigKey: String, CaseIterable, SettingKey {
     case clusterMaxServers = "CLUSTER_MAX_SERVERS"
     case clusterMaxMetadataBytes = "CLUSTER_MAX_METADATA_BYTES"
 
-    public var variable: String { rawValue }
+    package var variable: String { rawValue }
 
     /// Secrets may come from `<NAME>_FILE` and are never echoed.
-    public var isSecret: Bool {
+    package var isSecret: Bool {
         switch self {
         case .oauthClientSecret, .mitToken, .jwtSecret, .localAPIToken: true
         default: false
@@ -60,7 +60,7 @@ public enum ConfigKey: String, CaseIterable, SettingKey {
     }
 
     /// The default as `--help` shows it.
-    public var defaultText: String {
+    package var defaultText: String {
         switch self {
         case .mitURL: "unset: no registration, a cluster of one"
         case .serverType: "required with MIT_URL"
@@ -98,7 +98,7 @@ public enum ConfigKey: String, CaseIterable, SettingKey {
     }
 
     /// One line on what the setting means.
-    public var meaning: String {
+    package var meaning: String {
         switch self {
         case .mitURL: "Registry (mIT) base URL."
         case .serverType: "Service type: the cluster is every server of this type."
@@ -146,7 +146,7 @@ public enum ConfigKey: String, CaseIterable, SettingKey {
     }
 
     /// The help line: meaning, variable, default.
-    public var help: String { "\(meaning) (env \(rawValue); default: \(defaultText))" }
+    package var help: String { "\(meaning) (env \(rawValue); default: \(defaultText))" }
 }
 
 extension ConfigKey {
@@ -154,7 +154,7 @@ extension ConfigKey {
     /// the OAuth client's secret, the application (and anything it runs) could mint tokens that
     /// every sidecar of the cluster accepts. The local API token stays: it is how the
     /// application calls its sidecar.
-    public static let withheldFromWorkers: Set<String> = {
+    package static let withheldFromWorkers: Set<String> = {
         let secrets =
             allCases.filter { $0.isSecret && $0 != .localAPIToken }.map(\.variable)
             + ["REGISTRY_SECRET", "REGISTRY_CLIENT_SECRET"]

@@ -7,14 +7,14 @@ import SidecarSettings
 /// Turns raw settings (flags over environment) into a checked `SidecarConfiguration`.
 ///
 /// Pure but for `readFile`, which reads `*_FILE` secrets and is injected for tests.
-public struct ConfigResolver {
+package struct ConfigResolver {
     private let reader: SettingsReader
 
     /// - Parameters:
     ///   - environment: the process environment.
     ///   - flags: values given on the command line, keyed by variable name; they win.
     ///   - readFile: returns a file's text, or says why it cannot be read (by default `SettingFile.read`).
-    public init(
+    package init(
         environment: [String: String], flags: [String: String] = [:],
         readFile: @escaping (String) throws(FileReadError) -> String = { path throws(FileReadError) in try SettingFile.read(path) }
     ) {
@@ -22,7 +22,7 @@ public struct ConfigResolver {
     }
 
     /// The checked configuration, or the first setting at fault.
-    public func resolve() throws(ConfigError) -> SidecarConfiguration {
+    package func resolve() throws(ConfigError) -> SidecarConfiguration {
         var c = SidecarConfiguration()
         c.mitURL = try reader.url(ConfigKey.mitURL)
         c.serverType = try reader.text(ConfigKey.serverType)

@@ -6,37 +6,37 @@ import SidecarServer
 import SidecarSettings
 
 /// The sidecar's settings, resolved and checked.
-public struct SidecarConfiguration: Sendable {
-    public var mitURL: String?
-    public var serverType: String?
-    public var serverID: String?
-    public var serverURL: String?
+package struct SidecarConfiguration: Sendable {
+    package var mitURL: String?
+    package var serverType: String?
+    package var serverID: String?
+    package var serverURL: String?
     /// nil: derived at start-up from the host address and the bound cluster port.
-    public var clusterURL: String?
-    public var clusterManagement = true
-    public var localAddress = SocketAddress(host: "127.0.0.1", port: 8461)!
-    public var clusterAddress = SocketAddress(host: "0.0.0.0", port: 8460)!
-    public var registrationRetry: Duration = .seconds(10)
-    public var registrationConcurrentDelay: Duration = .seconds(60)
-    public var leaseTimeDefault: Duration = .seconds(7200)
-    public var oauthTokenURL: String?
-    public var oauthClientID: String?
-    public var oauthClientSecret: Secret?
-    public var mitToken: Secret?
-    public var jwtSecret: Secret?
-    public var jwtPublicKeyFile: String?
-    public var jwtIssuer: String?
-    public var jwtAudience: String?
-    public var localAPIToken: Secret?
-    public var applicationHealthURL: String?
+    package var clusterURL: String?
+    package var clusterManagement = true
+    package var localAddress = SocketAddress(host: "127.0.0.1", port: 8461)!
+    package var clusterAddress = SocketAddress(host: "0.0.0.0", port: 8460)!
+    package var registrationRetry: Duration = .seconds(10)
+    package var registrationConcurrentDelay: Duration = .seconds(60)
+    package var leaseTimeDefault: Duration = .seconds(7200)
+    package var oauthTokenURL: String?
+    package var oauthClientID: String?
+    package var oauthClientSecret: Secret?
+    package var mitToken: Secret?
+    package var jwtSecret: Secret?
+    package var jwtPublicKeyFile: String?
+    package var jwtIssuer: String?
+    package var jwtAudience: String?
+    package var localAPIToken: Secret?
+    package var applicationHealthURL: String?
     /// `PID_FILE`: written once listening, removed on exit.
-    public var pidFile: String?
-    public var drainTimeout: Duration = .seconds(30)
-    public var logLevel = Logger.Level.info
-    public var server = ServerConfiguration()
-    public var fanOut = FanOut.Settings()
+    package var pidFile: String?
+    package var drainTimeout: Duration = .seconds(30)
+    package var logLevel = Logger.Level.info
+    package var server = ServerConfiguration()
+    package var fanOut = FanOut.Settings()
     /// The most the cluster view holds.
-    public var view = ClusterView.Limits()
+    package var view = ClusterView.Limits()
 
-    public init() {}
+    package init() {}
 }

@@ -4,25 +4,25 @@ import SidecarPosix
 
 /// The lifecycle's peer calls: POST /itResources after a registration, DELETE /servers/{id}
 /// before leaving; each peer's cluster URL, a cluster token, failures reported.
-public struct Announcer: Sendable {
+package struct Announcer: Sendable {
     let client: CurlClient
     let tokens: TokenProvider?
     let timeout: Duration
 
-    public init(client: CurlClient, tokens: TokenProvider?, timeout: Duration = .seconds(5)) {
+    package init(client: CurlClient, tokens: TokenProvider?, timeout: Duration = .seconds(5)) {
         self.client = client
         self.tokens = tokens
         self.timeout = timeout
     }
 
-    public func announce(_ me: ServerInfo, to peers: [ServerInfo]) async -> [MembershipReport.Failure] {
+    package func announce(_ me: ServerInfo, to peers: [ServerInfo]) async -> [MembershipReport.Failure] {
         await each(peers, "POST", "/itResources", JSONCoding.encode(me))
     }
 
     /// Tells each peer we leave. A peer that refuses the connection has stopped listening: it
     /// is leaving too (a whole cluster stopping at once), so there is no one left to tell and
     /// nothing worth reporting; every other failure is reported.
-    public func leave(_ me: ServerInfo, to peers: [ServerInfo]) async -> [MembershipReport.Failure] {
+    package func leave(_ me: ServerInfo, to peers: [ServerInfo]) async -> [MembershipReport.Failure] {
         await each(peers, "DELETE", "/servers/\(FormEncoding.escape(me.id))", nil).filter { $0.code != ClientError.Code.connect.rawValue }
     }
 

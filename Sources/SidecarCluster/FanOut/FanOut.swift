@@ -7,28 +7,28 @@ import Synchronization
 /// Sends one request to every node of the cluster and gathers every answer and every failure.
 /// On an event loop, `http://` nodes go through our own client (`HTTP1Engine`) and the others
 /// through libcurl on the same loop (`LoopFanOut`); without one, through the curl client.
-public struct FanOut: Sendable {
+package struct FanOut: Sendable {
     /// Limits of the fan-out.
-    public struct Settings: Sendable {
+    package struct Settings: Sendable {
         /// Most node requests in flight at once.
-        public var concurrency: Int
+        package var concurrency: Int
         /// Per-node deadline when the caller gives none.
-        public var timeout: Duration
+        package var timeout: Duration
         /// Largest answer kept per node; above it the node is a `too_large` failure.
-        public var maxResponseBytes: Int
+        package var maxResponseBytes: Int
         /// Most fan-outs in flight at once (`FANOUT_MAX_PENDING`); beyond it a call is refused
         /// at once with 503 and `Retry-After`.
-        public var maxPending: Int
+        package var maxPending: Int
         /// A fan-out to at least this many nodes is split across the server's event loops, one
         /// contiguous part each (0: never). Measured on 2 cores (bench/README.md): at 256 nodes
         /// the split cut p50 overhead by 41 % and p99 by 29 %; at 64 it cost 12 % at p50.
-        public var spreadMinimum: Int
+        package var spreadMinimum: Int
         /// The memory budget of answers held by fan-outs in flight (`FANOUT_MAX_BUFFERED_BYTES`),
         /// counted as `AnswerBudget.weight` says; while it is spent, new fan-outs are refused
         /// at once with 503 `fanout_overloaded` (those running finish).
-        public var maxBufferedBytes: Int
+        package var maxBufferedBytes: Int
 
-        public init(
+        package init(
             concurrency: Int = 64, timeout: Duration = .seconds(10), maxResponseBytes: Int = 1 << 20, maxPending: Int = 256,
             spreadMinimum: Int = 128,
             maxBufferedBytes: Int = 128 << 20
@@ -42,16 +42,16 @@ public struct FanOut: Sendable {
         }
     }
 
-    public let settings: Settings
+    package let settings: Settings
     /// Most connections one event loop's fan-out engine keeps open (8 per node): room for 512
     /// nodes, so that concurrent fan-outs to large clusters do not close and reopen connections.
-    public static let connectionsPerLoop = 4096
+    package static let connectionsPerLoop = 4096
     let client: CurlClient
     let tokens: TokenProvider?
     /// Fan-outs in flight now, against `settings.maxPending`.
     let pending = PendingCount()
     /// Answers held by fan-outs in flight, against `settings.maxBufferedBytes`.
-    public let budget = AnswerBudget()
+    package let budget = AnswerBudget()
     /// Waits out the backoff between retries (a manual clock in tests).
     let clock: any SidecarClock
     private let clientConfiguration: ClientConfiguration
@@ -61,8 +61,9 @@ public struct FanOut: Sendable {
     private final class EngineKey: Sendable {}
 
     /// A fan-out engine with its own client (whose answer cap is `settings.maxResponseBytes`).
-    public init(settings: Settings, tokens: TokenProvider?, connectTimeout: Duration = .seconds(5), clock: any SidecarClock = SystemClock())
-    {
+    package init(
+        settings: Settings, tokens: TokenProvider?, connectTimeout: Duration = .seconds(5), clock: any SidecarClock = SystemClock()
+    ) {
         self.settings = settings
         self.tokens = tokens
         self.clock = clock
@@ -73,8 +74,8 @@ public struct FanOut: Sendable {
     }
 
     /// Why a fan-out could not start (the caller answers 502).
-    public struct Unavailable: Error, Sendable {
-        public let message: String
+    package struct Unavailable: Error, Sendable {
+        package let message: String
     }
 
     /// Starts `request` on `servers` without a task, when it needs no retries and its token is
@@ -82,7 +83,7 @@ public struct FanOut: Sendable {
     /// event loop the request came in on, calling from its thread) the nodes' requests run on
     /// that loop and `completion` runs there too, with no thread hand-over at all; without one
     /// they go to the client's thread, where `completion` runs.
-    public func start(
+    package func start(
         _ request: FanOutRequest, servers: [ServerInfo], selfID: String?, correlationID: String, token: Secret?,
         on reactor: (any Reactor)? = nil, spreadOver loops: () -> [any Reactor] = { [] },
         completion: @escaping @Sendable (FanOutResult) -> Void
@@ -207,14 +208,14 @@ public struct FanOut: Sendable {
     }
 
     /// The wait before retry number `attempt` (1, 2, ...): 50 ms, doubling, at most 1 s.
-    public static func backoff(attempt: Int) -> Duration {
+    package static func backoff(attempt: Int) -> Duration {
         .milliseconds(min(1000, 50 << min(max(attempt, 1) - 1, 10)))
     }
 
     /// Runs `request` on `servers` (in cluster order; `selfID` dropped unless `includeSelf`).
     /// Each round sends every pending node at once, on `reactor` when given (as `start` does)
     /// or to the curl client; retryable failures go again, after a backoff.
-    public func run(
+    package func run(
         _ request: FanOutRequest, servers: [ServerInfo], selfID: String?, correlationID: String, on reactor: (any Reactor)? = nil
     ) async throws(Unavailable) -> FanOutResult {
         let targets = servers.filter { request.includeSelf || $0.id != selfID }
@@ -307,18 +308,18 @@ final class PendingCount: Sendable {
 /// admitted only while what is held, plus what the fan-outs in flight will likely add (their
 /// number times the recent typical fan-out's count), stays under the limit. One fan-out alone
 /// is always admitted.
-public final class AnswerBudget: Sendable {
+package final class AnswerBudget: Sendable {
     private let held = Atomic<Int>(0)
     /// A moving average of what one fan-out held, when it was answered.
     private let typical = Atomic<Int>(0)
 
-    public init() {}
+    package init() {}
 
     /// Bytes held now.
-    public var current: Int { held.load(ordering: .relaxed) }
+    package var current: Int { held.load(ordering: .relaxed) }
 
     /// Whether a new fan-out may start beside `inFlight` others.
-    public func admits(limit: Int, inFlight: Int = 0) -> Bool {
+    package func admits(limit: Int, inFlight: Int = 0) -> Bool {
         let expected = inFlight.multipliedReportingOverflow(by: typical.load(ordering: .relaxed))
         return expected.overflow ? false : current + expected.partialValue < limit
     }
@@ -328,7 +329,7 @@ public final class AnswerBudget: Sendable {
     func release(_ bytes: Int) { if bytes > 0 { held.subtract(bytes, ordering: .relaxed) } }
 
     /// Lets go of every answer of `result`, and learns how much one fan-out holds.
-    public func release(_ result: FanOutResult) {
+    package func release(_ result: FanOutResult) {
         let total = result.outcomes.reduce(0) { $0 + Self.weight($1) }
         release(total)
         // Races between fan-outs ending at once lose one sample at most: an estimate.

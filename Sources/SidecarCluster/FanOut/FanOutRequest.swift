@@ -4,33 +4,33 @@ import SidecarPosix
 
 /// One fan-out, checked: what to send to every node. Built from the axios-like body of
 /// `POST /cluster/fanout` or from a request on `/cluster/proxy/{path}`; pure.
-public struct FanOutRequest: Sendable, Equatable {
-    public var method: String
+package struct FanOutRequest: Sendable, Equatable {
+    package var method: String
     /// Path and query, appended to each node's `url`. Always a checked path.
-    public var path: String
-    public var headers: [(String, String)]
-    public var body: [UInt8]
+    package var path: String
+    package var headers: [(String, String)]
+    package var body: [UInt8]
     /// Per-node deadline in seconds.
-    public var timeout: Duration
-    public var retries: Int
-    public var includeSelf: Bool
+    package var timeout: Duration
+    package var retries: Int
+    package var includeSelf: Bool
     /// Parameters of the cluster token to attach when the caller sent no Authorization.
-    public var tokenParameters: [String: String]
+    package var tokenParameters: [String: String]
 
-    public static func == (a: FanOutRequest, b: FanOutRequest) -> Bool {
+    package static func == (a: FanOutRequest, b: FanOutRequest) -> Bool {
         a.method == b.method && a.path == b.path && a.headers.elementsEqual(b.headers, by: ==) && a.body == b.body
             && a.timeout == b.timeout && a.retries == b.retries && a.includeSelf == b.includeSelf && a.tokenParameters == b.tokenParameters
     }
 
     /// Why a fan-out was refused before anything was sent (400).
-    public struct Invalid: Error, Sendable, Equatable {
-        public let message: String
+    package struct Invalid: Error, Sendable, Equatable {
+        package let message: String
     }
 
     /// What a fan-out may send: every registered method but CONNECT and TRACE (a tunnel and a
     /// loop-back have no meaning across a cluster, and TRACE would echo the cluster token)
     /// and PRI (HTTP/2's preface).
-    public static let methods: Set<String> = Set(HTTPMethods.registry.keys).subtracting(["CONNECT", "TRACE", "PRI"])
+    package static let methods: Set<String> = Set(HTTPMethods.registry.keys).subtracting(["CONNECT", "TRACE", "PRI"])
     /// Hop-by-hop and framing fields never forwarded (RFC 9110 §7.6.1), plus Host.
     static let hopByHop: Set<String> = [
         "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade", "host",
@@ -40,10 +40,10 @@ public struct FanOutRequest: Sendable, Equatable {
     static let maxRetries = 5
 
     /// Whether the caller sent its own `Authorization` (then no cluster token is attached).
-    public var hasAuthorization: Bool { headers.contains { $0.0.lowercased() == "authorization" } }
+    package var hasAuthorization: Bool { headers.contains { $0.0.lowercased() == "authorization" } }
 
     /// Whether retries apply (idempotent methods only).
-    public var retryable: Bool { HTTPMethods.isIdempotent(method) }
+    package var retryable: Bool { HTTPMethods.isIdempotent(method) }
 
     /// Checks a path for the contract's rules: one leading `/`; no scheme, authority or `//`;
     /// no backslash, control character, space or fragment; no `.`/`..` segment, also
@@ -51,7 +51,7 @@ public struct FanOutRequest: Sendable, Equatable {
     /// ASCII path characters (unreserved, sub-delims, `:`, `@`) and well-formed escapes; in the
     /// path, no escape of `.` (an unreserved character is never encoded), `/`, `\` or a control.
     /// `openapi.yaml` states the same rule as a pattern.
-    public static func checkPath(_ path: String) throws(Invalid) {
+    package static func checkPath(_ path: String) throws(Invalid) {
         let bytes = Array(path.utf8)
         guard bytes.first == UInt8(ascii: "/") else { throw Invalid(message: "url must be a path starting with /") }
         if bytes.count > 1 && bytes[1] == UInt8(ascii: "/") { throw Invalid(message: "url must not start with //") }
@@ -119,7 +119,7 @@ public struct FanOutRequest: Sendable, Equatable {
     }
 
     /// Parses the body of `POST /cluster/fanout`.
-    public static func parse(body: [UInt8], defaultTimeout: Duration) throws(Invalid) -> FanOutRequest {
+    package static func parse(body: [UInt8], defaultTimeout: Duration) throws(Invalid) -> FanOutRequest {
         guard case .object(let o)? = JSONValue.parse(body) else { throw Invalid(message: "body must be a JSON object") }
         let known: Set<String> = ["method", "url", "headers", "params", "data", "timeout", "retries", "token", "includeSelf"]
         if let unknown = o.keys.sorted().first(where: { !known.contains($0) }) {
@@ -193,7 +193,7 @@ public struct FanOutRequest: Sendable, Equatable {
 
     /// A request on `/cluster/proxy/{rest}`: same method, path, query, headers and body.
     /// `x-fanout-timeout` (ms), `x-fanout-retries` and `x-fanout-include-self` set the options.
-    public static func proxy(_ request: HTTPRequest, rest: String, defaultTimeout: Duration, dropAuthorization: Bool) throws(Invalid)
+    package static func proxy(_ request: HTTPRequest, rest: String, defaultTimeout: Duration, dropAuthorization: Bool) throws(Invalid)
         -> FanOutRequest
     {
         guard methods.contains(request.method) else { throw Invalid(message: "method not supported for fan-out") }

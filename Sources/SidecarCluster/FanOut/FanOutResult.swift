@@ -5,16 +5,16 @@ import SidecarPosix
 /// What a fan-out gathered: every node, in cluster order, with its answer or its failure.
 /// `json()` writes the contract's aggregate (§7) without building a tree: a node's JSON answer
 /// is checked and spliced in as it came.
-public struct FanOutResult: Sendable {
+package struct FanOutResult: Sendable {
     /// One node's outcome.
-    public enum Outcome: Sendable {
+    package enum Outcome: Sendable {
         case answered(ClientResponse)
         /// No answer: the client's typed failure (its label is the aggregate's `code`).
         case failed(ClientError)
     }
 
-    public var servers: [ServerInfo]
-    public var outcomes: [Outcome]
+    package var servers: [ServerInfo]
+    package var outcomes: [Outcome]
 
     /// Whether a node answered 2xx.
     static func succeeded(_ o: Outcome) -> Bool {
@@ -23,7 +23,7 @@ public struct FanOutResult: Sendable {
     }
 
     /// `{"data": [...], "results": [...], "failures": [...]}`.
-    public func json() -> [UInt8] {
+    package func json() -> [UInt8] {
         var payloads: [[UInt8]] = []
         payloads.reserveCapacity(outcomes.count)
         var room = 256 + outcomes.count * 256

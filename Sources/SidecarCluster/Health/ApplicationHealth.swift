@@ -5,16 +5,16 @@ import SidecarPosix
 
 /// The application's health from probe results (pure): the first success makes it healthy;
 /// then 3 failures in a row make it unhealthy and 2 successes in a row healthy again.
-public struct ApplicationHealthMachine: Sendable, Equatable {
-    public private(set) var healthy = false
+package struct ApplicationHealthMachine: Sendable, Equatable {
+    package private(set) var healthy = false
     private var failures = 0
     private var successes = 0
     private var everHealthy = false
 
-    public init() {}
+    package init() {}
 
     /// Records one probe; returns the new state when it changed.
-    public mutating func record(success: Bool) -> Bool? {
+    package mutating func record(success: Bool) -> Bool? {
         if success {
             failures = 0
             successes += 1
@@ -37,9 +37,9 @@ public struct ApplicationHealthMachine: Sendable, Equatable {
 
 /// Probes the application (`APP_HEALTH_URL`) every `interval` and reports each change of
 /// `ApplicationHealthMachine`'s verdict: a `Service` that stops on graceful shutdown.
-public struct ApplicationHealthProber: Service {
+package struct ApplicationHealthProber: Service {
     /// One probe: true when the application answered 2xx.
-    public typealias Probe = @Sendable () async -> Bool
+    package typealias Probe = @Sendable () async -> Bool
 
     let probe: Probe
     let interval: Duration
@@ -47,7 +47,7 @@ public struct ApplicationHealthProber: Service {
     let changed: @Sendable (Bool) async -> Void
 
     /// A prober calling `probe`; `changed` gets each new state.
-    public init(
+    package init(
         interval: Duration = .seconds(5), clock: any SidecarClock = SystemClock(), probe: @escaping Probe,
         changed: @escaping @Sendable (Bool) async -> Void
     ) {
@@ -58,7 +58,7 @@ public struct ApplicationHealthProber: Service {
     }
 
     /// A prober of `url` over `client` (each probe has `timeout`).
-    public init(
+    package init(
         url: String, client: CurlClient, interval: Duration = .seconds(5), timeout: Duration = .seconds(2),
         clock: any SidecarClock = SystemClock(),
         changed: @escaping @Sendable (Bool) async -> Void
@@ -71,7 +71,7 @@ public struct ApplicationHealthProber: Service {
     }
 
     /// Probes until cancelled or until graceful shutdown.
-    public func run() async {
+    package func run() async {
         let (probe, interval, clock, changed) = (probe, interval, clock, changed)
         await cancelWhenGracefulShutdown {
             var machine = ApplicationHealthMachine()

@@ -7,19 +7,19 @@ import SidecarServer
 /// fails before anything else starts; on graceful shutdown it leaves rotation, stops
 /// accepting, lets the requests in flight finish and closes; when cancelled (the drain took
 /// longer than the group allows) it closes at once.
-public struct HTTPServerService: Service {
+package struct HTTPServerService: Service {
     let server: HTTPServer
     let health: HealthState?
     let logger: Logger
 
     /// - Parameter health: put out of rotation when the drain begins (nil: no probes to tell).
-    public init(server: HTTPServer, health: HealthState?, logger: Logger) {
+    package init(server: HTTPServer, health: HealthState?, logger: Logger) {
         self.server = server
         self.health = health
         self.logger = logger
     }
 
-    public func run() async {
+    package func run() async {
         do {
             try await gracefulShutdown()
         } catch {

@@ -3,22 +3,22 @@ import Synchronization
 
 /// Fan-outs since start: how many, to how many nodes, and the nodes' failures by code. One
 /// short lock per fan-out.
-public final class FanOutStats: Sendable {
+package final class FanOutStats: Sendable {
     /// The failure codes, bounded: the client's codes, and `http_status` for a node that
     /// answered outside 2xx.
-    public static let codes: [String] = ClientError.Code.allCases.map(\.rawValue) + ["http_status"]
+    package static let codes: [String] = ClientError.Code.allCases.map(\.rawValue) + ["http_status"]
 
     /// A copy of the figures.
-    public struct Snapshot: Sendable, Equatable, Codable {
-        public var count = 0
-        public var nodes = 0
+    package struct Snapshot: Sendable, Equatable, Codable {
+        package var count = 0
+        package var nodes = 0
         /// Node failures by code; every code is present.
-        public var failures: [String: Int] = Dictionary(uniqueKeysWithValues: FanOutStats.codes.map { ($0, 0) })
+        package var failures: [String: Int] = Dictionary(uniqueKeysWithValues: FanOutStats.codes.map { ($0, 0) })
     }
 
     private let state = Mutex(Snapshot())
 
-    public init() {}
+    package init() {}
 
     /// One fan-out ended with `result`; returns its node failures' codes (for metrics).
     @discardableResult
@@ -39,5 +39,5 @@ public final class FanOutStats: Sendable {
         return codes
     }
 
-    public func snapshot() -> Snapshot { state.withLock { $0 } }
+    package func snapshot() -> Snapshot { state.withLock { $0 } }
 }

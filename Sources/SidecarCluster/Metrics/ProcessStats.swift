@@ -3,17 +3,17 @@ import SidecarPosix
 
 /// The process's own figures from `/proc/self` (Linux): what the standard Prometheus process
 /// collector reports, and `/status` shows. Every read is a few small files, done on demand.
-public struct ProcessStats: Sendable, Equatable {
+package struct ProcessStats: Sendable, Equatable {
     /// User and system CPU time.
-    public var cpuSeconds: Double
-    public var residentBytes: Int
-    public var openFDs: Int
-    public var maxFDs: Int
+    package var cpuSeconds: Double
+    package var residentBytes: Int
+    package var openFDs: Int
+    package var maxFDs: Int
     /// Wall-clock seconds since the epoch when the process started.
-    public var startTime: Double
+    package var startTime: Double
 
     /// Reads them now; a figure that cannot be read is 0.
-    public static func read() -> ProcessStats {
+    package static func read() -> ProcessStats {
         let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
         let stat = ProcStat.readSelf()
         let bootTime = ProcFile.read("/proc/stat").flatMap(parseBootTime) ?? 0

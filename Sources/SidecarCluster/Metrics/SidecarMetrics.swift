@@ -16,10 +16,10 @@ import Synchronization
 ///
 /// Every label is bounded: listener names, route patterns (`unmatched`, `refused`), the
 /// methods of `MethodLabel`, statuses, and typed codes.
-public final class SidecarMetrics: RequestObserver, Sendable {
-    public let registry = PrometheusCollectorRegistry()
+package final class SidecarMetrics: RequestObserver, Sendable {
+    package let registry = PrometheusCollectorRegistry()
     /// Fan-out figures, shared with `/status`.
-    public let fanOuts = FanOutStats()
+    package let fanOuts = FanOutStats()
 
     static let namespace = "cluster_sidecar"
     /// Bucket bounds in seconds. Request durations use a `Double` histogram: swift-prometheus's
@@ -43,7 +43,7 @@ public final class SidecarMetrics: RequestObserver, Sendable {
     private let fanOutFailures: [String: Counter]
 
     /// - Parameter loops: the server's event loop count (answers from other loops are dropped).
-    public init(loops: Int) {
+    package init(loops: Int) {
         caches = (0..<max(1, loops)).map { _ in LoopCache() }
         fanOutDuration = registry.makeValueHistogram(
             descriptor: Self.name("fanout_duration", "seconds", "Time from a fan-out's start to its aggregate answer."),
@@ -61,12 +61,12 @@ public final class SidecarMetrics: RequestObserver, Sendable {
 
     // MARK: recorded as it happens
 
-    public func serverStarted(loops: Int, listeners: [(name: String, routes: [String])]) {
+    package func serverStarted(loops: Int, listeners: [(name: String, routes: [String])]) {
         self.listeners.withLock { $0 = listeners }
         // Each loop sizes its own table on its first answer (the loops may already run).
     }
 
-    public func answered(_ r: AnsweredRequest) {
+    package func answered(_ r: AnsweredRequest) {
         guard r.loop < caches.count, r.route >= AnsweredRequest.refused else { return }
         let cache = caches[r.loop]
         if r.route + 1 >= cache.routesPerListener { resize(cache) }  // the first answer on this loop
@@ -106,7 +106,7 @@ public final class SidecarMetrics: RequestObserver, Sendable {
     }
 
     /// One fan-out ended after `duration` with `result`.
-    public func fanOutFinished(_ result: FanOutResult, duration: Duration) {
+    package func fanOutFinished(_ result: FanOutResult, duration: Duration) {
         fanOutDuration.record(duration.secondsAsDouble)
         fanOutNodes.increment(by: Int64(result.outcomes.count))
         for code in fanOuts.record(result) { fanOutFailures[code]?.increment() }
@@ -115,18 +115,18 @@ public final class SidecarMetrics: RequestObserver, Sendable {
     // MARK: read at scrape time
 
     /// What a scrape reads from the rest of the sidecar.
-    public struct Sources: Sendable {
-        public var traffic: [ListenerStats]
-        public var clusterServers: Int
+    package struct Sources: Sendable {
+        package var traffic: [ListenerStats]
+        package var clusterServers: Int
         /// The registration state (`RegistrationMachine.Status`), or `disabled` without a registry.
-        public var registrationState: String
-        public var registrations: RegistrationStats
-        public var membership: ClusterView.Changes
-        public var process: ProcessStats
+        package var registrationState: String
+        package var registrations: RegistrationStats
+        package var membership: ClusterView.Changes
+        package var process: ProcessStats
         /// Under `cluster-sidecar run`: workers by state, restarts, reloads by result.
-        public var app: (states: [String: Int], restarts: Int, reloads: [String: Int])?
+        package var app: (states: [String: Int], restarts: Int, reloads: [String: Int])?
 
-        public init(
+        package init(
             traffic: [ListenerStats], clusterServers: Int, registrationState: String, registrations: RegistrationStats,
             membership: ClusterView.Changes, process: ProcessStats
         ) {
@@ -140,10 +140,10 @@ public final class SidecarMetrics: RequestObserver, Sendable {
     }
 
     /// The registration states the state gauge always lists.
-    public static let registrationStates = ["disabled"] + RegistrationMachine.Status.allCases.map(\.rawValue)
+    package static let registrationStates = ["disabled"] + RegistrationMachine.Status.allCases.map(\.rawValue)
 
     /// Brings the read-at-scrape families up to date and writes every family as Prometheus text.
-    public func exposition(_ sources: Sources) -> [UInt8] {
+    package func exposition(_ sources: Sources) -> [UInt8] {
         scrapeState.withLock { last in
             let open = Self.name("connections_open", "", "Open connections, by listener.")
             let total = Self.name("connections", "total", "Connections accepted and kept, by listener.")

@@ -1,10 +1,10 @@
 /// Text from the network made safe to print on a terminal: server ids pushed by peers, workers'
 /// `STATUS=` lines and errors reach `cluster-sidecar status`, and a raw escape sequence there
 /// could clear the screen, retitle the terminal or forge a row.
-public enum TerminalText {
+package enum TerminalText {
     /// `text` with every control character (C0, DEL, C1) and every bidirectional override shown
     /// as an escape (`\x1B`, `\u{202E}`); everything else as it is.
-    public static func escaped(_ text: String) -> String {
+    package static func escaped(_ text: String) -> String {
         guard text.unicodeScalars.contains(where: needsEscape) else { return text }
         var out = ""
         for scalar in text.unicodeScalars {

@@ -8,21 +8,21 @@ import Synchronization
 ///
 /// Thread-safe; every call holds the lock only to copy or edit a small array, so the event
 /// loops may read it. An upsert keeps a known server's place.
-public final class ClusterView: Sendable {
+package final class ClusterView: Sendable {
     /// A copy of the view at one moment.
-    public struct Snapshot: Sendable {
-        public var servers: [ServerInfo]
+    package struct Snapshot: Sendable {
+        package var servers: [ServerInfo]
         /// Wall-clock seconds since the epoch of the last change (0: never).
-        public var updatedAt: Double
+        package var updatedAt: Double
         /// Servers that joined and left since start.
-        public var changes = Changes()
+        package var changes = Changes()
     }
 
     /// Servers that joined (appeared in the view) and left it, since start.
-    public struct Changes: Sendable, Equatable {
-        public var joins = 0
-        public var leaves = 0
-        public init(joins: Int = 0, leaves: Int = 0) {
+    package struct Changes: Sendable, Equatable {
+        package var joins = 0
+        package var leaves = 0
+        package init(joins: Int = 0, leaves: Int = 0) {
             self.joins = joins
             self.leaves = leaves
         }
@@ -30,22 +30,22 @@ public final class ClusterView: Sendable {
 
     /// How much the view holds at most: a peer or a registry cannot grow it, or `/status` and
     /// the status page that polls it, without bound.
-    public struct Limits: Sendable, Equatable {
+    package struct Limits: Sendable, Equatable {
         /// Most servers (`CLUSTER_MAX_SERVERS`).
-        public var maxServers: Int
+        package var maxServers: Int
         /// Largest `metadata` of one server, as JSON text (`CLUSTER_MAX_METADATA_BYTES`).
-        public var maxMetadataBytes: Int
+        package var maxMetadataBytes: Int
 
-        public init(maxServers: Int = 10_000, maxMetadataBytes: Int = 16_384) {
+        package init(maxServers: Int = 10_000, maxMetadataBytes: Int = 16_384) {
             self.maxServers = maxServers
             self.maxMetadataBytes = maxMetadataBytes
         }
 
         /// Why `server` may not be held, or nil.
-        public func problem(_ server: ServerInfo) -> String? { problem(metadata: server.metadata) }
+        package func problem(_ server: ServerInfo) -> String? { problem(metadata: server.metadata) }
 
         /// Why a server with this `metadata` may not be held, or nil.
-        public func problem(metadata: JSONValue?) -> String? {
+        package func problem(metadata: JSONValue?) -> String? {
             guard let metadata else { return nil }
             let size = JSONCoding.encode(metadata).count
             return size > maxMetadataBytes ? "metadata of \(size) bytes is over CLUSTER_MAX_METADATA_BYTES (\(maxMetadataBytes))" : nil
@@ -53,7 +53,7 @@ public final class ClusterView: Sendable {
     }
 
     /// What an upsert did.
-    public enum Upsert: Sendable, Equatable {
+    package enum Upsert: Sendable, Equatable {
         case added
         case updated
         /// Not taken: the view is full, or the server is over a limit (the reason).
@@ -62,24 +62,24 @@ public final class ClusterView: Sendable {
 
     private let state = Mutex<Snapshot>(Snapshot(servers: [], updatedAt: 0))
     private let now: @Sendable () -> Double
-    public let limits: Limits
+    package let limits: Limits
 
     /// - Parameters:
     ///   - limits: the most it holds.
     ///   - now: wall-clock seconds since the epoch.
-    public init(limits: Limits = Limits(), now: @escaping @Sendable () -> Double = WallClock.now) {
+    package init(limits: Limits = Limits(), now: @escaping @Sendable () -> Double = WallClock.now) {
         self.limits = limits
         self.now = now
     }
 
-    public func snapshot() -> Snapshot { state.withLock { $0 } }
+    package func snapshot() -> Snapshot { state.withLock { $0 } }
 
-    public var count: Int { state.withLock { $0.servers.count } }
+    package var count: Int { state.withLock { $0.servers.count } }
 
     /// Replaces the whole view (a registration answer): servers over a limit are left out, and
     /// those past `maxServers`; the count left out is returned.
     @discardableResult
-    public func replace(with servers: [ServerInfo]) -> Int {
+    package func replace(with servers: [ServerInfo]) -> Int {
         let t = now()
         let fit = servers.filter { limits.problem($0) == nil }
         return state.withLock { s in
@@ -97,7 +97,7 @@ public final class ClusterView: Sendable {
     /// Upserts each of `servers`, keeping known ones in place and appending new ones; the count
     /// refused is returned.
     @discardableResult
-    public func merge(_ servers: [ServerInfo]) -> Int {
+    package func merge(_ servers: [ServerInfo]) -> Int {
         var refused = 0
         for server in servers {
             if case .refused = upsert(server) { refused += 1 }
@@ -107,7 +107,7 @@ public final class ClusterView: Sendable {
 
     /// Inserts or updates `server`, within the limits.
     @discardableResult
-    public func upsert(_ server: ServerInfo) -> Upsert {
+    package func upsert(_ server: ServerInfo) -> Upsert {
         if let problem = limits.problem(server) { return .refused(full: false, reason: problem) }
         let t = now()
         return state.withLock { s in
@@ -128,7 +128,7 @@ public final class ClusterView: Sendable {
 
     /// Removes the server `id`; true when it was there.
     @discardableResult
-    public func remove(_ id: String) -> Bool {
+    package func remove(_ id: String) -> Bool {
         let t = now()
         return state.withLock { s in
             guard let k = s.servers.firstIndex(where: { $0.id == id }) else { return false }

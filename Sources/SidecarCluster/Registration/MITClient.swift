@@ -4,7 +4,7 @@ import SidecarHTTP
 
 /// Why a call to mIT did not succeed: a closed set, so that `/status`, logs and metrics carry
 /// bounded labels and the lifecycle decides on cases, never on strings.
-public enum MITFailure: Error, Sendable, Equatable {
+package enum MITFailure: Error, Sendable, Equatable {
     /// No answer: connect, timeout, io, tls...
     case unreachable(ClientError.Code)
     /// No token for the call.
@@ -17,7 +17,7 @@ public enum MITFailure: Error, Sendable, Equatable {
     case malformedAnswer
 
     /// A label fit for metrics: `mit_connect`, `mit_unavailable`, `token_rejected`, ...
-    public var label: String {
+    package var label: String {
         switch self {
         case .unreachable(let code): "mit_\(code.rawValue)"
         case .token(let code): code.label
@@ -28,7 +28,7 @@ public enum MITFailure: Error, Sendable, Equatable {
     }
 
     /// One line for logs and reports (may name the status; never a token).
-    public var message: String {
+    package var message: String {
         switch self {
         case .unreachable(let code): "mIT unreachable (\(code.rawValue))"
         case .token(let code): "no token for mIT (\(code.label))"
@@ -40,7 +40,7 @@ public enum MITFailure: Error, Sendable, Equatable {
 }
 
 /// The registry calls the registrar makes; `MITClient` makes them over HTTP, tests fake them.
-public protocol RegistryCalls: Sendable {
+package protocol RegistryCalls: Sendable {
     /// `POST /servers`: our registration (with `id` when we have one).
     func register(id: String?, me: ServerInfo, cluster: Bool) async -> Result<RegisterAnswer, MITFailure>
     /// `PUT /servers/{id}/lease`: `.notFound` when mIT forgot us.
@@ -50,14 +50,14 @@ public protocol RegistryCalls: Sendable {
 }
 
 /// The calls the sidecar makes to mIT over HTTP, mapped to the state machine's outcomes.
-public struct MITClient: RegistryCalls {
+package struct MITClient: RegistryCalls {
     let baseURL: String
     let client: CurlClient
     let tokens: TokenProvider
     let logger: Logger
     let timeout: Duration
 
-    public init(baseURL: String, client: CurlClient, tokens: TokenProvider, logger: Logger, timeout: Duration = .seconds(10)) {
+    package init(baseURL: String, client: CurlClient, tokens: TokenProvider, logger: Logger, timeout: Duration = .seconds(10)) {
         self.baseURL = baseURL
         self.client = client
         self.tokens = tokens
@@ -65,7 +65,7 @@ public struct MITClient: RegistryCalls {
         self.timeout = timeout
     }
 
-    public func register(id: String?, me: ServerInfo, cluster: Bool) async -> Result<RegisterAnswer, MITFailure> {
+    package func register(id: String?, me: ServerInfo, cluster: Bool) async -> Result<RegisterAnswer, MITFailure> {
         let body = RegisterBody(id: id, type: me.type, url: me.url, clusterUrl: me.clusterUrl, cluster: cluster, metadata: me.metadata)
         switch await call("POST", "/servers", body: JSONCoding.encode(body)) {
         case .failure(let failure):
@@ -80,7 +80,7 @@ public struct MITClient: RegistryCalls {
         }
     }
 
-    public func lease(id: String) async -> RegistrationMachine.Outcome {
+    package func lease(id: String) async -> RegistrationMachine.Outcome {
         switch await call("PUT", "/servers/\(FormEncoding.escape(id))/lease", body: []) {
         case .failure: return .failed
         case .success(let r):
@@ -94,7 +94,7 @@ public struct MITClient: RegistryCalls {
         }
     }
 
-    public func unregister(id: String) async -> MITFailure? {
+    package func unregister(id: String) async -> MITFailure? {
         switch await call("DELETE", "/servers/\(FormEncoding.escape(id))", body: nil) {
         case .failure(let failure): return failure
         case .success(let r):

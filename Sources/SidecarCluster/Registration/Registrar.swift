@@ -11,9 +11,9 @@ import Synchronization
 /// unregisters (peers first, then mIT) and `run()` returns. `announce` and `leave` are the peer
 /// fan-outs of the lifecycle (POST /itResources after a registration, DELETE /servers/{id}
 /// before leaving).
-public actor Registrar: Service {
+package actor Registrar: Service {
     /// Fans our server out to peers; returns the failures.
-    public typealias PeerCall = @Sendable (_ me: ServerInfo, _ peers: [ServerInfo]) async -> [MembershipReport.Failure]
+    package typealias PeerCall = @Sendable (_ me: ServerInfo, _ peers: [ServerInfo]) async -> [MembershipReport.Failure]
     private typealias Job = @Sendable () async -> Void
 
     private var machine: RegistrationMachine
@@ -36,10 +36,10 @@ public actor Registrar: Service {
     private var lastErrors: [MembershipReport.Failure] = []
     private var lastError: MITFailure?
     /// Our server id as mIT knows it, readable without awaiting the actor (fan-out's fast path).
-    public nonisolated let currentID = Mutex<String?>(nil)
+    package nonisolated let currentID = Mutex<String?>(nil)
 
     /// - Parameter me: our server; `id` is replaced by mIT's answer.
-    public init(
+    package init(
         settings: RegistrationMachine.Settings, registry: any RegistryCalls, me: ServerInfo, view: ClusterView, health: HealthState,
         logger: Logger, clock: any SidecarClock = SystemClock(), announce: PeerCall? = nil, leave: PeerCall? = nil,
         seed: UInt64 = UInt64.random(in: 0...UInt64.max)
@@ -59,7 +59,7 @@ public actor Registrar: Service {
 
     /// Starts the lifecycle (registration waits while the application is unhealthy) and runs
     /// its calls until shutdown ends it: on graceful shutdown it unregisters first.
-    public nonisolated func run() async {
+    package nonisolated func run() async {
         await start()
         await withDiscardingTaskGroup { group in
             group.addTask { [self] in
@@ -76,12 +76,12 @@ public actor Registrar: Service {
     }
 
     /// The probed application changed state.
-    public func applicationHealth(_ healthy: Bool) {
+    package func applicationHealth(_ healthy: Bool) {
         if healthy { perform(machine.applicationBecameHealthy(now: clock.now)) }
     }
 
     /// `POST /register`: registers at once and answers once that registration ended.
-    public func registerNow() async -> MembershipReport {
+    package func registerNow() async -> MembershipReport {
         await withCheckedContinuation { c in
             registerWaiters.append(c)
             let actions = machine.registerNow(now: clock.now)
@@ -91,7 +91,7 @@ public actor Registrar: Service {
     }
 
     /// `POST /unregister`: tells the peers, then mIT; answers when done.
-    public func unregisterNow() async -> MembershipReport {
+    package func unregisterNow() async -> MembershipReport {
         await withCheckedContinuation { c in
             unregisterWaiters.append(c)
             perform(machine.unregisterNow(now: clock.now))
@@ -100,12 +100,12 @@ public actor Registrar: Service {
     }
 
     /// mIT dropped us (deleteServer with our id): register again unless shutting down.
-    public func forgotten() {
+    package func forgotten() {
         perform(machine.forgotten(now: clock.now))
     }
 
     /// Shutdown: unregisters (peers first) and returns when done; later answers change nothing.
-    public func shutdown() async {
+    package func shutdown() async {
         guard machine.status != .stopped else { return }
         await withCheckedContinuation { c in
             finishWaiters.append(c)
@@ -114,7 +114,7 @@ public actor Registrar: Service {
     }
 
     /// The figures `/status` shows.
-    public func snapshot() -> RegistrationSnapshot {
+    package func snapshot() -> RegistrationSnapshot {
         let now = clock.now
         func wallTime(_ t: MonotonicInstant?) -> String? { t.map { WallClock.iso(clock.wallTime(of: $0)) } }
         return RegistrationSnapshot(

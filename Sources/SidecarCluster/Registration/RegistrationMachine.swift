@@ -18,17 +18,17 @@ import SidecarPosix
 /// - `unregistering` → `unregistered` (after `unregisterNow`) or `stopped` (after `shutdown`).
 /// - `unregistered`: idle until `registerNow`.
 /// - `stopped`: final.
-public struct RegistrationMachine: Sendable {
+package struct RegistrationMachine: Sendable {
     /// Timings and switches from the configuration.
-    public struct Settings: Sendable, Equatable {
-        public var retry: Duration
-        public var concurrentDelay: Duration
-        public var leaseTimeDefault: Duration
-        public var clusterManagement: Bool
+    package struct Settings: Sendable, Equatable {
+        package var retry: Duration
+        package var concurrentDelay: Duration
+        package var leaseTimeDefault: Duration
+        package var clusterManagement: Bool
         /// `SERVER_ID`: the id to register with until mIT gives one.
-        public var fixedID: String?
+        package var fixedID: String?
 
-        public init(
+        package init(
             retry: Duration = .seconds(10), concurrentDelay: Duration = .seconds(60), leaseTimeDefault: Duration = .seconds(7200),
             clusterManagement: Bool = true, fixedID: String? = nil
         ) {
@@ -40,12 +40,12 @@ public struct RegistrationMachine: Sendable {
         }
     }
 
-    public enum Status: String, Sendable, Equatable, CaseIterable {
+    package enum Status: String, Sendable, Equatable, CaseIterable {
         case waiting, registering, registered, unregistering, unregistered, stopped
     }
 
     /// What the runner must do.
-    public enum Action: Sendable, Equatable {
+    package enum Action: Sendable, Equatable {
         /// `POST /servers`; `concurrent` marks the one extra registration after the first.
         case register(seq: Int, id: String?, concurrent: Bool)
         /// `PUT /servers/{id}/lease`.
@@ -61,7 +61,7 @@ public struct RegistrationMachine: Sendable {
     }
 
     /// How a registration or lease call ended.
-    public enum Outcome: Sendable, Equatable {
+    package enum Outcome: Sendable, Equatable {
         case registered(id: String, leaseTime: Duration?)
         case leased(leaseTime: Duration?)
         /// A lease answered 404: mIT forgot us.
@@ -71,15 +71,15 @@ public struct RegistrationMachine: Sendable {
         case unregistered
     }
 
-    public let settings: Settings
-    public private(set) var status: Status = .waiting
-    public private(set) var serverID: String?
-    public private(set) var leaseTime: Duration
-    public private(set) var lastRegistered: MonotonicInstant?
-    public private(set) var lastLeased: MonotonicInstant?
-    public private(set) var failures = 0
+    package let settings: Settings
+    package private(set) var status: Status = .waiting
+    package private(set) var serverID: String?
+    package private(set) var leaseTime: Duration
+    package private(set) var lastRegistered: MonotonicInstant?
+    package private(set) var lastLeased: MonotonicInstant?
+    package private(set) var failures = 0
     /// Calls to mIT by kind and result, since start.
-    public private(set) var counts = RegistrationStats()
+    package private(set) var counts = RegistrationStats()
     private var inFlight: (seq: Int, kind: CallKind)?
     private var seq = 0
     private var retryDue: MonotonicInstant?
@@ -94,7 +94,7 @@ public struct RegistrationMachine: Sendable {
         case lease, unregister
     }
 
-    public init(settings: Settings, seed: UInt64) {
+    package init(settings: Settings, seed: UInt64) {
         self.settings = settings
         serverID = settings.fixedID
         leaseTime = settings.leaseTimeDefault
@@ -102,23 +102,23 @@ public struct RegistrationMachine: Sendable {
     }
 
     /// When the next lease is due, if one is scheduled.
-    public var nextLease: MonotonicInstant? { leaseDue }
+    package var nextLease: MonotonicInstant? { leaseDue }
 
     // MARK: events
 
     /// Starts the lifecycle; registration waits while the application is not healthy.
-    public mutating func start(now: MonotonicInstant, applicationHealthy: Bool) -> [Action] {
+    package mutating func start(now: MonotonicInstant, applicationHealthy: Bool) -> [Action] {
         guard status == .waiting, !stopping, applicationHealthy else { return [] }
         return beginRegistration(now: now)
     }
 
     /// The probed application turned healthy: registers if it was waiting for that.
-    public mutating func applicationBecameHealthy(now: MonotonicInstant) -> [Action] {
+    package mutating func applicationBecameHealthy(now: MonotonicInstant) -> [Action] {
         start(now: now, applicationHealthy: true)
     }
 
     /// `POST /register`: registers at once (again, if already registered).
-    public mutating func registerNow(now: MonotonicInstant) -> [Action] {
+    package mutating func registerNow(now: MonotonicInstant) -> [Action] {
         guard !stopping, status != .unregistering else { return [] }
         if inFlight != nil {
             retryDue = now  // after the call in flight
@@ -128,26 +128,26 @@ public struct RegistrationMachine: Sendable {
     }
 
     /// mIT dropped us (deleteServer with our own id): registers again at once, keeping the id.
-    public mutating func forgotten(now: MonotonicInstant) -> [Action] {
+    package mutating func forgotten(now: MonotonicInstant) -> [Action] {
         guard status == .registered || status == .registering else { return [] }
         return registerNow(now: now)
     }
 
     /// `POST /unregister`: leaves mIT and stays out until `registerNow`.
-    public mutating func unregisterNow(now: MonotonicInstant) -> [Action] {
+    package mutating func unregisterNow(now: MonotonicInstant) -> [Action] {
         guard !stopping else { return [] }
         return leave(now: now)
     }
 
     /// SIGTERM/SIGINT: unregisters when registered, then `.finished`. Later answers change nothing.
-    public mutating func shutdown(now: MonotonicInstant) -> [Action] {
+    package mutating func shutdown(now: MonotonicInstant) -> [Action] {
         guard !stopping else { return [] }
         stopping = true
         return leave(now: now)
     }
 
     /// A timer fired: starts whatever call is due.
-    public mutating func tick(now: MonotonicInstant) -> [Action] {
+    package mutating func tick(now: MonotonicInstant) -> [Action] {
         guard inFlight == nil, !stopping else { return [wake()] }
         if let due = retryDue, due <= now {
             retryDue = nil
@@ -165,7 +165,7 @@ public struct RegistrationMachine: Sendable {
     }
 
     /// The call `seq` ended with `outcome`.
-    public mutating func answered(seq answered: Int, _ outcome: Outcome, now: MonotonicInstant) -> [Action] {
+    package mutating func answered(seq answered: Int, _ outcome: Outcome, now: MonotonicInstant) -> [Action] {
         guard let call = inFlight, call.seq == answered else { return [] }
         inFlight = nil
         if stopping {
@@ -267,21 +267,21 @@ public struct RegistrationMachine: Sendable {
 }
 
 /// Calls to mIT since start, by kind and result.
-public struct RegistrationStats: Sendable, Equatable, Codable {
-    public var registrationsOK = 0
-    public var registrationsFailed = 0
-    public var renewalsOK = 0
+package struct RegistrationStats: Sendable, Equatable, Codable {
+    package var registrationsOK = 0
+    package var registrationsFailed = 0
+    package var renewalsOK = 0
     /// Lease renewals that failed, a 404 (mIT forgot us) included.
-    public var renewalsFailed = 0
+    package var renewalsFailed = 0
 
-    public init() {}
+    package init() {}
 }
 
 /// A small seedable generator (SplitMix64) for jitter.
-public struct SplitMix64: RandomNumberGenerator, Sendable {
+package struct SplitMix64: RandomNumberGenerator, Sendable {
     private var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
+    package init(seed: UInt64) { state = seed }
+    package mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9

@@ -3,17 +3,17 @@ import SidecarHTTP
 import SidecarPosix
 
 /// One running instance of a microservice plus its sidecar, as the contract shapes it.
-public struct ServerInfo: Sendable, Equatable, Codable {
-    public var id: String
-    public var type: String
+package struct ServerInfo: Sendable, Equatable, Codable {
+    package var id: String
+    package var type: String
     /// The application's public base URL (fan-out target).
-    public var url: String
+    package var url: String
     /// The sidecar's public cluster URL.
-    public var clusterUrl: String
-    public var updatedAt: String?
-    public var metadata: JSONValue?
+    package var clusterUrl: String
+    package var updatedAt: String?
+    package var metadata: JSONValue?
 
-    public init(id: String, type: String, url: String, clusterUrl: String, updatedAt: String? = nil, metadata: JSONValue? = nil) {
+    package init(id: String, type: String, url: String, clusterUrl: String, updatedAt: String? = nil, metadata: JSONValue? = nil) {
         self.id = id
         self.type = type
         self.url = url
@@ -23,7 +23,7 @@ public struct ServerInfo: Sendable, Equatable, Codable {
     }
 
     /// Why a body is not a server, or nil when it is one (ids non-empty, URLs http(s) with a host).
-    public var problem: String? {
+    package var problem: String? {
         if id.isEmpty { return "id is empty" }
         if type.isEmpty { return "type is empty" }
         if !Self.isHTTPURL(url) { return "url is not an http(s) URL" }
@@ -35,7 +35,7 @@ public struct ServerInfo: Sendable, Equatable, Codable {
     /// `id`, `type`, `url`, `clusterUrl` required strings, `updatedAt` an optional string,
     /// `metadata` an optional object (what `/cluster/servers` serves back must keep the
     /// `Server` schema). The error names the field at fault.
-    public static func checked(_ body: [UInt8]) -> Result<ServerInfo, ServerProblem> {
+    package static func checked(_ body: [UInt8]) -> Result<ServerInfo, ServerProblem> {
         guard case .object(let o)? = JSONValue.parse(body) else { return .failure(.init("body is not a JSON object")) }
         var strings: [String: String] = [:]
         for name in ["id", "type", "url", "clusterUrl"] {
@@ -73,8 +73,8 @@ public struct ServerInfo: Sendable, Equatable, Codable {
 }
 
 /// Why a server object was refused, naming the field.
-public struct ServerProblem: Error, Sendable, Equatable {
-    public let message: String
+package struct ServerProblem: Error, Sendable, Equatable {
+    package let message: String
     init(_ message: String) { self.message = message }
 }
 
@@ -89,13 +89,13 @@ struct RegisterBody: Encodable {
 }
 
 /// `POST {MIT_URL}/servers` answer: our id, the lease time (seconds) and the cluster's servers.
-public struct RegisterAnswer: Decodable, Sendable {
-    public var id: String
-    public var type: String?
-    public var leaseTime: Double?
-    public var servers: [ServerInfo]?
+package struct RegisterAnswer: Decodable, Sendable {
+    package var id: String
+    package var type: String?
+    package var leaseTime: Double?
+    package var servers: [ServerInfo]?
 
-    public init(id: String, type: String? = nil, leaseTime: Double? = nil, servers: [ServerInfo]? = nil) {
+    package init(id: String, type: String? = nil, leaseTime: Double? = nil, servers: [ServerInfo]? = nil) {
         self.id = id
         self.type = type
         self.leaseTime = leaseTime

@@ -4,7 +4,7 @@ import SidecarPosix
 import SidecarServer
 
 /// createItResource and deleteServer on the cluster API (contract §5-6).
-public enum ClusterRoutes {
+package enum ClusterRoutes {
     struct Count: Encodable {
         var nbServers: Int
     }
@@ -14,7 +14,7 @@ public enum ClusterRoutes {
         var serverId: String
     }
 
-    public static func add(to router: inout Router, context: SidecarContext) {
+    package static func add(to router: inout Router, context: SidecarContext) {
         router.onAsync("POST", "/itResources") { request in
             let server: ServerInfo
             switch ServerInfo.checked(request.body) {

@@ -4,8 +4,8 @@ import SidecarServer
 /// `GET /openapi.yaml` and `GET /ui` (local API, no token: neither holds live data; the page
 /// asks for `LOCAL_API_TOKEN` when `/status` needs it). Both are built once, from the files
 /// the build embeds (`Resources/`, links to `openapi.yaml` and `ui/status.html`).
-public enum DocumentRoutes {
-    public static func add(to router: inout Router) {
+package enum DocumentRoutes {
+    package static func add(to router: inout Router) {
         let document = HTTPResponse(
             status: 200, fields: HTTPFields([("Content-Type", "application/yaml; charset=utf-8"), ("Cache-Control", "no-cache")]),
             body: PackageResources.openapi_yaml)

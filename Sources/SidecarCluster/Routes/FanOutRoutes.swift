@@ -10,8 +10,8 @@ import SidecarServer
 /// epoll). When a fan-out needs no retries and its token is at hand, it starts there at once
 /// and the answer is written from there, with no thread hand-over; otherwise a task fetches the
 /// token and waits out the backoffs, and each round runs on that loop.
-public enum FanOutRoutes {
-    public static func add(to router: inout Router, context: SidecarContext, fanOut: FanOut) {
+package enum FanOutRoutes {
+    package static func add(to router: inout Router, context: SidecarContext, fanOut: FanOut) {
         router.onDeferred(
             "POST", "/cluster/fanout",
             deferred(context: context, fanOut: fanOut) { request in

@@ -4,12 +4,12 @@ import SidecarPosix
 import SidecarServer
 
 /// `GET /healthz`, `/readyz`, `/ecv` (both listeners, no auth) and the traffic switch.
-public enum HealthRoutes {
+package enum HealthRoutes {
     static let ok: [UInt8] = Array(#"{"status":"ok"}"#.utf8)
     /// Probes and live figures are never cached by a proxy or browser.
 
     /// Adds the three probes to `router`.
-    public static func addProbes(to router: inout Router, health: HealthState) {
+    package static func addProbes(to router: inout Router, health: HealthState) {
         // Built once: the liveness probe is the hottest path and allocates nothing.
         let alive = HTTPResponse(
             status: 200, fields: HTTPFields([("Content-Type", "application/json"), ("Cache-Control", "no-store")]), body: ok)
@@ -26,7 +26,7 @@ public enum HealthRoutes {
     }
 
     /// Adds `POST /ecv/enable` and `/ecv/disable` (local API).
-    public static func addSwitch(to router: inout Router, health: HealthState) {
+    package static func addSwitch(to router: inout Router, health: HealthState) {
         router.on("POST", "/ecv/enable") { _ in
             health.setSwitch(true)
             return .json(200, #"{"inRotation":\#(health.inRotation)}"#)

@@ -6,23 +6,23 @@ import SidecarSettings
 /// `Authorization: Bearer <token>`. The probes stay outside it. The token is read at each
 /// request, so a settings refresh (SIGHUP) may set, change or remove it; with none, every call passes
 /// (the listener is loopback-only by default).
-public struct LocalAuthMiddleware: Middleware {
+package struct LocalAuthMiddleware: Middleware {
     private let token: Refreshable<Secret?>
 
     /// The check for the token `token` holds now and after each settings refresh.
-    public init(token: Refreshable<Secret?>) {
+    package init(token: Refreshable<Secret?>) {
         self.token = token
     }
 
     /// The check for a fixed `token`.
-    public init(token: Secret) {
+    package init(token: Secret) {
         self.token = Refreshable(token)
     }
 
     static let refusal = HTTPResponse.error(
         401, code: "unauthorized", message: "a valid bearer token is required", fields: HTTPFields([("WWW-Authenticate", "Bearer")]))
 
-    public func wrap(_ next: @escaping HTTPHandler, route: RouteInfo) -> HTTPHandler {
+    package func wrap(_ next: @escaping HTTPHandler, route: RouteInfo) -> HTTPHandler {
         let token = token
         return { request, responder in
             guard let expected = token.value else { return next(request, responder) }
@@ -33,7 +33,7 @@ public struct LocalAuthMiddleware: Middleware {
         }
     }
 
-    public func earlyAnswer(to request: HTTPRequest) -> HTTPResponse? {
+    package func earlyAnswer(to request: HTTPRequest) -> HTTPResponse? {
         guard let expected = token.value else { return nil }
         if let given = request.fields["Authorization"], Self.isBearer(given, expected) { return nil }
         return Self.refusal

@@ -17,13 +17,13 @@ import SidecarServer
 /// Clients that are not browsers (curl, the application, `cluster-sidecar status`) send no
 /// `Origin` and a loopback `Host`, and pass. The probes are outside this guard: orchestrators
 /// send a `Host` of their own.
-public struct LocalOriginMiddleware: Middleware {
+package struct LocalOriginMiddleware: Middleware {
     private let listener: SocketAddress
     private let checkOrigin: Bool
 
     /// The guard of a local listener bound to `listener`; `checkOrigin` false leaves only the
     /// `Host` check (the static documents, which a link from another page may open).
-    public init(listener: SocketAddress, checkOrigin: Bool = true) {
+    package init(listener: SocketAddress, checkOrigin: Bool = true) {
         self.listener = listener
         self.checkOrigin = checkOrigin
     }
@@ -33,7 +33,7 @@ public struct LocalOriginMiddleware: Middleware {
     static let crossOrigin = HTTPResponse.error(
         403, code: "cross_origin", message: "the local API refuses requests from another site's pages")
 
-    public func wrap(_ next: @escaping HTTPHandler, route: RouteInfo) -> HTTPHandler {
+    package func wrap(_ next: @escaping HTTPHandler, route: RouteInfo) -> HTTPHandler {
         let guardRule = self
         return { request, responder in
             if let refusal = guardRule.refusal(request.fields) { return .now(refusal) }
@@ -41,7 +41,7 @@ public struct LocalOriginMiddleware: Middleware {
         }
     }
 
-    public func earlyAnswer(to request: HTTPRequest) -> HTTPResponse? { refusal(request.fields) }
+    package func earlyAnswer(to request: HTTPRequest) -> HTTPResponse? { refusal(request.fields) }
 
     /// The refusal for a request with these fields, or nil when it may pass.
     package func refusal(_ fields: HTTPFields) -> HTTPResponse? {

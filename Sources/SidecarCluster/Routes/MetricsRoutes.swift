@@ -2,10 +2,10 @@ import SidecarHTTP
 import SidecarServer
 
 /// `GET /metrics` (local API): Prometheus text, exposition format 0.0.4.
-public enum MetricsRoutes {
+package enum MetricsRoutes {
     static let contentType = "text/plain; version=0.0.4; charset=utf-8"
 
-    public static func add(to router: inout Router, context: SidecarContext) {
+    package static func add(to router: inout Router, context: SidecarContext) {
         router.onAsync("GET", "/metrics") { _ in
             let registration = await context.registrar?.snapshot()
             let view = context.view.snapshot()

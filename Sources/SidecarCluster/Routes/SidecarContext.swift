@@ -8,28 +8,28 @@ import Synchronization
 
 /// What the endpoints of one sidecar share: settings, health, the cluster view, and the
 /// registrar once the listeners are bound (our cluster URL needs the real port).
-public final class SidecarContext: Sendable {
-    public let configuration: SidecarConfiguration
-    public let health: HealthState
-    public let view: ClusterView
+package final class SidecarContext: Sendable {
+    package let configuration: SidecarConfiguration
+    package let health: HealthState
+    package let view: ClusterView
     /// The clock of uptime and of the lifecycle's timers.
-    public let clock: any SidecarClock
-    public let startedAt: MonotonicInstant
+    package let clock: any SidecarClock
+    package let startedAt: MonotonicInstant
     /// The fan-out engine (nil: fan-out answers 503).
-    public let fanOut: FanOut?
+    package let fanOut: FanOut?
     /// The cluster API's token checks (replaced by a settings refresh).
-    public let verifier: Refreshable<JWTVerifier>?
+    package let verifier: Refreshable<JWTVerifier>?
     /// The local API's bearer token, from `LOCAL_API_TOKEN` (replaced by a settings refresh).
-    public let localToken: Refreshable<Secret?>
+    package let localToken: Refreshable<Secret?>
     /// Peer announcements after registration and before leaving.
-    public let announcer: Announcer?
+    package let announcer: Announcer?
     /// Metrics, and the fan-out figures `/status` shows; pass it as the server's observer.
-    public let metrics: SidecarMetrics
+    package let metrics: SidecarMetrics
     private let attached = Mutex<(registrar: Registrar?, me: ServerInfo?)>((nil, nil))
     private let server = Mutex<HTTPServer?>(nil)
     private let supervision = Mutex<(supervisor: Supervisor, socket: String?)?>(nil)
 
-    public init(
+    package init(
         configuration: SidecarConfiguration, health: HealthState, view: ClusterView = ClusterView(), fanOut: FanOut? = nil,
         verifier: JWTVerifier? = nil, announcer: Announcer? = nil, clock: any SidecarClock = SystemClock()
     ) {
@@ -46,32 +46,32 @@ public final class SidecarContext: Sendable {
     }
 
     /// Sets our server and, with a registry, the registrar.
-    public func attach(me: ServerInfo, registrar: Registrar?) {
+    package func attach(me: ServerInfo, registrar: Registrar?) {
         attached.withLock { $0 = (registrar, me) }
     }
 
     /// Sets the server whose traffic `/status` and `/metrics` report.
-    public func attach(server: HTTPServer) {
+    package func attach(server: HTTPServer) {
         self.server.withLock { $0 = server }
     }
 
     /// Under `cluster-sidecar run`: the supervisor of the application's workers, and the shared
     /// socket's address as status shows it.
-    public func attach(supervisor: Supervisor, socket: String?) {
+    package func attach(supervisor: Supervisor, socket: String?) {
         supervision.withLock { $0 = (supervisor, socket) }
     }
 
     /// The supervisor (nil unless under `cluster-sidecar run`).
-    public var supervisor: (supervisor: Supervisor, socket: String?)? { supervision.withLock { $0 } }
+    package var supervisor: (supervisor: Supervisor, socket: String?)? { supervision.withLock { $0 } }
 
     /// The server's event loops (empty before it is attached and started).
-    public var loops: [any Reactor] { server.withLock { $0 }?.reactors ?? [] }
+    package var loops: [any Reactor] { server.withLock { $0 }?.reactors ?? [] }
 
     /// Each listener's traffic (empty before the server is attached).
-    public func listenerStats() -> [ListenerStats] {
+    package func listenerStats() -> [ListenerStats] {
         server.withLock { $0 }?.listenerStats() ?? []
     }
 
-    public var registrar: Registrar? { attached.withLock { $0.registrar } }
-    public var me: ServerInfo? { attached.withLock { $0.me } }
+    package var registrar: Registrar? { attached.withLock { $0.registrar } }
+    package var me: ServerInfo? { attached.withLock { $0.me } }
 }

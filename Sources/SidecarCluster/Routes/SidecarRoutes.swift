@@ -3,11 +3,11 @@ import SidecarServer
 import SidecarSupervisor
 
 /// The routers of the two listeners, as the contract lays them out.
-public enum SidecarRoutes {
+package enum SidecarRoutes {
     /// The local API: probes (no checks at all); the OpenAPI document and the status page (no
     /// token, but only for a local `Host`); the switch, status, metrics, membership and fan-out
     /// for a local `Host` from no other site, and behind `LOCAL_API_TOKEN` when it is set.
-    public static func local(context: SidecarContext) -> Router {
+    package static func local(context: SidecarContext) -> Router {
         var router = Router()
         HealthRoutes.addProbes(to: &router, health: context.health)
         let listener = context.configuration.localAddress
@@ -24,7 +24,7 @@ public enum SidecarRoutes {
 
     /// The cluster API: probes (no auth); createItResource and deleteServer behind JWT checks
     /// (refused, every one, when no key is configured).
-    public static func cluster(context: SidecarContext) -> Router {
+    package static func cluster(context: SidecarContext) -> Router {
         var router = Router()
         HealthRoutes.addProbes(to: &router, health: context.health)
         if let verifier = context.verifier {

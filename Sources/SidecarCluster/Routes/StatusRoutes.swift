@@ -6,7 +6,7 @@ import SidecarServer
 import SidecarSupervisor
 
 /// `GET /status`, `GET /cluster/servers`, `POST /register`, `POST /unregister` (local API).
-public enum StatusRoutes {
+package enum StatusRoutes {
     /// The body of `GET /status`. The four upper-case figures keep their original names.
     struct StatusBody: Encodable {
         struct Cluster: Encodable {
@@ -55,7 +55,7 @@ public enum StatusRoutes {
         var app: WorkersStatus?
     }
 
-    public static func add(to router: inout Router, context: SidecarContext) {
+    package static func add(to router: inout Router, context: SidecarContext) {
         router.onAsync("GET", "/status") { _ in .json(200, encoding: await status(context), fields: HTTPFields.noStore) }
         router.onAsync("GET", "/cluster/servers") { _ in
             let snapshot = context.view.snapshot()

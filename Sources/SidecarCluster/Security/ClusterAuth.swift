@@ -6,15 +6,15 @@ import SidecarServer
 /// verifier accepts whose claims include `"cluster": true`; a plain mIT token is not one). The answer
 /// names why, never the token. The check awaits the verifier, so the route answers later; the
 /// handler itself then runs back on the event loop the request came in on.
-public struct ClusterAuthMiddleware: Middleware {
+package struct ClusterAuthMiddleware: Middleware {
     let verifier: Refreshable<JWTVerifier>
 
     /// The gate for the verifier `verifier` holds now and after each settings refresh.
-    public init(verifier: Refreshable<JWTVerifier>) { self.verifier = verifier }
+    package init(verifier: Refreshable<JWTVerifier>) { self.verifier = verifier }
 
-    public init(verifier: JWTVerifier) { self.verifier = Refreshable(verifier) }
+    package init(verifier: JWTVerifier) { self.verifier = Refreshable(verifier) }
 
-    public func wrap(_ next: @escaping HTTPHandler, route: RouteInfo) -> HTTPHandler {
+    package func wrap(_ next: @escaping HTTPHandler, route: RouteInfo) -> HTTPHandler {
         let slot = verifier
         return { request, responder in
             guard let header = request.fields["Authorization"], let bearer = BearerToken.extract(header) else {
@@ -37,7 +37,7 @@ public struct ClusterAuthMiddleware: Middleware {
 
     /// A request without a bearer token is refused from its head; a token's signature and
     /// claims are checked once the body came (the check may wait for key material).
-    public func earlyAnswer(to request: HTTPRequest) -> HTTPResponse? {
+    package func earlyAnswer(to request: HTTPRequest) -> HTTPResponse? {
         guard let header = request.fields["Authorization"], BearerToken.extract(header) != nil else { return Self.refusal(.missing) }
         return nil
     }

@@ -5,11 +5,11 @@ import SidecarHTTP
 /// parser elsewhere might read the other `exp`); no `crit` (RFC 7515 §4.1.11: we understand
 /// no extension); the registered claims of their JSON types (a wrong type is named as such,
 /// not taken for a bad signature). Pure, and fuzzed as the JWT front end.
-public enum JWTFrontEnd {
+package enum JWTFrontEnd {
     /// The header fields that pick the key.
-    public struct Header: Sendable, Equatable {
-        public var alg: String
-        public var kid: String?
+    package struct Header: Sendable, Equatable {
+        package var alg: String
+        package var kid: String?
     }
 
     /// Claims with a JSON type of their own: `exp`, `nbf`, `iat` numbers; `iss`, `sub`, `jti`
@@ -26,7 +26,7 @@ public enum JWTFrontEnd {
         }
     }
 
-    public static func check(_ token: String) throws(TokenRejection) -> Header {
+    package static func check(_ token: String) throws(TokenRejection) -> Header {
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 3, parts.allSatisfy({ $0.utf8.allSatisfy(isBase64URL) }),
             let rawHeader = Base64URL.decode(String(parts[0])), let rawPayload = Base64URL.decode(String(parts[1])),

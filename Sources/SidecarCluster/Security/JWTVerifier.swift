@@ -6,11 +6,11 @@ import SidecarPosix
 import SidecarSettings
 
 /// Why an inbound token was refused. The label is payload-free; nothing here quotes the token.
-public struct TokenRejection: Error, Sendable, Equatable, CustomStringConvertible {
-    public let label: String
+package struct TokenRejection: Error, Sendable, Equatable, CustomStringConvertible {
+    package let label: String
     /// Which part is at fault (a claim's name), when one is: never a value.
-    public var detail: String?
-    public var description: String { detail.map { "\(label) (\($0))" } ?? label }
+    package var detail: String?
+    package var description: String { detail.map { "\(label) (\($0))" } ?? label }
 
     init(label: String, detail: String? = nil) {
         self.label = label
@@ -39,20 +39,20 @@ public struct TokenRejection: Error, Sendable, Equatable, CustomStringConvertibl
 
 /// The claims the cluster API looks at; signature checking is jwt-kit's, claim checks ours
 /// (with leeway and an injectable clock).
-public struct InboundClaims: JWTPayload {
-    public var exp: ExpirationClaim?
-    public var nbf: NotBeforeClaim?
-    public var iss: IssuerClaim?
-    public var aud: AudienceClaim?
-    public var cluster: Bool?
+package struct InboundClaims: JWTPayload {
+    package var exp: ExpirationClaim?
+    package var nbf: NotBeforeClaim?
+    package var iss: IssuerClaim?
+    package var aud: AudienceClaim?
+    package var cluster: Bool?
 
-    public func verify(using algorithm: some JWTAlgorithm) throws {}
+    package func verify(using algorithm: some JWTAlgorithm) throws {}
 }
 
 /// Checks bearer JWTs on the cluster API: HS256 with `JWT_SECRET`, RS256 and ES256 with the PEM
 /// public keys of `JWT_PUBLIC_KEY_FILE` (a key is chosen by `kid` when both name one).
 /// `alg: none`, other algorithms, and HS256 without a configured secret are refused.
-public struct JWTVerifier: Sendable {
+package struct JWTVerifier: Sendable {
     /// One public key: its `kid` label (nil matches any) and a collection holding only it.
     struct Key: Sendable {
         var kid: String?
@@ -68,15 +68,15 @@ public struct JWTVerifier: Sendable {
     let now: @Sendable () -> Double
 
     /// True when no key is configured: every call but health is refused.
-    public var hasKeys: Bool { hmac != nil || !publicKeys.isEmpty }
+    package var hasKeys: Bool { hmac != nil || !publicKeys.isEmpty }
 
     /// A verifier with no key: it refuses every token (the cluster API then serves only probes).
-    public static func refusingAll() -> JWTVerifier {
+    package static func refusingAll() -> JWTVerifier {
         JWTVerifier(hmac: nil, publicKeys: [], issuer: nil, audience: nil, leeway: 60, now: WallClock.now)
     }
 
     /// A verifier for the configured keys. Throws `ConfigError` for an unreadable or keyless PEM file.
-    public static func make(
+    package static func make(
         secret: Secret?, publicKeyPEM: String?, pemVariable: String = "JWT_PUBLIC_KEY_FILE", issuer: String?, audience: String?,
         leeway: Double = 60, now: @escaping @Sendable () -> Double = WallClock.now
     ) async throws(ConfigError) -> JWTVerifier {
@@ -106,7 +106,7 @@ public struct JWTVerifier: Sendable {
     }
 
     /// The claims of `token` when its signature, algorithm and claims hold.
-    public func verify(_ token: String) async throws(TokenRejection) -> InboundClaims {
+    package func verify(_ token: String) async throws(TokenRejection) -> InboundClaims {
         guard hasKeys else { throw .noKeysConfigured }
         let header = try JWTFrontEnd.check(token)
         let candidates: [JWTKeyCollection]

@@ -5,20 +5,20 @@ import SidecarSettings
 import Synchronization
 
 /// Why no token could be had. Never carries a secret or a token.
-public struct TokenError: Error, Sendable, Equatable, CustomStringConvertible {
+package struct TokenError: Error, Sendable, Equatable, CustomStringConvertible {
     /// What went wrong, as a closed set.
-    public enum Code: String, Sendable, Equatable, CaseIterable {
+    package enum Code: String, Sendable, Equatable, CaseIterable {
         case unreachable, rejected, malformed
 
         /// `token_unreachable`, `token_rejected`, `token_malformed`: fit for metrics.
-        public var label: String { "token_" + rawValue }
+        package var label: String { "token_" + rawValue }
     }
 
-    public let code: Code
+    package let code: Code
     /// One line for logs (the status or the client's failure; never a secret).
-    public let message: String
-    public var label: String { code.label }
-    public var description: String { "\(label): \(message)" }
+    package let message: String
+    package var label: String { code.label }
+    package var description: String { "\(label): \(message)" }
 
     static func unreachable(_ e: ClientError) -> TokenError { TokenError(code: .unreachable, message: "token endpoint: \(e.label)") }
     static func rejected(_ status: Int) -> TokenError { TokenError(code: .rejected, message: "token endpoint answered \(status)") }
@@ -29,9 +29,9 @@ public struct TokenError: Error, Sendable, Equatable, CustomStringConvertible {
 ///
 /// Each token (plain or cluster, per parameter set) is cached until shortly before its
 /// `expires_in`; concurrent callers of an expired token share one refresh.
-public actor TokenProvider {
+package actor TokenProvider {
     /// Where tokens come from.
-    public enum Source: Sendable {
+    package enum Source: Sendable {
         case none
         case fixed(Secret)
         case clientCredentials(url: String, clientID: String, secret: Secret)
@@ -53,7 +53,7 @@ public actor TokenProvider {
     private nonisolated let ready = Mutex<[String: Cached]>([:])
 
     /// - Parameter clock: when tokens are due for a refresh (a manual clock in tests).
-    public init(source: Source, client: CurlClient, clock: any SidecarClock = SystemClock()) {
+    package init(source: Source, client: CurlClient, clock: any SidecarClock = SystemClock()) {
         sourceSlot = Mutex(source)
         self.client = client
         self.clock = clock
@@ -61,7 +61,7 @@ public actor TokenProvider {
 
     /// The token when it can be had without waiting: `.some(nil)` when none is configured,
     /// `.some(token)` when static or cached and fresh, nil when `token()` must refresh it.
-    public nonisolated func tokenIfReady(cluster: Bool = false, parameters: [String: String] = [:]) -> Secret?? {
+    package nonisolated func tokenIfReady(cluster: Bool = false, parameters: [String: String] = [:]) -> Secret?? {
         switch source {
         case .none: return .some(nil)
         case .fixed(let s): return .some(s)
@@ -79,7 +79,7 @@ public actor TokenProvider {
     }
 
     /// A token for mIT (or a cluster token with `cluster: true`); nil when none is configured.
-    public func token(cluster: Bool = false, parameters: [String: String] = [:]) async throws(TokenError) -> Secret? {
+    package func token(cluster: Bool = false, parameters: [String: String] = [:]) async throws(TokenError) -> Secret? {
         switch source {
         case .none: return nil
         case .fixed(let s): return s
@@ -108,7 +108,7 @@ public actor TokenProvider {
     }
 
     /// Takes tokens from `source` from now on (a settings refresh), dropping every cached one.
-    public func replaceSource(_ source: Source) {
+    package func replaceSource(_ source: Source) {
         sourceSlot.withLock { $0 = source }
         generation += 1
         refreshing.removeAll()
@@ -119,7 +119,7 @@ public actor TokenProvider {
     private var generation = 0
 
     /// Drops every cached token (after a 401, say).
-    public func invalidate() {
+    package func invalidate() {
         cache.removeAll()
         ready.withLock { $0.removeAll() }
     }
@@ -157,9 +157,9 @@ public actor TokenProvider {
 }
 
 /// application/x-www-form-urlencoded escaping.
-public enum FormEncoding {
+package enum FormEncoding {
     /// Escapes everything but unreserved characters (space as %20, which every server accepts).
-    public static func escape(_ s: String) -> String {
+    package static func escape(_ s: String) -> String {
         var out = ""
         for b in s.utf8 {
             switch b {
@@ -175,7 +175,7 @@ public enum FormEncoding {
     }
 
     /// Parses `a=1&b=2` (percent-decoding, '+' as space).
-    public static func parse(_ s: String) -> [String: String] {
+    package static func parse(_ s: String) -> [String: String] {
         var out: [String: String] = [:]
         for pair in s.split(separator: "&") {
             let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)

@@ -4,24 +4,24 @@ import SidecarPosix
 
 /// The route a handler serves, as middleware sees it when it wraps the handler: bounded values,
 /// fit for metric labels.
-public struct RouteInfo: Sendable, Equatable {
+package struct RouteInfo: Sendable, Equatable {
     /// The route pattern (`/servers/{serverId}`), or `unmatched` for the 404 answer.
-    public var pattern: String
+    package var pattern: String
     /// The method the route serves; nil for the 404 and 405 answers, which serve any.
-    public var method: String?
+    package var method: String?
 
-    public init(pattern: String, method: String?) {
+    package init(pattern: String, method: String?) {
         self.pattern = pattern
         self.method = method
     }
 
     /// What answers paths that match no route.
-    public static let unmatched = RouteInfo(pattern: "unmatched", method: nil)
+    package static let unmatched = RouteInfo(pattern: "unmatched", method: nil)
 }
 
 /// A concern around handlers (auth, correlation ids, access log, metrics), outside the server.
 /// `wrap` runs once per route when the listener is built; what it returns runs per request.
-public protocol Middleware: Sendable {
+package protocol Middleware: Sendable {
     /// `next` with this concern around it.
     func wrap(_ next: @escaping HTTPHandler, route: RouteInfo) -> HTTPHandler
 
@@ -32,13 +32,13 @@ public protocol Middleware: Sendable {
 }
 
 extension Middleware {
-    public func earlyAnswer(to request: HTTPRequest) -> HTTPResponse? { nil }
+    package func earlyAnswer(to request: HTTPRequest) -> HTTPResponse? { nil }
 }
 
 extension Reply {
     /// The same reply with `transform` applied to its answer, now or when it comes.
     @inline(__always)
-    public static func passing(
+    package static func passing(
         _ request: HTTPRequest, _ responder: Responder, through next: HTTPHandler,
         _ transform: @escaping @Sendable (HTTPResponse) -> HTTPResponse
     ) -> Reply {
@@ -54,10 +54,10 @@ extension Reply {
 
 /// Puts the request's correlation id (the `x-correlation-id` it carried, or one made for it:
 /// `HTTPRequest.correlation`) on the answer, now or later. Every listener runs it first.
-public struct CorrelationMiddleware: Middleware {
-    public init() {}
+package struct CorrelationMiddleware: Middleware {
+    package init() {}
 
-    public func wrap(_ next: @escaping HTTPHandler, route: RouteInfo) -> HTTPHandler {
+    package func wrap(_ next: @escaping HTTPHandler, route: RouteInfo) -> HTTPHandler {
         { request, responder in
             let id = request.correlation
             let reply = next(request, responder.correlated(id))
@@ -74,12 +74,12 @@ public struct CorrelationMiddleware: Middleware {
 
 /// Logs every request at debug level: method, path, status, correlation id. Installed only
 /// when the log level is debug or finer, so it costs nothing otherwise.
-public struct AccessLogMiddleware: Middleware {
+package struct AccessLogMiddleware: Middleware {
     let logger: Logger
 
-    public init(logger: Logger) { self.logger = logger }
+    package init(logger: Logger) { self.logger = logger }
 
-    public func wrap(_ next: @escaping HTTPHandler, route: RouteInfo) -> HTTPHandler {
+    package func wrap(_ next: @escaping HTTPHandler, route: RouteInfo) -> HTTPHandler {
         let logger = logger
         return { request, responder in
             .passing(request, responder, through: next) { response in

@@ -2,7 +2,7 @@ import SidecarHTTP
 import SidecarPosix
 
 /// How a handler answers: at once, or later through its `Responder`.
-public enum Reply: Sendable {
+package enum Reply: Sendable {
     /// The answer, written at once on the event loop.
     case now(HTTPResponse)
     /// The handler (or work it started) will call `Responder.respond` exactly once.
@@ -12,11 +12,11 @@ public enum Reply: Sendable {
 /// The one shape of every request handler, routes and middleware alike. It runs on the event
 /// loop that read the request and must not block: work that waits returns `.later` and
 /// answers through the responder from any thread.
-public typealias HTTPHandler = @Sendable (HTTPRequest, Responder) -> Reply
+package typealias HTTPHandler = @Sendable (HTTPRequest, Responder) -> Reply
 
 /// Where a responder's answer goes: the server (one connection's pending request), or a
 /// closure (tests, middleware that looks at the answer).
-public protocol ResponderSink: AnyObject, Sendable {
+package protocol ResponderSink: AnyObject, Sendable {
     /// Takes the answer for the request `token` names; any thread.
     func deliver(_ token: UInt64, _ response: HTTPResponse)
     /// The event loop the requests arrive on, when there is one.
@@ -25,7 +25,7 @@ public protocol ResponderSink: AnyObject, Sendable {
 
 /// Delivers a later answer to the connection that waits for it. Call `respond` exactly once,
 /// from any thread; the server ignores answers for connections that have gone.
-public struct Responder: Sendable {
+package struct Responder: Sendable {
     // Few fields, one reference: a responder is made for every request, answered now or not.
     private let sink: any ResponderSink
     private let token: UInt64
@@ -35,21 +35,21 @@ public struct Responder: Sendable {
 
     /// The event loop the request arrived on (nil outside a server): work started from the
     /// handler on that loop's thread can join it instead of handing over to another thread.
-    public var reactor: (any Reactor)? { sink.reactor }
+    package var reactor: (any Reactor)? { sink.reactor }
 
     /// A responder for the request `token` of `sink`.
-    public init(sink: any ResponderSink, token: UInt64) {
+    package init(sink: any ResponderSink, token: UInt64) {
         self.sink = sink
         self.token = token
     }
 
     /// A responder that calls `deliver` (tests use it to capture answers).
-    public init(reactor: (any Reactor)? = nil, _ deliver: @escaping @Sendable (HTTPResponse) -> Void) {
+    package init(reactor: (any Reactor)? = nil, _ deliver: @escaping @Sendable (HTTPResponse) -> Void) {
         self.init(sink: ClosureSink(reactor, deliver), token: 0)
     }
 
     /// Sends the answer.
-    public func respond(_ response: HTTPResponse) {
+    package func respond(_ response: HTTPResponse) {
         guard let correlation, response.correlationID == nil else { return sink.deliver(token, response) }
         var r = response
         r.correlationID = correlation
@@ -57,14 +57,14 @@ public struct Responder: Sendable {
     }
 
     /// This responder, putting `id` on the answer.
-    public func correlated(_ id: CorrelationID) -> Responder {
+    package func correlated(_ id: CorrelationID) -> Responder {
         var r = self
         r.correlation = id
         return r
     }
 
     /// A responder on the same loop that passes the answer through `transform` first.
-    public func map(_ transform: @escaping @Sendable (HTTPResponse) -> HTTPResponse) -> Responder {
+    package func map(_ transform: @escaping @Sendable (HTTPResponse) -> HTTPResponse) -> Responder {
         let next = self
         return Responder(reactor: reactor) { next.respond(transform($0)) }
     }
@@ -84,7 +84,7 @@ extension Responder {
     /// Runs `handler` for `request` back on the event loop the request came in on (here when
     /// there is none) and answers through this responder: how middleware that awaited
     /// something off the loop (a token check) hands the request on.
-    public func resume(_ handler: @escaping HTTPHandler, _ request: HTTPRequest) {
+    package func resume(_ handler: @escaping HTTPHandler, _ request: HTTPRequest) {
         let responder = self
         let run: @Sendable () -> Void = {
             if case .now(let response) = handler(request, responder) { responder.respond(response) }

@@ -6,17 +6,17 @@ import SidecarHTTP
 /// Paths are literal segments, `{name}` for one segment, or a final `{name...}` for the rest.
 /// A GET route answers HEAD too. Middleware wraps handlers once, when routes are added
 /// (`group`) or when the listener is built (`use`, applied by `prepared()`), never per request.
-public struct Router: Sendable {
+package struct Router: Sendable {
     /// A handler that answers at once on the event loop: it must not block.
-    public typealias SyncHandler = @Sendable (HTTPRequest) -> HTTPResponse
+    package typealias SyncHandler = @Sendable (HTTPRequest) -> HTTPResponse
     /// A handler that may wait (registry calls, JWT checks); it runs as a task off the loop.
-    public typealias AsyncHandler = @Sendable (HTTPRequest) async -> HTTPResponse
+    package typealias AsyncHandler = @Sendable (HTTPRequest) async -> HTTPResponse
     /// A handler that starts work on the event loop (it must not block) and answers later,
     /// from any thread, through the `Responder`: no task, no extra thread hand-over.
-    public typealias DeferredHandler = @Sendable (HTTPRequest, Responder) -> Void
+    package typealias DeferredHandler = @Sendable (HTTPRequest, Responder) -> Void
 
     /// What the router found for a request.
-    public enum Resolution: Sendable {
+    package enum Resolution: Sendable {
         case found(HTTPHandler, parameters: [String: String])
         case notFound
         case methodNotAllowed(allow: String)
@@ -63,19 +63,19 @@ public struct Router: Sendable {
     private var isPrepared = false
     /// The route patterns by id, fixed by `prepared()`: 0 is `unmatched`, then each path in
     /// the order it was first added. Metric labels, never raw paths.
-    public private(set) var routePatterns: [String] = [RouteInfo.unmatched.pattern]
+    package private(set) var routePatterns: [String] = [RouteInfo.unmatched.pattern]
 
-    public init() {}
+    package init() {}
 
     // MARK: building
 
     /// Adds a route answered at once on the loop.
-    public mutating func on(_ method: String, _ path: String, _ handler: @escaping SyncHandler) {
+    package mutating func on(_ method: String, _ path: String, _ handler: @escaping SyncHandler) {
         add(method, path) { request, _ in .now(handler(request)) }
     }
 
     /// Adds a route answered later, by a task off the loop.
-    public mutating func onAsync(_ method: String, _ path: String, _ handler: @escaping AsyncHandler) {
+    package mutating func onAsync(_ method: String, _ path: String, _ handler: @escaping AsyncHandler) {
         add(method, path) { request, responder in
             Task { responder.respond(await handler(request)) }
             return .later
@@ -83,7 +83,7 @@ public struct Router: Sendable {
     }
 
     /// Adds a route that answers through a `Responder`.
-    public mutating func onDeferred(_ method: String, _ path: String, _ handler: @escaping DeferredHandler) {
+    package mutating func onDeferred(_ method: String, _ path: String, _ handler: @escaping DeferredHandler) {
         add(method, path) { request, responder in
             handler(request, responder)
             return .later
@@ -91,7 +91,7 @@ public struct Router: Sendable {
     }
 
     /// Adds `handler` for `method` on `path`, inside the middleware of the enclosing groups.
-    public mutating func add(_ method: String, _ path: String, _ handler: @escaping HTTPHandler) {
+    package mutating func add(_ method: String, _ path: String, _ handler: @escaping HTTPHandler) {
         precondition(!isPrepared, "routes are added before the listener is built")
         let route = RouteInfo(pattern: path, method: method)
         let wrapped = Self.wrap(handler, in: groupStack, route: route)
@@ -109,26 +109,26 @@ public struct Router: Sendable {
     }
 
     /// Adds the routes `build` adds inside `middleware` (outermost first), e.g. an auth check.
-    public mutating func group(_ middleware: any Middleware..., build: (inout Router) -> Void) {
+    package mutating func group(_ middleware: any Middleware..., build: (inout Router) -> Void) {
         group(middleware, build: build)
     }
 
     /// The same with a list (an empty one adds the routes as they are).
-    public mutating func group(_ middleware: [any Middleware], build: (inout Router) -> Void) {
+    package mutating func group(_ middleware: [any Middleware], build: (inout Router) -> Void) {
         groupStack.append(contentsOf: middleware)
         build(&self)
         groupStack.removeLast(middleware.count)
     }
 
     /// Adds middleware around every route, and around the 404 and 405 answers.
-    public mutating func use(_ middleware: any Middleware) {
+    package mutating func use(_ middleware: any Middleware) {
         precondition(!isPrepared, "middleware is added before the listener is built")
         global.append(middleware)
     }
 
     /// The router with `outer` and then its own global middleware applied to every handler;
     /// the server calls it once per listener. Calling it again changes nothing.
-    public func prepared(outer: [any Middleware] = []) -> Router {
+    package func prepared(outer: [any Middleware] = []) -> Router {
         guard !isPrepared else { return self }
         var r = self
         let chain = outer + global
@@ -159,14 +159,14 @@ public struct Router: Sendable {
 
     /// The handler for `method` and `path` with its path parameters: a route's, or the 404/405
     /// answer's. The server's per-request call: literal paths are found by index, with no copy.
-    public func handler(method: String, path: String) -> (HTTPHandler, [String: String]) {
+    package func handler(method: String, path: String) -> (HTTPHandler, [String: String]) {
         let (handler, parameters, _) = route(method: method, path: path)
         return (handler, parameters)
     }
 
     /// The same, with the id of the matched route in `routePatterns` (0: unmatched).
     @inline(__always)
-    public func route(method: String, path: String) -> (HTTPHandler, [String: String], Int) {
+    package func route(method: String, path: String) -> (HTTPHandler, [String: String], Int) {
         for k in exact.indices where exact[k].path == path {
             return ((Self.pick(exact[k].handlers, method) ?? refusal(exact[k])).handler, [:], exact[k].id)
         }
@@ -178,7 +178,7 @@ public struct Router: Sendable {
     /// body, when its head already decides it (RFC 9110 §10.1.1): 404 for no route, 405 for a
     /// method the route does not serve, or what a middleware's `earlyAnswer` says (a missing
     /// token); nil to ask for the body.
-    public func earlyAnswer(to request: HTTPRequest) -> HTTPResponse? {
+    package func earlyAnswer(to request: HTTPRequest) -> HTTPResponse? {
         let handlers: Handlers
         if let k = exact.firstIndex(where: { $0.path == request.path }) {
             handlers = exact[k].handlers
@@ -198,7 +198,7 @@ public struct Router: Sendable {
     }
 
     /// What matches `method` and `path` (tests and tools).
-    public func resolve(method: String, path: String) -> Resolution {
+    package func resolve(method: String, path: String) -> Resolution {
         let handlers: Handlers
         var parameters: [String: String] = [:]
         if let k = exact.firstIndex(where: { $0.path == path }) {

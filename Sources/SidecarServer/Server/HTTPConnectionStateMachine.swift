@@ -1,7 +1,7 @@
 import SidecarHTTP
 
 /// The deadlines a connection can wait on; each has one duration per server.
-public enum TimerKind: Int, CaseIterable, Sendable {
+package enum TimerKind: Int, CaseIterable, Sendable {
     /// Receiving a request head (from accept, or from its first byte).
     case header
     /// Between requests on a kept-alive connection.
@@ -32,20 +32,20 @@ public enum TimerKind: Int, CaseIterable, Sendable {
 /// - `closing`: a final answer is queued; bytes that come are dropped → `lingering` once it
 ///   is sent (or closed at once when the peer has gone).
 /// - `lingering`: our side is shut, the peer's bytes are dropped until it closes (linger timer).
-public struct HTTPConnectionStateMachine: Sendable {
+package struct HTTPConnectionStateMachine: Sendable {
     /// What the answer of the current request needs to know about it.
-    public struct Pending: Sendable, Equatable {
-        public var omitBody: Bool
-        public var version: HTTPVersion
-        public var keepAlive: Bool
+    package struct Pending: Sendable, Equatable {
+        package var omitBody: Bool
+        package var version: HTTPVersion
+        package var keepAlive: Bool
 
         /// The answer to a refused request: HTTP/1.1, with its body, closing.
-        public static let refusal = Pending(omitBody: false, version: .http11, keepAlive: false)
+        package static let refusal = Pending(omitBody: false, version: .http11, keepAlive: false)
     }
 
     /// The states (see above). The request under way lives beside the state, not in it: a
     /// small state is cheap to change on every request, a large enum payload is not.
-    public enum State: Sendable, Equatable {
+    package enum State: Sendable, Equatable {
         case idle
         case head
         /// Receiving the body of `bodyHead`.
@@ -57,7 +57,7 @@ public struct HTTPConnectionStateMachine: Sendable {
     }
 
     /// What the shell does after feeding bytes.
-    public enum ParseStep {
+    package enum ParseStep {
         /// Nothing more in these bytes for now: keep what was not used, read more (or wait).
         case needMore
         /// Arm this timer, then feed the rest.
@@ -73,7 +73,7 @@ public struct HTTPConnectionStateMachine: Sendable {
     }
 
     /// After `answer`: what becomes of the connection once the answer is queued.
-    public enum AnswerAction: Equatable {
+    package enum AnswerAction: Equatable {
         /// It stays for the next request: arm the idle timer.
         case keepAlive
         /// It closes after the answer (the machine says how once the answer is sent).
@@ -81,7 +81,7 @@ public struct HTTPConnectionStateMachine: Sendable {
     }
 
     /// After `flushed`: the output buffer has emptied.
-    public enum FlushAction: Equatable {
+    package enum FlushAction: Equatable {
         /// Nothing to do.
         case none
         /// The send timer was running: the connection is idle again, arm the idle timer.
@@ -92,22 +92,22 @@ public struct HTTPConnectionStateMachine: Sendable {
     }
 
     /// After `peerHungUp`.
-    public enum HangUpAction: Equatable {
+    package enum HangUpAction: Equatable {
         /// Keep going: an answer is still to come or to be sent; it closes after.
         case finishAnswer
         case close
     }
 
     /// After `timedOut`.
-    public enum TimeoutAction: Equatable {
+    package enum TimeoutAction: Equatable {
         case close
         /// A request was under way: answer 408 with `Pending.refusal`, then close.
         case refuse
     }
 
-    public private(set) var state: State = .head
+    package private(set) var state: State = .head
     /// The peer closed its side.
-    public private(set) var peerClosed = false
+    package private(set) var peerClosed = false
     /// In `body`: the head whose body is under way, and the body's decoder.
     private var bodyHead: RequestHead?
     private var decoder = BodyDecoder(framing: .none, maxBodyBytes: 0)
@@ -117,15 +117,15 @@ public struct HTTPConnectionStateMachine: Sendable {
     private let limits: ParserLimits
 
     /// A machine for a connection just accepted (the header timer is armed by the shell).
-    public init(limits: ParserLimits) { self.limits = limits }
+    package init(limits: ParserLimits) { self.limits = limits }
 
     /// Whether a handler holds the current request (reading pauses meanwhile).
-    public var isAwaiting: Bool {
+    package var isAwaiting: Bool {
         state == .awaiting
     }
 
     /// Whether the connection is between requests with nothing half-received or unsent.
-    public func isIdle(inputEmpty: Bool, outputEmpty: Bool) -> Bool {
+    package func isIdle(inputEmpty: Bool, outputEmpty: Bool) -> Bool {
         switch state {
         case .idle, .head: return inputEmpty && outputEmpty
         default: return false
@@ -135,7 +135,7 @@ public struct HTTPConnectionStateMachine: Sendable {
     // MARK: events
 
     /// Feeds received bytes; `used` is how many it consumed. Call again until `.needMore`.
-    public mutating func parse(_ buf: UnsafeRawBufferPointer, used: inout Int) -> ParseStep {
+    package mutating func parse(_ buf: UnsafeRawBufferPointer, used: inout Int) -> ParseStep {
         used = 0
         switch state {
         case .idle:
@@ -183,11 +183,11 @@ public struct HTTPConnectionStateMachine: Sendable {
     }
 
     /// The head of the request whose body is being asked for with `100 Continue`.
-    public var headAwaitingBody: RequestHead? { state == .body ? bodyHead : nil }
+    package var headAwaitingBody: RequestHead? { state == .body ? bodyHead : nil }
 
     /// Answers the request waiting for `100 Continue` from its head alone: its body is never
     /// read (what arrives is discarded) and the connection closes after the answer.
-    public mutating func answerBeforeBody() -> Pending {
+    package mutating func answerBeforeBody() -> Pending {
         precondition(state == .body, "no request waits for its body")
         let head = bodyHead.take()
         body = []
@@ -197,7 +197,7 @@ public struct HTTPConnectionStateMachine: Sendable {
 
     /// The handler answered; returns how to write the answer. The connection stays when the
     /// request and the answer allow it, the peer is still there and the server is not draining.
-    public mutating func answer(closeRequested: Bool, draining: Bool) -> (Pending, AnswerAction) {
+    package mutating func answer(closeRequested: Bool, draining: Bool) -> (Pending, AnswerAction) {
         precondition(state == .awaiting, "answer without a request")
         pending.keepAlive = pending.keepAlive && !closeRequested && !peerClosed && !draining
         state = pending.keepAlive ? .idle : .closing
@@ -205,7 +205,7 @@ public struct HTTPConnectionStateMachine: Sendable {
     }
 
     /// The output buffer emptied. `draining`: the server stops; an idle connection closes.
-    public mutating func flushed(sendTimerArmed: Bool, draining: Bool, inputEmpty: Bool) -> FlushAction {
+    package mutating func flushed(sendTimerArmed: Bool, draining: Bool, inputEmpty: Bool) -> FlushAction {
         switch state {
         case .closing:
             if peerClosed { return .close }
@@ -220,7 +220,7 @@ public struct HTTPConnectionStateMachine: Sendable {
     }
 
     /// The peer closed its side (read returned 0).
-    public mutating func peerHungUp(outputEmpty: Bool) -> HangUpAction {
+    package mutating func peerHungUp(outputEmpty: Bool) -> HangUpAction {
         peerClosed = true
         switch state {
         case .awaiting:
@@ -235,7 +235,7 @@ public struct HTTPConnectionStateMachine: Sendable {
     }
 
     /// `kind`'s deadline passed. `inputEmpty`: no bytes of a request are held.
-    public mutating func timedOut(_ kind: TimerKind, inputEmpty: Bool) -> TimeoutAction {
+    package mutating func timedOut(_ kind: TimerKind, inputEmpty: Bool) -> TimeoutAction {
         switch kind {
         case .header, .drainGrace, .body:
             // A request was under way: say so (408) before closing; a silent connection just closes.

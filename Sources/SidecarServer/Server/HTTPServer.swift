@@ -11,7 +11,7 @@ import Synchronization
 /// accepting, closes idle connections and lets requests in flight finish; `isDrained` turns
 /// true when none is left. Every listener's router runs `CorrelationMiddleware` first, then
 /// the middleware given here, then its own.
-public final class HTTPServer: Sendable {
+package final class HTTPServer: Sendable {
     private let configuration: ServerConfiguration
     private let specs: [ListenerSpec]
     private let logger: Logger
@@ -26,7 +26,7 @@ public final class HTTPServer: Sendable {
     /// - Parameter clock: the time of the connections' timeouts.
     /// - Parameter observer: told of every answer on the loop that wrote it (metrics), with its
     ///   duration on the real monotonic clock.
-    public init(
+    package init(
         configuration: ServerConfiguration, listeners: [ListenerSpec], logger: Logger, middleware: [any Middleware] = [],
         clock: any SidecarClock = SystemClock(), observer: (any RequestObserver)? = nil
     ) {
@@ -41,7 +41,7 @@ public final class HTTPServer: Sendable {
     /// Binds every listener and starts the loops; returns the bound addresses in order
     /// (with the real port when 0 was asked for).
     @discardableResult
-    public func start() throws(ServerStartError) -> [SocketAddress] {
+    package func start() throws(ServerStartError) -> [SocketAddress] {
         var bound: [ServerShared.Listener] = []
         for spec in specs {
             do throws(SystemError) {
@@ -80,7 +80,7 @@ public final class HTTPServer: Sendable {
     }
 
     /// Stops accepting, closes idle connections; answers in flight go out with `Connection: close`.
-    public func beginDrain() {
+    package func beginDrain() {
         let (shared, loops) = state.withLock { ($0.shared, $0.loops) }
         guard let shared, !shared.draining.exchange(true, ordering: .acquiringAndReleasing) else { return }
         for (loop, server) in loops { loop.execute { server.drain() } }
@@ -92,7 +92,7 @@ public final class HTTPServer: Sendable {
     }
 
     /// Closes every connection and listener and ends the loops' threads.
-    public func stop() {
+    package func stop() {
         let loops = state.withLock { s in
             defer { s.loops = [] }
             return s.loops
@@ -101,37 +101,37 @@ public final class HTTPServer: Sendable {
     }
 
     /// The running loops, in order (empty before `start` and after `stop`).
-    public var reactors: [any Reactor] { state.withLock { $0.loops.map { $0.loop } } }
+    package var reactors: [any Reactor] { state.withLock { $0.loops.map { $0.loop } } }
 
     /// Open connections across all loops.
-    public var openConnections: Int {
+    package var openConnections: Int {
         state.withLock { $0.shared?.connections.load(ordering: .relaxed) ?? 0 }
     }
 
     /// Connections accepted since start.
-    public var acceptedConnections: Int {
+    package var acceptedConnections: Int {
         state.withLock { $0.shared?.accepted.load(ordering: .relaxed) ?? 0 }
     }
 
     /// Each listener's traffic since start (empty before `start()`).
-    public func listenerStats() -> [ListenerStats] {
+    package func listenerStats() -> [ListenerStats] {
         state.withLock { $0.shared }?.trafficByListener() ?? []
     }
 
     /// Connections closed at once because `maxConnections` was reached.
-    public var rejectedConnections: Int {
+    package var rejectedConnections: Int {
         state.withLock { $0.shared?.rejected.load(ordering: .relaxed) ?? 0 }
     }
 
     /// Returns once draining began and every connection is closed (at once when the server
     /// never started), or when the calling task is cancelled.
-    public func drained() async {
+    package func drained() async {
         guard let shared = state.withLock({ $0.shared }) else { return }
         await shared.waitUntilDrained()
     }
 
     /// True once draining began and every connection is closed.
-    public var isDrained: Bool {
+    package var isDrained: Bool {
         state.withLock { $0.shared?.isDrained ?? true }
     }
 }

@@ -3,18 +3,18 @@ import SidecarPosix
 import Synchronization
 
 /// One listener's traffic since the server started, summed over the event loops.
-public struct ListenerStats: Sendable, Equatable, Codable {
+package struct ListenerStats: Sendable, Equatable, Codable {
     /// The listener's name (`cluster`, `local`, ...).
-    public var listener: String
-    public var openConnections: Int
+    package var listener: String
+    package var openConnections: Int
     /// Connections accepted and kept (the ones refused at the connection limit are not counted).
-    public var totalConnections: Int
+    package var totalConnections: Int
     /// Answers by status class: `1xx` (never sent as a final answer: always 0) to `5xx`.
-    public var requests: [String: Int]
-    public var bytesIn: Int
-    public var bytesOut: Int
+    package var requests: [String: Int]
+    package var bytesIn: Int
+    package var bytesOut: Int
 
-    public init(listener: String, openConnections: Int, totalConnections: Int, requests: [String: Int], bytesIn: Int, bytesOut: Int) {
+    package init(listener: String, openConnections: Int, totalConnections: Int, requests: [String: Int], bytesIn: Int, bytesOut: Int) {
         self.listener = listener
         self.openConnections = openConnections
         self.totalConnections = totalConnections
@@ -25,27 +25,27 @@ public struct ListenerStats: Sendable, Equatable, Codable {
 }
 
 /// What the server tells its observer of each answer, on the event loop that wrote it.
-public struct AnsweredRequest: Sendable {
+package struct AnsweredRequest: Sendable {
     /// The event loop (0 ..< loop count): an observer may keep per-loop state without locks.
-    public var loop: Int
+    package var loop: Int
     /// The listener's index, in the order the server was given them.
-    public var listener: Int
+    package var listener: Int
     /// The route's index in that listener's `routePatterns` (0: `unmatched`), or
     /// `AnsweredRequest.refused` for requests the server answered before routing (400, 408,
     /// 413, 431, ...).
-    public var route: Int
-    public var method: MethodLabel
-    public var status: Int
+    package var route: Int
+    package var method: MethodLabel
+    package var status: Int
     /// From the complete request head to the answer being queued, in nanoseconds of the real
     /// monotonic clock (0 for refusals). An integer: splitting a `Duration` costs a 128-bit division.
-    public var nanoseconds: Int64
+    package var nanoseconds: Int64
 
-    public var duration: Duration { .nanoseconds(nanoseconds) }
+    package var duration: Duration { .nanoseconds(nanoseconds) }
 
     /// The route index of requests refused before routing.
-    public static let refused = -1
+    package static let refused = -1
 
-    public init(loop: Int, listener: Int, route: Int, method: MethodLabel, status: Int, nanoseconds: Int64) {
+    package init(loop: Int, listener: Int, route: Int, method: MethodLabel, status: Int, nanoseconds: Int64) {
         self.loop = loop
         self.listener = listener
         self.route = route
@@ -57,7 +57,7 @@ public struct AnsweredRequest: Sendable {
 
 /// The metrics hook: told of every answer, on the loop's thread, with no allocation. It must
 /// be quick and must not block (a lock held briefly is fine).
-public protocol RequestObserver: AnyObject, Sendable {
+package protocol RequestObserver: AnyObject, Sendable {
     /// Once, when the server starts: its loop count and each listener's name and route patterns.
     func serverStarted(loops: Int, listeners: [(name: String, routes: [String])])
     /// One answer was queued.
