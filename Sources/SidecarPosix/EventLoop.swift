@@ -8,7 +8,7 @@ import Synchronization
 ///
 /// Each round: wait for events (at most until the earliest source deadline), hand each to its
 /// source, fire the sources whose deadline passed, then run the work the mailbox received.
-package final class EventLoop: Reactor, @unchecked Sendable {  // loop state is touched only on its thread (asserted); the mailbox is a Mutex
+package final class EventLoop: Reactor, @unchecked Sendable {  // state on its thread only (asserted); mailbox: a Mutex
     /// epoll data: the source's index in the top bits (below Epoll's wake-up bit), its token below.
     private static let tokenBits: UInt64 = 48
     private static let tokenMask: UInt64 = (1 << tokenBits) - 1
