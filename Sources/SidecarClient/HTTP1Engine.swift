@@ -217,7 +217,7 @@ package final class HTTP1Engine: ReactorSource {
             x.batch.fieldBlock.withUnsafeBytes { block in
                 x.batch.body.withUnsafeBytes { body in
                     do throws(SystemError) {
-                        return .success(try Socket.sendGathered(c.fd, (line, block, body), skipping: sent))
+                        return .success(try c.transport.write(c.fd, gathering: (line, block, body), skipping: sent))
                     } catch {
                         return .failure(error)
                     }
@@ -246,7 +246,7 @@ package final class HTTP1Engine: ReactorSource {
         while true {
             let n: Int
             do {
-                switch try Socket.read(c.fd, buffer) {
+                switch try c.transport.read(c.fd, into: buffer) {
                 case .wouldBlock: return
                 case .done(let k): n = k
                 }
@@ -340,7 +340,7 @@ package final class HTTP1Engine: ReactorSource {
         connections[c.fd] = nil
         c.pool.open -= 1
         reactor.unwatch(c.fd)
-        Socket.close(c.fd)
+        c.transport.close(c.fd)
     }
 
     /// A connection of `pool` closed: the next waiting request may open one.

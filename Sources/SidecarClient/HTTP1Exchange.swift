@@ -107,6 +107,8 @@ final class HTTP1Connection {
     }
 
     let fd: Int32
+    /// How its bytes cross the socket (plain; TLS next).
+    let transport: Transport
     unowned let pool: HTTP1Pool
     var state: State
     var exchange: HTTP1Exchange?
@@ -117,8 +119,9 @@ final class HTTP1Connection {
     /// What epoll watches it for.
     var events: UInt32
 
-    init(fd: Int32, pool: HTTP1Pool, state: State, events: UInt32) {
+    init(fd: Int32, pool: HTTP1Pool, state: State, events: UInt32, transport: Transport = .plain) {
         self.fd = fd
+        self.transport = transport
         self.pool = pool
         self.state = state
         self.events = events

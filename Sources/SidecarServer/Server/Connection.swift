@@ -8,6 +8,8 @@ final class Connection {
     let generation: UInt32
     let listener: Int
     var machine: HTTPConnectionStateMachine
+    /// How its bytes cross the socket (plain; TLS next).
+    let transport: Transport
     /// Received bytes not yet consumed (a partial request, or requests behind a deferred one).
     var input: [UInt8] = []
     /// Bytes to send.
@@ -27,8 +29,9 @@ final class Connection {
     /// Monotonic nanoseconds when the request was dispatched.
     var started: UInt64 = 0
 
-    init(fd: Int32, generation: UInt32, listener: Int, limits: ParserLimits) {
+    init(fd: Int32, generation: UInt32, listener: Int, limits: ParserLimits, transport: Transport = .plain) {
         self.fd = fd
+        self.transport = transport
         self.generation = generation
         self.listener = listener
         machine = HTTPConnectionStateMachine(limits: limits)

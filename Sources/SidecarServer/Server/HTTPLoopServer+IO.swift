@@ -24,13 +24,13 @@ extension HTTPLoopServer {
             if conn.machine.isAwaiting || conn.out.count > Self.outputHighWater { return }
             let n: Int
             do {
-                guard case .done(let count) = try Socket.read(conn.fd, readBuffer) else { return }
+                guard case .done(let count) = try conn.transport.read(conn.fd, into: readBuffer) else { return }
                 n = count
             } catch {
                 close(conn)
                 return
             }
-            traffic[conn.listener].bytesIn.add(n, ordering: .relaxed)
+            stats[conn.listener].bytesIn.add(n, ordering: .relaxed)
             if n == 0 {
                 if conn.machine.peerHungUp(outputEmpty: conn.out.isEmpty) == .close { close(conn) }
                 return
@@ -93,12 +93,12 @@ extension HTTPLoopServer {
     func flush(_ conn: Connection) {
         while !conn.out.isEmpty {
             do {
-                let r = try conn.out.withUnsafeBytes { bytes throws(SystemError) in try Socket.write(conn.fd, bytes) }
+                let r = try conn.out.withUnsafeBytes { bytes throws(SystemError) in try conn.transport.write(conn.fd, bytes) }
                 guard case .done(let n) = r else {
                     if conn.timer != .send { arm(conn, .send) }
                     return
                 }
-                traffic[conn.listener].bytesOut.add(n, ordering: .relaxed)
+                stats[conn.listener].bytesOut.add(n, ordering: .relaxed)
                 if n == conn.out.count {
                     conn.out.removeAll(keepingCapacity: conn.out.capacity <= 4096)
                 } else {
@@ -113,7 +113,7 @@ extension HTTPLoopServer {
         case .close:
             close(conn)
         case .shutdownAndLinger:
-            Socket.shutdownWrite(conn.fd)
+            conn.transport.shutdownWrite(conn.fd)
             arm(conn, .linger)
         case .rearmIdle:
             arm(conn, .idle)

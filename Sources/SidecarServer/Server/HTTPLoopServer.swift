@@ -22,7 +22,7 @@ final class HTTPLoopServer: ReactorSource, ResponderSink, @unchecked Sendable { 
     let loop: EventLoop
     let shared: ServerShared
     /// This loop's counters, by listener.
-    let traffic: [ListenerStatsCell]
+    let stats: [ListenerStatsCell]
     let observer: (any RequestObserver)?
     /// The listeners' routers by index, each behind a reference: calling a method of a router
     /// read out of an array of structs copied it (retaining every field) on each request.
@@ -43,7 +43,7 @@ final class HTTPLoopServer: ReactorSource, ResponderSink, @unchecked Sendable { 
     init(loop: EventLoop, shared: ServerShared) {
         self.loop = loop
         self.shared = shared
-        traffic = shared.traffic[loop.id]
+        stats = shared.stats[loop.id]
         observer = shared.observer
         routers = shared.listeners.map { RouterBox($0.router) }
         readBuffer = .allocate(byteCount: Self.readBufferSize, alignment: 16)
@@ -157,7 +157,7 @@ final class HTTPLoopServer: ReactorSource, ResponderSink, @unchecked Sendable { 
                 Glibc.close(fd)
                 continue
             }
-            traffic[index].accepted.add(1, ordering: .relaxed)
+            stats[index].accepted.add(1, ordering: .relaxed)
             Socket.setNoDelay(fd)
             nextGeneration = (nextGeneration &+ 1) & Self.generationMask
             let conn = Connection(fd: fd, generation: nextGeneration, listener: index, limits: shared.configuration.limits)
@@ -174,8 +174,8 @@ final class HTTPLoopServer: ReactorSource, ResponderSink, @unchecked Sendable { 
         disarm(conn)
         connections[Int(conn.fd)] = nil
         loop.unwatch(conn.fd)
-        Glibc.close(conn.fd)
-        traffic[conn.listener].closed.add(1, ordering: .relaxed)
+        conn.transport.close(conn.fd)
+        stats[conn.listener].closed.add(1, ordering: .relaxed)
         shared.connectionClosed()
     }
 
@@ -202,7 +202,7 @@ final class HTTPLoopServer: ReactorSource, ResponderSink, @unchecked Sendable { 
     func respond(_ conn: Connection, _ response: HTTPResponse) {
         let (pending, then) = conn.machine.answer(closeRequested: response.closeConnection, draining: shared.isDraining)
         write(conn, response, pending)
-        traffic[conn.listener].count(status: response.status)
+        stats[conn.listener].count(status: response.status)
         if let observer {
             observer.answered(
                 AnsweredRequest(
@@ -222,7 +222,7 @@ final class HTTPLoopServer: ReactorSource, ResponderSink, @unchecked Sendable { 
         let route = routers[conn.listener].route(method: head.method, path: head.path).2
         disarm(conn)
         write(conn, response, conn.machine.answerBeforeBody())
-        traffic[conn.listener].count(status: response.status)
+        stats[conn.listener].count(status: response.status)
         observer?.answered(
             AnsweredRequest(
                 loop: loop.id, listener: conn.listener, route: route, method: MethodLabel(head.method), status: response.status,
@@ -236,7 +236,7 @@ final class HTTPLoopServer: ReactorSource, ResponderSink, @unchecked Sendable { 
         var response = HTTPResponse.error(status, code: code, message: message)
         response.correlationID = .make()
         write(conn, response, .refusal)
-        traffic[conn.listener].count(status: status)
+        stats[conn.listener].count(status: status)
         observer?.answered(
             AnsweredRequest(
                 loop: loop.id, listener: conn.listener, route: AnsweredRequest.refused, method: .other, status: status, nanoseconds: 0))

@@ -113,7 +113,7 @@ package final class HTTPServer: Sendable {
         state.withLock { $0.shared?.accepted.load(ordering: .relaxed) ?? 0 }
     }
 
-    /// Each listener's traffic since start (empty before `start()`).
+    /// Each listener's stats since start (empty before `start()`).
     package func listenerStats() -> [ListenerStats] {
         state.withLock { $0.shared }?.trafficByListener() ?? []
     }

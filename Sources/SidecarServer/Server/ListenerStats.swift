@@ -2,7 +2,7 @@ import SidecarHTTP
 import SidecarPosix
 import Synchronization
 
-/// One listener's traffic since the server started, summed over the event loops.
+/// One listener's stats since the server started, summed over the event loops.
 package struct ListenerStats: Sendable, Equatable, Codable {
     /// The listener's name (`cluster`, `local`, ...).
     package var listener: String

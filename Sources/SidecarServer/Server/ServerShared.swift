@@ -24,7 +24,7 @@ final class ServerShared: Sendable {
     let rejected = Atomic<Int>(0)
     let draining = Atomic<Bool>(false)
     /// Traffic counters by loop, then by listener: each loop adds only to its own.
-    let traffic: [[ListenerStatsCell]]
+    let stats: [[ListenerStatsCell]]
     /// Told of every answer (metrics); nil costs nothing.
     let observer: (any RequestObserver)?
     /// Loops that still have the listeners in their epoll set; the last one closes them.
@@ -38,7 +38,7 @@ final class ServerShared: Sendable {
     ) {
         self.configuration = configuration
         self.observer = observer
-        traffic = (0..<loops).map { _ in listeners.map { _ in ListenerStatsCell() } }
+        stats = (0..<loops).map { _ in listeners.map { _ in ListenerStatsCell() } }
         self.listeners = listeners
         self.logger = logger
         self.loopsListening = Atomic(loops)
@@ -55,9 +55,9 @@ final class ServerShared: Sendable {
 
     var isDraining: Bool { draining.load(ordering: .relaxed) }
 
-    /// Each listener's traffic, summed over the loops.
+    /// Each listener's stats, summed over the loops.
     func trafficByListener() -> [ListenerStats] {
-        listeners.indices.map { k in ListenerStatsCell.total(traffic.map { $0[k] }, listener: listeners[k].name) }
+        listeners.indices.map { k in ListenerStatsCell.total(stats.map { $0[k] }, listener: listeners[k].name) }
     }
 
     /// Tasks waiting for the drain to end, by a number of their own.
