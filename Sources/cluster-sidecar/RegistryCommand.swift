@@ -77,12 +77,16 @@ struct RegistryCommand: ParsableCommand {
             "registry listening",
             metadata: ["address": "\(bound[0])", "lease_time": "\(configuration.settings.leaseTime.seconds)", "pid": "\(getpid())"])
         // SIGHUP stops nothing here either: the registry has nothing to read again.
-        let signals = SignalService(logger: logger, refreshSettings: { logger.notice("SIGHUP: the registry has nothing to reload") }) {
+        let signals = SignalService(logger: logger, refreshSettings: { logger.notice("SIGHUP: the registry has no settings to refresh") }) {
             signal in
             logger.info("registry stopping", metadata: ["signal": "\(signal)"])
         }
         await Lifecycle.run(
-            [.init(service: HTTPServerService(server: http, health: nil, logger: logger)), .init(service: service)], signals: signals,
+            [
+                .init(service: HTTPServerService(server: http, health: nil, logger: logger)), .init(service: service),
+                // Start-up's pages back to the page cache, as the sidecar does.
+                .init(service: StartupTrim(clock: SystemClock()), successTerminationBehavior: .ignore),
+            ], signals: signals,
             drainTimeout: .seconds(5), logger: logger)
         return ExitStatus.clean
     }
