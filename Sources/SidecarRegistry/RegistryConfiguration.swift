@@ -28,18 +28,29 @@ package enum RegistryKey: String, CaseIterable, SettingKey {
         }
     }
 
-    /// The help line: meaning, variable, default.
-    package var help: String {
+    package var meaning: String {
         switch self {
-        case .address: "Listen address (env REGISTRY_ADDRESS; default: 127.0.0.1)."
-        case .port: "Listen port, 0 for any (env REGISTRY_PORT; default: 8400)."
-        case .leaseTime: "Lease time handed out, in seconds (env REGISTRY_LEASE_TIME; default: 60)."
-        case .secret: "HS256 secret for tokens, at least 32 bytes (env REGISTRY_SECRET or REGISTRY_SECRET_FILE; required)."
-        case .clientID: "The one OAuth client id the token endpoint serves (env REGISTRY_CLIENT_ID; required)."
-        case .clientSecret: "That client's secret (env REGISTRY_CLIENT_SECRET or REGISTRY_CLIENT_SECRET_FILE; required)."
-        case .logLevel: "Log level (env LOG_LEVEL; default: info)."
+        case .address: "Listen address."
+        case .port: "Listen port, 0 for any."
+        case .leaseTime: "Lease time handed out, in seconds."
+        case .secret: "HS256 secret for tokens, at least 32 bytes."
+        case .clientID: "The one OAuth client id the token endpoint serves."
+        case .clientSecret: "That client's secret."
+        case .logLevel: "Log level."
         }
     }
+
+    package var defaultText: String {
+        switch self {
+        case .address: "127.0.0.1"
+        case .port: "8400"
+        case .leaseTime: "60"
+        case .secret, .clientID, .clientSecret: "required"
+        case .logLevel: "info"
+        }
+    }
+
+    package var isSecret: Bool { self == .secret || self == .clientSecret }
 }
 
 /// The registry's checked settings.

@@ -8,10 +8,27 @@ package protocol SettingKey: Sendable {
     var variable: String { get }
     /// The command-line flag (`--cluster-port`); by default the variable in lower case with dashes.
     var flag: String { get }
+    /// One sentence on what the setting means.
+    var meaning: String { get }
+    /// The default as `--help` shows it (`8461`, `none`), or what happens without it
+    /// (`required`, `required with MIT_URL`).
+    var defaultText: String { get }
+    /// A secret: it may come from `<variable>_FILE` and is never echoed.
+    var isSecret: Bool { get }
 }
 
 extension SettingKey {
     package var flag: String { "--" + variable.lowercased().replacingUnderscores() }
+
+    package var isSecret: Bool { false }
+
+    /// The help line, the same shape for every subcommand's settings: meaning, variable (and its
+    /// file for a secret), default.
+    package var help: String {
+        let env = isSecret ? "\(variable) or \(variable)_FILE" : variable
+        let fallback = defaultText.hasPrefix("required") ? defaultText : "default: \(defaultText)"
+        return "\(meaning) (env \(env); \(fallback))"
+    }
 }
 
 extension String {

@@ -14,18 +14,29 @@ package enum WorkerKey: String, CaseIterable, SettingKey {
 
     package var variable: String { rawValue }
 
-    /// The help line: meaning, variable, default.
-    package var help: String {
+    package var meaning: String {
         switch self {
-        case .workers: "Worker processes; auto: one per core (env APP_WORKERS; default: 1)."
-        case .address: "The application's shared listening address (env APP_ADDRESS; default: 0.0.0.0)."
-        case .port:
-            "The application's shared listening port, fd 3 of every worker; 0: any free port (env APP_PORT; default: unset, workers get no socket)."
-        case .ready: "When a new worker is ready: notify (it sends READY=1 to NOTIFY_SOCKET) or seconds alive (env APP_READY; default: 1)."
-        case .readyTimeout: "Seconds a new worker has to become ready (env APP_READY_TIMEOUT; default: 30)."
-        case .stopTimeout: "Seconds between SIGTERM and SIGKILL when a worker is stopped (env APP_STOP_TIMEOUT; default: 30)."
-        case .maxMemory: "MiB of resident memory above which a worker is replaced, rolling; 0: off (env APP_MAX_MEMORY; default: 0)."
-        case .pidDirectory: "Directory for worker-<id>.pid files (env APP_PID_DIR; default: none)."
+        case .workers: "Worker processes; auto: one per core."
+        case .address: "The application's shared listening address."
+        case .port: "The application's shared listening port, fd 3 of every worker; 0: any free port."
+        case .ready: "When a new worker is ready: notify (it sends READY=1 to NOTIFY_SOCKET) or seconds alive."
+        case .readyTimeout: "Seconds a new worker has to become ready."
+        case .stopTimeout: "Seconds between SIGTERM and SIGKILL when a worker is stopped."
+        case .maxMemory: "MiB of resident memory above which a worker is replaced, rolling; 0: off."
+        case .pidDirectory: "Directory for worker-<id>.pid files."
+        }
+    }
+
+    package var defaultText: String {
+        switch self {
+        case .workers: "1"
+        case .address: "0.0.0.0"
+        case .port: "unset, workers get no socket"
+        case .ready: "1"
+        case .readyTimeout: "30"
+        case .stopTimeout: "30"
+        case .maxMemory: "0"
+        case .pidDirectory: "none"
         }
     }
 }

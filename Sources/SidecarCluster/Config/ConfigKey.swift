@@ -115,13 +115,13 @@ package enum ConfigKey: String, CaseIterable, SettingKey {
         case .leaseTimeDefault: "Lease time in seconds when mIT gives none."
         case .oauthTokenURL: "OAuth token endpoint (client-credentials grant)."
         case .oauthClientID: "OAuth client id."
-        case .oauthClientSecret: "OAuth client secret (or OAUTH_CLIENT_SECRET_FILE)."
-        case .mitToken: "Static bearer token for mIT instead of the grant (or MIT_TOKEN_FILE)."
-        case .jwtSecret: "HS256 secret for inbound JWTs (or JWT_SECRET_FILE)."
+        case .oauthClientSecret: "OAuth client secret."
+        case .mitToken: "Static bearer token for mIT instead of the grant."
+        case .jwtSecret: "HS256 secret for inbound JWTs."
         case .jwtPublicKeyFile: "PEM file of public keys for inbound RS256/ES256 JWTs."
         case .jwtIssuer: "Required `iss` of inbound JWTs."
         case .jwtAudience: "Required `aud` of inbound JWTs."
-        case .localAPIToken: "Bearer token the local API demands (or LOCAL_API_TOKEN_FILE)."
+        case .localAPIToken: "Bearer token the local API demands."
         case .applicationHealthURL: "The application's health URL, probed for readiness."
         case .drainTimeout: "Longest graceful shutdown, in seconds."
         case .pidFile: "File to write the process id to once listening; removed on exit."
@@ -145,8 +145,6 @@ package enum ConfigKey: String, CaseIterable, SettingKey {
         }
     }
 
-    /// The help line: meaning, variable, default.
-    package var help: String { "\(meaning) (env \(rawValue); default: \(defaultText))" }
 }
 
 extension ConfigKey {

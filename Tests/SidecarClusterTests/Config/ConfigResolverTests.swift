@@ -8,6 +8,7 @@ import Testing
 @testable import SidecarPosix
 @testable import SidecarRegistry
 @testable import SidecarSettings
+@testable import SidecarSupervisor
 
 @Suite struct ConfigResolverTests {
     func resolve(_ env: [String: String], flags: [String: String] = [:], files: [String: String] = [:]) throws(ConfigError)
@@ -108,6 +109,20 @@ import Testing
         for key in ConfigKey.allCases {
             #expect(key.help.contains("env \(key.rawValue)"))
             #expect(key.flag == "--" + key.rawValue.lowercased().replacingOccurrences(of: "_", with: "-"))
+        }
+    }
+}
+
+@Suite struct SettingKeyShapeTests {
+    /// The sidecar's, the supervisor's and the registry's settings: one shape of help line, built
+    /// from each key's declaration (meaning, variable, default, secret).
+    @Test func everyKey_hasOneHelpShape() {
+        let keys: [any SettingKey] = ConfigKey.allCases + WorkerKey.allCases + RegistryKey.allCases
+        for key in keys {
+            #expect(key.help.hasPrefix(key.meaning + " (env \(key.variable)"), "\(key.variable)")
+            #expect(key.help.hasSuffix(")") && !key.meaning.isEmpty && !key.defaultText.isEmpty, "\(key.variable)")
+            #expect(key.help.contains("env \(key.variable) or \(key.variable)_FILE") == key.isSecret, "\(key.variable)")
+            #expect(key.flag.hasPrefix("--"), "\(key.variable)")
         }
     }
 }
