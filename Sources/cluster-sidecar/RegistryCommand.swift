@@ -34,13 +34,7 @@ struct RegistryCommand: ParsableCommand {
     @Option(name: .customLong("log-level"), help: ArgumentHelp(RegistryKey.logLevel.help)) var logLevel: String?
 
     /// The values given on the command line, keyed by variable name.
-    var flagValues: [String: String] {
-        let all: [(RegistryKey, String?)] = [
-            (.address, address), (.port, port), (.leaseTime, leaseTime), (.secret, secret), (.clientID, clientID),
-            (.clientSecret, clientSecret), (.logLevel, logLevel),
-        ]
-        return Dictionary(uniqueKeysWithValues: all.compactMap { key, value in value.map { (key.variable, $0) } })
-    }
+    var flagValues: [String: String] { FlagValues.of(self, keys: RegistryKey.self) }
 
     func run() throws {
         csidecar_block_signals()

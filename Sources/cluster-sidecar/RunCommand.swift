@@ -106,11 +106,5 @@ struct AppOptions: ParsableArguments {
     var pidDirectory: String?
 
     /// The values given on the command line, keyed by variable name.
-    var flagValues: [String: String] {
-        let all: [(WorkerKey, String?)] = [
-            (.workers, workers), (.address, address), (.port, port), (.ready, ready), (.readyTimeout, readyTimeout),
-            (.stopTimeout, stopTimeout), (.maxMemory, maxMemory), (.pidDirectory, pidDirectory),
-        ]
-        return Dictionary(uniqueKeysWithValues: all.compactMap { key, value in value.map { (key.variable, $0) } })
-    }
+    var flagValues: [String: String] { FlagValues.of(self, keys: WorkerKey.self) }
 }

@@ -190,58 +190,5 @@ struct SettingOptions: ParsableArguments {
     var logLevelFile: String?
 
     /// The values given on the command line, keyed by variable name.
-    var flagValues: [String: String] {
-        let all: [(String, String?)] = [
-            (ConfigKey.mitURL.rawValue, mitURL),
-            (ConfigKey.serverType.rawValue, serverType),
-            (ConfigKey.serverID.rawValue, serverID),
-            (ConfigKey.serverURL.rawValue, serverURL),
-            (ConfigKey.clusterURL.rawValue, clusterURL),
-            (ConfigKey.clusterManagement.rawValue, clusterManagement),
-            (ConfigKey.localAddress.rawValue, localAddress),
-            (ConfigKey.localPort.rawValue, localPort),
-            (ConfigKey.clusterAddress.rawValue, clusterAddress),
-            (ConfigKey.clusterPort.rawValue, clusterPort),
-            (ConfigKey.registrationRetry.rawValue, registrationRetry),
-            (ConfigKey.registrationConcurrentDelay.rawValue, registrationConcurrentDelay),
-            (ConfigKey.leaseTimeDefault.rawValue, leaseTimeDefault),
-            (ConfigKey.oauthTokenURL.rawValue, oauthTokenURL),
-            (ConfigKey.oauthClientID.rawValue, oauthClientID),
-            (ConfigKey.oauthClientSecret.rawValue, oauthClientSecret),
-            (ConfigKey.mitToken.rawValue, mitToken),
-            (ConfigKey.jwtSecret.rawValue, jwtSecret),
-            (ConfigKey.jwtPublicKeyFile.rawValue, jwtPublicKeyFile),
-            (ConfigKey.jwtIssuer.rawValue, jwtIssuer),
-            (ConfigKey.jwtAudience.rawValue, jwtAudience),
-            (ConfigKey.localAPIToken.rawValue, localAPIToken),
-            (ConfigKey.applicationHealthURL.rawValue, applicationHealthURL),
-            (ConfigKey.pidFile.rawValue, pidFile),
-            (ConfigKey.drainTimeout.rawValue, drainTimeout),
-            (ConfigKey.logLevel.rawValue, logLevel),
-            (ConfigKey.headerTimeout.rawValue, headerTimeout),
-            (ConfigKey.keepAliveTimeout.rawValue, keepAliveTimeout),
-            (ConfigKey.bodyTimeout.rawValue, bodyTimeout),
-            (ConfigKey.maxTargetBytes.rawValue, maxTargetBytes),
-            (ConfigKey.maxHeaderBytes.rawValue, maxHeaderBytes),
-            (ConfigKey.maxHeaderFields.rawValue, maxHeaderFields),
-            (ConfigKey.maxBodyBytes.rawValue, maxBodyBytes),
-            (ConfigKey.maxConnections.rawValue, maxConnections),
-            (ConfigKey.workers.rawValue, workers),
-            (ConfigKey.fanoutConcurrency.rawValue, fanoutConcurrency),
-            (ConfigKey.fanoutTimeout.rawValue, fanoutTimeout),
-            (ConfigKey.fanoutMaxResponseBytes.rawValue, fanoutMaxResponseBytes),
-            (ConfigKey.fanoutMaxPending.rawValue, fanoutMaxPending),
-            (ConfigKey.fanoutMaxBufferedBytes.rawValue, fanoutMaxBufferedBytes),
-            (ConfigKey.clusterMaxServers.rawValue, clusterMaxServers),
-            (ConfigKey.clusterMaxMetadataBytes.rawValue, clusterMaxMetadataBytes),
-            ("OAUTH_CLIENT_SECRET_FILE", oauthClientSecretFile),
-            ("MIT_TOKEN_FILE", mitTokenFile),
-            ("JWT_SECRET_FILE", jwtSecretFile),
-            ("LOCAL_API_TOKEN_FILE", localAPITokenFile),
-            ("LOG_LEVEL_FILE", logLevelFile),
-        ]
-        var values: [String: String] = [:]
-        for (key, value) in all { if let value { values[key] = value } }
-        return values
-    }
+    var flagValues: [String: String] { FlagValues.of(self, keys: ConfigKey.self) }
 }
