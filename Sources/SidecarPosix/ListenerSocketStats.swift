@@ -17,19 +17,35 @@ package enum ListenerSocketStats {
 
     /// Counts the rows of a `/proc/net/tcp` table in state ESTABLISHED (01) on local `port`.
     package static func countEstablished(_ table: String, port: UInt16) -> Int {
-        let suffix = ":" + String(port, radix: 16, uppercase: true).leftPadded(to: 4)
-        var count = 0
-        for line in table.split(separator: "\n").dropFirst() {
-            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
-            guard fields.count > 3, fields[3] == "01", fields[1].hasSuffix(suffix) else { continue }
-            count += 1
-        }
-        return count
+        TCPTableRow.rows(table).count { $0.state == 0x01 && $0.localPort == port }
     }
 }
 
-extension String {
-    fileprivate func leftPadded(to width: Int) -> String {
-        count >= width ? self : String(repeating: "0", count: width - count) + self
+/// One row of a `/proc/net/tcp` (or `tcp6`) table: the ports, the state and the queues.
+package struct TCPTableRow: Sendable, Equatable {
+    package var localPort: UInt16
+    package var remotePort: UInt16
+    /// The kernel's TCP state (01 ESTABLISHED, 0A LISTEN, ...).
+    package var state: UInt8
+    /// Bytes queued to send and not yet acknowledged.
+    package var sendQueue: Int
+    /// Bytes received and not yet read.
+    package var receiveQueue: Int
+
+    /// The rows of `table`, its header line skipped; a row that cannot be read is left out.
+    package static func rows(_ table: String) -> [TCPTableRow] {
+        table.split(separator: "\n").dropFirst().compactMap { line in
+            // sl local_address rem_address st tx_queue:rx_queue ...
+            let f = line.split(separator: " ")
+            guard f.count > 4, let local = port(f[1]), let remote = port(f[2]), let state = UInt8(f[3], radix: 16) else { return nil }
+            let queues = f[4].split(separator: ":")
+            guard queues.count == 2, let send = Int(queues[0], radix: 16), let receive = Int(queues[1], radix: 16) else { return nil }
+            return TCPTableRow(localPort: local, remotePort: remote, state: state, sendQueue: send, receiveQueue: receive)
+        }
+    }
+
+    /// The port of an `address:port` field, both in hex.
+    private static func port(_ field: Substring) -> UInt16? {
+        field.lastIndex(of: ":").flatMap { UInt16(field[field.index(after: $0)...], radix: 16) }
     }
 }

@@ -53,6 +53,8 @@ package struct ProcStat: Sendable, Equatable {
 
     /// Resident bytes.
     package var residentBytes: Int { residentPages * sysconf(Int32(_SC_PAGESIZE)) }
+    /// Seconds after boot when the process started.
+    package var startSecondsAfterBoot: Double { Double(startTicks) / Double(sysconf(Int32(_SC_CLK_TCK))) }
     /// User and system CPU time in seconds.
     package var cpuSeconds: Double { Double(userTicks + systemTicks) / Double(sysconf(Int32(_SC_CLK_TCK))) }
 }

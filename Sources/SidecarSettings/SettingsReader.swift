@@ -22,6 +22,9 @@ extension SettingKey {
 
     package var isSecret: Bool { false }
 
+    /// The variables that carry this setting: itself, and for a secret its `_FILE` form.
+    package var variables: [String] { isSecret ? [variable, variable + "_FILE"] : [variable] }
+
     /// The help line, the same shape for every subcommand's settings: meaning, variable (and its
     /// file for a secret), default.
     package var help: String {

@@ -14,14 +14,14 @@ enum FlagValues {
         }
         var values: [String: String] = [:]
         for child in Mirror(reflecting: options).children {
-            guard let label = child.label, child.value is Option<String?> else { continue }
+            guard let label = child.label, let option = child.value as? Option<String?> else { continue }
             // An option named after no setting would be dropped in silence: debug builds (the
             // tests run them) stop at once.
             guard label.hasPrefix("_"), let variable = byName[String(label.dropFirst())] else {
                 assertionFailure("the option \(label) is named after no setting of \(Key.self)")
                 continue
             }
-            if let option = child.value as? Option<String?>, let value = option.wrappedValue { values[variable] = value }
+            if let value = option.wrappedValue { values[variable] = value }
         }
         return values
     }

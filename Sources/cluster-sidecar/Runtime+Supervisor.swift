@@ -2,6 +2,8 @@ import Glibc
 import Logging
 import SidecarCluster
 import SidecarPosix
+import SidecarRegistry
+import SidecarSettings
 import SidecarSupervisor
 
 extension Runtime {
@@ -9,7 +11,7 @@ extension Runtime {
     func startSupervisor(_ s: Supervision, context: SidecarContext, localAPI: SocketAddress, logger: Logger) -> Supervisor {
         let launch = Supervisor.Launch(
             command: s.command, environment: s.environment, listener: s.listener, sidecarURL: LocalAPIOptions.baseURL(localAPI),
-            withheld: ConfigKey.withheldFromWorkers)
+            withheld: Self.withheldFromWorkers)
         do throws(SystemError) {
             let supervisor = try Supervisor(
                 settings: s.settings, launch: launch, workersReady: { [health = context.health] in health.setWorkersReady($0) },
@@ -27,6 +29,13 @@ extension Runtime {
             Environment.fail("cannot start the supervisor: \(error)", status: ExitStatus.startup)
         }
     }
+
+    /// Never passed to a worker: the sidecar's credentials, and the embedded registry's secrets
+    /// (the same environment may serve both), each with its `_FILE` form.
+    static let withheldFromWorkers: Set<String> = {
+        let keys: [any SettingKey] = ConfigKey.withheldFromWorkers + RegistryKey.allCases.filter(\.isSecret)
+        return Set(keys.flatMap(\.variables))
+    }()
 
     /// SIGUSR2: a rolling restart, or one log line saying why not.
     static func reload(_ supervisor: Supervisor, _ logger: Logger) async {

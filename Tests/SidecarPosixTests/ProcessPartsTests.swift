@@ -27,6 +27,17 @@ import Testing
         #expect(ListenerSocketStats.countEstablished(table, port: 80) == 0)
     }
 
+    @Test func tcpTableRows_carryPortsStateAndQueues_andSkipWhatCannotBeRead() {
+        let table = """
+              sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+               0: 0100007F:1F90 0100007F:C350 01 0000002A:00000005 00:00000000 00000000     0        0 2 1 0 20 4 30 10 -1
+               1: 0100007F:11F90 0100007F:C353 01 00000000:00000000 00:00000000 00000000     0        0 5 1 0 20 4 30 10 -1
+               2: garbage
+            """
+        #expect(
+            TCPTableRow.rows(table) == [TCPTableRow(localPort: 8080, remotePort: 50000, state: 1, sendQueue: 42, receiveQueue: 5)])
+    }
+
     @Test func exitReasons_fromWaitStatuses() {
         #expect(ExitReason(waitStatus: 3 << 8) == .code(3))
         #expect(ExitReason(waitStatus: 0) == .code(0))

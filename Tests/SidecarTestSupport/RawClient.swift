@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import SidecarPosix
 
 /// A blocking test client on a raw TCP socket: sends exact bytes, reads exact answers.
 package final class RawClient {
@@ -45,20 +46,10 @@ package final class RawClient {
         _ = withUnsafeMutablePointer(to: &mine) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
         length = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafeMutablePointer(to: &peer) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(fd, $0, &length) } }
-        let local = String(format: ":%04X", UInt16(bigEndian: peer.sin_port))
-        let remote = String(format: ":%04X", UInt16(bigEndian: mine.sin_port))
-        // /proc files report a size of 0: read until the end.
-        guard let handle = FileHandle(forReadingAtPath: "/proc/net/tcp") else { return nil }
-        defer { try? handle.close() }
-        let table = String(decoding: (try? handle.readToEnd()) ?? Data(), as: UTF8.self)
-        for line in table.split(separator: "\n").dropFirst() {
-            // sl local remote state tx_queue:rx_queue ...
-            let f = line.split(separator: " ")
-            guard f.count > 4, f[1].hasSuffix(local), f[2].hasSuffix(remote) else { continue }
-            let queues = f[4].split(separator: ":").map { Int($0, radix: 16) ?? 0 }
-            return queues.count == 2 ? (queues[0], queues[1]) : nil
-        }
-        return nil
+        let server = UInt16(bigEndian: peer.sin_port)
+        let client = UInt16(bigEndian: mine.sin_port)
+        let row = TCPTableRow.rows(ProcFile.read("/proc/net/tcp") ?? "").first { $0.localPort == server && $0.remotePort == client }
+        return row.map { ($0.sendQueue, $0.receiveQueue) }
     }
 
     /// Waits until the server has read every byte sent so far (its socket of this connection

@@ -62,7 +62,14 @@ package final class Counter: Sendable {
 
     package init() {}
 
-    package func add() { count.withLock { $0 += 1 } }
+    /// Counts one more; returns the new count.
+    @discardableResult
+    package func add() -> Int {
+        count.withLock {
+            $0 += 1
+            return $0
+        }
+    }
 
     package var value: Int { count.withLock { $0 } }
 }

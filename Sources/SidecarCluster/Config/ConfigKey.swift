@@ -152,10 +152,5 @@ extension ConfigKey {
     /// the OAuth client's secret, the application (and anything it runs) could mint tokens that
     /// every sidecar of the cluster accepts. The local API token stays: it is how the
     /// application calls its sidecar.
-    package static let withheldFromWorkers: Set<String> = {
-        let secrets =
-            allCases.filter { $0.isSecret && $0 != .localAPIToken }.map(\.variable)
-            + ["REGISTRY_SECRET", "REGISTRY_CLIENT_SECRET"]
-        return Set(secrets.flatMap { [$0, $0 + "_FILE"] })
-    }()
+    package static var withheldFromWorkers: [ConfigKey] { allCases.filter { $0.isSecret && $0 != .localAPIToken } }
 }

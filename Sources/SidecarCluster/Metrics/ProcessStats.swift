@@ -14,7 +14,6 @@ package struct ProcessStats: Sendable, Equatable {
 
     /// Reads them now; a figure that cannot be read is 0.
     package static func read() -> ProcessStats {
-        let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
         let stat = ProcStat.readSelf()
         let bootTime = ProcFile.read("/proc/stat").flatMap(parseBootTime) ?? 0
         var limit = rlimit()
@@ -24,7 +23,7 @@ package struct ProcessStats: Sendable, Equatable {
             residentBytes: stat.residentBytes,
             openFDs: countOpenFDs(),
             maxFDs: limit.rlim_cur > UInt(Int.max) ? Int.max : Int(limit.rlim_cur),
-            startTime: bootTime + Double(stat.startTicks) / ticks)
+            startTime: bootTime + stat.startSecondsAfterBoot)
     }
 
     /// `btime` of `/proc/stat`: boot time in seconds since the epoch.
