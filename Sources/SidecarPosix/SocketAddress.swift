@@ -9,6 +9,10 @@ package struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
     }
 
     let storage: Storage
+    /// The address as read (network order; IPv4 in the first 4 bytes of `first`): what
+    /// equality, hashing and `withSockAddr` use, so none of them reads the text again.
+    private let first: UInt64
+    private let second: UInt64
 
     /// Parses `host` (`127.0.0.1`, `::1`, `[::1]`, `localhost`) and `port`; nil if not numeric.
     package init?(host: String, port: UInt16) {
@@ -19,11 +23,27 @@ package struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
         var a6 = in6_addr()
         if inet_pton(AF_INET, h, &a4) == 1 {
             storage = .v4(host: h, port: port)
+            first = UInt64(a4.s_addr)
+            second = 0
         } else if inet_pton(AF_INET6, h, &a6) == 1 {
             storage = .v6(host: h, port: port)
+            (first, second) = withUnsafeBytes(of: a6) {
+                ($0.loadUnaligned(as: UInt64.self), $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+            }
         } else {
             return nil
         }
+    }
+
+    /// Equal when family, address and port are (`::1` and `0::1` alike).
+    package static func == (a: SocketAddress, b: SocketAddress) -> Bool {
+        a.first == b.first && a.second == b.second && a.port == b.port && a.family == b.family
+    }
+
+    package func hash(into hasher: inout Hasher) {
+        hasher.combine(first)
+        hasher.combine(second)
+        hasher.combine(UInt32(port) << 8 | UInt32(family))
     }
 
     package var host: String {
@@ -91,19 +111,22 @@ package struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
     /// Calls `body` with a sockaddr for this address.
     package func withSockAddr<R>(_ body: (UnsafePointer<sockaddr>, socklen_t) -> R) -> R {
         switch storage {
-        case .v4(let h, let p):
+        case .v4(_, let p):
             var sa = sockaddr_in()
             sa.sin_family = sa_family_t(AF_INET)
             sa.sin_port = p.bigEndian
-            _ = inet_pton(AF_INET, h, &sa.sin_addr)
+            sa.sin_addr.s_addr = UInt32(truncatingIfNeeded: first)
             return withUnsafePointer(to: &sa) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
             }
-        case .v6(let h, let p):
+        case .v6(_, let p):
             var sa = sockaddr_in6()
             sa.sin6_family = sa_family_t(AF_INET6)
             sa.sin6_port = p.bigEndian
-            _ = inet_pton(AF_INET6, h, &sa.sin6_addr)
+            withUnsafeMutableBytes(of: &sa.sin6_addr) {
+                $0.storeBytes(of: first, as: UInt64.self)
+                $0.storeBytes(of: second, toByteOffset: 8, as: UInt64.self)
+            }
             return withUnsafePointer(to: &sa) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
             }
