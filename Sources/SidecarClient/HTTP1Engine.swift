@@ -9,24 +9,28 @@ import SidecarPosix
 /// `maxConnectionsPerHost` each, `maxConnections` in all, closed after `idleTimeout` unused or
 /// as soon as the node closes them).
 ///
+/// The shell of `HTTP1PoolMachine`: it reads the clock, makes the syscalls and parses bytes;
+/// every decision (which connection, queue, resend, deadline, close) is the machine's.
 /// Confined to its reactor's thread (asserted in debug builds); outcomes reach the sinks there.
 package final class HTTP1Engine: ReactorSource {
+    typealias Machine = HTTP1PoolMachine<SocketAddress, HTTP1Exchange>
+
     private unowned let reactor: any Reactor
     private let configuration: ClientConfiguration
-    private var pools: [SocketAddress: HTTP1Pool] = [:]
-    private var connections: [Int32: HTTP1Connection] = [:]
-    private var heap = DeadlineHeap()
-    /// Connections still connecting, in the order they started (so by connect deadline).
-    private var connecting: [HTTP1Connection] = []
-    private var connectingHead = 0
-    /// Requests that found every connection of the engine in use, in order.
-    private var starved: [HTTP1Exchange] = []
-    private var idleCount = 0
-    private var nextSweep: UInt64 = 0
+    private let machine: Machine
+    /// Open connections by the machine's id (ids are reused, so the table
+    /// stays small).
+    private var connections: [HTTP1Connection?] = []
+    private var openCount = 0
+    /// Counts connections opened, for their epoll tokens: a token is the id and this count, so
+    /// an event still queued for a closed connection never reaches a new one under its id.
+    private var opened: UInt64 = 0
     /// Node URLs already read (nil: not ours, libcurl's), bounded.
     private var addresses: [String: NodeAddress?] = [:]
     private let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 16)
-    private var closed = false
+    /// Carrying out the machine's actions now (a sink that starts a request meanwhile only
+    /// adds to them).
+    private var performing = false
 
     /// The engine `reactor` keeps under `key`, made on first use (on the reactor's thread).
     package static func attached(to reactor: any Reactor, key: ObjectIdentifier, configuration: ClientConfiguration) -> HTTP1Engine {
@@ -37,6 +41,10 @@ package final class HTTP1Engine: ReactorSource {
     package init(configuration: ClientConfiguration, reactor: any Reactor) {
         self.reactor = reactor
         self.configuration = configuration
+        machine = Machine(
+            limits: .init(
+                maxConnections: configuration.maxConnections, maxConnectionsPerNode: configuration.maxConnectionsPerHost,
+                connectTimeout: configuration.connectTimeout, idleTimeout: configuration.idleTimeout))
     }
 
     deinit { buffer.deallocate() }
@@ -51,171 +59,139 @@ package final class HTTP1Engine: ReactorSource {
     }
 
     /// Connections open now (for tests).
-    package var openConnections: Int { connections.count }
+    package var openConnections: Int { openCount }
 
     /// Nodes the engine keeps a pool for (for tests).
-    package var pooledNodes: Int { pools.count }
+    package var pooledNodes: Int { machine.pooledNodes }
 
     /// Sends `batch` to `node`; `sink.finished(index, result)` runs once, on this thread
     /// (already during this call when it fails at once).
     package func start(_ batch: HTTP1Batch, index: Int, node: NodeAddress, sink: any HTTP1Sink) {
         reactor.assertInLoop()
-        guard !closed else { return sink.finished(index, .failure(.shutdown)) }
-        let now = csidecar_monotonic_ns()
-        let timeout = batch.timeout ?? configuration.requestTimeout
+        let now = Self.now
         let x = HTTP1Exchange(
-            sink: sink, index: index, batch: batch, line: batch.requestLine(node), pool: pool(for: node.address), started: now,
-            deadline: now &+ UInt64(max(1, timeout.nanoseconds)))
-        heap.insert(x)
-        assign(x)
+            sink: sink, index: index, batch: batch, line: batch.requestLine(node), started: now.nanoseconds)
+        machine.start(x, node: node.address, timeout: batch.timeout ?? configuration.requestTimeout, now: now)
+        perform()
     }
 
     // MARK: ReactorSource
 
-    package var deadline: MonotonicInstant? {
-        var due = heap.first?.deadline ?? .max
-        if let (_, d) = firstConnecting() { due = min(due, d) }
-        if idleCount > 0 || !pools.isEmpty { due = min(due, nextSweep) }
-        return due == .max ? nil : MonotonicInstant(nanoseconds: due)
-    }
+    package var deadline: MonotonicInstant? { machine.deadline }
 
     package func ready(_ token: UInt64, events: UInt32) {
         reactor.assertInLoop()
-        let fd = Int32(truncatingIfNeeded: token)
-        guard let c = connections[fd] else { return }
+        guard let c = connection(Int(truncatingIfNeeded: token & Self.idMask)), c.token == token else { return }
         switch c.state {
         case .idle:
-            // The node closed it (or spoke out of turn): it cannot carry another request.
-            drop(c)
+            machine.closedByNode(c.id, now: Self.now)
         case .connecting:
-            let error = Socket.pendingError(fd)
-            guard error == 0 else {
-                return fail(c, ClientError(.connect, "could not connect: \(SystemError("connect", errno: error).description)"))
+            let error = Socket.pendingError(c.fd)
+            if error == 0 {
+                machine.connected(c.id)
+                c.state = .sending(sent: 0)
+                send(c)
+            } else {
+                let reason = "could not connect: \(SystemError("connect", errno: error).description)"
+                machine.connectFailed(c.id, ClientError(.connect, reason), now: Self.now)
             }
-            c.state = .sending(sent: 0)
-            send(c)
         case .sending:
             send(c)
         case .receiving:
             receive(c)
         }
+        perform()
     }
 
     package func fire(now _: MonotonicInstant) {
         reactor.assertInLoop()
-        let now = csidecar_monotonic_ns()
-        while let x = heap.first, x.deadline <= now {
-            heap.remove(x)
-            if let c = x.connection {
-                if case .connecting = c.state { fail(c, ClientError(.timeout, "timed out connecting")) } else { fail(c, .timeout) }
-            } else {
-                finish(x, .failure(.timeout))
-            }
-        }
-        while let (c, d) = firstConnecting(), d <= now {
-            connectingHead += 1
-            fail(c, ClientError(.connect, "connect timed out after \(configuration.connectTimeout)"))
-        }
-        if (idleCount > 0 || !pools.isEmpty) && nextSweep <= now { sweep(now) }
+        machine.fire(now: Self.now)
+        perform()
     }
 
     /// Fails every request still running with `shutdown` and closes every connection.
     package func close() {
         reactor.assertInLoop()
-        guard !closed else { return }
-        closed = true
-        for c in Array(connections.values) {
-            if let x = c.exchange { finish(x, .failure(.shutdown)) }
-            closeSocket(c)
+        machine.shutdown()
+        perform()
+    }
+
+    // MARK: The machine's actions
+
+    private static let idMask: UInt64 = (1 << 24) - 1
+
+    private static var now: MonotonicInstant { MonotonicInstant(nanoseconds: csidecar_monotonic_ns()) }
+
+    /// Carries out what the machine decided, in order, until nothing is left.
+    private func perform() {
+        guard !performing else { return }
+        performing = true
+        defer { performing = false }
+        while let action = machine.takeAction() {
+            switch action {
+            case .connect(let id, let r): open(id, r)
+            case .send(let id, let r):
+                guard let c = connection(id) else { continue }
+                begin(r, on: c)
+                send(c)
+            case .close(let id):
+                guard let c = connection(id) else { continue }
+                connections[id] = nil
+                openCount -= 1
+                reactor.unwatch(c.fd)
+                c.transport.close(c.fd)
+            case .fail(let r, let error):
+                r.ticket.sink.finished(r.ticket.index, .failure(error))
+            }
         }
-        for pool in pools.values { while let x = pool.nextWaiting() { finish(x, .failure(.shutdown)) } }
-        for x in starved where !x.finished { finish(x, .failure(.shutdown)) }
-        starved.removeAll()
-        pools.removeAll()
     }
 
-    // MARK: Requests and connections
+    private func connection(_ id: Int) -> HTTP1Connection? { id >= 0 && id < connections.count ? connections[id] : nil }
 
-    /// The oldest connection still connecting, and its connect deadline; skips (and in time
-    /// forgets) those that connected or closed since.
-    private func firstConnecting() -> (HTTP1Connection, UInt64)? {
-        while connectingHead < connecting.count {
-            let c = connecting[connectingHead]
-            if connections[c.fd] === c, case .connecting(let d) = c.state { return (c, d) }
-            connectingHead += 1
-        }
-        if connectingHead > 0 {
-            connecting.removeAll(keepingCapacity: true)
-            connectingHead = 0
-        }
-        return nil
-    }
-
-    private func pool(for address: SocketAddress) -> HTTP1Pool {
-        if let p = pools[address] { return p }
-        let p = HTTP1Pool(address: address)
-        pools[address] = p
-        return p
-    }
-
-    /// Gives `x` a connection: an idle one of its node, a new one, or a place in the queue.
-    private func assign(_ x: HTTP1Exchange) {
-        let pool = x.pool
-        if let c = pool.idle.popLast() {
-            idleCount -= 1
-            attach(x, c)
-            c.state = .sending(sent: 0)
-            send(c)
-            return
-        }
-        guard pool.open < configuration.maxConnectionsPerHost else { return pool.waiting.append(x) }
-        if connections.count >= configuration.maxConnections && !closeAnyIdle() { return starved.append(x) }
-        open(x)
-    }
-
-    private func attach(_ x: HTTP1Exchange, _ c: HTTP1Connection) {
-        x.connection = c
-        c.exchange = x
-        c.parser = HTTPResponseParser(isHead: x.isHead, maxBodyBytes: configuration.maxResponseBytes)
-    }
-
-    private func open(_ x: HTTP1Exchange) {
-        let pool = x.pool
+    private func open(_ id: Int, _ r: Machine.Request) {
         let fd: Int32
         let inProgress: Bool
         do {
-            (fd, inProgress) = try Socket.connect(to: pool.address)
+            (fd, inProgress) = try Socket.connect(to: r.node)
         } catch {
-            return finish(x, .failure(ClientError(.connect, "could not connect: \(error.description)")))
+            return machine.connectFailed(id, ClientError(.connect, "could not connect: \(error.description)"), now: Self.now)
         }
-        let now = csidecar_monotonic_ns()
-        let c = HTTP1Connection(
-            fd: fd, pool: pool,
-            state: inProgress ? .connecting(deadline: now &+ UInt64(configuration.connectTimeout.nanoseconds)) : .sending(sent: 0),
-            events: inProgress ? EPOLLOUT.rawValue : EPOLLIN.rawValue)
-        pool.open += 1
-        connections[fd] = c
-        attach(x, c)
-        reactor.watch(fd, events: c.events, isNew: true, for: self)
-        if inProgress {
-            connecting.append(c)
-        } else {
+        opened &+= 1
+        let token = UInt64(id) & Self.idMask | (opened & Self.idMask) << 24
+        let c = HTTP1Connection(id: id, token: token, fd: fd, state: .connecting, events: inProgress ? EPOLLOUT.rawValue : EPOLLIN.rawValue)
+        while connections.count <= id { connections.append(nil) }
+        connections[id] = c
+        openCount += 1
+        begin(r, on: c)
+        c.state = .connecting
+        reactor.watch(fd, events: c.events, token: token, isNew: true, for: self)
+        if !inProgress {
+            machine.connected(id)
+            c.state = .sending(sent: 0)
             send(c)
         }
+    }
+
+    private func begin(_ r: Machine.Request, on c: HTTP1Connection) {
+        c.request = r
+        c.parser = HTTPResponseParser(isHead: r.ticket.isHead, maxBodyBytes: configuration.maxResponseBytes)
+        c.state = .sending(sent: 0)
     }
 
     private func watch(_ c: HTTP1Connection, _ events: UInt32) {
         guard c.events != events else { return }
         c.events = events
-        reactor.watch(c.fd, events: events, isNew: false, for: self)
+        reactor.watch(c.fd, events: events, token: c.token, isNew: false, for: self)
     }
 
     /// Writes what is left of the request in one gathered write.
     private func send(_ c: HTTP1Connection) {
-        guard let x = c.exchange, case .sending(let sent) = c.state else { return }
-        let outcome: Result<IOResult<Int>, SystemError> = x.line.withUnsafeBytes { line in
-            x.batch.fieldBlock.withUnsafeBytes { block in
-                x.batch.body.withUnsafeBytes { body in
+        // Through the request, not a copy of its ticket: a copy would retain each field.
+        guard let r = c.request, case .sending(let sent) = c.state else { return }
+        let batch = r.ticket.batch
+        let outcome: Result<IOResult<Int>, SystemError> = r.ticket.line.withUnsafeBytes { line in
+            batch.fieldBlock.withUnsafeBytes { block in
+                batch.body.withUnsafeBytes { body in
                     do throws(SystemError) {
                         return .success(try c.transport.write(c.fd, gathering: (line, block, body), skipping: sent))
                     } catch {
@@ -230,7 +206,7 @@ package final class HTTP1Engine: ReactorSource {
         case .success(.wouldBlock):
             watch(c, EPOLLOUT.rawValue)
         case .success(.done(let n)):
-            if sent + n < x.length {
+            if sent + n < r.ticket.length {
                 c.state = .sending(sent: sent + n)
                 watch(c, EPOLLOUT.rawValue)
             } else {
@@ -242,7 +218,7 @@ package final class HTTP1Engine: ReactorSource {
 
     /// Reads what arrived and feeds the answer's parser.
     private func receive(_ c: HTTP1Connection) {
-        guard let x = c.exchange else { return drop(c) }
+        guard let r = c.request else { return }
         while true {
             let n: Int
             do {
@@ -259,138 +235,40 @@ package final class HTTP1Engine: ReactorSource {
                 } catch {
                     return lost(c, ClientError(.io, error.message))
                 }
-                return complete(c, x, reusable: false)
+                return complete(c, r, reusable: false)
             }
             let used: Int
             do {
                 used = try c.parser.feed(UnsafeRawBufferPointer(rebasing: buffer[..<n]))
             } catch {
-                return fail(c, ClientError(parsing: error))
+                return lost(c, ClientError(parsing: error))
             }
-            if c.parser.isComplete { return complete(c, x, reusable: used == n && c.parser.keepAlive) }
+            if c.parser.isComplete { return complete(c, r, reusable: used == n && c.parser.keepAlive) }
             if n < buffer.count { return }
         }
     }
 
-    /// The answer is whole: hand it over, then keep the connection for the next request or close it.
-    private func complete(_ c: HTTP1Connection, _ x: HTTP1Exchange, reusable: Bool) {
-        let now = csidecar_monotonic_ns()
+    /// The answer is whole: the machine decides what becomes of the connection, then the answer
+    /// is handed over.
+    private func complete(_ c: HTTP1Connection, _ r: Machine.Request, reusable: Bool) {
+        let now = Self.now
         let response = ClientResponse(
-            status: c.parser.status, headers: c.parser.fields, body: c.parser.body, duration: .nanoseconds(Int64(now &- x.started)),
-            newConnections: c.reused ? 0 : 1)
-        c.exchange = nil
+            status: c.parser.status, headers: c.parser.fields, body: c.parser.body,
+            duration: .nanoseconds(Int64(now.nanoseconds &- r.ticket.started)), newConnections: c.reused ? 0 : 1)
+        c.request = nil
         c.parser = HTTPResponseParser(isHead: false, maxBodyBytes: 0)
         c.reused = true
-        if reusable && !closed {
-            if let next = c.pool.nextWaiting() {
-                attach(next, c)
-                c.state = .sending(sent: 0)
-                send(c)
-            } else {
-                c.state = .idle(since: now)
-                if idleCount == 0 { nextSweep = now &+ sweepInterval }
-                idleCount += 1
-                c.pool.idle.append(c)
-                serveStarved()
-            }
-        } else {
-            closeSocket(c)
-            serveWaiting(c.pool)
-        }
-        finish(x, .success(response))
+        c.state = .idle
+        machine.answered(c.id, reusable: reusable, now: now)
+        perform()
+        r.ticket.sink.finished(r.ticket.index, .success(response))
     }
 
-    /// The connection failed before the answer began or while it came: a kept-alive one that
-    /// closed before any byte of the answer is tried once more on a new connection (the node
-    /// closed it while idle; libcurl does the same); otherwise the request fails with `error`.
+    /// The connection failed while its request went out or its answer came.
     private func lost(_ c: HTTP1Connection, _ error: ClientError) {
-        if let x = c.exchange, c.reused, !c.parser.receivedAny, !x.resent, !closed {
-            x.resent = true
-            c.exchange = nil
-            x.connection = nil
-            closeSocket(c)
-            assign(x)
-            serveWaiting(c.pool)
-            return
-        }
-        fail(c, error)
-    }
-
-    /// Ends the connection's request with `error` and closes the connection.
-    private func fail(_ c: HTTP1Connection, _ error: ClientError) {
-        let x = c.exchange
-        c.exchange = nil
-        closeSocket(c)
-        serveWaiting(c.pool)
-        if let x { finish(x, .failure(error)) }
-    }
-
-    /// Closes a connection that carries no request.
-    private func drop(_ c: HTTP1Connection) {
-        if case .idle = c.state, let k = c.pool.idle.firstIndex(where: { $0 === c }) {
-            c.pool.idle.remove(at: k)
-            idleCount -= 1
-        }
-        closeSocket(c)
-        serveWaiting(c.pool)
-    }
-
-    private func closeSocket(_ c: HTTP1Connection) {
-        guard connections[c.fd] === c else { return }
-        connections[c.fd] = nil
-        c.pool.open -= 1
-        reactor.unwatch(c.fd)
-        c.transport.close(c.fd)
-    }
-
-    /// A connection of `pool` closed: the next waiting request may open one.
-    private func serveWaiting(_ pool: HTTP1Pool) {
-        if !closed, pool.open < configuration.maxConnectionsPerHost, let next = pool.nextWaiting() { assign(next) }
-        serveStarved()
-    }
-
-    private func serveStarved() {
-        while !closed, !starved.isEmpty, connections.count < configuration.maxConnections || idleCount > 0 {
-            let x = starved.removeFirst()
-            if !x.finished { assign(x) }
-        }
-    }
-
-    /// Closes one idle connection of any node, to make room under `maxConnections`.
-    private func closeAnyIdle() -> Bool {
-        guard idleCount > 0 else { return false }
-        for pool in pools.values {
-            if let c = pool.idle.first {
-                drop(c)
-                return true
-            }
-        }
-        return false
-    }
-
-    private var sweepInterval: UInt64 { UInt64(max(1_000_000, configuration.idleTimeout.nanoseconds / 4)) }
-
-    /// Closes connections idle for `idleTimeout`, and forgets nodes with nothing open or waiting
-    /// (nodes come and go with the cluster: their pools must not pile up).
-    private func sweep(_ now: UInt64) {
-        let limit = UInt64(configuration.idleTimeout.nanoseconds)
-        for pool in pools.values {
-            for c in pool.idle {
-                if case .idle(let since) = c.state, now &- since >= limit { drop(c) }
-            }
-        }
-        if starved.isEmpty {
-            pools = pools.filter { !$0.value.isUnused }
-        }
-        nextSweep = now &+ sweepInterval
-    }
-
-    /// Reports `x`'s outcome once.
-    private func finish(_ x: HTTP1Exchange, _ result: Result<ClientResponse, ClientError>) {
-        guard !x.finished else { return }
-        x.finished = true
-        x.connection = nil
-        heap.remove(x)
-        x.sink.finished(x.index, result)
+        let began = c.parser.receivedAny
+        c.request = nil
+        c.state = .idle
+        machine.failed(c.id, error, answerBegan: began, now: Self.now)
     }
 }

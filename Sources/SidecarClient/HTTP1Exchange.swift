@@ -62,152 +62,54 @@ package protocol HTTP1Sink: AnyObject {
     func finished(_ index: Int, _ result: Result<ClientResponse, ClientError>)
 }
 
-/// One node request, from start to its one outcome.
-final class HTTP1Exchange {
+/// One node request as the shell holds it (the ticket of `HTTP1PoolMachine`'s request): what
+/// to send, and where its outcome goes.
+struct HTTP1Exchange {
     let sink: any HTTP1Sink
     let index: Int
     let batch: HTTP1Batch
     let line: [UInt8]
-    let pool: HTTP1Pool
     let started: UInt64
-    /// When it fails with `timeout`.
-    let deadline: UInt64
-    /// Its place in the engine's deadline heap (-1: not in it).
-    var heapIndex = -1
-    var connection: HTTP1Connection?
-    /// Sent again already, after a kept-alive connection closed before answering.
-    var resent = false
-    var finished = false
-
-    init(sink: any HTTP1Sink, index: Int, batch: HTTP1Batch, line: [UInt8], pool: HTTP1Pool, started: UInt64, deadline: UInt64) {
-        self.sink = sink
-        self.index = index
-        self.batch = batch
-        self.line = line
-        self.pool = pool
-        self.started = started
-        self.deadline = deadline
-    }
 
     var isHead: Bool { batch.method == "HEAD" }
     var length: Int { line.count + batch.fieldBlock.count + batch.body.count }
 }
 
-/// One connection to a node, owned by its pool.
+/// One connection to a node as the shell holds it: its socket and the bytes of its exchange.
 final class HTTP1Connection {
     enum State {
-        /// The non-blocking connect has not finished; it fails with `connect` at `deadline`.
-        case connecting(deadline: UInt64)
+        /// The non-blocking connect has not finished.
+        case connecting
         /// The request is going out; `sent` bytes of it left already.
         case sending(sent: Int)
         /// The answer is coming in.
         case receiving
-        /// Kept alive between requests, since `since`.
-        case idle(since: UInt64)
+        /// Carrying no request.
+        case idle
     }
 
+    /// The machine's name for it.
+    let id: Int
+    /// Its epoll token: the id, and which connection of that id it is.
+    let token: UInt64
     let fd: Int32
     /// How its bytes cross the socket (plain; TLS next).
     let transport: Transport
-    unowned let pool: HTTP1Pool
     var state: State
-    var exchange: HTTP1Exchange?
+    /// The request it carries.
+    var request: HTTP1PoolMachine<SocketAddress, HTTP1Exchange>.Request?
     var parser = HTTPResponseParser(isHead: false, maxBodyBytes: 0)
-    /// It carried an answer already (a failure before any byte of the next one may just mean
-    /// the node closed it while idle).
+    /// It carried an answer already (for `ClientResponse.newConnections`).
     var reused = false
     /// What epoll watches it for.
     var events: UInt32
 
-    init(fd: Int32, pool: HTTP1Pool, state: State, events: UInt32, transport: Transport = .plain) {
+    init(id: Int, token: UInt64, fd: Int32, state: State, events: UInt32, transport: Transport = .plain) {
+        self.id = id
+        self.token = token
         self.fd = fd
         self.transport = transport
-        self.pool = pool
         self.state = state
         self.events = events
-    }
-}
-
-/// A node's connections: idle ones kept for reuse, and the requests waiting for one.
-final class HTTP1Pool {
-    let address: SocketAddress
-    var idle: [HTTP1Connection] = []
-    var open = 0
-    var waiting: [HTTP1Exchange] = []
-    var waitingHead = 0
-
-    init(address: SocketAddress) { self.address = address }
-
-    /// Nothing open and nothing waiting: the pool may be forgotten.
-    var isUnused: Bool { open == 0 && waitingHead == waiting.count }
-
-    /// The next waiting request that has not ended meanwhile.
-    func nextWaiting() -> HTTP1Exchange? {
-        while waitingHead < waiting.count {
-            let x = waiting[waitingHead]
-            waitingHead += 1
-            if waitingHead == waiting.count {
-                waiting.removeAll(keepingCapacity: true)
-                waitingHead = 0
-            }
-            if !x.finished { return x }
-        }
-        return nil
-    }
-}
-
-/// A min-heap of exchanges by deadline that knows where each one is, so that one that ends
-/// early leaves it in O(log n).
-struct DeadlineHeap {
-    private(set) var items: [HTTP1Exchange] = []
-
-    var first: HTTP1Exchange? { items.first }
-
-    mutating func insert(_ x: HTTP1Exchange) {
-        x.heapIndex = items.count
-        items.append(x)
-        up(items.count - 1)
-    }
-
-    mutating func remove(_ x: HTTP1Exchange) {
-        let k = x.heapIndex
-        guard k >= 0, k < items.count, items[k] === x else { return }
-        x.heapIndex = -1
-        let last = items.removeLast()
-        guard k < items.count else { return }
-        items[k] = last
-        last.heapIndex = k
-        down(k)
-        up(k)
-    }
-
-    private mutating func up(_ start: Int) {
-        var k = start
-        while k > 0 {
-            let parent = (k - 1) / 2
-            guard items[k].deadline < items[parent].deadline else { return }
-            swapAt(k, parent)
-            k = parent
-        }
-    }
-
-    private mutating func down(_ start: Int) {
-        var k = start
-        while true {
-            let l = 2 * k + 1
-            let r = l + 1
-            var m = k
-            if l < items.count && items[l].deadline < items[m].deadline { m = l }
-            if r < items.count && items[r].deadline < items[m].deadline { m = r }
-            guard m != k else { return }
-            swapAt(k, m)
-            k = m
-        }
-    }
-
-    private mutating func swapAt(_ a: Int, _ b: Int) {
-        items.swapAt(a, b)
-        items[a].heapIndex = a
-        items[b].heapIndex = b
     }
 }
