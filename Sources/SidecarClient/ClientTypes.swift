@@ -88,6 +88,8 @@ package struct ClientError: Error, Sendable, Equatable, CustomStringConvertible 
         case shutdown
         /// The node's answer was malformed or ambiguous (our own client only).
         case badResponse = "bad_response"
+        /// Not sent: the fan-out has ejected the node for failing (outlier detection).
+        case ejected
 
         /// Whether the request may succeed if sent again (connect, timeout, io).
         package var isTransient: Bool { self == .connect || self == .timeout || self == .io }
@@ -103,7 +105,7 @@ package struct ClientError: Error, Sendable, Equatable, CustomStringConvertible 
     }
 
     /// `connect`, `timeout`, `tls`, `too_large`, `cancelled`, `io`, `bad_request`, `shutdown`,
-    /// `bad_response`.
+    /// `bad_response`, `ejected`.
     package var label: String { code.rawValue }
     package var description: String { "\(label): \(message)" }
 

@@ -54,7 +54,7 @@ struct Runtime {
         }
         let context = SidecarContext(
             configuration: configuration, health: health, view: ClusterView(limits: configuration.view),
-            fanOut: FanOut(settings: configuration.fanOut, tokens: tokens),
+            fanOut: FanOut(settings: configuration.fanOut, tokens: tokens, logger: logger),
             verifier: verifier, announcer: Announcer(client: client, tokens: tokens))
         let refresher = SettingsRefresher(
             configuration: configuration, pem: pem, resolve: resolve, context: context, tokens: tokens, levels: levels, logger: logger)
@@ -85,6 +85,7 @@ struct Runtime {
             .init(service: HTTPServerService(server: http, health: health, logger: logger)),
             .init(service: StartupTrim(clock: SystemClock()), successTerminationBehavior: .ignore),
         ]
+        if let fanOut = context.fanOut { services.append(.init(service: fanOut.prober())) }
         // The workers stop after the registrar has unregistered, and before the server drains.
         if let supervisor { services.append(.init(service: SupervisorService(supervisor))) }
         services += membership(

@@ -166,6 +166,22 @@ struct SettingOptions: ParsableArguments {
         help: ArgumentHelp(ConfigKey.fanoutMaxBufferedBytes.help, valueName: ConfigKey.fanoutMaxBufferedBytes.rawValue))
     var fanoutMaxBufferedBytes: String?
     @Option(
+        name: .customLong("fanout-eject-after"),
+        help: ArgumentHelp(ConfigKey.fanoutEjectAfter.help, valueName: ConfigKey.fanoutEjectAfter.rawValue))
+    var fanoutEjectAfter: String?
+    @Option(
+        name: .customLong("fanout-eject-time"),
+        help: ArgumentHelp(ConfigKey.fanoutEjectTime.help, valueName: ConfigKey.fanoutEjectTime.rawValue))
+    var fanoutEjectTime: String?
+    @Option(
+        name: .customLong("fanout-max-ejected-percent"),
+        help: ArgumentHelp(ConfigKey.fanoutMaxEjectedPercent.help, valueName: ConfigKey.fanoutMaxEjectedPercent.rawValue))
+    var fanoutMaxEjectedPercent: String?
+    @Option(
+        name: .customLong("fanout-probe-interval"),
+        help: ArgumentHelp(ConfigKey.fanoutProbeInterval.help, valueName: ConfigKey.fanoutProbeInterval.rawValue))
+    var fanoutProbeInterval: String?
+    @Option(
         name: .customLong("cluster-max-servers"),
         help: ArgumentHelp(ConfigKey.clusterMaxServers.help, valueName: ConfigKey.clusterMaxServers.rawValue))
     var clusterMaxServers: String?

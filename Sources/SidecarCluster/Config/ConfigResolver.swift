@@ -65,6 +65,11 @@ package struct ConfigResolver {
         c.fanOut.maxResponseBytes = try reader.integer(ConfigKey.fanoutMaxResponseBytes, 1...1 << 30) ?? c.fanOut.maxResponseBytes
         c.fanOut.maxPending = try reader.integer(ConfigKey.fanoutMaxPending, 1...1_000_000) ?? c.fanOut.maxPending
         c.fanOut.maxBufferedBytes = try reader.integer(ConfigKey.fanoutMaxBufferedBytes, 1 << 16...1 << 40) ?? c.fanOut.maxBufferedBytes
+        c.fanOut.outliers = OutlierMachine.Policy(
+            ejectAfter: try reader.integer(ConfigKey.fanoutEjectAfter, 1...1000) ?? c.fanOut.outliers.ejectAfter,
+            ejectTime: try reader.duration(ConfigKey.fanoutEjectTime, positive: true) ?? c.fanOut.outliers.ejectTime,
+            maxEjectedPercent: try reader.integer(ConfigKey.fanoutMaxEjectedPercent, 0...100) ?? c.fanOut.outliers.maxEjectedPercent)
+        c.fanOut.probeInterval = try reader.duration(ConfigKey.fanoutProbeInterval, positive: true) ?? c.fanOut.probeInterval
         c.view.maxServers = try reader.integer(ConfigKey.clusterMaxServers, 1...10_000_000) ?? c.view.maxServers
         c.view.maxMetadataBytes = try reader.integer(ConfigKey.clusterMaxMetadataBytes, 0...1 << 24) ?? c.view.maxMetadataBytes
 

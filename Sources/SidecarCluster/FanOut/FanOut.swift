@@ -1,3 +1,4 @@
+import Logging
 import SidecarClient
 import SidecarHTTP
 import SidecarPosix
@@ -27,6 +28,11 @@ package struct FanOut: Sendable {
         /// counted as `AnswerBudget.weight` says; while it is spent, new fan-outs are refused
         /// at once with 503 `fanout_overloaded` (those running finish).
         package var maxBufferedBytes: Int
+        /// When a failing node is left out (`FANOUT_EJECT_AFTER`, `FANOUT_EJECT_TIME`,
+        /// `FANOUT_MAX_EJECTED_PERCENT`).
+        package var outliers: OutlierMachine.Policy = .init()
+        /// How often an ejected node's `/readyz` is checked (`FANOUT_PROBE_INTERVAL`).
+        package var probeInterval: Duration = .seconds(2)
 
         package init(
             concurrency: Int = 64, timeout: Duration = .seconds(10), maxResponseBytes: Int = 1 << 20, maxPending: Int = 256,
@@ -52,6 +58,8 @@ package struct FanOut: Sendable {
     let pending = PendingCount()
     /// Answers held by fan-outs in flight, against `settings.maxBufferedBytes`.
     package let budget = AnswerBudget()
+    /// The nodes left out for failing, shared by every loop's fan-outs.
+    package let outliers: Outliers
     /// Waits out the backoff between retries (a manual clock in tests).
     let clock: any SidecarClock
     private let clientConfiguration: ClientConfiguration
@@ -62,16 +70,21 @@ package struct FanOut: Sendable {
 
     /// A fan-out engine with its own client (whose answer cap is `settings.maxResponseBytes`).
     package init(
-        settings: Settings, tokens: TokenProvider?, connectTimeout: Duration = .seconds(5), clock: any SidecarClock = SystemClock()
+        settings: Settings, tokens: TokenProvider?, connectTimeout: Duration = .seconds(5), clock: any SidecarClock = SystemClock(),
+        logger: Logger? = nil
     ) {
         self.settings = settings
         self.tokens = tokens
         self.clock = clock
+        outliers = Outliers(policy: settings.outliers, logger: logger)
         clientConfiguration = ClientConfiguration(
             connectTimeout: connectTimeout, requestTimeout: settings.timeout, maxResponseBytes: settings.maxResponseBytes,
             maxConnections: Self.connectionsPerLoop, maxConnectionsPerHost: 8, environmentProxies: false)
         client = CurlClient(configuration: clientConfiguration)
     }
+
+    /// The active checks of the nodes this fan-out ejects, on its own client.
+    package func prober() -> OutlierProber { OutlierProber(outliers: outliers, interval: settings.probeInterval, client: client) }
 
     /// Why a fan-out could not start (the caller answers 502).
     package struct Unavailable: Error, Sendable {
@@ -90,17 +103,22 @@ package struct FanOut: Sendable {
     ) {
         let targets = servers.filter { request.includeSelf || $0.id != selfID }
         let headers = Self.headers(request, correlationID, token)
+        let skipped = outliers.screen(targets, now: clock.now)
+        let sent = skipped.map { s in targets.indices.filter { s[$0] == nil }.map { targets[$0] } } ?? targets
+        let (outliers, clock) = (outliers, clock)
         let done: @Sendable ([Result<ClientResponse, ClientError>]) -> Void = { results in
-            completion(FanOutResult(servers: targets, outcomes: results.map(Self.outcome)))
+            let all = Self.merged(results, skipped)
+            outliers.learn(targets, all, clusterSize: targets.count, now: clock.now)
+            completion(FanOutResult(servers: targets, outcomes: all.map(Self.outcome)))
         }
         guard let reactor else {
             let (budget, cap) = (budget, settings.maxResponseBytes)
-            client.execute(batch: Self.requests(request, targets, headers), concurrency: settings.concurrency) { answers in
+            client.execute(batch: Self.requests(request, sent, headers), concurrency: settings.concurrency) { answers in
                 done(answers.map { Self.counted($0, maxResponseBytes: cap, in: budget) })
             }
             return
         }
-        let urls = targets.map(\.url)
+        let urls = sent.map(\.url)
         if settings.spreadMinimum > 0 && urls.count >= settings.spreadMinimum {
             let others = loops().filter { $0 !== reactor }
             if !others.isEmpty { return spread(request, urls, headers, first: reactor, others: others, done: done) }
@@ -152,6 +170,15 @@ package struct FanOut: Sendable {
         headers.append(("x-correlation-id", correlationID))
         if let token, !request.hasAuthorization { headers.append(("Authorization", "Bearer \(token.value)")) }
         return headers
+    }
+
+    /// The results of the nodes sent to, with the ejected ones' failures in their places.
+    static func merged(_ results: [Result<ClientResponse, ClientError>], _ skipped: [ClientError?]?) -> [Result<
+        ClientResponse, ClientError
+    >] {
+        guard let skipped else { return results }
+        var sent = results.makeIterator()
+        return skipped.map { s in s.map { .failure($0) } ?? sent.next() ?? .failure(ClientError(.cancelled, "not sent")) }
     }
 
     static func outcome(_ result: Result<ClientResponse, ClientError>) -> FanOutResult.Outcome {
@@ -229,7 +256,12 @@ package struct FanOut: Sendable {
         }
         let headers = Self.headers(request, correlationID, token)
         var outcomes = [FanOutResult.Outcome](repeating: .failed(ClientError(.cancelled, "not sent")), count: targets.count)
+        let skipped = outliers.screen(targets, now: clock.now)
         var pending = Array(targets.indices)
+        if let skipped {
+            pending = pending.filter { skipped[$0] == nil }
+            for (k, s) in skipped.enumerated() { if let s { outcomes[k] = .failed(s) } }
+        }
         var attempt = 0
         while !pending.isEmpty {
             let results: [Result<ClientResponse, ClientError>]
@@ -245,12 +277,18 @@ package struct FanOut: Sendable {
                     batch: Self.requests(request, pending.map { targets[$0] }, headers), concurrency: settings.concurrency)
                 results = answers.map { Self.counted($0, maxResponseBytes: settings.maxResponseBytes, in: budget) }
             }
+            outliers.learn(pending.map { targets[$0] }, results, clusterSize: targets.count, now: clock.now)
             var again: [Int] = []
             for (k, result) in zip(pending, results) {
                 // The answer a retry replaces is no longer held.
                 budget.release(AnswerBudget.weight(outcomes[k]))
                 outcomes[k] = Self.outcome(result)
                 if Self.worthRetrying(result) { again.append(k) }
+            }
+            // A node ejected by this round's failure is not sent to again.
+            if !again.isEmpty, let s = outliers.screen(again.map { targets[$0] }, now: clock.now) {
+                for (j, k) in again.enumerated() { if let e = s[j] { outcomes[k] = .failed(e) } }
+                again = again.indices.filter { s[$0] == nil }.map { again[$0] }
             }
             guard request.retryable, attempt < request.retries, !again.isEmpty, !Task.isCancelled else { break }
             attempt += 1
@@ -294,64 +332,4 @@ final class PendingCount: Sendable {
     func leave() { count.subtract(1, ordering: .relaxed) }
 
     var current: Int { count.load(ordering: .relaxed) }
-}
-
-/// What the answers of the fan-outs in flight hold, in bytes: each node's answer is counted
-/// when it arrives (`hold`) and let go once its fan-out's aggregate has been handed to the
-/// connection (`release`). The count is what the answer costs until then: the body as it came,
-/// its text as a JSON string (where a control byte takes six), and that text twice in the
-/// aggregate (`data` and `results`) and twice again in the connection's output buffer, into
-/// which the aggregate is copied. What a slow reader leaves in that buffer afterwards is its
-/// connection's, outside this count.
-///
-/// Fan-outs started together are admitted together, before any answer counts: so a new one is
-/// admitted only while what is held, plus what the fan-outs in flight will likely add (their
-/// number times the recent typical fan-out's count), stays under the limit. One fan-out alone
-/// is always admitted.
-package final class AnswerBudget: Sendable {
-    private let held = Atomic<Int>(0)
-    /// A moving average of what one fan-out held, when it was answered.
-    private let typical = Atomic<Int>(0)
-
-    package init() {}
-
-    /// Bytes held now.
-    package var current: Int { held.load(ordering: .relaxed) }
-
-    /// Whether a new fan-out may start beside `inFlight` others.
-    package func admits(limit: Int, inFlight: Int = 0) -> Bool {
-        let expected = inFlight.multipliedReportingOverflow(by: typical.load(ordering: .relaxed))
-        return expected.overflow ? false : current + expected.partialValue < limit
-    }
-
-    func hold(_ bytes: Int) { if bytes > 0 { held.add(bytes, ordering: .relaxed) } }
-
-    func release(_ bytes: Int) { if bytes > 0 { held.subtract(bytes, ordering: .relaxed) } }
-
-    /// Lets go of every answer of `result`, and learns how much one fan-out holds.
-    package func release(_ result: FanOutResult) {
-        let total = result.outcomes.reduce(0) { $0 + Self.weight($1) }
-        release(total)
-        // Races between fan-outs ending at once lose one sample at most: an estimate.
-        let before = typical.load(ordering: .relaxed)
-        typical.store(before - before / 8 + total / 8, ordering: .relaxed)
-    }
-
-    static func weight(_ outcome: FanOutResult.Outcome) -> Int {
-        if case .answered(let r) = outcome { return weight(r) }
-        return 0
-    }
-
-    /// An answer's count: its fields (in the aggregate and its copy too) and body as held, and
-    /// the body as a JSON string five times (its own text, two in the aggregate, two copied).
-    static func weight(_ r: ClientResponse, escaped: Int? = nil) -> Int {
-        var fields = 0
-        for f in r.headers.storage { fields += f.name.utf8.count + f.value.utf8.count + 8 }
-        return 3 * fields + r.body.count + 5 * (escaped ?? escapedLength(r.body))
-    }
-
-    /// The length of `bytes` written as a JSON string, as the aggregate writes it.
-    static func escapedLength(_ bytes: [UInt8]) -> Int {
-        bytes.count + 2 + bytes.withUnsafeBufferPointer(JSONWriter.escapeExtra)
-    }
 }

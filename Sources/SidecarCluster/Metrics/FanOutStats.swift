@@ -14,6 +14,14 @@ package final class FanOutStats: Sendable {
         package var nodes = 0
         /// Node failures by code; every code is present.
         package var failures: [String: Int] = Dictionary(uniqueKeysWithValues: FanOutStats.codes.map { ($0, 0) })
+        /// The nodes left out now for failing (filled in by `/status`).
+        package var ejected: [Ejected] = []
+    }
+
+    /// A node left out for failing, and how long before it is sent to again at the latest.
+    package struct Ejected: Sendable, Equatable, Codable {
+        package var url: String
+        package var secondsLeft: Double
     }
 
     private let state = Mutex(Snapshot())

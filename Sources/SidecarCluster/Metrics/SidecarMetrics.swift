@@ -123,6 +123,9 @@ package final class SidecarMetrics: RequestObserver, Sendable {
         package var registrations: RegistrationStats
         package var membership: ClusterView.Changes
         package var process: ProcessStats
+        /// Fan-out nodes ejected now, and ejections since start.
+        package var ejectedNodes = 0
+        package var ejections = 0
         /// Under `cluster-sidecar run`: workers by state, restarts, reloads by result.
         package var app: (states: [String: Int], restarts: Int, reloads: [String: Int])?
 
@@ -170,6 +173,12 @@ package final class SidecarMetrics: RequestObserver, Sendable {
             let changes = Self.name("membership_changes", "total", "Servers that joined or left the cluster view, by kind.")
             sync(registry.makeCounter(descriptor: changes, labels: [("kind", "join")]), "join", sources.membership.joins, &last)
             sync(registry.makeCounter(descriptor: changes, labels: [("kind", "leave")]), "leave", sources.membership.leaves, &last)
+
+            registry.makeGauge(descriptor: Self.name("fanout_ejected_nodes", "", "Fan-out nodes left out now for failing."))
+                .set(to: Double(sources.ejectedNodes))
+            sync(
+                registry.makeCounter(descriptor: Self.name("fanout_ejections", "total", "Fan-out nodes ejected for failing, since start.")),
+                "ejections", sources.ejections, &last)
 
             if let app = sources.app { syncApp(app, &last) }
 

@@ -13,6 +13,10 @@ package enum MetricsRoutes {
                 traffic: context.listenerStats(), clusterServers: view.servers.count, registrationState: registration?.status ?? "disabled",
                 registrations: registration?.counts ?? RegistrationStats(), membership: view.changes, process: ProcessStats.read())
             if let (supervisor, _) = context.supervisor { sources.app = await supervisor.stats() }
+            if let fanOut = context.fanOut {
+                sources.ejectedNodes = fanOut.outliers.ejected(now: fanOut.clock.now).count
+                sources.ejections = fanOut.outliers.ejectionCount
+            }
             let body = context.metrics.exposition(sources)
             return HTTPResponse(
                 status: 200, fields: HTTPFields([("Content-Type", contentType), ("Cache-Control", "no-store")]), body: body)

@@ -76,6 +76,18 @@ package enum StatusRoutes {
         }
     }
 
+    /// The fan-out figures, with the nodes ejected now.
+    static func fanOutStatus(_ context: SidecarContext) -> FanOutStats.Snapshot {
+        var stats = context.metrics.fanOuts.snapshot()
+        if let fanOut = context.fanOut {
+            let now = fanOut.clock.now
+            stats.ejected = fanOut.outliers.ejected(now: now).map {
+                FanOutStats.Ejected(url: $0.url, secondsLeft: (now.duration(to: $0.until).seconds * 1000).rounded() / 1000)
+            }
+        }
+        return stats
+    }
+
     static func noRegistry() -> HTTPResponse {
         .error(409, code: "no_registry", message: "MIT_URL is not set: this sidecar runs as a cluster of one")
     }
@@ -107,7 +119,7 @@ package enum StatusRoutes {
             version: SidecarVersion.current,
             process: .init(pid: getpid(), residentBytes: process.residentBytes, openFDs: process.openFDs, cpuSeconds: process.cpuSeconds),
             traffic: context.listenerStats(),
-            fanOut: context.metrics.fanOuts.snapshot(),
+            fanOut: fanOutStatus(context),
             registrations: .init(ok: counts.registrationsOK, failed: counts.registrationsFailed),
             leaseRenewals: .init(
                 ok: counts.renewalsOK, failed: counts.renewalsFailed, last: registration?.lastLeasedAt,
