@@ -64,14 +64,30 @@ package final class HTTP1Engine: ReactorSource {
     /// Nodes the engine keeps a pool for (for tests).
     package var pooledNodes: Int { machine.pooledNodes }
 
-    /// Sends `batch` to `node`; `sink.finished(index, result)` runs once, on this thread
-    /// (already during this call when it fails at once).
-    package func start(_ batch: HTTP1Batch, index: Int, node: NodeAddress, sink: any HTTP1Sink) {
+    /// A request started, to cancel it.
+    package struct Handle {
+        let request: Machine.Request
+    }
+
+    /// Sends `batch` to `node` within `timeout` (nil: the batch's, or the client's);
+    /// `sink.finished(index, result)` runs once, on this thread (already during this call when
+    /// it fails at once).
+    @discardableResult
+    package func start(_ batch: HTTP1Batch, index: Int, node: NodeAddress, sink: any HTTP1Sink, timeout: Duration? = nil) -> Handle {
         reactor.assertInLoop()
         let now = Self.now
         let x = HTTP1Exchange(
             sink: sink, index: index, batch: batch, line: batch.requestLine(node), started: now.nanoseconds)
-        machine.start(x, node: node.address, timeout: batch.timeout ?? configuration.requestTimeout, now: now)
+        let r = machine.start(x, node: node.address, timeout: timeout ?? batch.timeout ?? configuration.requestTimeout, now: now)
+        perform()
+        return Handle(request: r)
+    }
+
+    /// Ends the request with `cancelled` if it still runs (its sink hears so during this call),
+    /// closing the connection that carries it.
+    package func cancel(_ handle: Handle) {
+        reactor.assertInLoop()
+        machine.cancel(handle.request, now: Self.now)
         perform()
     }
 

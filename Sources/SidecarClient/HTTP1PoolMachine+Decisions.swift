@@ -82,18 +82,7 @@ extension HTTP1PoolMachine {
         while !closed, openCount < limits.maxConnections || idleCount > 0, let r = nextStarved() { assign(r) }
     }
 
-    func nextStarved() -> Request? {
-        while starvedHead < starved.count {
-            let r = starved[starvedHead]
-            starvedHead += 1
-            if starvedHead == starved.count {
-                starved.removeAll(keepingCapacity: true)
-                starvedHead = 0
-            }
-            if !r.finished { return r }
-        }
-        return nil
-    }
+    func nextStarved() -> Request? { starved.next() }
 
     /// Closes one idle connection of any node, to make room under `maxConnections`.
     func closeAnyIdle() -> Bool {
@@ -144,7 +133,7 @@ extension HTTP1PoolMachine {
                 }
             }
         }
-        if starvedHead == starved.count { pools = pools.filter { !$0.value.isUnused } }
+        if starved.isEmpty { pools = pools.filter { !$0.value.isUnused } }
         nextSweep = time &+ sweepInterval
     }
 }

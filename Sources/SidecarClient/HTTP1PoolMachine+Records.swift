@@ -55,22 +55,34 @@ extension HTTP1PoolMachine {
         let node: Node
         var idle: [Connection] = []
         var open = 0
-        var waiting: [Request] = []
-        var waitingHead = 0
+        var waiting = Queue()
 
         init(node: Node) { self.node = node }
 
         /// Nothing open and nothing waiting: the pool may be forgotten.
-        var isUnused: Bool { open == 0 && waitingHead == waiting.count }
+        var isUnused: Bool { open == 0 && waiting.isEmpty }
 
         /// The next waiting request that has not ended meanwhile.
-        func nextWaiting() -> Request? {
-            while waitingHead < waiting.count {
-                let r = waiting[waitingHead]
-                waitingHead += 1
-                if waitingHead == waiting.count {
-                    waiting.removeAll(keepingCapacity: true)
-                    waitingHead = 0
+        func nextWaiting() -> Request? { waiting.next() }
+    }
+
+    /// Requests waiting in order; those that ended meanwhile are skipped on the way out.
+    struct Queue {
+        private var items: [Request] = []
+        private var head = 0
+
+        var isEmpty: Bool { head == items.count }
+
+        mutating func append(_ r: Request) { items.append(r) }
+
+        /// The oldest request that has not ended, taken out.
+        mutating func next() -> Request? {
+            while head < items.count {
+                let r = items[head]
+                head += 1
+                if head == items.count {
+                    items.removeAll(keepingCapacity: true)
+                    head = 0
                 }
                 if !r.finished { return r }
             }

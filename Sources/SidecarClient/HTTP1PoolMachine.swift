@@ -60,8 +60,7 @@ package final class HTTP1PoolMachine<Node: Hashable, Ticket> {
     var connecting: [Connection] = []
     var connectingHead = 0
     /// Requests that found every connection in use, in order.
-    var starved: [Request] = []
-    var starvedHead = 0
+    var starved = Queue()
     var idleCount = 0
     var nextSweep: UInt64 = 0
     var closed = false

@@ -112,18 +112,23 @@ package struct FanOut: Sendable {
             completion(FanOutResult(servers: targets, outcomes: all.map(Self.outcome)))
         }
         guard let reactor else {
+            // Off a loop (no server's loop to count on), a quorum is not applied; a deadline is.
+            var capped = request
+            if let deadline = request.deadline { capped.timeout = min(request.timeout, deadline) }
             let (budget, cap) = (budget, settings.maxResponseBytes)
-            client.execute(batch: Self.requests(request, sent, headers), concurrency: settings.concurrency) { answers in
+            client.execute(batch: Self.requests(capped, sent, headers), concurrency: settings.concurrency) { answers in
                 done(answers.map { Self.counted($0, maxResponseBytes: cap, in: budget) })
             }
             return
         }
         let urls = sent.map(\.url)
-        if settings.spreadMinimum > 0 && urls.count >= settings.spreadMinimum {
+        let limits = LoopFanOut.Limits(quorum: request.quorum, deadline: request.deadline.map { SystemClock().now + $0 })
+        // A quorum is counted on one loop: such a fan-out is not split.
+        if settings.spreadMinimum > 0 && urls.count >= settings.spreadMinimum && request.quorum == nil {
             let others = loops().filter { $0 !== reactor }
-            if !others.isEmpty { return spread(request, urls, headers, first: reactor, others: others, done: done) }
+            if !others.isEmpty { return spread(request, urls, headers, first: reactor, others: others, limits: limits, done: done) }
         }
-        onLoop(reactor, request, urls, headers, done: done)
+        onLoop(reactor, request, urls, headers, limits: limits, done: done)
     }
 
     /// Splits the nodes into one contiguous part per loop, the first on `first` (this thread),
@@ -131,7 +136,7 @@ package struct FanOut: Sendable {
     /// thread of the part that ended last.
     private func spread(
         _ request: FanOutRequest, _ urls: [String], _ headers: [(String, String)], first: any Reactor, others: [any Reactor],
-        done: @escaping @Sendable ([Result<ClientResponse, ClientError>]) -> Void
+        limits: LoopFanOut.Limits, done: @escaping @Sendable ([Result<ClientResponse, ClientError>]) -> Void
     ) {
         let loops = [first] + others
         let parts = min(loops.count, urls.count)
@@ -143,10 +148,15 @@ package struct FanOut: Sendable {
             let loop = loops[k]
             let start = range.lowerBound
             let concurrency = max(1, settings.concurrency / parts + (k < settings.concurrency % parts ? 1 : 0))
+            let deadline = limits.deadline
             if k == 0 {
-                onLoop(loop, request, slice, headers, concurrency: concurrency) { merger.add(start, $0) }
+                onLoop(loop, request, slice, headers, concurrency: concurrency, limits: limits) { merger.add(start, $0) }
             } else {
-                loop.execute { [self] in onLoop(loop, request, slice, headers, concurrency: concurrency) { merger.add(start, $0) } }
+                loop.execute { [self] in
+                    onLoop(loop, request, slice, headers, concurrency: concurrency, limits: .init(deadline: deadline)) {
+                        merger.add(start, $0)
+                    }
+                }
             }
         }
     }
@@ -154,14 +164,14 @@ package struct FanOut: Sendable {
     /// One round on `reactor` (from its thread): our own client's nodes and curl's, results in order.
     private func onLoop(
         _ reactor: any Reactor, _ request: FanOutRequest, _ urls: [String], _ headers: [(String, String)], concurrency: Int? = nil,
-        done: @escaping ([Result<ClientResponse, ClientError>]) -> Void
+        limits: LoopFanOut.Limits = .init(), done: @escaping ([Result<ClientResponse, ClientError>]) -> Void
     ) {
         let http1 = HTTP1Engine.attached(to: reactor, key: ObjectIdentifier(http1Key), configuration: clientConfiguration)
         let (key, configuration) = (ObjectIdentifier(engineKey), clientConfiguration)
         LoopFanOut.start(
             urls: urls, request: request, headers: headers, http1: http1, budget: budget, maxResponseBytes: settings.maxResponseBytes,
             curl: { CurlEngine.attached(to: reactor, key: key, configuration: configuration) },
-            concurrency: concurrency ?? settings.concurrency, done: done)
+            concurrency: concurrency ?? settings.concurrency, limits: limits, done: done)
     }
 
     /// The request's headers, plus the correlation id and, when the caller sent none, `token`.
@@ -263,18 +273,24 @@ package struct FanOut: Sendable {
             for (k, s) in skipped.enumerated() { if let s { outcomes[k] = .failed(s) } }
         }
         var attempt = 0
+        // The deadline is on the engines' clock; the quorum counts 2xx answers of every round.
+        let deadline = request.deadline.map { SystemClock().now + $0 }
+        var succeeded = 0
         while !pending.isEmpty {
             let results: [Result<ClientResponse, ClientError>]
             if let reactor {
                 let urls = pending.map { targets[$0].url }
+                let limits = LoopFanOut.Limits(quorum: request.quorum.map { $0 - succeeded }, deadline: deadline)
                 results = await withCheckedContinuation { continuation in
                     reactor.execute { [self] in
-                        onLoop(reactor, request, urls, headers) { continuation.resume(returning: $0) }
+                        onLoop(reactor, request, urls, headers, limits: limits) { continuation.resume(returning: $0) }
                     }
                 }
             } else {
+                var capped = request
+                if let deadline { capped.timeout = min(request.timeout, SystemClock().now.duration(to: deadline)) }
                 let answers = await client.execute(
-                    batch: Self.requests(request, pending.map { targets[$0] }, headers), concurrency: settings.concurrency)
+                    batch: Self.requests(capped, pending.map { targets[$0] }, headers), concurrency: settings.concurrency)
                 results = answers.map { Self.counted($0, maxResponseBytes: settings.maxResponseBytes, in: budget) }
             }
             outliers.learn(pending.map { targets[$0] }, results, clusterSize: targets.count, now: clock.now)
@@ -283,15 +299,18 @@ package struct FanOut: Sendable {
                 // The answer a retry replaces is no longer held.
                 budget.release(AnswerBudget.weight(outcomes[k]))
                 outcomes[k] = Self.outcome(result)
+                if case .success(let r) = result, (200..<300).contains(r.status) { succeeded += 1 }
                 if Self.worthRetrying(result) { again.append(k) }
             }
-            // A node ejected by this round's failure is not sent to again.
+            if let quorum = request.quorum, succeeded >= quorum { break }
+            // A node ejected by this round's failure is not sent to again (it keeps that failure).
             if !again.isEmpty, let s = outliers.screen(again.map { targets[$0] }, now: clock.now) {
-                for (j, k) in again.enumerated() { if let e = s[j] { outcomes[k] = .failed(e) } }
                 again = again.indices.filter { s[$0] == nil }.map { again[$0] }
             }
             guard request.retryable, attempt < request.retries, !again.isEmpty, !Task.isCancelled else { break }
             attempt += 1
+            // No retry the deadline would end before it is sent.
+            if let deadline, SystemClock().now + Self.backoff(attempt: attempt) >= deadline { break }
             do { try await clock.sleep(until: clock.now + Self.backoff(attempt: attempt), tolerance: nil) } catch { break }
             pending = again
         }

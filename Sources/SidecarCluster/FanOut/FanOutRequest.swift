@@ -16,10 +16,16 @@ package struct FanOutRequest: Sendable, Equatable {
     package var includeSelf: Bool
     /// Parameters of the cluster token to attach when the caller sent no Authorization.
     package var tokenParameters: [String: String]
+    /// Answer once this many nodes answered 2xx, or once so many can no longer; the requests
+    /// still running are cancelled (`quorum`, `x-fanout-quorum`).
+    package var quorum: Int? = nil
+    /// The whole fan-out's deadline, retries included (`deadline`, `x-fanout-deadline`).
+    package var deadline: Duration? = nil
 
     package static func == (a: FanOutRequest, b: FanOutRequest) -> Bool {
         a.method == b.method && a.path == b.path && a.headers.elementsEqual(b.headers, by: ==) && a.body == b.body
             && a.timeout == b.timeout && a.retries == b.retries && a.includeSelf == b.includeSelf && a.tokenParameters == b.tokenParameters
+            && a.quorum == b.quorum && a.deadline == b.deadline
     }
 
     /// Why a fan-out was refused before anything was sent (400).
@@ -38,6 +44,7 @@ package struct FanOutRequest: Sendable, Equatable {
     ]
     static let maxTimeout: Duration = .seconds(300)
     static let maxRetries = 5
+    static let maxQuorum = 1_000_000
 
     /// Whether the caller sent its own `Authorization` (then no cluster token is attached).
     package var hasAuthorization: Bool { headers.contains { $0.0.lowercased() == "authorization" } }
@@ -121,7 +128,9 @@ package struct FanOutRequest: Sendable, Equatable {
     /// Parses the body of `POST /cluster/fanout`.
     package static func parse(body: [UInt8], defaultTimeout: Duration) throws(Invalid) -> FanOutRequest {
         guard case .object(let o)? = JSONValue.parse(body) else { throw Invalid(message: "body must be a JSON object") }
-        let known: Set<String> = ["method", "url", "headers", "params", "data", "timeout", "retries", "token", "includeSelf"]
+        let known: Set<String> = [
+            "method", "url", "headers", "params", "data", "timeout", "retries", "token", "includeSelf", "quorum", "deadline",
+        ]
         if let unknown = o.keys.sorted().first(where: { !known.contains($0) }) {
             throw Invalid(message: "unknown option \(JSON.quote(unknown))")
         }
@@ -186,9 +195,23 @@ package struct FanOutRequest: Sendable, Equatable {
             guard case .object(let params) = t else { throw Invalid(message: "token must be an object") }
             for (k, v) in params { tokenParameters[k] = try scalar(v, "token.\(k)") }
         }
+        var quorum: Int?
+        if let q = o["quorum"], q != .null {
+            guard case .number(let n) = q, n >= 1, n <= Double(maxQuorum), n == n.rounded() else {
+                throw Invalid(message: "quorum must be a whole number from 1 to \(maxQuorum)")
+            }
+            quorum = Int(n)
+        }
+        var deadline: Duration?
+        if let d = o["deadline"], d != .null {
+            guard case .number(let ms) = d, ms > 0, ms <= maxTimeout.seconds * 1000 else {
+                throw Invalid(message: "deadline must be milliseconds above 0 and at most \(Int(maxTimeout.seconds * 1000))")
+            }
+            deadline = .seconds(exactly: ms / 1000)
+        }
         return FanOutRequest(
             method: method, path: path, headers: headers, body: body, timeout: timeout, retries: retries, includeSelf: includeSelf,
-            tokenParameters: tokenParameters)
+            tokenParameters: tokenParameters, quorum: quorum, deadline: deadline)
     }
 
     /// A request on `/cluster/proxy/{rest}`: same method, path, query, headers and body.
@@ -205,6 +228,8 @@ package struct FanOutRequest: Sendable, Equatable {
         var timeout = defaultTimeout
         var retries = 0
         var includeSelf = true
+        var quorum: Int?
+        var deadline: Duration?
         for field in request.fields {
             switch field.name.lowercased() {
             case "x-fanout-timeout":
@@ -214,6 +239,17 @@ package struct FanOutRequest: Sendable, Equatable {
                     let ms = Int(field.value), (1...limit).contains(ms)
                 else { throw Invalid(message: "x-fanout-timeout must be whole milliseconds from 1 to \(limit)") }
                 timeout = .milliseconds(ms)
+            case "x-fanout-quorum":
+                guard let n = digits(field.value), (1...maxQuorum).contains(n) else {
+                    throw Invalid(message: "x-fanout-quorum must be a whole number from 1 to \(maxQuorum)")
+                }
+                quorum = n
+            case "x-fanout-deadline":
+                let limit = Int(maxTimeout.seconds * 1000)
+                guard let ms = digits(field.value), (1...limit).contains(ms) else {
+                    throw Invalid(message: "x-fanout-deadline must be whole milliseconds from 1 to \(limit)")
+                }
+                deadline = .milliseconds(ms)
             case "x-fanout-retries":
                 guard let n = Int(field.value), (0...maxRetries).contains(n) else {
                     throw Invalid(message: "x-fanout-retries must be 0 to \(maxRetries)")
@@ -232,7 +268,13 @@ package struct FanOutRequest: Sendable, Equatable {
         }
         return FanOutRequest(
             method: request.method, path: path, headers: try forwardable(fields), body: request.body, timeout: timeout, retries: retries,
-            includeSelf: includeSelf, tokenParameters: [:])
+            includeSelf: includeSelf, tokenParameters: [:], quorum: quorum, deadline: deadline)
+    }
+
+    /// A field value of 1 to 9 digits and nothing else, as a number.
+    private static func digits(_ value: String) -> Int? {
+        guard !value.isEmpty, value.utf8.count <= 9, value.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
+        return Int(value)
     }
 
     private static func scalar(_ v: JSONValue, _ name: String) throws(Invalid) -> String {

@@ -6,8 +6,27 @@ import SidecarPosix
 /// to an address) goes through the loop's `HTTP1Engine`, any other (`https`, host names)
 /// through the loop's `CurlEngine`; at most `concurrency` at once, in cluster order; the
 /// results come back in that order, on the loop.
+///
+/// With a quorum, the round ends once that many nodes answered 2xx or once so many no longer
+/// can: requests still running are cancelled and nodes not yet sent to are left out, both
+/// `cancelled`. With a deadline, no node request outlives it (a node reached after it fails
+/// with `timeout` at once).
 final class LoopFanOut: HTTP1Sink {
     typealias Results = [Result<ClientResponse, ClientError>]
+
+    /// How a round ends early and when it must end.
+    struct Limits {
+        /// 2xx answers that end the round (nil: every node is waited for).
+        var quorum: Int?
+        /// No node request runs past it.
+        var deadline: MonotonicInstant?
+    }
+
+    /// A node request in flight, to cancel it.
+    private enum Running {
+        case http1(HTTP1Engine.Handle)
+        case curl(UInt64)
+    }
 
     private let urls: [String]
     private let request: FanOutRequest
@@ -18,19 +37,23 @@ final class LoopFanOut: HTTP1Sink {
     private let maxResponseBytes: Int
     private let curl: () -> CurlEngine
     private let concurrency: Int
+    private let limits: Limits
     private let done: (Results) -> Void
     /// The shared part of every request on our own client (nil: its fields cannot be sent).
     private let batch: HTTP1Batch?
     private var results: [Result<ClientResponse, ClientError>?]
+    /// Requests in flight, kept only when a quorum may cancel them.
+    private var running: [Running?] = []
     private var next = 0
     private var inFlight = 0
     private var remaining: Int
+    private var succeeded = 0
     private var launching = false
+    private var stopping = false
 
     private init(
         urls: [String], request: FanOutRequest, headers: [(String, String)], http1: HTTP1Engine, budget: AnswerBudget,
-        maxResponseBytes: Int,
-        curl: @escaping () -> CurlEngine, concurrency: Int, done: @escaping (Results) -> Void
+        maxResponseBytes: Int, curl: @escaping () -> CurlEngine, concurrency: Int, limits: Limits, done: @escaping (Results) -> Void
     ) {
         self.budget = budget
         self.maxResponseBytes = maxResponseBytes
@@ -40,9 +63,11 @@ final class LoopFanOut: HTTP1Sink {
         self.http1 = http1
         self.curl = curl
         self.concurrency = max(1, concurrency)
+        self.limits = limits
         self.done = done
         batch = HTTP1Batch(method: request.method, path: request.path, headers: headers, body: request.body, timeout: request.timeout)
         results = Array(repeating: nil, count: urls.count)
+        if limits.quorum != nil { running = Array(repeating: nil, count: urls.count) }
         remaining = urls.count
     }
 
@@ -51,12 +76,17 @@ final class LoopFanOut: HTTP1Sink {
     /// is counted in `budget` as it arrives.
     static func start(
         urls: [String], request: FanOutRequest, headers: [(String, String)], http1: HTTP1Engine, budget: AnswerBudget,
-        maxResponseBytes: Int, curl: @escaping () -> CurlEngine, concurrency: Int, done: @escaping (Results) -> Void
+        maxResponseBytes: Int, curl: @escaping () -> CurlEngine, concurrency: Int, limits: Limits = Limits(),
+        done: @escaping (Results) -> Void
     ) {
         guard !urls.isEmpty else { return done([]) }
+        if let q = limits.quorum, q <= 0 || q > urls.count {
+            let reason = q <= 0 ? "the quorum was reached" : "the quorum is more nodes than the cluster has"
+            return done(urls.map { _ in .failure(ClientError(.cancelled, "not sent: \(reason)")) })
+        }
         LoopFanOut(
             urls: urls, request: request, headers: headers, http1: http1, budget: budget, maxResponseBytes: maxResponseBytes, curl: curl,
-            concurrency: concurrency, done: done
+            concurrency: concurrency, limits: limits, done: done
         ).launch()
     }
 
@@ -64,35 +94,78 @@ final class LoopFanOut: HTTP1Sink {
     private func launch() {
         guard !launching else { return }
         launching = true
-        while inFlight < concurrency && next < urls.count {
+        while !stopping && inFlight < concurrency && next < urls.count {
             let k = next
             next += 1
             inFlight += 1
+            var timeout = request.timeout
+            if let deadline = limits.deadline {
+                let left = deadline.nanoseconds &- monotonicNow()
+                guard Int64(bitPattern: left) > 0 else {
+                    finished(k, .failure(ClientError(.timeout, "the fan-out's deadline passed before this node was sent to")))
+                    continue
+                }
+                timeout = min(timeout, .nanoseconds(Int64(left)))
+            }
             if let node = http1.node(urls[k]) {
                 guard let batch else {
                     finished(k, .failure(ClientError(.badRequest, "a header field cannot be sent as given")))
                     continue
                 }
-                http1.start(batch, index: k, node: node, sink: self)
+                let handle = http1.start(batch, index: k, node: node, sink: self, timeout: timeout)
+                if !running.isEmpty && results[k] == nil { running[k] = .http1(handle) }
             } else {
                 let engine = curl()
-                engine.start(FanOut.clientRequest(request, url: urls[k], headers), id: engine.makeID()) { [self] result in
-                    finished(k, result)
-                }
+                let id = engine.makeID()
+                var r = FanOut.clientRequest(request, url: urls[k], headers)
+                r.timeout = timeout
+                if !running.isEmpty { running[k] = .curl(id) }
+                engine.start(r, id: id) { [self] result in finished(k, result) }
             }
         }
         launching = false
-        if remaining == 0 { finish() }
+        if remaining == 0 { finish() } else if stopping { stop() }
     }
 
     func finished(_ index: Int, _ result: Result<ClientResponse, ClientError>) {
         guard results[index] == nil else { return }
-        results[index] = FanOut.counted(result, maxResponseBytes: maxResponseBytes, in: budget)
+        let counted = FanOut.counted(result, maxResponseBytes: maxResponseBytes, in: budget)
+        results[index] = counted
+        if !running.isEmpty { running[index] = nil }
         inFlight -= 1
         remaining -= 1
+        if let quorum = limits.quorum, !stopping {
+            if case .success(let r) = counted, (200..<300).contains(r.status) { succeeded += 1 }
+            // Reached, or out of reach: the nodes still to answer cannot change the outcome.
+            if succeeded >= quorum || succeeded + remaining < quorum { stopping = true }
+        }
         if launching { return }
         if remaining == 0 { return finish() }
+        if stopping { return stop() }
         launch()
+    }
+
+    /// The quorum is decided: cancels what runs, and leaves out the nodes not sent to.
+    private func stop() {
+        guard !launching else { return }
+        launching = true
+        let reason = succeeded >= (limits.quorum ?? 0) ? "the quorum was reached" : "the quorum could no longer be reached"
+        while next < urls.count {
+            results[next] = .failure(ClientError(.cancelled, "not sent: \(reason)"))
+            next += 1
+            remaining -= 1
+        }
+        for k in running.indices {
+            guard let r = running[k] else { continue }
+            // The result first: the engine's own `cancelled` that follows is then ignored.
+            finished(k, .failure(ClientError(.cancelled, "cancelled: \(reason)")))
+            switch r {
+            case .http1(let handle): http1.cancel(handle)
+            case .curl(let id): curl().cancel(id)
+            }
+        }
+        launching = false
+        if remaining == 0 { finish() }
     }
 
     private func finish() {
@@ -101,3 +174,6 @@ final class LoopFanOut: HTTP1Sink {
         done(results.map { $0! })
     }
 }
+
+/// The monotonic clock in nanoseconds (the fan-out's deadlines are on it, as the engines' are).
+@inline(__always) private func monotonicNow() -> UInt64 { SystemClock().now.nanoseconds }
