@@ -53,7 +53,7 @@ allowed_methods = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "
 if not methods <= allowed_methods:
     problems.append(f"unbounded method labels: {methods - allowed_methods}")
 codes = {s.labels["code"] for s in families["cluster_sidecar_fanout_node_failures"].samples}
-if not codes <= {"connect", "timeout", "tls", "too_large", "cancelled", "io", "bad_request", "shutdown", "bad_response", "ejected", "http_status"}:
+if not codes <= {"connect", "timeout", "tls", "too_large", "cancelled", "io", "bad_request", "shutdown", "bad_response", "ejected", "dns", "http_status"}:
     problems.append(f"unbounded failure codes: {codes}")
 if problems:
     print("\n".join(problems))

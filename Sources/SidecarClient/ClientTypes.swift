@@ -90,6 +90,8 @@ package struct ClientError: Error, Sendable, Equatable, CustomStringConvertible 
         case badResponse = "bad_response"
         /// Not sent: the fan-out has ejected the node for failing (outlier detection).
         case ejected
+        /// The node's host name did not resolve (our own client only).
+        case dns
 
         /// Whether the request may succeed if sent again (connect, timeout, io).
         package var isTransient: Bool { self == .connect || self == .timeout || self == .io }
@@ -105,7 +107,7 @@ package struct ClientError: Error, Sendable, Equatable, CustomStringConvertible 
     }
 
     /// `connect`, `timeout`, `tls`, `too_large`, `cancelled`, `io`, `bad_request`, `shutdown`,
-    /// `bad_response`, `ejected`.
+    /// `bad_response`, `ejected`, `dns`.
     package var label: String { code.rawValue }
     package var description: String { "\(label): \(message)" }
 

@@ -25,8 +25,10 @@ package final class HTTP1Engine: ReactorSource {
     /// Counts connections opened, for their epoll tokens: a token is the id and this count, so
     /// an event still queued for a closed connection never reaches a new one under its id.
     private var opened: UInt64 = 0
-    /// Node URLs already read (nil: not ours, libcurl's), bounded.
-    private var addresses: [String: NodeAddress?] = [:]
+    /// How a node URL is served, by URL, bounded.
+    private var routes: [String: Route] = [:]
+    /// Routes in `routes` that are names (while none is, a fan-out looks none up).
+    package private(set) var namedRoutes = 0
     private let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 16)
     /// Carrying out the machine's actions now (a sink that starts a request meanwhile only
     /// adds to them).
@@ -49,13 +51,40 @@ package final class HTTP1Engine: ReactorSource {
 
     deinit { buffer.deallocate() }
 
-    /// `url` read for this engine, or nil when libcurl must serve it (remembered per URL).
+    /// How a node's URL is served.
+    package enum Route: Sendable {
+        /// By this engine, at this address.
+        case address(NodeAddress)
+        /// By this engine once the name is resolved.
+        case name(NodeName)
+        /// By libcurl (`https://`, or a URL this engine does not serve exactly).
+        case curl
+    }
+
+    /// How `url` is served (remembered per URL).
+    package func route(_ url: String) -> Route {
+        if let known = routes[url] { return known }
+        if routes.count >= 4096 {
+            routes.removeAll(keepingCapacity: true)
+            namedRoutes = 0
+        }
+        let route: Route
+        if let node = NodeAddress(url) {
+            route = .address(node)
+        } else if let name = NodeName(url) {
+            route = .name(name)
+            namedRoutes += 1
+        } else {
+            route = .curl
+        }
+        routes[url] = route
+        return route
+    }
+
+    /// `url` read for this engine, or nil when it is not an address this engine serves.
     package func node(_ url: String) -> NodeAddress? {
-        if let known = addresses[url] { return known }
-        if addresses.count >= 4096 { addresses.removeAll(keepingCapacity: true) }
-        let parsed = NodeAddress(url)
-        addresses[url] = .some(parsed)
-        return parsed
+        if case .address(let node) = route(url) { return node }
+        return nil
     }
 
     /// Connections open now (for tests).

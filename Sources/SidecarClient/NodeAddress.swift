@@ -4,7 +4,8 @@ import SidecarPosix
 /// A node's `http://` URL as our own client needs it: where to connect, the `Host` field and
 /// the path prefix. Only URLs it can serve exactly parse: `http` with a numeric IPv4 or IPv6
 /// address or `localhost` (127.0.0.1), an optional port and path, no userinfo, query or
-/// fragment. Everything else (`https://`, host names) stays with libcurl.
+/// fragment. A host name parses as a `NodeName`, an address once resolved; everything else
+/// (`https://`) stays with libcurl.
 package struct NodeAddress: Sendable, Hashable {
     /// Where to connect.
     package let address: SocketAddress
@@ -13,8 +14,60 @@ package struct NodeAddress: Sendable, Hashable {
     /// The URL's path without its trailing `/` (`""` for none); the fan-out's path follows it.
     package let basePath: String
 
-    /// Reads `url` byte by byte; nil when our client does not serve it.
+    /// Reads `url` byte by byte; nil when our client does not serve it as it is.
     package init?(_ url: String) {
+        guard let parts = NodeURL(url), let address = SocketAddress(host: parts.host, port: parts.port) else { return nil }
+        self.init(address: address, host: parts.hostField, basePath: parts.basePath)
+    }
+
+    /// A node at `address`, with `host` as its `Host` field.
+    package init(address: SocketAddress, host: String, basePath: String) {
+        self.address = address
+        self.host = host
+        self.basePath = basePath
+    }
+}
+
+/// A node's `http://` URL whose host is a name: the name to resolve, and the rest of a
+/// `NodeAddress` (its `Host` field keeps the name).
+package struct NodeName: Sendable, Hashable {
+    /// The name to resolve.
+    package let name: String
+    package let port: UInt16
+    /// The `Host` field: the name, with the port unless it is 80.
+    package let hostField: String
+    package let basePath: String
+
+    /// `url` when its host is a name (letters, digits, `-` and `.`, at most 253), else nil.
+    package init?(_ url: String) {
+        guard let parts = NodeURL(url), SocketAddress(host: parts.host, port: parts.port) == nil, parts.host.utf8.count <= 253,
+            parts.host.utf8.allSatisfy(Self.isNameByte),
+            parts.host.utf8.first != UInt8(ascii: "-"), parts.host.utf8.first != UInt8(ascii: ".")
+        else { return nil }
+        name = parts.host.lowercased()
+        port = parts.port
+        hostField = parts.hostField
+        basePath = parts.basePath
+    }
+
+    private static func isNameByte(_ b: UInt8) -> Bool {
+        (b >= 0x30 && b <= 0x39) || (b | 0x20 >= 0x61 && b | 0x20 <= 0x7A) || b == UInt8(ascii: "-") || b == UInt8(ascii: ".")
+    }
+
+    /// The node at one of its addresses.
+    package func at(_ address: SocketAddress) -> NodeAddress {
+        NodeAddress(address: address.with(port: port), host: hostField, basePath: basePath)
+    }
+}
+
+/// An `http://` URL taken apart: host as written (brackets kept), port, `Host` field, path.
+struct NodeURL {
+    let host: String
+    let port: UInt16
+    let hostField: String
+    let basePath: String
+
+    init?(_ url: String) {
         var u = url.utf8[...]
         guard u.count > 7 else { return nil }
         for expected in "http://".utf8 {
@@ -40,6 +93,7 @@ package struct NodeAddress: Sendable, Hashable {
             hostPart = authority[..<colon]
             portPart = authority[authority.index(after: colon)...]
         }
+        guard !hostPart.isEmpty else { return nil }
         var port = 80
         if !portPart.isEmpty {
             guard portPart.count <= 5 else { return nil }
@@ -52,9 +106,9 @@ package struct NodeAddress: Sendable, Hashable {
         }
         guard path.allSatisfy({ ByteClass.isTarget($0) && $0 != UInt8(ascii: "?") && $0 != UInt8(ascii: "#") }) else { return nil }
         let hostText = String(decoding: hostPart, as: UTF8.self)
-        guard let address = SocketAddress(host: hostText, port: UInt16(port)) else { return nil }
-        self.address = address
-        host = port == 80 ? hostText : "\(hostText):\(port)"
+        host = hostText
+        self.port = UInt16(port)
+        hostField = port == 80 ? hostText : "\(hostText):\(port)"
         var base = path
         if base.last == UInt8(ascii: "/") { base = base.dropLast() }
         basePath = String(decoding: base, as: UTF8.self)

@@ -182,6 +182,10 @@ struct SettingOptions: ParsableArguments {
         help: ArgumentHelp(ConfigKey.fanoutProbeInterval.help, valueName: ConfigKey.fanoutProbeInterval.rawValue))
     var fanoutProbeInterval: String?
     @Option(
+        name: .customLong("fanout-dns-ttl"),
+        help: ArgumentHelp(ConfigKey.fanoutDNSTTL.help, valueName: ConfigKey.fanoutDNSTTL.rawValue))
+    var fanoutDNSTTL: String?
+    @Option(
         name: .customLong("cluster-max-servers"),
         help: ArgumentHelp(ConfigKey.clusterMaxServers.help, valueName: ConfigKey.clusterMaxServers.rawValue))
     var clusterMaxServers: String?

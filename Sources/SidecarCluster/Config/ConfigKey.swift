@@ -50,6 +50,7 @@ package enum ConfigKey: String, CaseIterable, SettingKey {
     case fanoutEjectTime = "FANOUT_EJECT_TIME"
     case fanoutMaxEjectedPercent = "FANOUT_MAX_EJECTED_PERCENT"
     case fanoutProbeInterval = "FANOUT_PROBE_INTERVAL"
+    case fanoutDNSTTL = "FANOUT_DNS_TTL"
     case clusterMaxServers = "CLUSTER_MAX_SERVERS"
     case clusterMaxMetadataBytes = "CLUSTER_MAX_METADATA_BYTES"
 
@@ -99,6 +100,7 @@ package enum ConfigKey: String, CaseIterable, SettingKey {
         case .fanoutEjectTime: "5"
         case .fanoutMaxEjectedPercent: "50"
         case .fanoutProbeInterval: "2"
+        case .fanoutDNSTTL: "30"
         case .clusterMaxServers: "10000"
         case .clusterMaxMetadataBytes: "16384"
         default: "none"
@@ -152,6 +154,7 @@ package enum ConfigKey: String, CaseIterable, SettingKey {
         case .fanoutEjectTime: "First ejection of a failing node, in seconds; doubles with each new one, up to 300."
         case .fanoutMaxEjectedPercent: "Most of the cluster's nodes ejected at once, in percent (one node always may be)."
         case .fanoutProbeInterval: "Seconds between checks of an ejected node's /readyz on its cluster URL; the first 2xx readmits it."
+        case .fanoutDNSTTL: "Seconds a node's resolved host name is kept (a failed resolution: a tenth, at least 1)."
         case .clusterMaxServers: "Most servers in the cluster view; a push past it is refused (507)."
         case .clusterMaxMetadataBytes: "Largest metadata of one server, as JSON text; a larger one is refused (413)."
         }

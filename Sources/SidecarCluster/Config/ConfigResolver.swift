@@ -70,6 +70,7 @@ package struct ConfigResolver {
             ejectTime: try reader.duration(ConfigKey.fanoutEjectTime, positive: true) ?? c.fanOut.outliers.ejectTime,
             maxEjectedPercent: try reader.integer(ConfigKey.fanoutMaxEjectedPercent, 0...100) ?? c.fanOut.outliers.maxEjectedPercent)
         c.fanOut.probeInterval = try reader.duration(ConfigKey.fanoutProbeInterval, positive: true) ?? c.fanOut.probeInterval
+        c.fanOut.dnsTTL = try reader.duration(ConfigKey.fanoutDNSTTL, positive: true) ?? c.fanOut.dnsTTL
         c.view.maxServers = try reader.integer(ConfigKey.clusterMaxServers, 1...10_000_000) ?? c.view.maxServers
         c.view.maxMetadataBytes = try reader.integer(ConfigKey.clusterMaxMetadataBytes, 0...1 << 24) ?? c.view.maxMetadataBytes
 

@@ -33,6 +33,8 @@ package struct FanOut: Sendable {
         package var outliers: OutlierMachine.Policy = .init()
         /// How often an ejected node's `/readyz` is checked (`FANOUT_PROBE_INTERVAL`).
         package var probeInterval: Duration = .seconds(2)
+        /// How long a resolved host name is kept (`FANOUT_DNS_TTL`).
+        package var dnsTTL: Duration = .seconds(30)
 
         package init(
             concurrency: Int = 64, timeout: Duration = .seconds(10), maxResponseBytes: Int = 1 << 20, maxPending: Int = 256,
@@ -60,6 +62,8 @@ package struct FanOut: Sendable {
     package let budget = AnswerBudget()
     /// The nodes left out for failing, shared by every loop's fan-outs.
     package let outliers: Outliers
+    /// Host names of `http://` nodes, resolved for our own client.
+    package let names: NameCache
     /// Waits out the backoff between retries (a manual clock in tests).
     let clock: any SidecarClock
     private let clientConfiguration: ClientConfiguration
@@ -71,12 +75,13 @@ package struct FanOut: Sendable {
     /// A fan-out engine with its own client (whose answer cap is `settings.maxResponseBytes`).
     package init(
         settings: Settings, tokens: TokenProvider?, connectTimeout: Duration = .seconds(5), clock: any SidecarClock = SystemClock(),
-        logger: Logger? = nil
+        logger: Logger? = nil, names: NameCache? = nil
     ) {
         self.settings = settings
         self.tokens = tokens
         self.clock = clock
         outliers = Outliers(policy: settings.outliers, logger: logger)
+        self.names = names ?? NameCache(ttl: settings.dnsTTL)
         clientConfiguration = ClientConfiguration(
             connectTimeout: connectTimeout, requestTimeout: settings.timeout, maxResponseBytes: settings.maxResponseBytes,
             maxConnections: Self.connectionsPerLoop, maxConnectionsPerHost: 8, environmentProxies: false)
@@ -171,7 +176,7 @@ package struct FanOut: Sendable {
         LoopFanOut.start(
             urls: urls, request: request, headers: headers, http1: http1, budget: budget, maxResponseBytes: settings.maxResponseBytes,
             curl: { CurlEngine.attached(to: reactor, key: key, configuration: configuration) },
-            concurrency: concurrency ?? settings.concurrency, limits: limits, done: done)
+            concurrency: concurrency ?? settings.concurrency, limits: limits, names: .init(cache: names, reactor: reactor), done: done)
     }
 
     /// The request's headers, plus the correlation id and, when the caller sent none, `token`.

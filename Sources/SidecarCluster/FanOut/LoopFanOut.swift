@@ -22,6 +22,13 @@ final class LoopFanOut: HTTP1Sink {
         var deadline: MonotonicInstant?
     }
 
+    /// Where host names of `http://` nodes are resolved for our own client (nil: libcurl
+    /// serves them), and the loop to come back to.
+    struct Names {
+        let cache: NameCache
+        let reactor: any Reactor
+    }
+
     /// A node request in flight, to cancel it.
     private enum Running {
         case http1(HTTP1Engine.Handle)
@@ -38,10 +45,13 @@ final class LoopFanOut: HTTP1Sink {
     private let curl: () -> CurlEngine
     private let concurrency: Int
     private let limits: Limits
+    private let names: Names?
     private let done: (Results) -> Void
     /// The shared part of every request on our own client (nil: its fields cannot be sent).
     private let batch: HTTP1Batch?
     private var results: [Result<ClientResponse, ClientError>?]
+    /// How each node is served, read once per fan-out.
+    private var routes: [HTTP1Engine.Route] = []
     /// Requests in flight, kept only when a quorum may cancel them.
     private var running: [Running?] = []
     private var next = 0
@@ -53,8 +63,10 @@ final class LoopFanOut: HTTP1Sink {
 
     private init(
         urls: [String], request: FanOutRequest, headers: [(String, String)], http1: HTTP1Engine, budget: AnswerBudget,
-        maxResponseBytes: Int, curl: @escaping () -> CurlEngine, concurrency: Int, limits: Limits, done: @escaping (Results) -> Void
+        maxResponseBytes: Int, curl: @escaping () -> CurlEngine, concurrency: Int, limits: Limits, names: Names?,
+        done: @escaping (Results) -> Void
     ) {
+        self.names = names
         self.budget = budget
         self.maxResponseBytes = maxResponseBytes
         self.urls = urls
@@ -76,7 +88,7 @@ final class LoopFanOut: HTTP1Sink {
     /// is counted in `budget` as it arrives.
     static func start(
         urls: [String], request: FanOutRequest, headers: [(String, String)], http1: HTTP1Engine, budget: AnswerBudget,
-        maxResponseBytes: Int, curl: @escaping () -> CurlEngine, concurrency: Int, limits: Limits = Limits(),
+        maxResponseBytes: Int, curl: @escaping () -> CurlEngine, concurrency: Int, limits: Limits = Limits(), names: Names? = nil,
         done: @escaping (Results) -> Void
     ) {
         guard !urls.isEmpty else { return done([]) }
@@ -86,8 +98,26 @@ final class LoopFanOut: HTTP1Sink {
         }
         LoopFanOut(
             urls: urls, request: request, headers: headers, http1: http1, budget: budget, maxResponseBytes: maxResponseBytes, curl: curl,
-            concurrency: concurrency, limits: limits, done: done
-        ).launch()
+            concurrency: concurrency, limits: limits, names: names, done: done
+        ).resolveThenLaunch()
+    }
+
+    /// Resolves the names no one has resolved lately (off the loop), then launches; at once
+    /// when every name is known (or none is used).
+    private func resolveThenLaunch() {
+        routes = urls.map(http1.route)
+        guard let names, http1.namedRoutes > 0 else { return launch() }
+        let now = monotonicNow()
+        var unknown: Set<String> = []
+        for route in routes {
+            if case .name(let n) = route, !unknown.contains(n.name), names.cache.lookup(n.name, now: now) == .unknown {
+                unknown.insert(n.name)
+            }
+        }
+        guard !unknown.isEmpty else { return launch() }
+        let reactor = names.reactor
+        nonisolated(unsafe) let fanOut = self  // used again only on `reactor`'s thread
+        names.cache.resolve(Array(unknown)) { reactor.execute { fanOut.launch() } }
     }
 
     /// Starts nodes while fewer than `concurrency` run.
@@ -107,7 +137,21 @@ final class LoopFanOut: HTTP1Sink {
                 }
                 timeout = min(timeout, .nanoseconds(Int64(left)))
             }
-            if let node = http1.node(urls[k]) {
+            var node: NodeAddress?
+            switch routes[k] {
+            case .address(let n): node = n
+            case .name(let n):
+                guard let names else { break }
+                switch names.cache.lookup(n.name, now: monotonicNow()) {
+                case .addresses(let a): node = n.at(a[0])
+                case .failed(let why):
+                    finished(k, .failure(ClientError(.dns, why)))
+                    continue
+                case .unknown: break  // expired since: libcurl resolves it
+                }
+            case .curl: break
+            }
+            if let node {
                 guard let batch else {
                     finished(k, .failure(ClientError(.badRequest, "a header field cannot be sent as given")))
                     continue
