@@ -19,6 +19,10 @@
 # The stubs stamp a request's arrival with the kernel's receive time (SO_TIMESTAMPNS), so a stub
 # kept off the CPU while the server sends does not count as the server's overhead.
 #
+# Then 64 nodes by IP address and by host name (from a hosts file of the run's own), CPU per
+# fan-out side by side, and the reference by name. Dead nodes, recovery and quorum:
+# bench/fanout-faults.sh.
+#
 # Usage: [SIDECAR_BIN=path] bench/fanout.sh [latency samples, default 400] [throughput seconds, default 5]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,7 +41,14 @@ BIN=${SIDECAR_BIN:-.build/release/cluster-sidecar}
 JS=bench/js
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; [ -f "$WORK/nginx.pid" ] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null; rm -rf "$WORK"' EXIT
-wait_port() { until { exec 3<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null; do sleep 0.01; done; exec 3>&-; }
+wait_port() { # port: waits at most 20 s for a listener there
+  local k=0
+  until { exec 3<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null; do
+    k=$((k + 1)); [ "$k" -lt 2000 ] || { echo "nothing listens on port $1 after 20 s"; exit 1; }
+    sleep 0.01
+  done
+  exec 3>&-
+}
 ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
 HZ=$(getconf CLK_TCK)
 SECRET=bench-secret-0123456789abcdef0123456789
@@ -60,24 +71,36 @@ drive() { # latency|throughput port path body count|callers [seconds]
 until grep -q ready "$WORK/stubs.out" 2>/dev/null; do sleep 0.05; done
 BODY='{"url":"/x"}'
 
-start_sidecar() { # nodes -> sets SC_PID SC_LOCAL
-  local n=$1 cluster
+# Named nodes: a hosts file of this run's own (node-K.bench -> 127.0.0.1), bind-mounted over
+# /etc/hosts in a private mount namespace for the servers only (root; unshare from util-linux).
+HOSTS="$WORK/hosts"
+{ echo "127.0.0.1 localhost"; for k in $(seq 0 255); do echo "127.0.0.1 node-$k.bench"; done; } > "$HOSTS"
+host_of() { if [ "${NAMED:-0}" = 1 ]; then echo "node-$1.bench"; else echo 127.0.0.1; fi; }
+# Runs in the background job it is started as (exec: `$!` is the server's own pid).
+maybe_hosts() {
+  if [ "${NAMED:-0}" = 1 ]; then exec unshare -m sh -c 'mount --bind "$0" /etc/hosts && exec "$@"' "$HOSTS" "$@"; else exec "$@"; fi
+}
+
+start_sidecar() { # nodes [first port] -> sets SC_PID SC_LOCAL (NAMED=1: nodes by host name; DEFAULTS=1: no FANOUT_CONCURRENCY)
+  local n=$1 first=${2:-$BASE} cluster conc
+  conc=$([ "${DEFAULTS:-0}" = 1 ] || echo "$n")
   SC_LOCAL=$(free_port); cluster=$(free_port)
-  LOCAL_PORT=$SC_LOCAL CLUSTER_PORT=$cluster CLUSTER_ADDRESS=127.0.0.1 SERVER_TYPE=bench SERVER_URL="http://127.0.0.1:$BASE" \
-    JWT_SECRET=$SECRET FANOUT_CONCURRENCY="$n" LOG_LEVEL=warning "$BIN" >/dev/null 2>&1 &
+  if [ -n "$conc" ]; then export FANOUT_CONCURRENCY=$conc; else unset FANOUT_CONCURRENCY; fi
+  LOCAL_PORT=$SC_LOCAL CLUSTER_PORT=$cluster CLUSTER_ADDRESS=127.0.0.1 SERVER_TYPE=bench SERVER_URL="http://$(host_of 0):$first" \
+    JWT_SECRET=$SECRET LOG_LEVEL=warning maybe_hosts "$BIN" >/dev/null 2>&1 &
   SC_PID=$!
   wait_port "$SC_LOCAL"; wait_port "$cluster"
   for k in $(seq 1 $((n - 1))); do
     curl -s -o /dev/null -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
-      -d "{\"id\":\"n$k\",\"type\":\"bench\",\"url\":\"http://127.0.0.1:$((BASE + k))\",\"clusterUrl\":\"http://127.0.0.1:1\"}" \
+      -d "{\"id\":\"n$k\",\"type\":\"bench\",\"url\":\"http://$(host_of "$k"):$((first + k))\",\"clusterUrl\":\"http://127.0.0.1:1\"}" \
       "http://127.0.0.1:$cluster/itResources"
   done
 }
-start_reference() { # nodes -> sets REF_PID REF_PORT
-  local n=$1 nodes=""
-  for k in $(seq 0 $((n - 1))); do nodes="$nodes${nodes:+,}http://127.0.0.1:$((BASE + k))"; done
+start_reference() { # nodes [first port] -> sets REF_PID REF_PORT (NAMED=1: nodes by host name)
+  local n=$1 first=${2:-$BASE} nodes=""
+  for k in $(seq 0 $((n - 1))); do nodes="$nodes${nodes:+,}http://$(host_of "$k"):$((first + k))"; done
   REF_PORT=$(free_port)
-  NODES=$nodes node $JS/reference.js "$REF_PORT" > /dev/null &
+  NODES=$nodes maybe_hosts node $JS/reference.js "$REF_PORT" > /dev/null &
   REF_PID=$!
   wait_port "$REF_PORT"
 }
@@ -142,6 +165,58 @@ for n in 16 64 256; do
   awk -v c="$scpu" -v d="$rcpu" -v n="$n" -v f="$NG_US" \
     'BEGIN{printf "%-6s per node request: sidecar %.1f us (%.2fx nginx), node %.1f us (%.2fx nginx); nginx %.2f us per request\n", n, c/n, c/n/f, d/n, d/n/f, f}'
 done
+
+# Named nodes: the same 64 stubs by IP address and by host name, one after the other.
+printf '\n%-22s %14s %14s %12s %16s %7s\n' "64 nodes" "overhead p50" "overhead p99" "fan-outs/s" "CPU us/fan-out" errors
+for named in 0 1; do
+  NAMED=$named start_sidecar 64
+  read -r sp50 sp99 srate scpu serr <<<"$(measure "$SC_PID" "$SC_LOCAL")"
+  kill "$SC_PID"; wait "$SC_PID" 2>/dev/null || true
+  label=$([ "$named" = 1 ] && echo "sidecar, by name" || echo "sidecar, by address")
+  printf '%-22s %11s ms %11s ms %12s %16s %7s\n' "$label" "$sp50" "$sp99" "$srate" "$scpu" "$serr"
+  [ "$named" = 1 ] && named_cpu=$scpu || ip_cpu=$scpu
+done
+NAMED=1 start_reference 64
+read -r rp50 rp99 rrate rcpu rerr <<<"$(measure "$REF_PID" "$REF_PORT")"
+kill "$REF_PID"; wait "$REF_PID" 2>/dev/null || true
+printf '%-22s %11s ms %11s ms %12s %16s %7s\n' "node, by name" "$rp50" "$rp99" "$rrate" "$rcpu" "$rerr"
+awk -v a="$named_cpu" -v b="$ip_cpu" -v c="$rcpu" \
+  'BEGIN{printf "CPU per fan-out by name: %.2fx by address (target: within 1.15x); %.2fx the reference by name\n", a/b, a/c}'
+
+# Growth: 1,024 nodes (C stubs) with the default FANOUT_CONCURRENCY, one caller: overhead,
+# CPU per node request (over the latency run) and the peak RSS, against the reference.
+if [ "${STUBS:-c}" = c ] && [ "${GROWTH:-1}" = 1 ]; then
+  BIG=$(free_port_block 1024)
+  "$WORK/stub" "$BIG" 1024 5 > "$WORK/big.out" 2>&1 &
+  BIG_PID=$!
+  until grep -q ready "$WORK/big.out" 2>/dev/null; do
+    kill -0 "$BIG_PID" 2>/dev/null || { echo "the 1,024 stubs did not start at $BIG: $(cat "$WORK/big.out")"; exit 1; }
+    sleep 0.05
+  done
+  big() { # pid port samples nodes -> "p50-5 p99-5 cpu_us_per_node_request answer_bytes"
+    local pid=$1 port=$2 n=$3 nodes=$4 lat a b size
+    size=$(curl -s -X POST -H 'Content-Type: application/json' -d "$BODY" "http://127.0.0.1:$port/cluster/fanout" | wc -c)
+    a=$(ticks "$pid"); lat=$(drive latency "$port" /cluster/fanout "$BODY" "$n"); b=$(ticks "$pid")
+    python3 -c 'import json,sys; l=json.loads(sys.argv[1]); print("%.3f %.3f %.1f %s" % (l["p50"]-5, l["p99"]-5, (int(sys.argv[2])/int(sys.argv[3]))*1e6/int(sys.argv[4])/int(sys.argv[6]), sys.argv[5]))' \
+      "$lat" "$((b - a))" "$HZ" "$n" "$size" "$nodes"
+  }
+  DEFAULTS=1 start_sidecar 64
+  read -r _ _ scpu64 _ <<<"$(big "$SC_PID" "$SC_LOCAL" 400 64)"
+  kill "$SC_PID"; wait "$SC_PID" 2>/dev/null || true
+  DEFAULTS=1 start_sidecar 1024 "$BIG"
+  read -r gp50 gp99 gcpu gsize <<<"$(big "$SC_PID" "$SC_LOCAL" 100 1024)"
+  grss=$(awk '/VmHWM/ {print $2}' "/proc/$SC_PID/status")
+  kill "$SC_PID"; wait "$SC_PID" 2>/dev/null || true
+  start_reference 1024 "$BIG"
+  read -r hp50 hp99 hcpu _ <<<"$(big "$REF_PID" "$REF_PORT" 30 1024)"
+  hrss=$(awk '/VmHWM/ {print $2}' "/proc/$REF_PID/status")
+  kill "$REF_PID"; wait "$REF_PID" 2>/dev/null || true
+  printf '\n1,024 nodes, default settings: overhead p50 sidecar %s ms, node %s ms (%s); p99 %s / %s ms\n' "$gp50" "$hp50" \
+    "$(awk -v a="$gp50" -v b="$hp50" 'BEGIN{printf "%.2fx, target at most 0.3x", a/b}')" "$gp99" "$hp99"
+  printf '  CPU per node request, one caller: sidecar %s us (%s at 64 nodes: %s, target at most 1.2x), node %s us\n' \
+    "$gcpu" "$scpu64" "$(awk -v a="$gcpu" -v b="$scpu64" 'BEGIN{printf "%.2fx", a/b}')" "$hcpu"
+  printf '  peak RSS: sidecar %s KiB, node %s KiB; one answer %s bytes\n' "$grss" "$hrss" "$gsize"
+fi
 
 # One node: fan-out against calling the node directly.
 start_sidecar 1

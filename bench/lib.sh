@@ -3,19 +3,20 @@
 # A free TCP port on loopback.
 free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 
-# The first of 256 consecutive free loopback ports (for the stub nodes).
+# The first of N (default 256) consecutive free loopback ports (for the stub nodes).
 free_port_block() {
   python3 -c '
-import socket
-for base in range(31000, 60000, 300):
+import socket, sys
+n = int(sys.argv[1])
+for base in range(31000, 65000 - n, n + 44):
     ok = True
-    for p in range(base, base + 256):
+    for p in range(base, base + n):
         s = socket.socket()
         try: s.bind(("127.0.0.1", p))
         except OSError: ok = False
         s.close()
         if not ok: break
-    if ok: print(base); break'
+    if ok: print(base); break' "${1:-256}"
 }
 
 # A cluster token signed with $1 (HS256, "cluster": true, valid for a day): the cluster API
