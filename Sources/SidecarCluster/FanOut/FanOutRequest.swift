@@ -196,14 +196,14 @@ package struct FanOutRequest: Sendable, Equatable {
             for (k, v) in params { tokenParameters[k] = try scalar(v, "token.\(k)") }
         }
         var quorum: Int?
-        if let q = o["quorum"], q != .null {
+        if let q = o["quorum"] {
             guard case .number(let n) = q, n >= 1, n <= Double(maxQuorum), n == n.rounded() else {
                 throw Invalid(message: "quorum must be a whole number from 1 to \(maxQuorum)")
             }
             quorum = Int(n)
         }
         var deadline: Duration?
-        if let d = o["deadline"], d != .null {
+        if let d = o["deadline"] {
             guard case .number(let ms) = d, ms > 0, ms <= maxTimeout.seconds * 1000 else {
                 throw Invalid(message: "deadline must be milliseconds above 0 and at most \(Int(maxTimeout.seconds * 1000))")
             }

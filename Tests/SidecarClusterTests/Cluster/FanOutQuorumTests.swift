@@ -88,7 +88,8 @@ import Testing
 
     @Test(arguments: [
         #"{"url":"/ok","quorum":0}"#, #"{"url":"/ok","quorum":1.5}"#, #"{"url":"/ok","quorum":"2"}"#, #"{"url":"/ok","deadline":0}"#,
-        #"{"url":"/ok","deadline":300001}"#, #"{"url":"/ok","deadline":"1s"}"#,
+        #"{"url":"/ok","deadline":300001}"#, #"{"url":"/ok","deadline":"1s"}"#, #"{"url":"/ok","quorum":null}"#,
+        #"{"url":"/ok","deadline":null}"#,
     ])
     func badQuorumOrDeadline_is400(_ body: String) throws {
         let peers = try Peers(1)
