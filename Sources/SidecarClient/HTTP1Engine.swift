@@ -21,7 +21,6 @@ package final class HTTP1Engine: ReactorSource {
     /// Open connections by the machine's id (ids are reused, so the table
     /// stays small).
     private var connections: [HTTP1Connection?] = []
-    private var openCount = 0
     /// Counts connections opened, for their epoll tokens: a token is the id and this count, so
     /// an event still queued for a closed connection never reaches a new one under its id.
     private var opened: UInt64 = 0
@@ -88,7 +87,7 @@ package final class HTTP1Engine: ReactorSource {
     }
 
     /// Connections open now (for tests).
-    package var openConnections: Int { openCount }
+    package var openConnections: Int { machine.openConnections }
 
     /// Nodes the engine keeps a pool for (for tests).
     package var pooledNodes: Int { machine.pooledNodes }
@@ -178,11 +177,11 @@ package final class HTTP1Engine: ReactorSource {
             case .send(let id, let r):
                 guard let c = connection(id) else { continue }
                 begin(r, on: c)
+                c.state = .sending(sent: 0)
                 send(c)
             case .close(let id):
                 guard let c = connection(id) else { continue }
                 connections[id] = nil
-                openCount -= 1
                 reactor.unwatch(c.fd)
                 c.transport.close(c.fd)
             case .fail(let r, let error):
@@ -203,24 +202,23 @@ package final class HTTP1Engine: ReactorSource {
         }
         opened &+= 1
         let token = UInt64(id) & Self.idMask | (opened & Self.idMask) << 24
-        let c = HTTP1Connection(id: id, token: token, fd: fd, state: .connecting, events: inProgress ? EPOLLOUT.rawValue : EPOLLIN.rawValue)
+        let c = HTTP1Connection(
+            id: id, token: token, fd: fd, state: inProgress ? .connecting : .sending(sent: 0),
+            events: inProgress ? EPOLLOUT.rawValue : EPOLLIN.rawValue)
         while connections.count <= id { connections.append(nil) }
         connections[id] = c
-        openCount += 1
         begin(r, on: c)
-        c.state = .connecting
         reactor.watch(fd, events: c.events, token: token, isNew: true, for: self)
         if !inProgress {
             machine.connected(id)
-            c.state = .sending(sent: 0)
             send(c)
         }
     }
 
+    /// `c` carries `r` now, its answer read by a new parser.
     private func begin(_ r: Machine.Request, on c: HTTP1Connection) {
         c.request = r
         c.parser = HTTPResponseParser(isHead: r.ticket.isHead, maxBodyBytes: configuration.maxResponseBytes)
-        c.state = .sending(sent: 0)
     }
 
     private func watch(_ c: HTTP1Connection, _ events: UInt32) {

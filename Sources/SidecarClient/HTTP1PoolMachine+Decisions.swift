@@ -22,11 +22,10 @@ extension HTTP1PoolMachine {
             return
         }
         guard pool.open < limits.maxConnectionsPerNode else { return pool.waiting.append(r) }
-        if openCount >= limits.maxConnections && !closeAnyIdle() { return starved.append(r) }
+        if openConnections >= limits.maxConnections && !closeAnyIdle() { return starved.append(r) }
         let id = freeIDs.popLast() ?? connections.count
         let c = Connection(id: id, pool: pool, phase: .connecting(deadline: time &+ UInt64(max(0, limits.connectTimeout.nanoseconds))))
         if id == connections.count { connections.append(c) } else { connections[id] = c }
-        openCount += 1
         pool.open += 1
         connecting.append(c)
         attach(r, c)
@@ -52,17 +51,21 @@ extension HTTP1PoolMachine {
     /// Reports that `r` ended without an answer, once.
     func end(_ r: Request, _ error: ClientError) {
         guard !r.finished else { return }
+        retire(r)
+        actions.append(.fail(r, error))
+    }
+
+    /// `r` has its outcome: it leaves its connection and the deadline heap.
+    func retire(_ r: Request) {
         r.finished = true
         r.connection = nil
         heap.remove(r)
-        actions.append(.fail(r, error))
     }
 
     func closeConnection(_ c: Connection) {
         guard connection(c.id) === c else { return }
         connections[c.id] = nil
         freeIDs.append(c.id)
-        openCount -= 1
         c.pool.open -= 1
         if case .idle = c.phase, let k = c.pool.idle.firstIndex(where: { $0 === c }) {
             c.pool.idle.remove(at: k)
@@ -74,15 +77,13 @@ extension HTTP1PoolMachine {
 
     /// A connection of `pool` closed: the next waiting request may open one.
     func serveWaiting(_ pool: Pool) {
-        if !closed, pool.open < limits.maxConnectionsPerNode, let next = pool.nextWaiting() { assign(next) }
+        if !closed, pool.open < limits.maxConnectionsPerNode, let next = pool.waiting.next() { assign(next) }
         serveStarved()
     }
 
     func serveStarved() {
-        while !closed, openCount < limits.maxConnections || idleCount > 0, let r = nextStarved() { assign(r) }
+        while !closed, openConnections < limits.maxConnections || idleCount > 0, let r = starved.next() { assign(r) }
     }
-
-    func nextStarved() -> Request? { starved.next() }
 
     /// Closes one idle connection of any node, to make room under `maxConnections`.
     func closeAnyIdle() -> Bool {

@@ -61,9 +61,6 @@ extension HTTP1PoolMachine {
 
         /// Nothing open and nothing waiting: the pool may be forgotten.
         var isUnused: Bool { open == 0 && waiting.isEmpty }
-
-        /// The next waiting request that has not ended meanwhile.
-        func nextWaiting() -> Request? { waiting.next() }
     }
 
     /// Requests waiting in order; those that ended meanwhile are skipped on the way out.

@@ -54,7 +54,6 @@ package final class HTTP1PoolMachine<Node: Hashable, Ticket> {
     /// small as the most connections ever open at once.
     var connections: [Connection?] = []
     var freeIDs: [ConnectionID] = []
-    var openCount = 0
     var heap = DeadlineHeap<Request>()
     /// Connections still connecting, in the order they started (so by connect deadline).
     var connecting: [Connection] = []
@@ -69,8 +68,8 @@ package final class HTTP1PoolMachine<Node: Hashable, Ticket> {
 
     package init(limits: Limits) { self.limits = limits }
 
-    /// Connections open or opening.
-    package var openConnections: Int { openCount }
+    /// Connections open or opening: every id in use.
+    package var openConnections: Int { connections.count - freeIDs.count }
 
     /// Nodes the machine keeps a pool for.
     package var pooledNodes: Int { pools.count }
@@ -132,14 +131,12 @@ package final class HTTP1PoolMachine<Node: Hashable, Ticket> {
         guard let c = connection(id), let r = c.request else { return }
         c.request = nil
         c.reused = true
-        r.connection = nil
-        r.finished = true
-        heap.remove(r)
+        retire(r)
         guard reusable && !closed else {
             closeConnection(c)
             return serveWaiting(c.pool)
         }
-        if let next = c.pool.nextWaiting() {
+        if let next = c.pool.waiting.next() {
             attach(next, c)
             c.phase = .busy
             actions.append(.send(c.id, next))
@@ -182,8 +179,7 @@ package final class HTTP1PoolMachine<Node: Hashable, Ticket> {
     /// waiting are forgotten (nodes come and go with the cluster: pools must not pile up).
     package func fire(now: MonotonicInstant) {
         time = now.nanoseconds
-        let t = time
-        while let r = heap.first, r.deadline <= t {
+        while let r = heap.first, r.deadline <= time {
             heap.remove(r)
             if let c = r.connection {
                 if case .connecting = c.phase { fail(c, ClientError(.timeout, "timed out connecting")) } else { fail(c, .timeout) }
@@ -191,11 +187,11 @@ package final class HTTP1PoolMachine<Node: Hashable, Ticket> {
                 end(r, .timeout)
             }
         }
-        while let (c, d) = firstConnecting(), d <= t {
+        while let (c, d) = firstConnecting(), d <= time {
             connectingHead += 1
             fail(c, ClientError(.connect, "connect timed out after \(limits.connectTimeout)"))
         }
-        if (idleCount > 0 || !pools.isEmpty) && nextSweep <= t { sweep() }
+        if (idleCount > 0 || !pools.isEmpty) && nextSweep <= time { sweep() }
     }
 
     /// Ends every request with `shutdown` and closes every connection; later requests fail at once.
@@ -206,8 +202,8 @@ package final class HTTP1PoolMachine<Node: Hashable, Ticket> {
             if let r = c.request { end(r, .shutdown) }
             closeConnection(c)
         }
-        for pool in pools.values { while let r = pool.nextWaiting() { end(r, .shutdown) } }
-        while let r = nextStarved() { end(r, .shutdown) }
+        for pool in pools.values { while let r = pool.waiting.next() { end(r, .shutdown) } }
+        while let r = starved.next() { end(r, .shutdown) }
         pools.removeAll()
     }
 }
