@@ -113,6 +113,7 @@ package struct FanOut: Sendable {
         let headers = Self.headers(request, correlationID, token)
         let skipped = outliers.screen(targets, now: clock.now)
         let sent = skipped.map { s in targets.indices.filter { s[$0] == nil }.map { targets[$0] } } ?? targets
+        let deadline = Self.deadline(request)
         let (outliers, clock) = (outliers, clock)
         let done: @Sendable ([Result<ClientResponse, ClientError>]) -> Void = { results in
             let all = Self.merged(results, skipped)
@@ -121,16 +122,15 @@ package struct FanOut: Sendable {
         }
         guard let reactor else {
             // Off a loop (no server's loop to count on), a quorum is not applied; a deadline is.
-            var capped = request
-            if let deadline = request.deadline { capped.timeout = min(request.timeout, deadline) }
             let (budget, cap) = (budget, settings.maxResponseBytes)
-            client.execute(batch: Self.requests(capped, sent, headers), concurrency: settings.concurrency) { answers in
+            client.execute(batch: Self.requests(Self.capped(request, by: deadline), sent, headers), concurrency: settings.concurrency) {
+                answers in
                 done(answers.map { Self.counted($0, maxResponseBytes: cap, in: budget) })
             }
             return
         }
         let urls = sent.map(\.url)
-        let limits = LoopFanOut.Limits(quorum: request.quorum, deadline: request.deadline.map { SystemClock().now + $0 })
+        let limits = LoopFanOut.Limits(quorum: request.quorum, deadline: deadline)
         // A quorum is counted on one loop: such a fan-out is not split.
         if settings.spreadMinimum > 0 && urls.count >= settings.spreadMinimum && request.quorum == nil {
             let others = loops().filter { $0 !== reactor }
@@ -188,6 +188,17 @@ package struct FanOut: Sendable {
         headers.append(("x-correlation-id", correlationID))
         if let token, !request.hasAuthorization { headers.append(("Authorization", "Bearer \(token.value)")) }
         return headers
+    }
+
+    /// When the whole of `request` must have ended, on the engines' clock (nil: no deadline).
+    static func deadline(_ request: FanOutRequest) -> MonotonicInstant? { request.deadline.map { SystemClock().now + $0 } }
+
+    /// `request` with each node's timeout ending by `deadline` at the latest.
+    static func capped(_ request: FanOutRequest, by deadline: MonotonicInstant?) -> FanOutRequest {
+        guard let deadline else { return request }
+        var capped = request
+        capped.timeout = min(request.timeout, SystemClock().now.duration(to: deadline))
+        return capped
     }
 
     /// The results of the nodes sent to, with the ejected ones' failures in their places.
@@ -282,7 +293,7 @@ package struct FanOut: Sendable {
         }
         var attempt = 0
         // The deadline is on the engines' clock; the quorum counts 2xx answers of every round.
-        let deadline = request.deadline.map { SystemClock().now + $0 }
+        let deadline = Self.deadline(request)
         var succeeded = 0
         while !pending.isEmpty {
             let results: [Result<ClientResponse, ClientError>]
@@ -295,10 +306,9 @@ package struct FanOut: Sendable {
                     }
                 }
             } else {
-                var capped = request
-                if let deadline { capped.timeout = min(request.timeout, SystemClock().now.duration(to: deadline)) }
                 let answers = await client.execute(
-                    batch: Self.requests(capped, pending.map { targets[$0] }, headers), concurrency: settings.concurrency)
+                    batch: Self.requests(Self.capped(request, by: deadline), pending.map { targets[$0] }, headers),
+                    concurrency: settings.concurrency)
                 results = answers.map { Self.counted($0, maxResponseBytes: settings.maxResponseBytes, in: budget) }
             }
             outliers.learn(pending.map { targets[$0] }, results, clusterSize: targets.count, now: clock.now)

@@ -235,9 +235,9 @@ package struct FanOutRequest: Sendable, Equatable {
             case "x-fanout-timeout":
                 // Whole milliseconds, digits only (openapi.yaml: integer, 1 to 300000): no `0.5`, no `1e3`.
                 let limit = Int(maxTimeout.seconds * 1000)
-                guard !field.value.isEmpty, field.value.utf8.count <= 9, field.value.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
-                    let ms = Int(field.value), (1...limit).contains(ms)
-                else { throw Invalid(message: "x-fanout-timeout must be whole milliseconds from 1 to \(limit)") }
+                guard let ms = digits(field.value), (1...limit).contains(ms) else {
+                    throw Invalid(message: "x-fanout-timeout must be whole milliseconds from 1 to \(limit)")
+                }
                 timeout = .milliseconds(ms)
             case "x-fanout-quorum":
                 guard let n = digits(field.value), (1...maxQuorum).contains(n) else {
@@ -271,7 +271,8 @@ package struct FanOutRequest: Sendable, Equatable {
             includeSelf: includeSelf, tokenParameters: [:], quorum: quorum, deadline: deadline)
     }
 
-    /// A field value of 1 to 9 digits and nothing else, as a number.
+    /// A field value of 1 to 9 digits and nothing else, as a number (openapi.yaml's integers:
+    /// no sign, no `0.5`, no `1e3`).
     private static func digits(_ value: String) -> Int? {
         guard !value.isEmpty, value.utf8.count <= 9, value.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
         return Int(value)

@@ -41,6 +41,8 @@ package struct OutlierMachine: Sendable {
         /// When the last ejection ended and how long it was (for the doubling's reset).
         var admittedAt: UInt64 = 0
         var lastLength: UInt64 = 0
+        /// Where an active check reaches the node while it is ejected (its cluster URL).
+        var check: String?
     }
 
     /// What a recorded outcome changed.
@@ -78,15 +80,17 @@ package struct OutlierMachine: Sendable {
         records[url]?.ejectedUntil.map { MonotonicInstant(nanoseconds: $0) }
     }
 
-    /// The nodes ejected now, with when each ejection ends.
-    package var ejected: [(url: String, until: MonotonicInstant)] {
-        records.compactMap { url, r in r.ejectedUntil.map { (url, MonotonicInstant(nanoseconds: $0)) } }.sorted { $0.url < $1.url }
+    /// The nodes ejected now, with when each ejection ends and where it may be checked.
+    package var ejected: [(url: String, until: MonotonicInstant, check: String?)] {
+        records.compactMap { url, r in r.ejectedUntil.map { (url, MonotonicInstant(nanoseconds: $0), r.check) } }.sorted { $0.url < $1.url }
     }
 
-    /// Learns how a request to `url` (one of `clusterSize` nodes) ended: an answer (`nil`) or
-    /// a failure with `code`.
+    /// Learns how a request to `url` (one of `clusterSize` nodes, checked at `check` while
+    /// ejected) ended: an answer (`nil`) or a failure with `code`.
     @discardableResult
-    package mutating func record(_ url: String, failure code: ClientError.Code?, clusterSize: Int, now: MonotonicInstant) -> Change? {
+    package mutating func record(
+        _ url: String, failure code: ClientError.Code?, clusterSize: Int, check: String? = nil, now: MonotonicInstant
+    ) -> Change? {
         let t = now.nanoseconds
         guard let code else {
             guard var r = records[url], r.ejectedUntil == nil else { return nil }
@@ -110,6 +114,7 @@ package struct OutlierMachine: Sendable {
         r.failuresInARow = 0
         r.ejectedUntil = t &+ length
         r.lastLength = length
+        r.check = check
         records[url] = r
         ejectedCount += 1
         return .ejected(until: MonotonicInstant(nanoseconds: t &+ length))

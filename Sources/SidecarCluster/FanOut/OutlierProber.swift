@@ -40,7 +40,7 @@ package struct OutlierProber: Service {
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 do { try await clock.sleep(until: clock.now + interval, tolerance: nil) } catch { return }
-                let due = outliers.ejected(now: clock.now).compactMap { node in outliers.checkURL(node.url).map { (node.url, $0) } }
+                let due = outliers.ejected(now: clock.now).compactMap { node in node.check.map { (node.url, $0) } }
                 await withTaskGroup(of: Void.self) { group in
                     for (url, checkURL) in due {
                         group.addTask { if await check(checkURL) { outliers.readmit(url, now: clock.now) } }

@@ -8,8 +8,6 @@ import Synchronization
 /// none of the per-node look-ups while no node has failed.
 package final class Outliers: Sendable {
     private let machine: Mutex<OutlierMachine>
-    /// Where an ejected node is checked (its cluster URL), by node URL.
-    private let checks = Mutex<[String: String]>([:])
     /// Whether any node has a record (read without the lock on the healthy path).
     private let anyRecord = Atomic<Bool>(false)
     private let ejections = Atomic<Int>(0)
@@ -57,7 +55,8 @@ package final class Outliers: Sendable {
                 case .failure(let e): code = e.code
                 }
                 if code == nil && m.isEmpty { continue }
-                if case .ejected(let until) = m.record(node.url, failure: code, clusterSize: clusterSize, now: now),
+                if case .ejected(let until) = m.record(
+                    node.url, failure: code, clusterSize: clusterSize, check: node.clusterUrl, now: now),
                     case .failure(let e) = result
                 {
                     ejected.append((node, e, until))
@@ -71,7 +70,6 @@ package final class Outliers: Sendable {
         }
         guard !ejected.isEmpty else { return }
         ejections.add(ejected.count, ordering: .relaxed)
-        checks.withLock { c in for (node, _, _) in ejected { c[node.url] = node.clusterUrl } }
         for (node, error, until) in ejected {
             logger?.warning(
                 "fan-out node ejected",
@@ -82,9 +80,6 @@ package final class Outliers: Sendable {
         }
     }
 
-    /// Where `url`'s node is checked while ejected (its cluster URL), if known.
-    package func checkURL(_ url: String) -> String? { checks.withLock { $0[url] } }
-
     /// Ends `url`'s ejection (an active check answered).
     package func readmit(_ url: String, now: MonotonicInstant) {
         let change = machine.withLock { m in
@@ -94,20 +89,14 @@ package final class Outliers: Sendable {
         if change != nil { logger?.notice("fan-out node readmitted: it answered its check", metadata: ["url": "\(url)"]) }
     }
 
-    /// The nodes ejected now, ending those whose time is up (and forgetting where to check
-    /// the others).
-    package func ejected(now: MonotonicInstant) -> [(url: String, until: MonotonicInstant)] {
-        let list: [(url: String, until: MonotonicInstant)] =
-            anyRecord.load(ordering: .relaxed)
-            ? machine.withLock { m in
-                for (url, _) in m.ejected { _ = m.isEjected(url, now: now) }
-                anyRecord.store(!m.isEmpty, ordering: .relaxed)
-                return m.ejected
-            } : []
-        checks.withLock { c in
-            if c.count > list.count { c = c.filter { url, _ in list.contains { $0.url == url } } }
+    /// The nodes ejected now (ending those whose time is up), with where each may be checked.
+    package func ejected(now: MonotonicInstant) -> [(url: String, until: MonotonicInstant, check: String?)] {
+        guard anyRecord.load(ordering: .relaxed) else { return [] }
+        return machine.withLock { m in
+            let still = m.ejected.filter { m.isEjected($0.url, now: now) }
+            anyRecord.store(!m.isEmpty, ordering: .relaxed)
+            return still
         }
-        return list
     }
 
     static func seconds(_ d: Duration) -> String {
