@@ -13,21 +13,13 @@ import Testing
 @Suite(.serialized) struct FanOutNamesTests {
     let base = FanOutTests()
 
-    /// A local API whose fan-out resolves `peer-N.test` to 127.0.0.1 (and counts resolutions).
-    func sidecar(_ servers: [ServerInfo], resolutions: Counter) throws -> TestServer {
-        let names = NameCache(ttl: .seconds(30)) { name in
+    /// A fan-out's names: `peer-N.test` resolve to 127.0.0.1, others fail (resolutions counted).
+    func names(counting resolutions: Counter) -> NameCache {
+        NameCache(ttl: .seconds(30)) { name in
             resolutions.add()
             return name.hasPrefix("peer-")
                 ? .success([SocketAddress(host: "127.0.0.1", port: 0)!]) : .failure(.init(message: "no such name"))
         }
-        let context = SidecarContext(
-            configuration: SidecarConfiguration(), health: HealthState(registered: true),
-            fanOut: FanOut(
-                settings: .init(concurrency: 64, timeout: .seconds(5), maxResponseBytes: 100_000), tokens: TokenProvider?.none,
-                names: names))
-        context.view.replace(with: servers)
-        context.attach(me: ServerInfo(id: "me", type: "t", url: "http://127.0.0.1:1", clusterUrl: "http://127.0.0.1:1"), registrar: nil)
-        return try TestServer(router: SidecarRoutes.local(context: context))
     }
 
     @Test func namedNodes_answerThroughOurClient_withTheirNameAsHost_resolvedOncePerTTL() throws {
@@ -38,7 +30,9 @@ import Testing
         }
         servers.append(ServerInfo(id: "nowhere", type: "t", url: "http://nowhere.test:1", clusterUrl: "http://127.0.0.1:1"))
         let resolutions = Counter()
-        let sidecar = try sidecar(servers, resolutions: resolutions)
+        let sidecar = try base.sidecar(
+            servers, me: ServerInfo(id: "me", type: "t", url: "http://127.0.0.1:1", clusterUrl: "http://127.0.0.1:1"),
+            names: names(counting: resolutions))
         for _ in 0..<3 {
             let (status, answer) = try base.fanout(sidecar, #"{"url":"/headers"}"#)
             #expect(status == 200)

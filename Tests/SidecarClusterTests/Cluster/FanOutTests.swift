@@ -15,16 +15,17 @@ import Testing
 
 @Suite(.serialized) struct FanOutTests {
     /// A local API with `servers` in its view; self is the first server unless `me` is given.
-    func sidecar(_ servers: [ServerInfo], me: ServerInfo? = nil, cap: Int = 100_000, localToken: String? = nil, maxPending: Int = 256)
-        throws -> TestServer
-    {
+    func sidecar(
+        _ servers: [ServerInfo], me: ServerInfo? = nil, cap: Int = 100_000, localToken: String? = nil, maxPending: Int = 256,
+        names: NameCache? = nil
+    ) throws -> TestServer {
         var configuration = SidecarConfiguration()
         configuration.localAPIToken = localToken.map(Secret.init)
         let context = SidecarContext(
             configuration: configuration, health: HealthState(registered: true),
             fanOut: FanOut(
                 settings: .init(concurrency: 64, timeout: .seconds(5), maxResponseBytes: cap, maxPending: maxPending),
-                tokens: TokenProvider(source: .fixed(Secret("cluster-tok")), client: TestClients.shared)))
+                tokens: TokenProvider(source: .fixed(Secret("cluster-tok")), client: TestClients.shared), names: names))
         context.view.replace(with: servers)
         context.attach(
             me: me ?? servers.first ?? ServerInfo(id: "me", type: "t", url: "http://127.0.0.1:1", clusterUrl: "http://127.0.0.1:1"),

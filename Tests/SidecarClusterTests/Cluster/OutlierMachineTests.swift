@@ -22,7 +22,7 @@ import Testing
         func retain(_ keep: (String) -> Bool) { m.retain(keep) }
         func ejectedUntil(_ url: String) -> MonotonicInstant? { m.ejectedUntil(url) }
         var isEmpty: Bool { m.isEmpty }
-        var ejected: [(url: String, until: MonotonicInstant)] { m.ejected }
+        var ejected: [(url: String, until: MonotonicInstant, check: String?)] { m.ejected }
     }
 
     func machine(after: Int = 3, time: Duration = .seconds(5), percent: Int = 50) -> Box {
