@@ -30,7 +30,6 @@ ulimit -n 65536 2>/dev/null || true
 BIN=${SIDECAR_BIN:-.build/release/cluster-sidecar}
 WORK=$(mktemp -d)
 trap 'nft delete table inet fanout_faults 2>/dev/null || true; kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
-wait_port() { until { exec 3<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null; do sleep 0.01; done; exec 3>&-; }
 SECRET=bench-secret-0123456789abcdef0123456789
 TOKEN=$(hs256_token "$SECRET")
 BASE=$(free_port_block)

@@ -41,14 +41,6 @@ BIN=${SIDECAR_BIN:-.build/release/cluster-sidecar}
 JS=bench/js
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; [ -f "$WORK/nginx.pid" ] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null; rm -rf "$WORK"' EXIT
-wait_port() { # port: waits at most 20 s for a listener there
-  local k=0
-  until { exec 3<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null; do
-    k=$((k + 1)); [ "$k" -lt 2000 ] || { echo "nothing listens on port $1 after 20 s"; exit 1; }
-    sleep 0.01
-  done
-  exec 3>&-
-}
 ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
 HZ=$(getconf CLK_TCK)
 SECRET=bench-secret-0123456789abcdef0123456789

@@ -29,3 +29,13 @@ h = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode()); p = b64(json.dumps
 print((h + b"." + p + b"." + b64(hmac.new(sys.argv[1].encode(), h + b"." + p, hashlib.sha256).digest())).decode())
 PY
 }
+
+# Waits at most 20 s for a listener on loopback PORT; stops the script when none comes.
+wait_port() {
+  local k=0
+  until { exec 3<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null; do
+    k=$((k + 1)); [ "$k" -lt 2000 ] || { echo "nothing listens on port $1 after 20 s"; exit 1; }
+    sleep 0.01
+  done
+  exec 3>&-
+}

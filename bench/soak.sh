@@ -27,7 +27,6 @@ cc -O2 -o "$WORK/stub" bench/stub/stub.c
 "$WORK/stub" "$BASE" 4 0 > "$WORK/stubs.out" &
 until grep -q ready "$WORK/stubs.out" 2>/dev/null; do sleep 0.05; done
 REGISTRY_SECRET=$SECRET REGISTRY_CLIENT_ID=soak REGISTRY_CLIENT_SECRET=soak "$BIN" registry --port "$REG" --lease-time 2 > "$WORK/registry.log" 2>&1 &
-wait_port() { until { exec 3<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null; do sleep 0.05; done; exec 3>&-; }
 wait_port "$REG"
 MIT_URL=http://127.0.0.1:$REG OAUTH_TOKEN_URL=http://127.0.0.1:$REG/oauth/token OAUTH_CLIENT_ID=soak OAUTH_CLIENT_SECRET=soak \
   JWT_SECRET=$SECRET SERVER_TYPE=soak SERVER_URL="http://127.0.0.1:$BASE" LOCAL_PORT=$LOCAL CLUSTER_PORT=$CLUSTER \

@@ -19,7 +19,6 @@ trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$WO
 SECRET=ui-test-secret-0123456789abcdef0123
 REG=$(free_port)
 REGISTRY_SECRET=$SECRET REGISTRY_CLIENT_ID=ui REGISTRY_CLIENT_SECRET=ui "$BIN" registry --port "$REG" --lease-time 5 >"$WORK/registry.log" 2>&1 &
-wait_port() { until { exec 3<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null; do sleep 0.05; done; exec 3>&-; }
 wait_port "$REG"
 LOCALS=()
 for k in 1 2; do
