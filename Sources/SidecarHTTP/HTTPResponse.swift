@@ -8,6 +8,9 @@ package struct HTTPResponse: Sendable {
     package var closeConnection: Bool
     /// Written as `x-correlation-id` (set by `CorrelationMiddleware` from the request's id).
     package var correlationID: CorrelationID?
+    /// A body that follows the head piece by piece, as it is made (then `body` is unused): the
+    /// server frames it (chunked, or up to the close for HTTP/1.0) and pulls it as it comes.
+    package var streamed: (any StreamedBody)?
 
     package init(status: Int, fields: HTTPFields = HTTPFields(), body: [UInt8] = [], closeConnection: Bool = false) {
         self.status = status
@@ -28,6 +31,10 @@ package struct HTTPResponse: Sendable {
         .json(status, #"{"error":{"code":\#(JSON.quote(code)),"message":\#(JSON.quote(message))}}"#, fields: fields)
     }
 }
+
+/// A body made after its head is sent; what it is and how it is read belong to the server
+/// (`BodyStream`), so that message code stays free of threads and locks.
+package protocol StreamedBody: AnyObject, Sendable {}
 
 /// Minimal JSON text helpers for the answers the core writes itself.
 package enum JSON {

@@ -142,3 +142,38 @@ import Testing
         #expect(m.isIdle(inputEmpty: true, outputEmpty: true))
     }
 }
+
+extension ConnectionStateMachineTests {
+    @Test func aStreamedAnswer_holdsTheConnection_untilItsEnd_thenKeepsIt() {
+        var m = Machine(limits: ParserLimits())
+        var trace: [String] = []
+        let left = Self.feed(&m, "GET /s HTTP/1.1\r\nHost: h\r\n\r\nGET /next HTTP/1.1\r\nHost: h\r\n\r\n", answer: nil, trace: &trace)
+        let pending = m.beginStream(closeRequested: false, draining: false)
+        #expect(pending.keepAlive && m.streamsChunked && m.isStreaming && m.holdsRequest)
+        var used = 0
+        #expect(Array("x".utf8).withUnsafeBytes { if case .needMore = m.parse($0, used: &used) { true } else { false } })
+        #expect(used == 0 && left > 0, "what follows waits for the body's end")
+        // The reader fell behind and caught up: the send timer stops, the body may take its time.
+        #expect(m.flushed(sendTimerArmed: true, draining: false, inputEmpty: false) == .stopSendTimer)
+        #expect(m.flushed(sendTimerArmed: false, draining: false, inputEmpty: false) == FlushAction.none)
+        #expect(m.endStream(draining: false) == .keepAlive)
+        #expect(!m.holdsRequest)
+    }
+
+    @Test func aStreamedAnswer_onHTTP10_orWhenTheServerDrains_closesAfterwards() {
+        var m = Machine(limits: ParserLimits())
+        var trace: [String] = []
+        Self.feed(&m, "GET /s HTTP/1.0\r\n\r\n", answer: nil, trace: &trace)
+        #expect(!m.beginStream(closeRequested: false, draining: false).keepAlive)
+        #expect(!m.streamsChunked, "an HTTP/1.0 body ends with the connection")
+        #expect(m.endStream(draining: false) == .closeAfterwards)
+
+        var d = Machine(limits: ParserLimits())
+        Self.feed(&d, "GET /s HTTP/1.1\r\nHost: h\r\n\r\n", answer: nil, trace: &trace)
+        #expect(d.beginStream(closeRequested: false, draining: false).keepAlive)
+        #expect(d.endStream(draining: true) == .closeAfterwards, "a drain that began meanwhile ends the connection")
+        #expect(d.flushed(sendTimerArmed: false, draining: true, inputEmpty: true) == .shutdownAndLinger)
+    }
+}
+
+private typealias FlushAction = HTTPConnectionStateMachine.FlushAction

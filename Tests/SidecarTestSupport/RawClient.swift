@@ -89,23 +89,69 @@ package final class RawClient {
         }
     }
 
-    /// Reads one response (Content-Length framed, or none for bodiless statuses/HEAD).
+    /// Reads one response (Content-Length framed, chunked, or none for bodiless statuses/HEAD).
     package func readResponse(head: Bool = false) throws -> RawResponse {
+        var response = try readHead()
+        if response.field("Transfer-Encoding") == "chunked" && !head {
+            while let chunk = try readChunk() { response.body += chunk }
+            return response
+        }
+        let length = (head || response.status == 204 || response.status < 200) ? 0 : Int(response.field("Content-Length") ?? "0")!
+        while buffered.count < length {
+            guard fill() else { throw TestFailure("closed mid-body") }
+        }
+        response.body = Array(buffered[0..<length])
+        response.wireSize += length
+        buffered.removeFirst(length)
+        return response
+    }
+
+    /// Reads a response's head; its body stays to be read (`readChunk`, `readBodyLine`).
+    package func readHead() throws -> RawResponse {
         while true {
             if let end = find(Array("\r\n\r\n".utf8), in: buffered) {
-                let headText = String(decoding: buffered[0..<end], as: UTF8.self)
-                var response = try RawResponse(head: headText)
-                let length = (head || response.status == 204 || response.status < 200) ? 0 : Int(response.field("Content-Length") ?? "0")!
-                let total = end + 4 + length
-                while buffered.count < total {
-                    guard fill() else { throw TestFailure("closed mid-body") }
-                }
-                response.body = Array(buffered[(end + 4)..<total])
-                response.wireSize = total
-                buffered.removeFirst(total)
+                var response = try RawResponse(head: String(decoding: buffered[0..<end], as: UTF8.self))
+                response.wireSize = end + 4
+                buffered.removeFirst(end + 4)
+                lineBuffer = []
                 return response
             }
             guard fill() else { throw TestFailure("no response (closed or timed out); got \(String(decoding: buffered, as: UTF8.self))") }
+        }
+    }
+
+    /// The next chunk of a chunked body; nil for the last one (its empty trailer read too).
+    package func readChunk() throws -> [UInt8]? {
+        while true {
+            if let end = find([0x0D, 0x0A], in: buffered) {
+                guard let size = Int(String(decoding: buffered[0..<end], as: UTF8.self), radix: 16) else {
+                    throw TestFailure("bad chunk size line: \(String(decoding: buffered[0..<end], as: UTF8.self))")
+                }
+                let total = end + 2 + size + 2
+                while buffered.count < total {
+                    guard fill() else { throw TestFailure("closed mid-chunk") }
+                }
+                let chunk = Array(buffered[(end + 2)..<(end + 2 + size)])
+                guard buffered[total - 2] == 0x0D && buffered[total - 1] == 0x0A else { throw TestFailure("a chunk without its CRLF") }
+                buffered.removeFirst(total)
+                return size == 0 ? nil : chunk
+            }
+            guard fill() else { throw TestFailure("closed before a chunk") }
+        }
+    }
+
+    private var lineBuffer: [UInt8] = []
+
+    /// The next line of a chunked body (without its newline), as chunks bring it; nil once
+    /// the body ended.
+    package func readBodyLine() throws -> String? {
+        while true {
+            if let nl = lineBuffer.firstIndex(of: 0x0A) {
+                defer { lineBuffer.removeFirst(nl + 1) }
+                return String(decoding: lineBuffer[0..<nl], as: UTF8.self)
+            }
+            guard let chunk = try readChunk() else { return nil }
+            lineBuffer += chunk
         }
     }
 

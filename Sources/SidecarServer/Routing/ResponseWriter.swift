@@ -5,20 +5,35 @@ import SidecarHTTP
 enum ResponseWriter {
     static let continueLine: [UInt8] = Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)
 
+    /// How an answer's body is delimited.
+    enum Framing {
+        /// `Content-Length` (none for a status that has no body).
+        case length
+        /// `Transfer-Encoding: chunked`: a streamed body on HTTP/1.1.
+        case chunked
+        /// Up to the close: a streamed body on HTTP/1.0.
+        case close
+    }
+
     /// Appends `response` to `out`.
     /// - Parameters:
     ///   - dateLine: "Date: ...\r\n", cached by the caller once a second.
     ///   - omitBody: true for HEAD: the fields describe the body that GET would send.
     ///   - keepAlive: whether the connection stays open; adds `Connection` as needed.
+    ///   - framing: `.length` writes the body too; a streamed body follows in `appendChunk`s.
     static func write(
         _ response: HTTPResponse, to out: inout [UInt8], statusLine: [UInt8], dateLine: [UInt8], omitBody: Bool, version: HTTPVersion,
-        keepAlive: Bool
+        keepAlive: Bool, framing: Framing = .length
     ) {
         out.append(contentsOf: statusLine)
         out.append(contentsOf: dateLine)
         let bodyless = response.status < 200 || response.status == 204 || response.status == 304
         if !bodyless {
-            appendContentLength(&out, response.body.count)
+            switch framing {
+            case .length: appendContentLength(&out, response.body.count)
+            case .chunked: appendField(&out, "Transfer-Encoding", "chunked")
+            case .close: break
+            }
         }
         for field in response.fields {
             appendField(&out, field.name, field.value)
@@ -33,10 +48,32 @@ enum ResponseWriter {
         }
         out.append(0x0D)
         out.append(0x0A)
-        if !omitBody && !bodyless {
+        if !omitBody && !bodyless && framing == .length {
             out.append(contentsOf: response.body)
         }
     }
+
+    /// One piece of a streamed body: a chunk (size in hex, CRLF, the bytes, CRLF), or the bytes
+    /// as they are when the body ends with the connection. Nothing for no bytes (an empty chunk
+    /// would end the body).
+    static func appendChunk(_ out: inout [UInt8], _ bytes: [UInt8], chunked: Bool) {
+        guard !bytes.isEmpty else { return }
+        guard chunked else { return out.append(contentsOf: bytes) }
+        var size = bytes.count
+        var hex: [UInt8] = []
+        repeat {
+            let d = UInt8(size & 0xF)
+            hex.append(d < 10 ? 0x30 + d : 0x57 + d)
+            size >>= 4
+        } while size > 0
+        out.append(contentsOf: hex.reversed())
+        out.append(contentsOf: [0x0D, 0x0A])
+        out.append(contentsOf: bytes)
+        out.append(contentsOf: [0x0D, 0x0A])
+    }
+
+    /// The end of a chunked body: the last chunk, no trailers.
+    static let lastChunk: [UInt8] = Array("0\r\n\r\n".utf8)
 
     /// `Content-Length: <n>` and CRLF in one copy: the name in two stores, the digits
     /// written in place (no `String`, no iterator).

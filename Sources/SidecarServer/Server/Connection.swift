@@ -28,6 +28,9 @@ final class Connection {
     var method = MethodLabel.other
     /// Monotonic nanoseconds when the request was dispatched.
     var started: UInt64 = 0
+    /// The body being streamed, and its answer's status (for the observer at its end).
+    var stream: BodyStream?
+    var streamStatus = 0
 
     init(fd: Int32, generation: UInt32, listener: Int, limits: ParserLimits, transport: Transport = .plain) {
         self.fd = fd

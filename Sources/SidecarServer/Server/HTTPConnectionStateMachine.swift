@@ -28,7 +28,10 @@ package enum TimerKind: Int, CaseIterable, Sendable {
 ///   `body` when the head announces one, `awaiting` when it does not, `closing` on a refusal.
 /// - `body`: receiving the body (body timer) → `awaiting` once complete, `closing` on a refusal.
 /// - `awaiting`: a handler has the request; nothing more is parsed, reading pauses →
-///   `idle` when the answer keeps the connection, `closing` when it does not.
+///   `idle` when the answer keeps the connection, `closing` when it does not, `streaming` when
+///   the answer's body follows its head piece by piece.
+/// - `streaming`: the head is sent and the body goes out as it is made; reading stays paused
+///   (the send timer runs only while the peer does not read) → `idle` or `closing` at its end.
 /// - `closing`: a final answer is queued; bytes that come are dropped → `lingering` once it
 ///   is sent (or closed at once when the peer has gone).
 /// - `lingering`: our side is shut, the peer's bytes are dropped until it closes (linger timer).
@@ -52,6 +55,8 @@ package struct HTTPConnectionStateMachine: Sendable {
         case body
         /// A handler has the request; `pending` describes its answer.
         case awaiting
+        /// The answer's head is out, its body follows as it is made.
+        case streaming
         case closing
         case lingering
     }
@@ -88,6 +93,8 @@ package struct HTTPConnectionStateMachine: Sendable {
         case rearmIdle
         /// The final answer is out: shut our side for writing and arm the linger timer.
         case shutdownAndLinger
+        /// A streamed body's reader caught up: stop the send timer (the body may take its time).
+        case stopSendTimer
         case close
     }
 
@@ -119,10 +126,19 @@ package struct HTTPConnectionStateMachine: Sendable {
     /// A machine for a connection just accepted (the header timer is armed by the shell).
     package init(limits: ParserLimits) { self.limits = limits }
 
-    /// Whether a handler holds the current request (reading pauses meanwhile).
+    /// Whether a handler holds the current request and has not answered yet.
     package var isAwaiting: Bool {
         state == .awaiting
     }
+
+    /// Whether the current request's answer is still being made (awaited or streamed):
+    /// reading pauses meanwhile.
+    package var holdsRequest: Bool {
+        state == .awaiting || state == .streaming
+    }
+
+    /// Whether the answer's body is being streamed.
+    package var isStreaming: Bool { state == .streaming }
 
     /// Whether the connection is between requests with nothing half-received or unsent.
     package func isIdle(inputEmpty: Bool, outputEmpty: Bool) -> Bool {
@@ -174,7 +190,7 @@ package struct HTTPConnectionStateMachine: Sendable {
             let complete = body
             body = []
             return dispatch(head, body: complete)
-        case .awaiting:
+        case .awaiting, .streaming:
             return .needMore
         case .closing, .lingering:
             used = buf.count
@@ -204,6 +220,28 @@ package struct HTTPConnectionStateMachine: Sendable {
         return (pending, pending.keepAlive ? .keepAlive : .closeAfterwards)
     }
 
+    /// The handler answered with a head whose body follows piece by piece; returns how to write
+    /// it. On HTTP/1.1 the body is chunked and the connection may stay; on HTTP/1.0 the body
+    /// ends with the connection.
+    package mutating func beginStream(closeRequested: Bool, draining: Bool) -> Pending {
+        precondition(state == .awaiting, "a streamed answer without a request")
+        pending.keepAlive = pending.keepAlive && pending.version == .http11 && !closeRequested && !peerClosed && !draining
+        state = .streaming
+        return pending
+    }
+
+    /// Whether the streamed body is chunked (else it ends with the connection).
+    package var streamsChunked: Bool { pending.version == .http11 }
+
+    /// The streamed body has ended (its last piece is queued). The connection stays when it
+    /// was to stay and the peer and the server still allow it.
+    package mutating func endStream(draining: Bool) -> AnswerAction {
+        precondition(state == .streaming, "no streamed answer")
+        pending.keepAlive = pending.keepAlive && !peerClosed && !draining
+        state = pending.keepAlive ? .idle : .closing
+        return pending.keepAlive ? .keepAlive : .closeAfterwards
+    }
+
     /// The output buffer emptied. `draining`: the server stops; an idle connection closes.
     package mutating func flushed(sendTimerArmed: Bool, draining: Bool, inputEmpty: Bool) -> FlushAction {
         switch state {
@@ -214,6 +252,8 @@ package struct HTTPConnectionStateMachine: Sendable {
         case .idle, .head:
             if draining && inputEmpty { return .close }
             return sendTimerArmed ? .rearmIdle : .none
+        case .streaming:
+            return sendTimerArmed ? .stopSendTimer : .none
         case .body, .awaiting, .lingering:
             return .none
         }
@@ -223,7 +263,7 @@ package struct HTTPConnectionStateMachine: Sendable {
     package mutating func peerHungUp(outputEmpty: Bool) -> HangUpAction {
         peerClosed = true
         switch state {
-        case .awaiting:
+        case .awaiting, .streaming:
             return .finishAnswer  // answer first, then close
         case .closing:
             return outputEmpty ? .close : .finishAnswer

@@ -7,8 +7,14 @@ import SidecarPosix
 extension HTTPLoopServer {
     func handle(events: UInt32, fd: Int32, generation: UInt32) {
         guard let conn = connection(fd, generation) else { return }
-        if conn.machine.isAwaiting && events & (EPOLLHUP.rawValue | EPOLLERR.rawValue) != 0 {
+        if conn.machine.holdsRequest && events & (EPOLLHUP.rawValue | EPOLLERR.rawValue) != 0 {
             close(conn)  // the peer is gone both ways: its later answer has nowhere to go
+            return
+        }
+        if conn.machine.isStreaming && events & EPOLLRDHUP.rawValue != 0 {
+            // A streamed body may run long: a caller that closed has gone (as nginx's 499), and
+            // its producer is told now rather than at a write that fails.
+            close(conn)
             return
         }
         if events & (EPOLLIN.rawValue | EPOLLRDHUP.rawValue | EPOLLHUP.rawValue | EPOLLERR.rawValue) != 0 {
@@ -21,7 +27,7 @@ extension HTTPLoopServer {
 
     private func readAvailable(_ conn: Connection) {
         while true {
-            if conn.machine.isAwaiting || conn.out.count > Self.outputHighWater { return }
+            if conn.machine.holdsRequest || conn.out.count > Self.outputHighWater { return }
             let n: Int
             do {
                 guard case .done(let count) = try conn.transport.read(conn.fd, into: readBuffer) else { return }
@@ -91,6 +97,8 @@ extension HTTPLoopServer {
 
     /// Sends queued output; then the machine says whether to close, linger or wait.
     func flush(_ conn: Connection) {
+        // A streamed body's producer learns how far the reader is behind.
+        defer { conn.stream?.sent(unsent: conn.out.count) }
         while !conn.out.isEmpty {
             do {
                 let r = try conn.out.withUnsafeBytes { bytes throws(SystemError) in try conn.transport.write(conn.fd, bytes) }
@@ -117,6 +125,8 @@ extension HTTPLoopServer {
             arm(conn, .linger)
         case .rearmIdle:
             arm(conn, .idle)
+        case .stopSendTimer:
+            disarm(conn)
         case .none:
             break
         }
@@ -125,7 +135,8 @@ extension HTTPLoopServer {
     /// Registers the epoll events the connection's state calls for.
     func updateInterest(_ conn: Connection) {
         var wanted: UInt32 = 0
-        if !conn.machine.isAwaiting && conn.out.count <= Self.outputHighWater { wanted |= EPOLLIN.rawValue | EPOLLRDHUP.rawValue }
+        if !conn.machine.holdsRequest && conn.out.count <= Self.outputHighWater { wanted |= EPOLLIN.rawValue | EPOLLRDHUP.rawValue }
+        if conn.machine.isStreaming { wanted |= EPOLLRDHUP.rawValue }
         if !conn.out.isEmpty { wanted |= EPOLLOUT.rawValue }
         if wanted != conn.interest {
             conn.interest = wanted

@@ -169,8 +169,9 @@ final class HTTPLoopServer: ReactorSource, ResponderSink, @unchecked Sendable { 
         }
     }
 
-    /// Closes the connection at once and forgets it.
+    /// Closes the connection at once and forgets it (a body it was streaming is cancelled).
     func close(_ conn: Connection) {
+        if let stream = conn.stream.take() { stream.cancel() }
         disarm(conn)
         connections[Int(conn.fd)] = nil
         loop.unwatch(conn.fd)
@@ -200,6 +201,7 @@ final class HTTPLoopServer: ReactorSource, ResponderSink, @unchecked Sendable { 
 
     /// Queues the answer of the current request and moves the connection on.
     func respond(_ conn: Connection, _ response: HTTPResponse) {
+        if let streamed = response.streamed { return beginStream(conn, response, streamed) }
         let (pending, then) = conn.machine.answer(closeRequested: response.closeConnection, draining: shared.isDraining)
         write(conn, response, pending)
         stats[conn.listener].count(status: response.status)
@@ -242,14 +244,67 @@ final class HTTPLoopServer: ReactorSource, ResponderSink, @unchecked Sendable { 
                 loop: loop.id, listener: conn.listener, route: AnsweredRequest.refused, method: .other, status: status, nanoseconds: 0))
     }
 
-    private func write(_ conn: Connection, _ response: HTTPResponse, _ p: HTTPConnectionStateMachine.Pending) {
+    private func write(
+        _ conn: Connection, _ response: HTTPResponse, _ p: HTTPConnectionStateMachine.Pending,
+        framing: ResponseWriter.Framing = .length
+    ) {
         var seconds: Int64 = 0
         var nanos = 0
         csidecar_realtime(&seconds, &nanos)
         dateCache.update(epochSeconds: seconds)
         ResponseWriter.write(
             response, to: &conn.out, statusLine: statusLines[response.status], dateLine: dateCache.line,
-            omitBody: p.omitBody, version: p.version, keepAlive: p.keepAlive)
+            omitBody: p.omitBody, version: p.version, keepAlive: p.keepAlive, framing: framing)
+    }
+
+    // MARK: streamed bodies
+
+    /// Writes the head of an answer whose body follows as its producer writes it.
+    private func beginStream(_ conn: Connection, _ response: HTTPResponse, _ streamed: any StreamedBody) {
+        guard let stream = streamed as? BodyStream else { preconditionFailure("a streamed body that is not a BodyStream") }
+        let pending = conn.machine.beginStream(closeRequested: response.closeConnection, draining: shared.isDraining)
+        write(conn, response, pending, framing: conn.machine.streamsChunked ? .chunked : .close)
+        stats[conn.listener].count(status: response.status)
+        conn.streamStatus = response.status
+        guard !pending.omitBody else {
+            // HEAD: the head says it all; the producer is told to stop.
+            stream.cancel()
+            return endStream(conn)
+        }
+        conn.stream = stream
+        let token = conn.token
+        stream.attach { [self] in loop.execute { [self] in streamReady(token) } }
+    }
+
+    /// The producer wrote more, or finished: send it, and once the body has ended, go on with
+    /// what the peer sent behind it.
+    private func streamReady(_ token: UInt64) {
+        let (fd, generation) = (Int32(truncatingIfNeeded: token & 0xFF_FFFF), UInt32(truncatingIfNeeded: token >> 24))
+        guard let conn = connection(fd, generation), let stream = conn.stream else { return }
+        let (bytes, finished) = stream.take()
+        let chunked = conn.machine.streamsChunked
+        ResponseWriter.appendChunk(&conn.out, bytes, chunked: chunked)
+        if finished {
+            if chunked { conn.out.append(contentsOf: ResponseWriter.lastChunk) }
+            conn.stream = nil
+            endStream(conn)
+            processInput(conn)
+            guard alive(conn) else { return }
+        }
+        flush(conn)
+        if alive(conn) { updateInterest(conn) }
+    }
+
+    /// The streamed body's last piece is queued: the connection moves on as after any answer.
+    private func endStream(_ conn: Connection) {
+        let then = conn.machine.endStream(draining: shared.isDraining)
+        if let observer {
+            observer.answered(
+                AnsweredRequest(
+                    loop: loop.id, listener: conn.listener, route: conn.route, method: conn.method, status: conn.streamStatus,
+                    nanoseconds: Int64(truncatingIfNeeded: csidecar_monotonic_ns() &- conn.started)))
+        }
+        if then == .keepAlive { arm(conn, .idle) }
     }
 }
 
