@@ -104,15 +104,24 @@ package struct FanOut: Sendable {
     /// event loop the request came in on, calling from its thread) the nodes' requests run on
     /// that loop and `completion` runs there too, with no thread hand-over at all; without one
     /// they go to the client's thread, where `completion` runs.
+    ///
+    /// With a `listener`, each node's result goes to it as it comes (an ejected node's at once),
+    /// and the result handed to `completion` keeps only the answers' statuses. Such a fan-out
+    /// is not split across loops.
     package func start(
         _ request: FanOutRequest, servers: [ServerInfo], selfID: String?, correlationID: String, token: Secret?,
-        on reactor: (any Reactor)? = nil, spreadOver loops: () -> [any Reactor] = { [] },
+        on reactor: (any Reactor)? = nil, spreadOver loops: () -> [any Reactor] = { [] }, listener: (any FanOutListener)? = nil,
         completion: @escaping @Sendable (FanOutResult) -> Void
     ) {
         let targets = servers.filter { request.includeSelf || $0.id != selfID }
         let headers = Self.headers(request, correlationID, token)
         let skipped = outliers.screen(targets, now: clock.now)
-        let sent = skipped.map { s in targets.indices.filter { s[$0] == nil }.map { targets[$0] } } ?? targets
+        let sentIndices = skipped.map { s in targets.indices.filter { s[$0] == nil } } ?? Array(targets.indices)
+        let sent = skipped == nil ? targets : sentIndices.map { targets[$0] }
+        if let listener {
+            listener.begin(targets)
+            for (k, s) in (skipped ?? []).enumerated() { if let s { _ = listener.finished(k, .failure(s)) } }
+        }
         let deadline = Self.deadline(request)
         let (outliers, clock) = (outliers, clock)
         let done: @Sendable ([Result<ClientResponse, ClientError>]) -> Void = { results in
@@ -125,18 +134,21 @@ package struct FanOut: Sendable {
             let (budget, cap) = (budget, settings.maxResponseBytes)
             client.execute(batch: Self.requests(Self.capped(request, by: deadline), sent, headers), concurrency: settings.concurrency) {
                 answers in
-                done(answers.map { Self.counted($0, maxResponseBytes: cap, in: budget) })
+                let counted = answers.map { Self.counted($0, maxResponseBytes: cap, in: listener == nil ? budget : nil) }
+                if let listener { for (k, r) in zip(sentIndices, counted) { _ = listener.finished(k, r) } }
+                done(counted)
             }
             return
         }
         let urls = sent.map(\.url)
         let limits = LoopFanOut.Limits(quorum: request.quorum, deadline: deadline)
-        // A quorum is counted on one loop: such a fan-out is not split.
-        if settings.spreadMinimum > 0 && urls.count >= settings.spreadMinimum && request.quorum == nil {
+        // A quorum is counted on one loop, and a listener paces one loop: such a fan-out is not split.
+        if settings.spreadMinimum > 0 && urls.count >= settings.spreadMinimum && request.quorum == nil && listener == nil {
             let others = loops().filter { $0 !== reactor }
             if !others.isEmpty { return spread(request, urls, headers, first: reactor, others: others, limits: limits, done: done) }
         }
-        onLoop(reactor, request, urls, headers, limits: limits, done: done)
+        let report = listener.map { LoopFanOut.Report(listener: $0, indices: sentIndices, reactor: reactor) }
+        onLoop(reactor, request, urls, headers, limits: limits, report: report, done: done)
     }
 
     /// Splits the nodes into one contiguous part per loop, the first on `first` (this thread),
@@ -172,14 +184,16 @@ package struct FanOut: Sendable {
     /// One round on `reactor` (from its thread): our own client's nodes and curl's, results in order.
     private func onLoop(
         _ reactor: any Reactor, _ request: FanOutRequest, _ urls: [String], _ headers: [(String, String)], concurrency: Int? = nil,
-        limits: LoopFanOut.Limits = .init(), done: @escaping ([Result<ClientResponse, ClientError>]) -> Void
+        limits: LoopFanOut.Limits = .init(), report: LoopFanOut.Report? = nil,
+        done: @escaping ([Result<ClientResponse, ClientError>]) -> Void
     ) {
         let http1 = HTTP1Engine.attached(to: reactor, key: ObjectIdentifier(http1Key), configuration: clientConfiguration)
         let (key, configuration) = (ObjectIdentifier(engineKey), clientConfiguration)
         LoopFanOut.start(
             urls: urls, request: request, headers: headers, http1: http1, budget: budget, maxResponseBytes: settings.maxResponseBytes,
             curl: { CurlEngine.attached(to: reactor, key: key, configuration: configuration) },
-            concurrency: concurrency ?? settings.concurrency, limits: limits, names: .init(cache: names, reactor: reactor), done: done)
+            concurrency: concurrency ?? settings.concurrency, limits: limits, names: .init(cache: names, reactor: reactor), report: report,
+            done: done)
     }
 
     /// The request's headers, plus the correlation id and, when the caller sent none, `token`.
@@ -268,41 +282,61 @@ package struct FanOut: Sendable {
         .milliseconds(min(1000, 50 << min(max(attempt, 1) - 1, 10)))
     }
 
+    /// The cluster token `request` needs (nil: it carries its own `Authorization`, or none is
+    /// configured), fetched when it is not at hand.
+    package func token(for request: FanOutRequest) async throws(Unavailable) -> Secret? {
+        guard !request.hasAuthorization, let tokens else { return nil }
+        do {
+            return try await tokens.token(cluster: true, parameters: request.tokenParameters)
+        } catch {
+            throw Unavailable(message: "no cluster token: \(error.label)")
+        }
+    }
+
     /// Runs `request` on `servers` (in cluster order; `selfID` dropped unless `includeSelf`).
     /// Each round sends every pending node at once, on `reactor` when given (as `start` does)
-    /// or to the curl client; retryable failures go again, after a backoff.
+    /// or to the curl client; retryable failures go again, after a backoff. `token`: the
+    /// cluster token when the caller fetched it already (else it is fetched here).
+    ///
+    /// With a `listener`, each node's result goes to it once final: as it comes when it will
+    /// not be retried, else when its last round ended; the answers it took are kept only by
+    /// status. Rounds stop when its reader goes.
     package func run(
-        _ request: FanOutRequest, servers: [ServerInfo], selfID: String?, correlationID: String, on reactor: (any Reactor)? = nil
+        _ request: FanOutRequest, servers: [ServerInfo], selfID: String?, correlationID: String, on reactor: (any Reactor)? = nil,
+        token known: Secret?? = nil, listener: (any FanOutListener)? = nil
     ) async throws(Unavailable) -> FanOutResult {
         let targets = servers.filter { request.includeSelf || $0.id != selfID }
-        var token: Secret?
-        if !request.hasAuthorization, let tokens {
-            do {
-                token = try await tokens.token(cluster: true, parameters: request.tokenParameters)
-            } catch {
-                throw Unavailable(message: "no cluster token: \(error.label)")
-            }
-        }
+        let token: Secret?
+        if let known { token = known } else { token = try await self.token(for: request) }
         let headers = Self.headers(request, correlationID, token)
         var outcomes = [FanOutResult.Outcome](repeating: .failed(ClientError(.cancelled, "not sent")), count: targets.count)
         let skipped = outliers.screen(targets, now: clock.now)
         var pending = Array(targets.indices)
+        let rounds = listener.map { RoundListener($0, targets: targets) }
         if let skipped {
             pending = pending.filter { skipped[$0] == nil }
-            for (k, s) in skipped.enumerated() { if let s { outcomes[k] = .failed(s) } }
+            for (k, s) in skipped.enumerated() {
+                guard let s else { continue }
+                outcomes[k] = .failed(s)
+                rounds?.report(k, .failure(s))
+            }
         }
+        // A listener writes the answers away: they are not held in the budget.
+        let budget = listener == nil ? budget : nil
         var attempt = 0
         // The deadline is on the engines' clock; the quorum counts 2xx answers of every round.
         let deadline = Self.deadline(request)
         var succeeded = 0
         while !pending.isEmpty {
             let results: [Result<ClientResponse, ClientError>]
+            let last = !request.retryable || attempt >= request.retries
             if let reactor {
                 let urls = pending.map { targets[$0].url }
                 let limits = LoopFanOut.Limits(quorum: request.quorum.map { $0 - succeeded }, deadline: deadline)
+                let report = rounds.map { LoopFanOut.Report(listener: $0.round(last: last), indices: pending, reactor: reactor) }
                 results = await withCheckedContinuation { continuation in
                     reactor.execute { [self] in
-                        onLoop(reactor, request, urls, headers, limits: limits) { continuation.resume(returning: $0) }
+                        onLoop(reactor, request, urls, headers, limits: limits, report: report) { continuation.resume(returning: $0) }
                     }
                 }
             } else {
@@ -315,24 +349,88 @@ package struct FanOut: Sendable {
             var again: [Int] = []
             for (k, result) in zip(pending, results) {
                 // The answer a retry replaces is no longer held.
-                budget.release(AnswerBudget.weight(outcomes[k]))
+                budget?.release(AnswerBudget.weight(outcomes[k]))
                 outcomes[k] = Self.outcome(result)
                 if case .success(let r) = result, (200..<300).contains(r.status) { succeeded += 1 }
                 if Self.worthRetrying(result) { again.append(k) }
             }
-            if let quorum = request.quorum, succeeded >= quorum { break }
+            if let quorum = request.quorum, succeeded >= quorum { again = [] }
             // A node ejected by this round's failure is not sent to again (it keeps that failure).
             if !again.isEmpty, let s = outliers.screen(again.map { targets[$0] }, now: clock.now) {
                 again = again.indices.filter { s[$0] == nil }.map { again[$0] }
             }
-            guard request.retryable, attempt < request.retries, !again.isEmpty, !Task.isCancelled else { break }
-            attempt += 1
+            var goOn = request.retryable && attempt < request.retries && !again.isEmpty && !Task.isCancelled
+            goOn = goOn && listener?.isCancelled != true
             // No retry the deadline would end before it is sent.
-            if let deadline, SystemClock().now + Self.backoff(attempt: attempt) >= deadline { break }
-            do { try await clock.sleep(until: clock.now + Self.backoff(attempt: attempt), tolerance: nil) } catch { break }
+            if goOn, let deadline, SystemClock().now + Self.backoff(attempt: attempt + 1) >= deadline { goOn = false }
+            // What will not go again is final now.
+            rounds?.reportAll(except: goOn ? Set(again) : [], outcomes)
+            guard goOn else { break }
+            attempt += 1
+            do {
+                try await clock.sleep(until: clock.now + Self.backoff(attempt: attempt), tolerance: nil)
+            } catch {
+                rounds?.reportAll(except: [], outcomes)
+                break
+            }
             pending = again
         }
         return FanOutResult(servers: targets, outcomes: outcomes)
+    }
+}
+
+/// A listener's view of a fan-out with retries: a result goes to it once it will not be retried,
+/// and each node once. Each round's results come on its loop; the round's end on the task.
+final class RoundListener: Sendable {
+    private let listener: any FanOutListener
+    private let reported: Mutex<[Bool]>
+
+    init(_ listener: any FanOutListener, targets: [ServerInfo]) {
+        self.listener = listener
+        reported = Mutex(Array(repeating: false, count: targets.count))
+        listener.begin(targets)
+    }
+
+    /// Hands node `k`'s result on, unless it was already.
+    @discardableResult
+    func report(_ k: Int, _ result: Result<ClientResponse, ClientError>) -> Bool {
+        let first = reported.withLock { r in
+            defer { r[k] = true }
+            return !r[k]
+        }
+        return first && listener.finished(k, result)
+    }
+
+    /// Hands on every node's outcome not yet reported, but those of `retried`.
+    func reportAll(except retried: Set<Int>, _ outcomes: [FanOutResult.Outcome]) {
+        for (k, o) in outcomes.enumerated() where !retried.contains(k) {
+            switch o {
+            case .answered(let r): report(k, .success(r))
+            case .failed(let e): report(k, .failure(e))
+            }
+        }
+    }
+
+    /// The listener one round reports to: in the `last` round every result is final, else
+    /// only those not worth retrying.
+    func round(last: Bool) -> any FanOutListener { Round(self, last: last) }
+
+    private final class Round: FanOutListener {
+        let rounds: RoundListener
+        let last: Bool
+        init(_ rounds: RoundListener, last: Bool) {
+            self.rounds = rounds
+            self.last = last
+        }
+        func begin(_ targets: [ServerInfo]) {}
+        func finished(_ index: Int, _ result: Result<ClientResponse, ClientError>) -> Bool {
+            guard last || !FanOut.worthRetrying(result) else { return false }
+            return rounds.report(index, result)
+        }
+        var isBehind: Bool { rounds.listener.isBehind }
+        var isCancelled: Bool { rounds.listener.isCancelled }
+        func whenWritable(_ resume: @escaping @Sendable () -> Void) { rounds.listener.whenWritable(resume) }
+        func onCancel(_ gone: @escaping @Sendable () -> Void) { rounds.listener.onCancel(gone) }
     }
 }
 

@@ -51,52 +51,91 @@ package struct FanOutResult: Sendable {
             guard case .answered(let r) = o, (200..<300).contains(r.status) else { continue }
             if !first { w.raw(",") }
             first = false
-            w.raw("{\"result\":{\"status\":")
-            w.int(r.status)
-            w.raw(",\"headers\":")
-            Self.headers(r.headers, &w)
-            w.raw(",\"data\":")
-            w.raw(payloads[p])
+            Self.result(r, payload: payloads[p], server: servers[k], &w)
             p += 1
-            w.raw(",\"durationMs\":")
-            w.milliseconds(Double(r.duration.nanoseconds) / 1e6)
-            w.raw("},\"server\":")
-            node(k, &w)
-            w.raw("}")
         }
         w.raw("],\"failures\":[")
         first = true
         for (k, o) in outcomes.enumerated() where !Self.succeeded(o) {
             if !first { w.raw(",") }
             first = false
-            w.raw("{\"error\":{\"code\":")
-            switch o {
-            case .answered(let r):
-                w.string("http_status")
-                w.raw(",\"message\":")
-                w.string("node answered \(r.status)")
-                w.raw(",\"status\":")
-                w.int(r.status)
-                w.raw(",\"data\":")
-                w.raw(Self.payload(r))
-            case .failed(let error):
-                w.string(error.label)
-                w.raw(",\"message\":")
-                w.string(error.message)
-            }
-            w.raw("},\"server\":")
-            node(k, &w)
-            w.raw("}")
+            Self.failure(o, server: servers[k], &w)
         }
         w.raw("]}")
         return w.bytes
     }
 
-    private func node(_ k: Int, _ w: inout JSONWriter) {
+    /// One node's line of a streamed answer (`application/x-ndjson`): its entry of `results`
+    /// or of `failures`, as the aggregate writes it, and a newline.
+    static func line(_ outcome: Outcome, server: ServerInfo) -> [UInt8] {
+        var w: JSONWriter
+        if case .answered(let r) = outcome, (200..<300).contains(r.status) {
+            let payload = payload(r)
+            w = JSONWriter(capacity: 192 + 2 * payload.count)
+            result(r, payload: payload, server: server, &w)
+        } else {
+            w = JSONWriter(capacity: 256)
+            failure(outcome, server: server, &w)
+        }
+        w.raw("\n")
+        return w.bytes
+    }
+
+    /// The closing line of a streamed answer: how many nodes, answers and failures.
+    static func closingLine(nodes: Int, results: Int) -> [UInt8] {
+        var w = JSONWriter(capacity: 80)
+        w.raw("{\"counts\":{\"nodes\":")
+        w.int(nodes)
+        w.raw(",\"results\":")
+        w.int(results)
+        w.raw(",\"failures\":")
+        w.int(nodes - results)
+        w.raw("}}\n")
+        return w.bytes
+    }
+
+    /// `{"result": {"status", "headers", "data", "durationMs"}, "server": {...}}`.
+    private static func result(_ r: ClientResponse, payload: [UInt8], server: ServerInfo, _ w: inout JSONWriter) {
+        w.raw("{\"result\":{\"status\":")
+        w.int(r.status)
+        w.raw(",\"headers\":")
+        headers(r.headers, &w)
+        w.raw(",\"data\":")
+        w.raw(payload)
+        w.raw(",\"durationMs\":")
+        w.milliseconds(Double(r.duration.nanoseconds) / 1e6)
+        w.raw("},\"server\":")
+        node(server, &w)
+        w.raw("}")
+    }
+
+    /// `{"error": {"code", "message", "status"?, "data"?}, "server": {...}}`.
+    private static func failure(_ o: Outcome, server: ServerInfo, _ w: inout JSONWriter) {
+        w.raw("{\"error\":{\"code\":")
+        switch o {
+        case .answered(let r):
+            w.string("http_status")
+            w.raw(",\"message\":")
+            w.string("node answered \(r.status)")
+            w.raw(",\"status\":")
+            w.int(r.status)
+            w.raw(",\"data\":")
+            w.raw(payload(r))
+        case .failed(let error):
+            w.string(error.label)
+            w.raw(",\"message\":")
+            w.string(error.message)
+        }
+        w.raw("},\"server\":")
+        node(server, &w)
+        w.raw("}")
+    }
+
+    private static func node(_ server: ServerInfo, _ w: inout JSONWriter) {
         w.raw("{\"id\":")
-        w.string(servers[k].id)
+        w.string(server.id)
         w.raw(",\"url\":")
-        w.string(servers[k].url)
+        w.string(server.url)
         w.raw("}")
     }
 

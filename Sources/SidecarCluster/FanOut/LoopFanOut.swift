@@ -10,7 +10,9 @@ import SidecarPosix
 /// With a quorum, the round ends once that many nodes answered 2xx or once so many no longer
 /// can: requests still running are cancelled and nodes not yet sent to are left out, both
 /// `cancelled`. With a deadline, no node request outlives it (a node reached after it fails
-/// with `timeout` at once).
+/// with `timeout` at once). With a listener (a streamed answer), each result goes to it as it
+/// comes, sending pauses while its reader is behind, and the round stops as for a quorum when
+/// its reader goes.
 final class LoopFanOut: HTTP1Sink {
     typealias Results = [Result<ClientResponse, ClientError>]
 
@@ -26,6 +28,14 @@ final class LoopFanOut: HTTP1Sink {
     /// serves them), and the loop to come back to.
     struct Names {
         let cache: NameCache
+        let reactor: any Reactor
+    }
+
+    /// Where each result goes as it comes: `listener`, as node `indices[k]` for `urls[k]`;
+    /// `reactor` is the loop the round runs on, to come back to after a pause.
+    struct Report {
+        let listener: any FanOutListener
+        let indices: [Int]
         let reactor: any Reactor
     }
 
@@ -46,6 +56,7 @@ final class LoopFanOut: HTTP1Sink {
     private let concurrency: Int
     private let limits: Limits
     private let names: Names?
+    private let report: Report?
     private let done: (Results) -> Void
     /// The shared part of every request on our own client (nil: its fields cannot be sent).
     private let batch: HTTP1Batch?
@@ -60,13 +71,18 @@ final class LoopFanOut: HTTP1Sink {
     private var succeeded = 0
     private var launching = false
     private var stopping = false
+    /// Why the round stops early (for the nodes cancelled or never sent to).
+    private var stopReason = ""
+    /// Sending waits for the listener's reader.
+    private var paused = false
 
     private init(
         urls: [String], request: FanOutRequest, headers: [(String, String)], http1: HTTP1Engine, budget: AnswerBudget,
-        maxResponseBytes: Int, curl: @escaping () -> CurlEngine, concurrency: Int, limits: Limits, names: Names?,
+        maxResponseBytes: Int, curl: @escaping () -> CurlEngine, concurrency: Int, limits: Limits, names: Names?, report: Report?,
         done: @escaping (Results) -> Void
     ) {
         self.names = names
+        self.report = report
         self.budget = budget
         self.maxResponseBytes = maxResponseBytes
         self.urls = urls
@@ -79,27 +95,34 @@ final class LoopFanOut: HTTP1Sink {
         self.done = done
         batch = HTTP1Batch(method: request.method, path: request.path, headers: headers, body: request.body, timeout: request.timeout)
         results = Array(repeating: nil, count: urls.count)
-        if limits.quorum != nil { running = Array(repeating: nil, count: urls.count) }
+        if limits.quorum != nil || report != nil { running = Array(repeating: nil, count: urls.count) }
         remaining = urls.count
     }
 
     /// Sends `request` with `headers` to each of `urls` (nodes' base URLs); `done` gets the
     /// results in the order of `urls`, on the loop (at once when there is no node). Each answer
-    /// is counted in `budget` as it arrives.
+    /// is counted in `budget` as it arrives (none with a `report`: the listener writes it away).
     static func start(
         urls: [String], request: FanOutRequest, headers: [(String, String)], http1: HTTP1Engine, budget: AnswerBudget,
         maxResponseBytes: Int, curl: @escaping () -> CurlEngine, concurrency: Int, limits: Limits = Limits(), names: Names? = nil,
-        done: @escaping (Results) -> Void
+        report: Report? = nil, done: @escaping (Results) -> Void
     ) {
         guard !urls.isEmpty else { return done([]) }
         if let q = limits.quorum, q <= 0 || q > urls.count {
             let reason = q <= 0 ? "the quorum was reached" : "the quorum is more nodes than the cluster has"
-            return done(urls.map { _ in .failure(ClientError(.cancelled, "not sent: \(reason)")) })
+            let results: Results = urls.map { _ in .failure(ClientError(.cancelled, "not sent: \(reason)")) }
+            if let report { for (k, r) in results.enumerated() { _ = report.listener.finished(report.indices[k], r) } }
+            return done(results)
         }
-        LoopFanOut(
+        let round = LoopFanOut(
             urls: urls, request: request, headers: headers, http1: http1, budget: budget, maxResponseBytes: maxResponseBytes, curl: curl,
-            concurrency: concurrency, limits: limits, names: names, done: done
-        ).resolveThenLaunch()
+            concurrency: concurrency, limits: limits, names: names, report: report, done: done)
+        if let report {
+            let reactor = report.reactor
+            nonisolated(unsafe) let fanOut = round  // used again only on `reactor`'s thread
+            report.listener.onCancel { reactor.execute { fanOut.readerGone() } }
+        }
+        round.resolveThenLaunch()
     }
 
     /// Resolves the names no one has resolved lately (off the loop), then launches; at once
@@ -125,6 +148,10 @@ final class LoopFanOut: HTTP1Sink {
         guard !launching else { return }
         launching = true
         while !stopping && inFlight < concurrency && next < urls.count {
+            if let report, report.listener.isBehind {
+                pause(report)
+                break
+            }
             let k = next
             next += 1
             inFlight += 1
@@ -173,15 +200,24 @@ final class LoopFanOut: HTTP1Sink {
 
     func finished(_ index: Int, _ result: Result<ClientResponse, ClientError>) {
         guard results[index] == nil else { return }
-        let counted = FanOut.counted(result, maxResponseBytes: maxResponseBytes, in: budget)
+        let counted = FanOut.counted(result, maxResponseBytes: maxResponseBytes, in: report == nil ? budget : nil)
         results[index] = counted
+        if let report, report.listener.finished(report.indices[index], counted), case .success(let r) = counted {
+            results[index] = .success(r.spent)
+        }
         if !running.isEmpty { running[index] = nil }
         inFlight -= 1
         remaining -= 1
         if let quorum = limits.quorum, !stopping {
             if case .success(let r) = counted, (200..<300).contains(r.status) { succeeded += 1 }
             // Reached, or out of reach: the nodes still to answer cannot change the outcome.
-            if succeeded >= quorum || succeeded + remaining < quorum { stopping = true }
+            if succeeded >= quorum {
+                stopping = true
+                stopReason = "the quorum was reached"
+            } else if succeeded + remaining < quorum {
+                stopping = true
+                stopReason = "the quorum could no longer be reached"
+            }
         }
         if launching { return }
         if remaining == 0 { return finish() }
@@ -189,13 +225,38 @@ final class LoopFanOut: HTTP1Sink {
         launch()
     }
 
-    /// The quorum is decided: cancels what runs, and leaves out the nodes not sent to.
+    /// Sending waits until the listener's reader catches up (or goes).
+    private func pause(_ report: Report) {
+        guard !paused else { return }
+        paused = true
+        let reactor = report.reactor
+        nonisolated(unsafe) let fanOut = self  // used again only on `reactor`'s thread
+        report.listener.whenWritable {
+            reactor.execute {
+                fanOut.paused = false
+                if fanOut.report?.listener.isCancelled == true { return fanOut.readerGone() }
+                fanOut.launch()
+            }
+        }
+    }
+
+    /// The listener's reader went: the round stops as for a quorum.
+    private func readerGone() {
+        guard !stopping, remaining > 0 else { return }
+        stopping = true
+        stopReason = "the caller went away"
+        stop()
+    }
+
+    /// The outcome is decided: cancels what runs, and leaves out the nodes not sent to.
     private func stop() {
         guard !launching else { return }
         launching = true
-        let reason = succeeded >= (limits.quorum ?? 0) ? "the quorum was reached" : "the quorum could no longer be reached"
+        let reason = stopReason
         while next < urls.count {
-            results[next] = .failure(ClientError(.cancelled, "not sent: \(reason)"))
+            let left = ClientError(.cancelled, "not sent: \(reason)")
+            results[next] = .failure(left)
+            if let report { _ = report.listener.finished(report.indices[next], .failure(left)) }
             next += 1
             remaining -= 1
         }

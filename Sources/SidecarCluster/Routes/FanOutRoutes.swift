@@ -10,6 +10,9 @@ import SidecarServer
 /// epoll). When a fan-out needs no retries and its token is at hand, it starts there at once
 /// and the answer is written from there, with no thread hand-over; otherwise a task fetches the
 /// token and waits out the backoffs, and each round runs on that loop.
+///
+/// With `Accept: application/x-ndjson` the answer is streamed (`StreamedFanOut`): its head
+/// leaves at once and each node's line as that node finishes.
 package enum FanOutRoutes {
     package static func add(to router: inout Router, context: SidecarContext, fanOut: FanOut) {
         router.onDeferred(
@@ -29,10 +32,14 @@ package enum FanOutRoutes {
                     // The server resolved dot segments for routing; a proxied path must not have had any.
                     if request.head.pathAsSent != nil { return .failure(.init(message: "url must not hold a . or .. segment")) }
                     do throws(FanOutRequest.Invalid) {
-                        return .success(
-                            try FanOutRequest.proxy(
-                                request, rest: request.pathParameters["path"] ?? "", defaultTimeout: fanOut.settings.timeout,
-                                dropAuthorization: dropAuthorization))
+                        var parsed = try FanOutRequest.proxy(
+                            request, rest: request.pathParameters["path"] ?? "", defaultTimeout: fanOut.settings.timeout,
+                            dropAuthorization: dropAuthorization)
+                        // An Accept that asks the sidecar to stream, and nothing else, is not the nodes'.
+                        if streams(request) {
+                            parsed.headers.removeAll { $0.0.lowercased() == "accept" && StreamedFanOut.only($0.1) }
+                        }
+                        return .success(parsed)
                     } catch {
                         return .failure(error)
                     }
@@ -76,13 +83,16 @@ package enum FanOutRoutes {
         let selfID = context.registrar?.currentID.withLock { $0 } ?? context.me?.id
         let (metrics, clock) = (context.metrics, context.clock)
         let started = clock.now
+        let streamed = streams(request) ? StreamedFanOut() : nil
         if parsed.retries == 0, case .some(let token) = fanOut.tokenIfReady(parsed) {
+            if let streamed { responder.respond(streamed.head) }
             fanOut.start(
                 parsed, servers: servers, selfID: selfID, correlationID: request.correlationID, token: token, on: responder.reactor,
-                spreadOver: { context.loops }
+                spreadOver: { context.loops }, listener: streamed
             ) { result in
                 pending.leave()
                 metrics.fanOutFinished(result, duration: started.duration(to: clock.now))
+                if let streamed { return streamed.close(result) }
                 responder.respond(answer(result))
                 budget.release(result)
             }
@@ -92,15 +102,26 @@ package enum FanOutRoutes {
         Task {
             defer { pending.leave() }
             do throws(FanOut.Unavailable) {
+                // A streamed answer starts once the token is known: a 502 can still be said plainly.
+                let token = try await fanOut.token(for: parsed)
+                if let streamed { responder.respond(streamed.head) }
                 let result = try await fanOut.run(
-                    parsed, servers: servers, selfID: selfID, correlationID: correlationID, on: responder.reactor)
+                    parsed, servers: servers, selfID: selfID, correlationID: correlationID, on: responder.reactor, token: .some(token),
+                    listener: streamed)
                 metrics.fanOutFinished(result, duration: started.duration(to: clock.now))
+                if let streamed { return streamed.close(result) }
                 responder.respond(answer(result))
                 budget.release(result)
             } catch {
                 responder.respond(.error(502, code: "fanout_unavailable", message: error.message))
             }
         }
+    }
+
+    /// Whether the caller asked for a streamed answer (`Accept: application/x-ndjson`); never
+    /// for HEAD, whose answer has no body.
+    static func streams(_ request: HTTPRequest) -> Bool {
+        request.method != "HEAD" && request.fields.values("accept").contains(where: StreamedFanOut.wanted)
     }
 
     static func answer(_ result: FanOutResult) -> HTTPResponse {

@@ -1,0 +1,66 @@
+import SidecarClient
+import SidecarHTTP
+import SidecarServer
+import Synchronization
+
+/// A fan-out's answer as `application/x-ndjson`: the head at once, then one line per node as it
+/// finishes (its entry of the aggregate's `results` or `failures`), then `{"counts": ...}`.
+/// The lines go through a `BodyStream`, so the fan-out waits while the caller reads slowly and
+/// stops when the caller goes.
+final class StreamedFanOut: FanOutListener {
+    static let mediaType = "application/x-ndjson"
+
+    private let stream = BodyStream()
+    private let targets = Mutex<[ServerInfo]>([])
+
+    /// The head of the answer, to respond with before the fan-out starts.
+    var head: HTTPResponse {
+        var r = HTTPResponse(status: 200, fields: HTTPFields([("Content-Type", Self.mediaType)]))
+        r.streamed = stream
+        return r
+    }
+
+    func begin(_ targets: [ServerInfo]) { self.targets.withLock { $0 = targets } }
+
+    func finished(_ index: Int, _ result: Result<ClientResponse, ClientError>) -> Bool {
+        guard let server = targets.withLock({ index < $0.count ? $0[index] : nil }) else { return false }
+        stream.write(FanOutResult.line(FanOut.outcome(result), server: server))
+        return true
+    }
+
+    var isBehind: Bool { stream.isBehind }
+    var isCancelled: Bool { stream.isCancelled }
+    func whenWritable(_ resume: @escaping @Sendable () -> Void) { stream.whenWritable(resume) }
+    func onCancel(_ gone: @escaping @Sendable () -> Void) { stream.onCancel(gone) }
+
+    /// The closing line, from the fan-out's result; the body ends.
+    func close(_ result: FanOutResult) {
+        let results = result.outcomes.reduce(0) { $0 + (FanOutResult.succeeded($1) ? 1 : 0) }
+        stream.write(FanOutResult.closingLine(nodes: result.outcomes.count, results: results))
+        stream.finish()
+    }
+
+    /// Whether an `Accept` field value asks for this media type (named, with a q above 0).
+    static func wanted(by accept: String) -> Bool {
+        accept.split(separator: ",").contains { range in
+            let parts = range.split(separator: ";").map { $0.trimmingSpaces.lowercased() }
+            guard parts.first == mediaType else { return false }
+            return !parts.dropFirst().contains { $0.hasPrefix("q=") && (Double($0.dropFirst(2)) ?? 1) <= 0 }
+        }
+    }
+
+    /// Whether an `Accept` field value names nothing but this media type (the proxy keeps it
+    /// from the nodes: it was meant for the sidecar).
+    static func only(_ accept: String) -> Bool {
+        accept.split(separator: ",").allSatisfy { $0.split(separator: ";").first?.trimmingSpaces.lowercased() == mediaType }
+    }
+}
+
+extension Substring {
+    fileprivate var trimmingSpaces: Substring {
+        var s = self
+        while let c = s.first, c == " " || c == "\t" { s.removeFirst() }
+        while let c = s.last, c == " " || c == "\t" { s.removeLast() }
+        return s
+    }
+}
