@@ -4,6 +4,11 @@
  *   load latency PORT PATH BODY|- COUNT             -> {"p50":ms,"p99":ms,"n":COUNT}
  *       one caller, sequential, after 50 warm-up requests; p = sorted[floor(n * p)]
  *   load throughput PORT PATH BODY|- CALLERS SECONDS -> {"perSecond":n,"errors":n}
+ *   load stream PORT PATH BODY COUNT [BYTES_PER_SEC] -> one line per call: "sent first end lines"
+ *       COUNT streamed calls (Accept: application/x-ndjson) one after another on one
+ *       connection: the monotonic ns at which the request was sent, its first body byte came
+ *       and its last chunk came, and its lines; with BYTES_PER_SEC, a slow reader (a 64 KiB
+ *       receive buffer, read no faster than that)
  * BODY "-" sends GET; otherwise POST with that JSON body. Answers other than 200 are errors. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -74,6 +79,47 @@ static int exchange(int fd, char *buf, size_t cap) {
     return status;
 }
 
+static long long now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* One streamed call: prints its times and lines; returns 0, or -1 when it failed. */
+static int streamed(int fd, double rate) {
+    static char buf[16384];
+    long long sent = now_ns(), first = 0;
+    if (send(fd, request, request_len, MSG_NOSIGNAL) != request_len) return -1;
+    char tail[8] = {0}; /* the last bytes seen, for the end and for lines */
+    int in_head = 1, lines = 0;
+    size_t head_seen = 0;
+    long long total = 0;
+    for (;;) {
+        ssize_t r = recv(fd, buf, sizeof buf, 0);
+        if (r <= 0) return -1;
+        total += r;
+        for (ssize_t i = 0; i < r; i++) {
+            char c = buf[i];
+            if (in_head) {
+                head_seen = (c == "\r\n\r\n"[head_seen]) ? head_seen + 1 : (c == '\r');
+                if (head_seen == 4) in_head = 0;
+            } else {
+                if (!first) first = now_ns();
+                if (c == '\n' && tail[6] != '\r') lines++; /* a line's end, not a chunk's CRLF */
+            }
+            memmove(tail, tail + 1, 6);
+            tail[6] = c;
+        }
+        if (!in_head && !memcmp(tail, "\r\n0\r\n\r\n", 7)) break;
+        if (rate > 0) { /* no faster than `rate` bytes a second */
+            long long due = sent + (long long)(total / rate * 1e9), wait = due - now_ns();
+            if (wait > 0) { struct timespec ts = { wait / 1000000000LL, wait % 1000000000LL }; nanosleep(&ts, 0); }
+        }
+    }
+    printf("%lld %lld %lld %d\n", sent, first, now_ns(), lines);
+    return 0;
+}
+
 static int cmp(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
@@ -101,7 +147,11 @@ int main(int argc, char **argv) {
     if (argc < 6) { fprintf(stderr, "usage: load latency|throughput PORT PATH BODY|- COUNT|CALLERS [SECONDS]\n"); return 64; }
     port = atoi(argv[2]);
     const char *path = argv[3], *body = argv[4];
-    if (!strcmp(body, "-"))
+    if (!strcmp(argv[1], "stream"))
+        request_len = snprintf(request, sizeof request,
+            "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: application/x-ndjson\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+            path, strlen(body), body);
+    else if (!strcmp(body, "-"))
         request_len = snprintf(request, sizeof request, "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", path);
     else
         request_len = snprintf(request, sizeof request,
@@ -119,6 +169,19 @@ int main(int argc, char **argv) {
         }
         qsort(times, n, sizeof(double), cmp);
         printf("{\"p50\":%.6f,\"p99\":%.6f,\"n\":%d}\n", times[n / 2], times[(int)(n * 0.99)], n);
+        return 0;
+    }
+    if (!strcmp(argv[1], "stream")) {
+        int n = atoi(argv[5]);
+        double rate = argc > 6 ? atof(argv[6]) : 0;
+        int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1, small = 65536;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        if (rate > 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (connect(fd, (struct sockaddr *)&sa, sizeof sa)) { perror("connect"); return 1; }
+        for (int k = 0; k < n; k++)
+            if (streamed(fd, rate)) { fprintf(stderr, "streamed call failed\n"); return 1; }
         return 0;
     }
     int callers = atoi(argv[5]);

@@ -5,7 +5,9 @@
  * "Arrived" is the kernel's receive time of the request (SO_TIMESTAMPNS), not the time this
  * thread got to read it: on a 2-core machine the stub often waits for a CPU while the server
  * under test sends, and that wait is the stub's, not the server's.
- * Usage: stub FIRST COUNT DELAY_MS   (prints "ready") */
+ * Usage: stub FIRST COUNT DELAY_MS [log]   (prints "ready"; with "log", then the monotonic
+ * nanoseconds at which each answer was written, one per line: bench/fanout-stream.sh)
+ * STUB_BODY_BYTES pads each answer's JSON with a string of about that many bytes. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -46,8 +48,13 @@ static long long realtime_to_monotonic(const struct timespec *rt) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 4) { fprintf(stderr, "usage: stub FIRST COUNT DELAY_MS\n"); return 64; }
-    int first = atoi(argv[1]), count = atoi(argv[2]);
+    if (argc != 4 && argc != 5) { fprintf(stderr, "usage: stub FIRST COUNT DELAY_MS [log]\n"); return 64; }
+    int first = atoi(argv[1]), count = atoi(argv[2]), log_writes = argc == 5;
+    long pad = getenv("STUB_BODY_BYTES") ? atol(getenv("STUB_BODY_BYTES")) : 0;
+    char *body = malloc(pad + 128), *out = malloc(pad + 384);
+    char *filler = malloc(pad + 1);
+    memset(filler, 'a', pad);
+    filler[pad] = 0;
     long long delay = atoll(argv[3]) * 1000000LL;
     prctl(PR_SET_TIMERSLACK, 1UL); /* wake at the deadline, not up to 50 us after it */
     int ep = epoll_create1(0);
@@ -115,11 +122,18 @@ int main(int argc, char **argv) {
         while (head != tail && queue[head % QUEUE].due <= t) {
             int fd = queue[head % QUEUE].fd;
             head++;
-            char body[64], out[256];
-            int blen = snprintf(body, sizeof body, "{\"node\":%d,\"ok\":true}", node_of[fd] - 1);
-            int olen = snprintf(out, sizeof out,
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", blen, body);
-            if (write(fd, out, olen) < 0 && errno != EAGAIN) close(fd);
+            int blen = pad ? sprintf(body, "{\"node\":%d,\"ok\":true,\"pad\":\"%s\"}", node_of[fd] - 1, filler)
+                           : sprintf(body, "{\"node\":%d,\"ok\":true}", node_of[fd] - 1);
+            int olen = sprintf(out, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", blen, body);
+            /* A large answer may not fit the socket at once: the rest is written blocking (a bench stub). */
+            for (int off = 0; off < olen; ) {
+                ssize_t w = write(fd, out + off, olen - off);
+                if (w > 0) { off += w; continue; }
+                if (w < 0 && errno == EAGAIN) { struct timespec ts = {0, 100000}; nanosleep(&ts, 0); continue; }
+                close(fd);
+                break;
+            }
+            if (log_writes) { printf("%lld\n", now_ns()); fflush(stdout); }
         }
     }
 }

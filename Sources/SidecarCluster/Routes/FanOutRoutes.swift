@@ -83,7 +83,7 @@ package enum FanOutRoutes {
         let selfID = context.registrar?.currentID.withLock { $0 } ?? context.me?.id
         let (metrics, clock) = (context.metrics, context.clock)
         let started = clock.now
-        let streamed = streams(request) ? StreamedFanOut() : nil
+        let streamed = streams(request) ? StreamedFanOut(budget: budget) : nil
         if parsed.retries == 0, case .some(let token) = fanOut.tokenIfReady(parsed) {
             if let streamed { responder.respond(streamed.head) }
             fanOut.start(

@@ -31,6 +31,7 @@ package final class BodyStream: StreamedBody {
         var woken = false
         var writable: [@Sendable () -> Void] = []
         var onCancel: [@Sendable () -> Void] = []
+        var progress: (@Sendable (Int) -> Void)?
 
         var backlog: Int { queued.count + unsent }
 
@@ -73,6 +74,7 @@ package final class BodyStream: StreamedBody {
             s.finished = true
             s.writable = []
             s.onCancel = []
+            s.progress = nil
             return s.takeWake()
         }
         wake?()
@@ -108,6 +110,12 @@ package final class BodyStream: StreamedBody {
         if now { cancelled() }
     }
 
+    /// Calls `sent` with the bytes still unsent each time the connection sent some (until the
+    /// stream finishes or is cancelled): how a producer lets go of what it counted.
+    package func onProgress(_ sent: @escaping @Sendable (Int) -> Void) {
+        state.withLock { $0.progress = sent }
+    }
+
     // MARK: the connection's side (its loop)
 
     /// The connection takes the stream: `wake` is called (from the producer's thread) when there
@@ -133,12 +141,13 @@ package final class BodyStream: StreamedBody {
 
     /// The connection's output holds `unsent` bytes now; waiters run when that is low enough.
     func sent(unsent: Int) {
-        let waiters: [@Sendable () -> Void] = state.withLock { s in
+        let (waiters, progress, backlog): ([@Sendable () -> Void], (@Sendable (Int) -> Void)?, Int) = state.withLock { s in
             s.unsent = unsent
-            guard s.backlog < lowWater, !s.writable.isEmpty else { return [] }
+            guard s.backlog < lowWater, !s.writable.isEmpty else { return ([], s.progress, s.backlog) }
             defer { s.writable = [] }
-            return s.writable
+            return (s.writable, s.progress, s.backlog)
         }
+        progress?(backlog)
         for w in waiters { w() }
     }
 
@@ -149,6 +158,7 @@ package final class BodyStream: StreamedBody {
             s.cancelled = true
             s.queued = []
             s.wake = nil
+            s.progress = nil
             defer {
                 s.writable = []
                 s.onCancel = []

@@ -52,3 +52,36 @@ import Testing
         #expect(fanOut.budget.current == 0)
     }
 }
+
+extension FanOutBudgetTests {
+    /// A sidecar over `servers` whose fan-outs share `fanOut`.
+    func sidecar(_ fanOut: FanOut, _ servers: [ServerInfo]) throws -> TestServer {
+        let context = SidecarContext(configuration: SidecarConfiguration(), health: HealthState(registered: true), fanOut: fanOut)
+        context.view.replace(with: servers)
+        context.attach(me: ServerInfo(id: "me", type: "t", url: "http://127.0.0.1:1", clusterUrl: "http://127.0.0.1:1"), registrar: nil)
+        return try TestServer(router: SidecarRoutes.local(context: context))
+    }
+
+    @Test func aSlowReadersStreamedLines_countUntilSent_andAreLetGoWhenItGoes() throws {
+        let peers = try Peers(16)
+        let fanOut = FanOut(settings: .init(concurrency: 64, timeout: .seconds(5), maxResponseBytes: 1 << 20), tokens: nil)
+        let sidecar = try sidecar(fanOut, peers.servers())
+        let body = #"{"url":"/big"}"#
+        let request =
+            "POST /cluster/fanout HTTP/1.1\r\nHost: localhost\r\nAccept: application/x-ndjson\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+        // A caller that reads nothing: 16 lines of 200 kB wait, counted.
+        do {
+            let idle = try sidecar.client()
+            var small: Int32 = 4096
+            setsockopt(idle.fd, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
+            try idle.send(request)
+            #expect(eventually { fanOut.budget.current > 1_000_000 }, "\(fanOut.budget.current)")
+        }
+        #expect(eventually { fanOut.budget.current == 0 }, "its lines are let go once it has gone: \(fanOut.budget.current)")
+        // A caller that reads: everything is let go by the end.
+        let reader = try sidecar.client()
+        try reader.send(request)
+        #expect(try reader.readResponse().bodyText.hasSuffix(#""failures":0}}"# + "\n"))
+        #expect(eventually { fanOut.budget.current == 0 }, "\(fanOut.budget.current)")
+    }
+}
