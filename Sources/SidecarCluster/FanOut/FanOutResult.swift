@@ -51,7 +51,7 @@ package struct FanOutResult: Sendable {
             guard case .answered(let r) = o, (200..<300).contains(r.status) else { continue }
             if !first { w.raw(",") }
             first = false
-            Self.result(r, payload: payloads[p], server: servers[k], &w)
+            Self.result(r, payload: payloads[p], servers, k, &w)
             p += 1
         }
         w.raw("],\"failures\":[")
@@ -59,23 +59,23 @@ package struct FanOutResult: Sendable {
         for (k, o) in outcomes.enumerated() where !Self.succeeded(o) {
             if !first { w.raw(",") }
             first = false
-            Self.failure(o, server: servers[k], &w)
+            Self.failure(o, servers, k, &w)
         }
         w.raw("]}")
         return w.bytes
     }
 
     /// One node's line of a streamed answer (`application/x-ndjson`): its entry of `results`
-    /// or of `failures`, as the aggregate writes it, and a newline.
-    static func line(_ outcome: Outcome, server: ServerInfo) -> [UInt8] {
+    /// or of `failures`, as the aggregate writes it, and a newline. The node is `servers[k]`.
+    static func line(_ outcome: Outcome, _ servers: [ServerInfo], _ k: Int) -> [UInt8] {
         var w: JSONWriter
         if case .answered(let r) = outcome, (200..<300).contains(r.status) {
             let payload = payload(r)
             w = JSONWriter(capacity: 192 + 2 * payload.count)
-            result(r, payload: payload, server: server, &w)
+            result(r, payload: payload, servers, k, &w)
         } else {
             w = JSONWriter(capacity: 256)
-            failure(outcome, server: server, &w)
+            failure(outcome, servers, k, &w)
         }
         w.raw("\n")
         return w.bytes
@@ -94,8 +94,11 @@ package struct FanOutResult: Sendable {
         return w.bytes
     }
 
+    // The node is passed as its array and index: a `ServerInfo` passed on its own is copied
+    // (a retain and a release for each of its fields), and the aggregate writes one per node.
+
     /// `{"result": {"status", "headers", "data", "durationMs"}, "server": {...}}`.
-    private static func result(_ r: ClientResponse, payload: [UInt8], server: ServerInfo, _ w: inout JSONWriter) {
+    private static func result(_ r: ClientResponse, payload: [UInt8], _ servers: [ServerInfo], _ k: Int, _ w: inout JSONWriter) {
         w.raw("{\"result\":{\"status\":")
         w.int(r.status)
         w.raw(",\"headers\":")
@@ -105,12 +108,12 @@ package struct FanOutResult: Sendable {
         w.raw(",\"durationMs\":")
         w.milliseconds(Double(r.duration.nanoseconds) / 1e6)
         w.raw("},\"server\":")
-        node(server, &w)
+        node(servers, k, &w)
         w.raw("}")
     }
 
     /// `{"error": {"code", "message", "status"?, "data"?}, "server": {...}}`.
-    private static func failure(_ o: Outcome, server: ServerInfo, _ w: inout JSONWriter) {
+    private static func failure(_ o: Outcome, _ servers: [ServerInfo], _ k: Int, _ w: inout JSONWriter) {
         w.raw("{\"error\":{\"code\":")
         switch o {
         case .answered(let r):
@@ -127,15 +130,15 @@ package struct FanOutResult: Sendable {
             w.string(error.message)
         }
         w.raw("},\"server\":")
-        node(server, &w)
+        node(servers, k, &w)
         w.raw("}")
     }
 
-    private static func node(_ server: ServerInfo, _ w: inout JSONWriter) {
+    private static func node(_ servers: [ServerInfo], _ k: Int, _ w: inout JSONWriter) {
         w.raw("{\"id\":")
-        w.string(server.id)
+        w.string(servers[k].id)
         w.raw(",\"url\":")
-        w.string(server.url)
+        w.string(servers[k].url)
         w.raw("}")
     }
 

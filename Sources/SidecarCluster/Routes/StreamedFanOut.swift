@@ -35,8 +35,8 @@ final class StreamedFanOut: FanOutListener {
     func begin(_ targets: [ServerInfo]) { self.targets.withLock { $0 = targets } }
 
     func finished(_ index: Int, _ result: Result<ClientResponse, ClientError>) -> Bool {
-        guard let server = targets.withLock({ index < $0.count ? $0[index] : nil }) else { return false }
-        let line = FanOutResult.line(FanOut.outcome(result), server: server)
+        let line = targets.withLock { index < $0.count ? FanOutResult.line(FanOut.outcome(result), $0, index) : [] }
+        guard !line.isEmpty else { return false }
         held.withLock { $0 += line.count }
         budget.hold(line.count)
         if !stream.write(line) { letGo() }
