@@ -126,3 +126,15 @@ import Testing
         }
     }
 }
+
+extension ConfigResolverTests {
+    @Test func everySettingAtFault_isNamedAtOnce_inOneLineEach() throws {
+        let e = try #require(error(["MIT_URL": "http://mit", "CLUSTER_PORT": "eighty", "FANOUT_TIMEOUT": "-1"]))
+        #expect(([e] + e.others).map(\.variable) == ["CLUSTER_PORT", "FANOUT_TIMEOUT", "SERVER_TYPE", "SERVER_URL"])
+        #expect(e.description.split(separator: "\n").count == 4)
+        #expect(e.description.split(separator: "\n").allSatisfy { $0.hasPrefix("configuration error: ") })
+        // A value refused is named once, not again as missing.
+        let bad = try #require(error(["MIT_URL": "http://mit", "SERVER_TYPE": "t", "SERVER_URL": "ftp://x"]))
+        #expect(([bad] + bad.others).map(\.variable) == ["SERVER_URL"])
+    }
+}
