@@ -56,6 +56,8 @@ package struct MITClient: RegistryCalls {
     let tokens: TokenProvider
     let logger: Logger
     let timeout: Duration
+    /// What went wrong last, so that a failure is logged when it starts or changes, not at each retry.
+    private let trouble = Trouble()
 
     package init(baseURL: String, client: CurlClient, tokens: TokenProvider, logger: Logger, timeout: Duration = .seconds(10)) {
         self.baseURL = baseURL
@@ -109,28 +111,40 @@ package struct MITClient: RegistryCalls {
         do {
             if let token = try await tokens.token() { headers.append(("Authorization", "Bearer \(token.value)")) }
         } catch {
-            logger.warning("no token for mIT", metadata: ["error": "\(error)"])
+            note("no token for mIT: \(error.code.rawValue)", metadata: ["error": "\(error)"])
             return .failure(.token(error.code))
         }
         do {
             let request = ClientRequest(method: method, url: baseURL + path, headers: headers, body: body ?? [], timeout: timeout)
             let r = try await client.execute(request)
             if r.status == 401 { await tokens.invalidate() }
+            if (200..<300).contains(r.status) || r.status == 404, let was = trouble.clear() {
+                logger.info("mIT answers again", metadata: ["mit.url": "\(baseURL)", "was": "\(was)"])
+            }
             return .success(r)
         } catch {
-            logger.info(
-                "mIT unreachable", metadata: ["call": "\(method) \(path.split(separator: "/").first ?? "")", "error": "\(error.label)"])
+            note(
+                "mIT unreachable: \(error.label)",
+                metadata: ["mit.url": "\(baseURL + path)", "call": "\(method)", "error": "\(error.label)", "reason": "\(error.message)"])
             return .failure(.unreachable(error.code))
         }
+    }
+
+    /// Logs `what` at warning when it is new (the first failure, or another than the last),
+    /// at debug when it repeats: one line per change, not one per retry.
+    private func note(_ what: String, level: Logger.Level = .warning, metadata: Logger.Metadata) {
+        logger.log(level: trouble.changed(to: what) ? level : .debug, "\(what)", metadata: metadata)
     }
 
     /// 5xx, 408 and 429 are passing; any other status is a configuration error, logged loudly.
     private func refusal(_ what: String, _ status: Int) -> MITFailure {
         if status >= 500 || status == 408 || status == 429 {
-            logger.warning("\(what) failed", metadata: ["mit.status": "\(status)"])
+            note("\(what) failed: mIT answered \(status)", metadata: ["mit.url": "\(baseURL)", "mit.status": "\(status)"])
             return .unavailable(status: status)
         }
-        logger.error("\(what) refused by mIT: check the configuration", metadata: ["mit.status": "\(status)"])
+        note(
+            "\(what) refused by mIT (\(status)): check the configuration", level: .error,
+            metadata: ["mit.url": "\(baseURL)", "mit.status": "\(status)"])
         return .rejected(status: status)
     }
 }
