@@ -69,6 +69,9 @@ package struct FanOut: Sendable {
     package let names: NameCache
     /// Waits out the backoff between retries (a manual clock in tests).
     let clock: any SidecarClock
+    let logger: Logger?
+    /// The last reason a fan-out had no node, logged once per change.
+    private let nobody = Trouble()
     private let clientConfiguration: ClientConfiguration
     /// Names this fan-out's engines on each event loop it runs on.
     private let engineKey = EngineKey()
@@ -83,12 +86,19 @@ package struct FanOut: Sendable {
         self.settings = settings
         self.tokens = tokens
         self.clock = clock
+        self.logger = logger
         outliers = Outliers(policy: settings.outliers, logger: logger)
         self.names = names ?? NameCache(ttl: settings.dnsTTL)
         clientConfiguration = ClientConfiguration(
             connectTimeout: connectTimeout, requestTimeout: settings.timeout, maxResponseBytes: settings.maxResponseBytes,
             maxConnections: Self.connectionsPerLoop, maxConnectionsPerHost: 8, environmentProxies: false)
         client = CurlClient(configuration: clientConfiguration)
+    }
+
+    /// Logs why a fan-out had no node to send to: at warning when the reason is new, at debug
+    /// when it repeats.
+    package func noteNoNodes(_ hint: String) {
+        logger?.log(level: nobody.changed(to: hint) ? .warning : .debug, "fan-out to no node", metadata: ["hint": "\(hint)"])
     }
 
     /// The active checks of the nodes this fan-out ejects, on its own client.

@@ -22,8 +22,9 @@ package struct FanOutResult: Sendable {
         return false
     }
 
-    /// `{"data": [...], "results": [...], "failures": [...]}`.
-    package func json() -> [UInt8] {
+    /// `{"data": [...], "results": [...], "failures": [...]}`, and `"hint"` when given (why
+    /// there was no node).
+    package func json(hint: String? = nil) -> [UInt8] {
         var payloads: [[UInt8]] = []
         payloads.reserveCapacity(outcomes.count)
         var room = 256 + outcomes.count * 256
@@ -61,7 +62,12 @@ package struct FanOutResult: Sendable {
             first = false
             Self.failure(o, servers, k, &w)
         }
-        w.raw("]}")
+        w.raw("]")
+        if let hint {
+            w.raw(",\"hint\":")
+            w.string(hint)
+        }
+        w.raw("}")
         return w.bytes
     }
 
@@ -82,15 +88,20 @@ package struct FanOutResult: Sendable {
     }
 
     /// The closing line of a streamed answer: how many nodes, answers and failures.
-    static func closingLine(nodes: Int, results: Int) -> [UInt8] {
-        var w = JSONWriter(capacity: 80)
+    static func closingLine(nodes: Int, results: Int, hint: String? = nil) -> [UInt8] {
+        var w = JSONWriter(capacity: 80 + (hint?.utf8.count ?? 0))
         w.raw("{\"counts\":{\"nodes\":")
         w.int(nodes)
         w.raw(",\"results\":")
         w.int(results)
         w.raw(",\"failures\":")
         w.int(nodes - results)
-        w.raw("}}\n")
+        w.raw("}")
+        if let hint {
+            w.raw(",\"hint\":")
+            w.string(hint)
+        }
+        w.raw("}\n")
         return w.bytes
     }
 

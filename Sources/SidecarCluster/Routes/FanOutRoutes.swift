@@ -84,6 +84,8 @@ package enum FanOutRoutes {
         let (metrics, clock) = (context.metrics, context.clock)
         let started = clock.now
         let streamed = streams(request) ? StreamedFanOut(budget: budget) : nil
+        let hint = noNodes(servers, selfID: selfID, parsed, context)
+        if let hint { fanOut.noteNoNodes(hint) }
         if parsed.retries == 0, case .some(let token) = fanOut.tokenIfReady(parsed) {
             if let streamed { responder.respond(streamed.head) }
             fanOut.start(
@@ -92,8 +94,8 @@ package enum FanOutRoutes {
             ) { result in
                 pending.leave()
                 metrics.fanOutFinished(result, duration: started.duration(to: clock.now))
-                if let streamed { return streamed.close(result) }
-                responder.respond(answer(result))
+                if let streamed { return streamed.close(result, hint: hint) }
+                responder.respond(answer(result, hint: hint))
                 budget.release(result)
             }
             return
@@ -109,8 +111,8 @@ package enum FanOutRoutes {
                     parsed, servers: servers, selfID: selfID, correlationID: correlationID, on: responder.reactor, token: .some(token),
                     listener: streamed)
                 metrics.fanOutFinished(result, duration: started.duration(to: clock.now))
-                if let streamed { return streamed.close(result) }
-                responder.respond(answer(result))
+                if let streamed { return streamed.close(result, hint: hint) }
+                responder.respond(answer(result, hint: hint))
                 budget.release(result)
             } catch {
                 responder.respond(.error(502, code: "fanout_unavailable", message: error.message))
@@ -124,7 +126,19 @@ package enum FanOutRoutes {
         request.method != "HEAD" && request.fields.values("accept").contains(where: StreamedFanOut.wanted)
     }
 
-    static func answer(_ result: FanOutResult) -> HTTPResponse {
-        HTTPResponse(status: 200, fields: HTTPFields([("Content-Type", "application/json")]), body: result.json())
+    static func answer(_ result: FanOutResult, hint: String? = nil) -> HTTPResponse {
+        HTTPResponse(status: 200, fields: HTTPFields([("Content-Type", "application/json")]), body: result.json(hint: hint))
+    }
+
+    /// Why a fan-out has no node to send to, in words a user can act on (nil when it has some).
+    static func noNodes(_ servers: [ServerInfo], selfID: String?, _ request: FanOutRequest, _ context: SidecarContext) -> String? {
+        guard !servers.contains(where: { request.includeSelf || $0.id != selfID }) else { return nil }
+        if !servers.isEmpty { return "the cluster view holds only this sidecar, and includeSelf is false" }
+        if context.configuration.mitURL == nil {
+            return "this sidecar knows no node: MIT_URL is unset (no registry, so no peers) and SERVER_URL is unset (so not even "
+                + "its own application); set SERVER_URL for a cluster of one, or MIT_URL, SERVER_TYPE and SERVER_URL to join a cluster"
+        }
+        return "the cluster view is empty: this sidecar has not registered with MIT_URL yet, or the registry lists no server "
+            + "(GET /status says why)"
     }
 }

@@ -59,10 +59,11 @@ final class StreamedFanOut: FanOutListener {
     func whenWritable(_ resume: @escaping @Sendable () -> Void) { stream.whenWritable(resume) }
     func onCancel(_ gone: @escaping @Sendable () -> Void) { stream.onCancel(gone) }
 
-    /// The closing line, from the fan-out's result; the body ends.
-    func close(_ result: FanOutResult) {
+    /// The closing line, from the fan-out's result (with why there was no node, if so); the
+    /// body ends.
+    func close(_ result: FanOutResult, hint: String? = nil) {
         let results = result.outcomes.reduce(0) { $0 + (FanOutResult.succeeded($1) ? 1 : 0) }
-        stream.write(FanOutResult.closingLine(nodes: result.outcomes.count, results: results))
+        stream.write(FanOutResult.closingLine(nodes: result.outcomes.count, results: results, hint: hint))
         stream.finish()
         // What the connection still holds is its own from here, as an unstreamed answer's is.
         letGo()

@@ -93,7 +93,8 @@ import Testing
         let start = SystemClock().now
         try client.send(
             "GET /cluster/proxy/headers HTTP/1.1\r\nHost: localhost\r\nAccept: application/x-ndjson\r\nX-Fanout-Quorum: 2\r\n\r\n")
-        #expect(try client.readHead().status == 200)
+        let h = try client.readHead()
+        #expect(h.status == 200, "\(h.status) \(h.fields)")
         let all = try lines(client)
         #expect(SystemClock().now - start < .milliseconds(1500), "the quorum ends it before the slow node")
         let answered = all.compactMap { ($0["result"] as? [String: Any])?["data"] as? [String: String] }
@@ -180,5 +181,39 @@ import Testing
         #expect(peers.total == 4)
         #expect(listener.seen.withLock { $0.sorted() } == [0, 1, 2, 3])
         #expect(kept.withLock { $0 } == [0, 0, 0, 0], "answers the listener took are kept by status only")
+    }
+}
+
+/// A fan-out with no node says why, in the answer (`hint`) and in the log, without changing
+/// the answer's shape.
+@Suite struct FanOutNoNodeTests {
+    let base = FanOutTests()
+
+    @Test func aLoneSidecar_saysWhichSettingsAreMissing() throws {
+        let sidecar = try base.sidecar([])
+        let (status, answer) = try base.fanout(sidecar, #"{"url":"/x"}"#)
+        #expect(status == 200)
+        #expect((answer["data"] as? [Any])?.isEmpty == true && (answer["failures"] as? [Any])?.isEmpty == true)
+        let hint = try #require(answer["hint"] as? String)
+        #expect(hint.contains("MIT_URL") && hint.contains("SERVER_URL"))
+        // Streamed: the counts line carries it.
+        let client = try sidecar.client()
+        let body = #"{"url":"/x"}"#
+        try client.send(
+            "POST /cluster/fanout HTTP/1.1\r\nHost: localhost\r\nAccept: application/x-ndjson\r\nContent-Type: application/json\r\n"
+                + "Content-Length: \(body.utf8.count)\r\n\r\n\(body)")
+        let h = try client.readHead()
+        #expect(h.status == 200, "\(h.status) \(h.fields)")
+        let line = try #require(try client.readBodyLine())
+        #expect(line.contains(#""counts":{"nodes":0,"results":0,"failures":0}"#) && line.contains("MIT_URL"))
+    }
+
+    @Test func onlyItself_withoutIncludeSelf_saysSo_andAClusterSaysNothing() throws {
+        let me = ServerInfo(id: "me", type: "t", url: "http://127.0.0.1:1", clusterUrl: "http://127.0.0.1:1")
+        let sidecar = try base.sidecar([me], me: me)
+        let (_, alone) = try base.fanout(sidecar, #"{"url":"/x","includeSelf":false}"#)
+        #expect((alone["hint"] as? String)?.contains("includeSelf") == true)
+        let (_, with) = try base.fanout(sidecar, #"{"url":"/x"}"#)
+        #expect(with["hint"] == nil)
     }
 }
