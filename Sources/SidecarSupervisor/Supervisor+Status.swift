@@ -8,6 +8,8 @@ package struct WorkersStatus: Sendable, Encodable {
         package var code: Int32?
         package var signal: Int32?
         package var at: String
+        /// The supervisor asked for it (a reload replaced the worker, or it stopped): not a crash.
+        package var expected: Bool
     }
     package struct Worker: Sendable, Encodable {
         package var id: Int
@@ -88,8 +90,8 @@ extension Supervisor {
             let figures = w.pid.flatMap { ProcStat.read(pid: $0) }
             let last = slot.lastExit.map { e -> WorkersStatus.LastExit in
                 switch e.reason {
-                case .code(let c): WorkersStatus.LastExit(code: c, signal: nil, at: iso(e.at))
-                case .signal(let s): WorkersStatus.LastExit(code: nil, signal: s, at: iso(e.at))
+                case .code(let c): WorkersStatus.LastExit(code: c, signal: nil, at: iso(e.at), expected: e.expected)
+                case .signal(let s): WorkersStatus.LastExit(code: nil, signal: s, at: iso(e.at), expected: e.expected)
                 }
             }
             return WorkersStatus.Worker(

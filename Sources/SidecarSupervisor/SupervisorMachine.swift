@@ -41,7 +41,9 @@ package struct SupervisorMachine: Sendable {
     package struct Slot: Sendable, Equatable {
         /// Workers started in this slot to replace one (respawns and replacements).
         package internal(set) var restarts = 0
-        package internal(set) var lastExit: (reason: ExitReason, at: MonotonicInstant)?
+        /// How the slot's last worker ended; `expected` when the supervisor asked it to (a reload
+        /// replaced it, or the supervisor stops), so that it does not read as a crash.
+        package internal(set) var lastExit: (reason: ExitReason, at: MonotonicInstant, expected: Bool)?
         /// Died `crashLoopDeaths` times in a row before becoming ready.
         package internal(set) var crashLooping = false
         var attempt = 0
@@ -49,7 +51,8 @@ package struct SupervisorMachine: Sendable {
 
         package static func == (a: Slot, b: Slot) -> Bool {
             a.restarts == b.restarts && a.crashLooping == b.crashLooping && a.lastExit?.reason == b.lastExit?.reason
-                && a.lastExit?.at == b.lastExit?.at && a.attempt == b.attempt && a.deathsBeforeReady == b.deathsBeforeReady
+                && a.lastExit?.at == b.lastExit?.at && a.lastExit?.expected == b.lastExit?.expected && a.attempt == b.attempt
+                && a.deathsBeforeReady == b.deathsBeforeReady
         }
     }
 
@@ -280,8 +283,8 @@ package struct SupervisorMachine: Sendable {
     mutating func ended(_ k: Int, _ reason: ExitReason, now: MonotonicInstant) -> [Action] {
         let w = workers[k]
         let pid = w.pid ?? 0
-        slots[w.id].lastExit = (reason, now)
         let asked = w.state == .stopping && !w.respawnOnExit
+        slots[w.id].lastExit = (reason, now, asked || shuttingDown)
         var actions: [Action] = [.report(.exited(id: w.id, pid: pid, reason: reason, expected: asked || shuttingDown))]
         if shuttingDown {
             workers[k].pid = nil

@@ -16,7 +16,7 @@ struct ClusterSidecar: ParsableCommand {
             Every option is also an environment variable (named in its help); the flag wins.
             Durations are seconds and take decimals (0.2).
 
-            Exit status: 0 after a clean shutdown; 64 for a bad setting (one line names it);
+            Exit status: 0 after a clean shutdown; 64 for bad settings (one line names each);
             98 when a listener's port is taken; 1 for any other start-up failure;
             128+N when a second signal N cuts the shutdown short.
 
@@ -26,6 +26,7 @@ struct ClusterSidecar: ParsableCommand {
             LOG_LEVEL_FILE, keeping every connection and the registration; a reload that fails
             changes nothing and logs why.
             """,
+        version: SidecarVersion.current,
         subcommands: [
             RunCommand.self, RegistryCommand.self, DemoCommand.self, StatusCommand.self, HealthCommand.self, ReloadCommand.self,
             EchoCommand.self,

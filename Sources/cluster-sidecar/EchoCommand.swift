@@ -8,13 +8,12 @@ import SidecarPosix
 import SidecarServer
 
 /// `cluster-sidecar echo`: the demo's application, a worker for `cluster-sidecar run` that serves
-/// the socket it is passed (fd 3, `LISTEN_FDS`) and says `READY=1` when it does. Hidden: an
-/// example, not a product.
+/// the socket it is passed (fd 3, `LISTEN_FDS`) and says `READY=1` when it does: an example of
+/// a supervised application, listed in `--help` because the README uses it.
 struct EchoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "echo",
-        abstract: "The demo's echo application: a worker that serves the socket `run` passes it (fd 3).",
-        shouldDisplay: false)
+        abstract: "The demo's echo application, an example for `run`: a worker that serves the socket `run` passes it (fd 3).")
 
     @Option(help: "The node number it reports.")
     var node: Int = 1

@@ -72,17 +72,27 @@ enum StatusTables {
     }
 
     /// Under `run`: the workers, like `pm2 ls`, and the last rolling change.
+    /// How a worker's predecessor ended: `replaced` when the supervisor asked (a reload), else
+    /// its signal or exit code.
+    static func lastExit(_ l: [String: JSONValue]) -> String {
+        let how = l["signal"].map { "signal \($0.text)" } ?? "code \(l["code"]?.text ?? "-")"
+        return l["expected"]?.bool == true ? "replaced (\(how))" : how
+    }
+
     static func workers(_ app: [String: JSONValue]) -> String {
         let socket = app["socket"]?.object
         var out = "WORKERS: generation \(app["generation"]?.text ?? "-"), socket \(socket?["address"]?.text ?? "none")"
-        if let socket { out += " (\(socket["connections"]?.text ?? "0") connections, \(socket["acceptQueue"]?.text ?? "0") queued)" }
+        if let socket {
+            let n = socket["connections"]?.number ?? 0
+            out += " (\(Int(n)) connection\(n == 1 ? "" : "s"), \(socket["acceptQueue"]?.text ?? "0") queued)"
+        }
         out += "\n"
         out += table(
             ["ID", "PID", "GEN", "STATE", "UPTIME", "RESTARTS", "CPU", "MEMORY", "LAST EXIT", "STATUS"],
             (app["workers"]?.array ?? []).map { v in
                 let w = v.object ?? [:]
                 let last = w["lastExit"]?.object
-                let exit = last.map { l in l["signal"].map { "signal \($0.text)" } ?? "code \(l["code"]?.text ?? "-")" } ?? "-"
+                let exit = last.map { l in Self.lastExit(l) } ?? "-"
                 var state = w["state"]?.text ?? "-"
                 if w["crashLooping"]?.bool == true { state += " (crash loop)" }
                 return [

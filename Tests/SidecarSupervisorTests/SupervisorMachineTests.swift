@@ -85,6 +85,7 @@ import Testing
         var a = m.exited(pid: 1000, reason: .signal(SIGKILL), now: t(5))
         #expect(a.contains(.report(.respawning(id: 0, after: .milliseconds(100)))))
         #expect(m.workers.first { $0.id == 0 }?.state == .backoff && m.slots[0].lastExit?.reason == .signal(SIGKILL))
+        #expect(m.slots[0].lastExit?.expected == false, "a crash reads as one")
         a = run(&m, m.tick(now: t(5.1)))
         #expect(m.slots[0].restarts == 1)
         let second = m.workers.first { $0.id == 0 && $0.state == .starting }!.pid!
@@ -146,6 +147,7 @@ import Testing
         #expect(signals(kill).first! == (1001, SIGKILL) && kill.contains(.report(.killed(id: 1, pid: 1001))))
         _ = m.exited(pid: 1001, reason: .signal(SIGKILL), now: t(8.01))
         #expect(m.workers.map(\.generation) == [2, 2] && m.reloadResults[.succeeded] == 1)
+        #expect(m.slots[0].lastExit?.expected == true && m.slots[1].lastExit?.expected == true, "replaced, not crashed")
     }
 
     @Test func reload_whileAWorkerWaitsForItsRespawn_endsOnREADY_thenSTATUS_inOneMessage() throws {

@@ -1,7 +1,7 @@
 import SidecarHTTP
 import SidecarServer
 
-/// `GET /openapi.yaml` and `GET /ui` (local API, no token: neither holds live data; the page
+/// `GET /openapi.yaml`, `GET /ui` and `GET /`, which points a browser at `/ui` (local API, no token: neither holds live data; the page
 /// asks for `LOCAL_API_TOKEN` when `/status` needs it). Both are built once, from the files
 /// the build embeds (`Resources/`, links to `openapi.yaml` and `ui/status.html`).
 package enum DocumentRoutes {
@@ -22,5 +22,10 @@ package enum DocumentRoutes {
             ]),
             body: PackageResources.status_html)
         router.on("GET", "/ui") { _ in page }
+        // A browser opened on the local API's root lands on the page; a program reads where to go.
+        let root = HTTPResponse.json(
+            302, #"{"ui":"/ui","status":"/status","metrics":"/metrics","openapi":"/openapi.yaml"}"#,
+            fields: HTTPFields([("Location", "/ui"), ("Cache-Control", "no-cache")]))
+        router.on("GET", "/") { _ in root }
     }
 }
