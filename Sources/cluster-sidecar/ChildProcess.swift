@@ -57,13 +57,24 @@ struct ChildProcess {
     }
 }
 
-/// A free TCP port on 127.0.0.1 (bound, read, released).
-func freePort() -> UInt16 {
+/// A free TCP port on 127.0.0.1 (bound, read, released): `preferred` when it is free.
+func freePort(preferring preferred: UInt16 = 0) -> UInt16 {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     defer { close(fd) }
     var sa = sockaddr_in()
     sa.sin_family = sa_family_t(AF_INET)
     sa.sin_addr.s_addr = inet_addr("127.0.0.1")
+    if preferred != 0 {
+        // As a listener binds: connections of an earlier run still in TIME_WAIT do not count.
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        sa.sin_port = preferred.bigEndian
+        let free = withUnsafePointer(to: &sa) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+        if free { return preferred }
+        return freePort()
+    }
     var len = socklen_t(MemoryLayout<sockaddr_in>.size)
     _ = withUnsafeMutablePointer(to: &sa) { p in
         p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }

@@ -25,8 +25,6 @@ struct DemoCommand: ParsableCommand {
 
     func run() throws {
         csidecar_block_signals()
-        // Line by line even into a pipe or a file (`make run | tee demo.txt`).
-        csidecar_line_buffer_stdout()
         var silent = Logger(label: "demo")
         silent.logLevel = .critical
         func randomHex(_ count: Int) -> String { (0..<count).map { _ in String(UInt8.random(in: 0...15), radix: 16) }.joined() }
@@ -56,70 +54,84 @@ struct DemoCommand: ParsableCommand {
             registry.signal(SIGKILL)
             Environment.fail("demo: the registry did not start (see \(dir)/registry.log)", status: ExitStatus.startup)
         }
-        var sidecars: [(ChildProcess, local: UInt16)] = []
-        for k in 0..<nodes {
-            let local = freePort()
-            // SERVER_URL follows from APP_ADDRESS and APP_PORT.
-            let env = [
-                "MIT_URL": registryURL, "OAUTH_TOKEN_URL": registryURL + "/oauth/token", "OAUTH_CLIENT_ID": "demo",
-                "OAUTH_CLIENT_SECRET": clientSecret, "JWT_SECRET": secret, "SERVER_TYPE": "echo",
-                "APP_HEALTH_URL": "http://127.0.0.1:\(appPorts[k])/health", "APP_WORKERS": "2", "APP_ADDRESS": "127.0.0.1",
-                "APP_PORT": "\(appPorts[k])", "APP_READY": "notify", "APP_STOP_TIMEOUT": "5",
-                "LOCAL_PORT": "\(local)", "CLUSTER_PORT": "\(freePort())", "CLUSTER_ADDRESS": "127.0.0.1",
-                "REGISTRATION_RETRY": "1", "REGISTRATION_CONCURRENT_DELAY": "2", "PATH": "/usr/bin:/bin",
-            ]
-            let arguments = [binary, "run", "--", binary, "echo", "--node", "\(k + 1)"]
-            if let p = ChildProcess.spawn(
-                name: "sidecar\(k + 1)", arguments: arguments, environment: env, log: "\(dir)/sidecar\(k + 1).log")
-            {
-                sidecars.append((p, local))
-            }
-            usleep(300_000)
-        }
-
+        // The first sidecar takes the local API's usual port when it is free, so that
+        // `cluster-sidecar status` and the README's commands find it as they are.
+        let locals = (0..<nodes).map { $0 == 0 ? freePort(preferring: 8461) : freePort() }
+        let live = isatty(1) != 0
         let banner = """
-            cluster-sidecar demo: registry \(registryURL), \(sidecars.count) sidecars, each running its echo app (two workers, \
-            cluster-sidecar run); logs in \(dir). Ctrl-C stops.
+            cluster-sidecar demo: the registry at \(registryURL) and \(nodes) sidecars on loopback, each running the echo \
+            app with two workers (cluster-sidecar run). Logs in \(dir). Ctrl-C stops.
 
             """
-        print(banner)
+        say(banner)
         let clock = SystemClock()
         let started = clock.now
+        var sidecars: [(ChildProcess, local: UInt16)] = []
+        var nextStart = clock.now
         var last = ""
+        var seen: [String] = []
         var fannedOut: String?
-        let live = isatty(1) != 0
         while true {
-            var rows = sidecars.map { Row.fetch(client, port: $0.local) }
-            if fannedOut == nil, !sidecars.isEmpty, rows.allSatisfy({ $0.servers == sidecars.count && $0.ready }) {
-                fannedOut = fanOut(client, local: sidecars[0].local)
-                if !live { print(fannedOut!) }
+            // One sidecar at a time, so that each one's registration shows as it happens.
+            if sidecars.count < nodes, clock.now >= nextStart {
+                let k = sidecars.count
+                // SERVER_URL follows from APP_ADDRESS and APP_PORT.
+                let env = [
+                    "MIT_URL": registryURL, "OAUTH_TOKEN_URL": registryURL + "/oauth/token", "OAUTH_CLIENT_ID": "demo",
+                    "OAUTH_CLIENT_SECRET": clientSecret, "JWT_SECRET": secret, "SERVER_TYPE": "echo",
+                    "APP_HEALTH_URL": "http://127.0.0.1:\(appPorts[k])/health", "APP_WORKERS": "2", "APP_ADDRESS": "127.0.0.1",
+                    "APP_PORT": "\(appPorts[k])", "APP_READY": "notify", "APP_STOP_TIMEOUT": "5",
+                    "LOCAL_PORT": "\(locals[k])", "CLUSTER_PORT": "\(freePort())", "CLUSTER_ADDRESS": "127.0.0.1",
+                    "REGISTRATION_RETRY": "1", "REGISTRATION_CONCURRENT_DELAY": "2", "PATH": "/usr/bin:/bin",
+                ]
+                let arguments = [binary, "run", "--", binary, "echo", "--node", "\(k + 1)"]
+                guard
+                    let p = ChildProcess.spawn(
+                        name: "sidecar\(k + 1)", arguments: arguments, environment: env, log: "\(dir)/sidecar\(k + 1).log")
+                else {
+                    say("sidecar\(k + 1) could not be started")
+                    break
+                }
+                sidecars.append((p, locals[k]))
+                seen.append("")
+                nextStart = clock.now + .milliseconds(500)
             }
-            // Redrawn in place on a terminal; elsewhere printed only when membership changes.
-            if !live {
-                rows = rows.map {
-                    var r = $0
-                    r.lease = ""
-                    return r
+            let rows = sidecars.map { Row.fetch(client, port: $0.local) }
+            if live {
+                // Redrawn in place, the banner (and its log folder) with it.
+                let table = render(rows)
+                if table != last {
+                    say("\u{1B}[H\u{1B}[2J" + banner)
+                    say(table)
+                    if let fannedOut { say(fannedOut) }
+                    last = table
+                }
+            } else {
+                // Into a pipe or a file: one line per change of a sidecar.
+                for k in rows.indices {
+                    let line = event(name: sidecars[k].0.name, rows[k])
+                    if line != seen[k] {
+                        say(line)
+                        seen[k] = line
+                    }
                 }
             }
-            let table = render(rows)
-            if table != last {
-                // Redrawn in place on a terminal, the banner (and its log folder) with it.
-                if live { print("\u{1B}[H\u{1B}[2J" + banner) }
-                print(table)
-                if live, let fannedOut { print(fannedOut) }
-                last = table
+            // Once every sidecar sees every other and is ready: one fan-out, then what to try.
+            if fannedOut == nil, sidecars.count == nodes, rows.allSatisfy({ $0.servers == nodes && $0.ready }) {
+                fannedOut = fanOut(client, local: sidecars[0].local) + "\n" + nextSteps(local: sidecars[0].local)
+                if live { say(fannedOut!) } else { say("\n" + fannedOut!) }
+                last = render(rows)
             }
-            let signal = csidecar_wait_signal_timeout(500)
+            let signal = csidecar_wait_signal_timeout(sidecars.count < nodes ? 200 : 500)
             if signal != 0 || (duration > 0 && clock.now - started >= .seconds(exactly: duration)) { break }
         }
 
-        print("\nstopping: the sidecars unregister, then the registry stops")
+        say("\nstopping: the sidecars unregister, then the registry stops")
         for (p, _) in sidecars { p.signal(SIGTERM) }
         var clean = true
         for (p, _) in sidecars {
             let status = p.wait(timeout: 10)
-            print("  \(p.name): \(status.map { "exit \($0)" } ?? "killed")")
+            say("  \(p.name): \(status.map { "exit \($0)" } ?? "killed")")
             clean = clean && status == 0
         }
         registry.signal(SIGTERM)
@@ -128,11 +140,37 @@ struct DemoCommand: ParsableCommand {
             // Nothing to look into: the logs go too.
             for name in ["registry"] + sidecars.map(\.0.name) { unlink("\(dir)/\(name).log") }
             rmdir(dir)
-            print("done")
+            say("done")
         } else {
-            print("done (some sidecars did not stop cleanly; their logs are in \(dir))")
+            say("done (some sidecars did not stop cleanly; their logs are in \(dir))")
         }
         Glibc.exit(clean ? ExitStatus.clean : ExitStatus.startup)
+    }
+
+    /// One sidecar's state as a line (piped output).
+    func event(name: String, _ r: Row) -> String {
+        guard r.status != "down" else { return "\(name)  127.0.0.1:\(r.port)  starting" }
+        var line = "\(name)  127.0.0.1:\(r.port)  \(r.status)"
+        if r.id != "-" { line += " as \(r.id)" }
+        line += ", sees \(r.servers) of \(nodes), ready \(r.ready ? "yes" : "no"), workers \(r.workers)"
+        return line
+    }
+
+    /// What to try next against the first sidecar, while the demo runs.
+    func nextSteps(local: UInt16) -> String {
+        let api = "http://127.0.0.1:\(local)"
+        return """
+            Try, in another terminal while the demo runs:
+              # sidecar1's registration, members, traffic and workers
+              ./.build/release/cluster-sidecar status\(local == 8461 ? "" : " --local-port \(local)")
+              # one request to every node, every answer back
+              curl -s -d '{"url":"/hello/you"}' \(api)/cluster/fanout
+              # the same, each node's answer as it comes
+              curl -sN -H 'Accept: application/x-ndjson' -d '{"url":"/hello/you"}' \(api)/cluster/fanout
+              # the status page, in a browser
+              \(api)/ui
+
+            """
     }
 
     /// One line of the live table.
@@ -212,4 +250,22 @@ private func waitUntil(_ seconds: Double, _ condition: () -> Bool) -> Bool {
         usleep(50_000)
     }
     return false
+}
+
+/// Prints `text` and a newline to stdout; when that fails (a pipe whose reader has gone, as
+/// `tee` after Ctrl-C), to stderr, so that the stop lines still reach the terminal. Straight
+/// to the descriptors: all the demo's output goes through here, in order.
+private func say(_ text: String) {
+    let bytes = Array((text + "\n").utf8)
+    func put(_ fd: Int32) -> Bool {
+        var off = 0
+        while off < bytes.count {
+            let n = bytes[off...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { return false }
+            off += n
+        }
+        return true
+    }
+    if !put(1) { _ = put(2) }
 }

@@ -132,19 +132,29 @@ import Testing
 }
 
 @Suite struct DemoTests {
-    @Test func demo_formsAClusterOfThree_eachRunningItsEchoApp_andStopsCleanly() throws {
-        let p = try SidecarProcess(arguments: ["demo", "--duration", "4"])
+    @Test func demo_showsEachSidecarRegistering_thenTheFanOut_whatToTry_andStopsCleanly() throws {
+        let p = try SidecarProcess(arguments: ["demo", "--duration", "6"])
         #expect(p.waitForExit(timeout: 30) == 0)
         let out = String(decoding: (p.process.standardOutput as! Pipe).fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        let tables = out.components(separatedBy: "local API")
-        let final = try #require(tables.last)
-        #expect(final.components(separatedBy: "registered").count - 1 == 3, "\(out)")
-        #expect(final.contains("3     yes"))
-        // Each sidecar runs its echo application with two workers (`run`).
-        #expect(final.components(separatedBy: "2/2 gen 1").count - 1 == 3, "\(out)")
-        #expect(out.components(separatedBy: ": exit 0").count - 1 == 3)
+        let lines = out.split(separator: "\n").map(String.init)
+        // Into a pipe: one line per change of each sidecar, in the order they happen.
+        for k in 1...3 {
+            let mine = lines.filter { $0.hasPrefix("sidecar\(k) ") }
+            #expect(mine.first?.hasSuffix("starting") == true, "\(out)")
+            #expect(mine.contains { $0.contains("registered as echo-\(k)-") && $0.contains("sees 3 of 3, ready yes, workers 2/2 gen 1") })
+        }
+        let registered = try #require(lines.firstIndex { $0.hasPrefix("sidecar1 ") && $0.contains("registered as") })
+        let third = try #require(lines.firstIndex { $0.hasPrefix("sidecar3 ") })
+        #expect(registered < third, "the first registers before the third starts")
+        // The fan-out once all see all, then what to try against the first one.
+        let fanOut = try #require(lines.firstIndex { $0.hasPrefix("fan-out through") })
         #expect(out.contains("3 nodes answered"))
         for node in 1...3 { #expect(out.contains(#""hello":"demo","node":\#(node),"pid":"#), "\(out)") }
+        let port = lines.first { $0.hasPrefix("sidecar1 ") }?.split(separator: " ", omittingEmptySubsequences: true)[1] ?? ""
+        #expect(lines[fanOut...].contains { $0.contains("curl -s -d '{\"url\":\"/hello/you\"}' http://\(port)/cluster/fanout") }, "\(out)")
+        #expect(lines[fanOut...].contains { $0.contains("cluster-sidecar status") })
+        #expect(out.components(separatedBy: ": exit 0").count - 1 == 3)
+        #expect(lines.last == "done")
     }
 }
 
