@@ -1,6 +1,9 @@
 # The two set-up commands of the README: `make run` and `make test`.
 SWIFT ?= swift
-RELEASE_FLAGS = -c release --static-swift-stdlib
+# No colour flags: SwiftPM adds -color-diagnostics on a terminal only, so without this a
+# build on a terminal and one into a pipe (`make run | tee`) differ and rebuild everything.
+BUILD_FLAGS = --no-color-diagnostics
+RELEASE_FLAGS = $(BUILD_FLAGS) -c release --static-swift-stdlib
 
 .PHONY: run sidecar test build release lint contract clean
 
@@ -15,12 +18,12 @@ sidecar: release
 ## Runs the whole test suite (unit and integration, over real sockets and processes).
 test:
 	./scripts/setup.sh
-	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build --no-parallel
+	$(SWIFT) build $(BUILD_FLAGS) --build-tests
+	$(SWIFT) test $(BUILD_FLAGS) --skip-build --no-parallel --disable-xctest
 
 build:
 	./scripts/setup.sh
-	$(SWIFT) build
+	$(SWIFT) build $(BUILD_FLAGS)
 
 release:
 	./scripts/setup.sh

@@ -167,6 +167,8 @@ package final class RawClient {
 /// A response as read off the wire.
 package struct RawResponse {
     package var status: Int
+    /// The status line's reason phrase.
+    package var reason: String
     package var fields: [(String, String)]
     package var body: [UInt8] = []
     /// Bytes on the wire: head and body.
@@ -179,6 +181,7 @@ package struct RawResponse {
             throw TestFailure("bad status line: \(lines[0])")
         }
         self.status = status
+        reason = parts.count > 2 ? String(parts[2]) : ""
         fields = lines.dropFirst().map { line in
             let colon = line.firstIndex(of: ":")!
             return (String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces))

@@ -31,7 +31,9 @@ import Testing
         #expect(try call(local, "GET /ui HTTP/1.1\r\nHost: 127.0.0.1:\(local)\r\n").status == 200)
         // The root points a browser at it; another site's Host gets nothing.
         let root = try call(local, "GET / HTTP/1.1\r\nHost: 127.0.0.1:\(local)\r\n")
-        #expect(root.status == 302 && root.field("Location") == "/ui" && root.bodyText.contains(#""status":"/status""#))
+        #expect(
+            root.status == 302 && root.reason == "Found" && root.field("Location") == "/ui"
+                && root.bodyText.contains(#""status":"/status""#))
         #expect(try call(local, "GET / HTTP/1.1\r\nHost: rebound.example\r\n").status == 403)
         let sameOrigin = try call(
             local,
