@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stddef.h>
@@ -167,6 +168,12 @@ int csidecar_listen_queue(int fd, unsigned *queued, unsigned *backlog) {
     *queued = info.tcpi_unacked;
     *backlog = info.tcpi_sacked;
     return 0;
+}
+
+int csidecar_reuseport_steer(int fd, unsigned index) {
+    struct sock_filter code[] = { BPF_STMT(BPF_RET | BPF_K, index) };
+    struct sock_fprog program = { .len = 1, .filter = code };
+    return setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &program, sizeof program);
 }
 
 int csidecar_notify_send(const char *path, const char *text) {

@@ -5,12 +5,15 @@ import Glibc
 /// owned by whoever holds them; every call retries EINTR.
 package enum Socket {
     /// Opens a non-blocking listening socket on `address`; returns it and the bound port.
-    package static func listen(on address: SocketAddress, backlog: Int32) throws(SystemError) -> (fd: Int32, port: UInt16) {
+    package static func listen(on address: SocketAddress, backlog: Int32, reusePort: Bool = false) throws(SystemError) -> (
+        fd: Int32, port: UInt16
+    ) {
         let fd = try syscallChecked("socket") {
             socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         }
         do throws(SystemError) {
             try setOption(fd, SOL_SOCKET, SO_REUSEADDR, 1)
+            if reusePort { try setOption(fd, SOL_SOCKET, SO_REUSEPORT, 1) }
             if address.family == AF_INET6 { try setOption(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, 1) }
             let rc = address.withSockAddr { sa, len in bind(fd, sa, len) }
             if rc != 0 { throw SystemError("bind", errno: csidecar_errno()) }
@@ -151,11 +154,26 @@ extension Socket {
     /// A listening socket to hand to other processes (`cluster-sidecar run`'s workers): blocking,
     /// as systemd passes them (the flag is shared with every process holding it), close-on-exec
     /// here (the spawn makes it fd 3 of a worker), the largest backlog the kernel allows.
-    package static func listenShared(on address: SocketAddress) throws(SystemError) -> (fd: Int32, port: UInt16) {
-        let (fd, port) = try listen(on: address, backlog: 65535)
+    /// `reusePort`: a later generation's socket, joining the serving one on the same port
+    /// (`Supervisor+Handover`). The first is bound without, so that a port another process
+    /// holds (another `run` too) is refused (`EADDRINUSE`); it allows joining afterwards
+    /// (`allowReusePort`).
+    package static func listenShared(on address: SocketAddress, reusePort: Bool = false) throws(SystemError) -> (
+        fd: Int32, port: UInt16
+    ) {
+        let (fd, port) = try listen(on: address, backlog: 65535, reusePort: reusePort)
         let flags = fcntl(fd, F_GETFL)
         _ = fcntl(fd, F_SETFL, flags & ~O_NONBLOCK)
         return (fd, port)
+    }
+
+    /// Lets our later sockets join `fd` on its port (`SO_REUSEPORT`, same user only).
+    package static func allowReusePort(_ fd: Int32) throws(SystemError) { try setOption(fd, SOL_SOCKET, SO_REUSEPORT, 1) }
+
+    /// Steers every new connection of `fd`'s `SO_REUSEPORT` group to its socket number `index`
+    /// (in joining order; past the last, the kernel's hash decides).
+    package static func steer(_ fd: Int32, to index: UInt32) throws(SystemError) {
+        try syscallChecked("setsockopt(SO_ATTACH_REUSEPORT_CBPF)") { csidecar_reuseport_steer(fd, index) }
     }
 
     /// An inherited listening socket made ready to serve: non-blocking (so that a connection

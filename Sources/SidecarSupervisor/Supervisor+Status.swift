@@ -101,7 +101,7 @@ extension Supervisor {
                 status: w.status)
         }
         var socket: WorkersStatus.Socket?
-        if let fd = launch.listener, let socketAddress {
+        if let fd = handover.sockets[m.generation] ?? launch.listener, let socketAddress {
             let queue = ListenerSocketStats.acceptQueue(fd)
             let port = (try? Socket.boundPort(fd)) ?? 0
             socket = .init(

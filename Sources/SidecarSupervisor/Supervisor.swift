@@ -16,17 +16,25 @@ package final class Supervisor: @unchecked Sendable {  // machine, descriptors a
         package var command: [String]
         /// The sidecar's own environment, passed on.
         package var environment: [String: String]
-        /// The shared listening socket (fd 3 of every worker), or nil.
+        /// The shared listening socket (fd 3 of every worker of the first generation), or nil.
         package var listener: Int32?
+        /// Where it is bound (its real port): each later generation gets a socket of its own
+        /// there, joined to the serving one (`Supervisor+Handover`). Nil: every generation shares
+        /// `listener`.
+        package var address: SocketAddress?
         /// `CLUSTER_SIDECAR_URL`: the local API's base URL.
         package var sidecarURL: String
         /// Variables of `environment` never passed to a worker (the sidecar's credentials).
         package var withheld: Set<String>
 
-        package init(command: [String], environment: [String: String], listener: Int32?, sidecarURL: String, withheld: Set<String> = []) {
+        package init(
+            command: [String], environment: [String: String], listener: Int32?, address: SocketAddress? = nil, sidecarURL: String,
+            withheld: Set<String> = []
+        ) {
             self.command = command
             self.environment = environment
             self.listener = listener
+            self.address = address
             self.sidecarURL = sidecarURL
             self.withheld = withheld
         }
@@ -48,6 +56,8 @@ package final class Supervisor: @unchecked Sendable {  // machine, descriptors a
     /// A waiter was cancelled (its cancellation may reach the loop before its wait).
     private var readyWaitCancelled = false
     private var stopWaiters: [CheckedContinuation<Void, Never>] = []
+    /// The generations' sockets and the hand-over between them.
+    var handover = Handover()
 
     package init(
         settings: SupervisorSettings, launch: Launch, workersReady: @escaping @Sendable (Bool) -> Void, logger: Logger,
@@ -155,7 +165,8 @@ package final class Supervisor: @unchecked Sendable {  // machine, descriptors a
             case .spawn(let key, let id, let generation):
                 do throws(SystemError) {
                     let pid = try WorkerSpawn.spawn(
-                        command: launch.command, environment: environment(id: id, generation: generation), listener: launch.listener)
+                        command: launch.command, environment: environment(id: id, generation: generation),
+                        listener: socket(for: generation))
                     machine.spawned(key: key, pid: pid)
                     writePidFile(id: id, pid: pid)
                     logger.info("worker started", metadata: ["worker": "\(id)", "pid": "\(pid)", "generation": "\(generation)"])
@@ -164,11 +175,13 @@ package final class Supervisor: @unchecked Sendable {  // machine, descriptors a
                     queue.append(contentsOf: machine.spawnFailed(key: key, now: clock.now))
                 }
             case .signal(let pid, let signal):
+                if signal == SIGTERM && holdUntilDrained(pid) { continue }
                 WorkerSpawn.signal(pid, signal)
             case .report(let event):
                 report(event)
             }
         }
+        closeUnusedSockets()
         workersReady(machine.anyReady)
         if machine.firstGenerationReady || machine.shuttingDown, !readyWaiters.isEmpty {
             for c in readyWaiters { c.resume(returning: machine.firstGenerationReady) }
@@ -228,6 +241,7 @@ package final class Supervisor: @unchecked Sendable {  // machine, descriptors a
     /// block it) and, with `APP_MAX_MEMORY`, the memory check.
     func fire(now: MonotonicInstant) {
         if let due = machine.nextDeadline, due <= now { apply(machine.tick(now: now)) }
+        releaseIfDrained(now: now)
         guard nextSample <= now else { return }
         nextSample = now + .seconds(1)
         childrenExited()
@@ -241,7 +255,7 @@ package final class Supervisor: @unchecked Sendable {  // machine, descriptors a
         }
     }
 
-    var deadline: MonotonicInstant? { min(machine.nextDeadline ?? nextSample, nextSample) }
+    var deadline: MonotonicInstant? { min(machine.nextDeadline ?? nextSample, nextSample, handover.nextCheck ?? nextSample) }
 
     private func writePidFile(id: Int, pid: pid_t) {
         guard let dir = settings.pidDirectory else { return }

@@ -70,7 +70,7 @@ struct RunCommand: ParsableCommand {
         let (configuration, resolve) = Environment.resolveSettings(environment: environment, flags: flags)
         let supervision = Supervision(
             settings: appConfiguration.supervisor, command: command, environment: environment, listener: listener?.fd,
-            socketAddress: listener.map { "\($0.address)" })
+            address: listener?.address, socketAddress: listener.map { "\($0.address)" })
         let runtime = Runtime(configuration: configuration, resolve: resolve, supervision: supervision)
         Signals.run { await runtime.run() }
     }
@@ -82,6 +82,8 @@ struct Supervision: Sendable {
     var command: [String]
     var environment: [String: String]
     var listener: Int32?
+    /// Where `listener` is bound (with its port): later generations get sockets of their own there.
+    var address: SocketAddress?
     var socketAddress: String?
 }
 

@@ -10,7 +10,8 @@ extension Runtime {
     /// Starts the supervisor and its first generation of workers (a failure exits 1).
     func startSupervisor(_ s: Supervision, context: SidecarContext, localAPI: SocketAddress, logger: Logger) -> Supervisor {
         let launch = Supervisor.Launch(
-            command: s.command, environment: s.environment, listener: s.listener, sidecarURL: LocalAPIOptions.baseURL(localAPI),
+            command: s.command, environment: s.environment, listener: s.listener, address: s.address,
+            sidecarURL: LocalAPIOptions.baseURL(localAPI),
             withheld: Self.withheldFromWorkers)
         do throws(SystemError) {
             let supervisor = try Supervisor(

@@ -143,6 +143,10 @@ int csidecar_notify_send(const char *path, const char *text);
 
 /// The accept queue of a listening TCP socket: connections waiting and the backlog's size.
 int csidecar_listen_queue(int fd, unsigned *queued, unsigned *backlog);
+/// Steers every new connection of the SO_REUSEPORT group `fd` belongs to onto the group's socket
+/// number `index` (in the order they joined; an index past the last falls back to the kernel's
+/// hash): a one-instruction classic BPF program (SO_ATTACH_REUSEPORT_CBPF). 0, or -1 with errno.
+int csidecar_reuseport_steer(int fd, unsigned index);
 
 /// Makes stdout line-buffered, so that output reaches a pipe or a file line by line.
 static inline void csidecar_line_buffer_stdout(void) { setvbuf(stdout, NULL, _IOLBF, 0); }

@@ -212,3 +212,43 @@ import Testing
         #expect(r.out.contains("ID  PID") && r.out.components(separatedBy: "  ready  ").count - 1 == 2, "\(r.out)")
     }
 }
+
+/// Each generation after the first gets its own socket on the application's port, joined to the
+/// serving one's SO_REUSEPORT group; the old one closes once its workers have gone. Another
+/// process (another `run`) still cannot take the port.
+@Suite(.serialized) struct SupervisorHandoverTests {
+    /// Listening sockets on `port`, from `/proc/net/tcp`.
+    func listeners(_ port: UInt16) -> Int {
+        let table = (try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8)) ?? ""
+        let hex = String(format: "%04X", port)
+        return table.split(separator: "\n").dropFirst().count { line in
+            let f = line.split(separator: " ")
+            return f.count > 3 && f[1].hasSuffix(":\(hex)") && f[3] == "0A"
+        }
+    }
+
+    @Test func aReload_opensTheNewGenerationsSocket_andClosesTheOldOne_twice() throws {
+        let app = try SupervisedApp(workers: 1)
+        #expect(app.waitReady(1))
+        #expect(listeners(app.app) == 1)
+        for generation in 2...3 {
+            app.process.signal(SIGUSR2)
+            #expect(SupervisedApp.waitUntil(10) { listeners(app.app) == 2 }, "the new generation's socket joins")
+            #expect(
+                SupervisedApp.waitUntil(15) {
+                    try app.workers().allSatisfy { $0["generation"] as? Int == generation && $0["state"] as? String == "ready" }
+                        && listeners(app.app) == 1
+                }, "the old one closes with its workers")
+            #expect(app.hit()?["generation"] as? Int == generation, "new connections reach the new generation")
+        }
+    }
+
+    @Test func anotherRun_onTheSamePort_isStillRefused() throws {
+        let app = try SupervisedApp(workers: 1)
+        #expect(app.waitReady(1))
+        let r = try SidecarProcess.run(
+            ["run", "--app-address", "127.0.0.1", "--app-port", "\(app.app)", "--", "sh", "-c", "sleep 5"],
+            environment: ["LOCAL_PORT": "0", "CLUSTER_PORT": "0"])
+        #expect(r.status == 98 && r.err.contains("APP_PORT"), "\(r)")
+    }
+}
