@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # bench/reload-runtimes.sh: rolling restarts under load with the runtimes users run, each as two
-# workers of `cluster-sidecar run` on the shared socket (fd 3): our own echo, Node.js
-# (http.createServer, server.close() on SIGTERM), gunicorn (WSGI, --preload, notify) and
-# uvicorn (ASGI). wrk opens a new connection per request (`Connection: close`, 16 at once) for
+# workers of `cluster-sidecar run` on the app port (fd 3): our own echo, Node.js
+# (http.createServer, server.close() on SIGTERM), gunicorn (WSGI, --preload, notify), uvicorn
+# (ASGI) and Go (net/http on net.FileListener(fd 3), Server.Shutdown on SIGTERM; when `go` is
+# there, e.g. Debian's golang-go). wrk opens a new connection per request (`Connection: close`, 16 at once) for
 # SECONDS while the sidecar is sent RELOADS rolling restarts (SIGUSR2), evenly spaced.
 # Prints, per runtime, the requests, the failed ones (wrk's socket errors and non-2xx) and
 # the reloads the sidecar counted. A runtime that loses requests here loses them at its own
 # shutdown (the old generation gets SIGTERM once the new one is ready).
 #
-# Usage: [SIDECAR_BIN=path] [RUNTIMES="echo node gunicorn uvicorn"] bench/reload-runtimes.sh [SECONDS, default 12] [RELOADS, default 6]
+# Usage: [SIDECAR_BIN=path] [RUNTIMES="echo node gunicorn uvicorn go"] bench/reload-runtimes.sh [SECONDS, default 12] [RELOADS, default 6]
 # (installs wrk, gunicorn and uvicorn when missing; node must be there)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,7 +17,7 @@ cd "$(dirname "$0")/.."
 . bench/lib.sh
 DURATION="${1:-12}"
 RELOADS="${2:-6}"
-RUNTIMES="${RUNTIMES:-echo node gunicorn uvicorn}"
+RUNTIMES="${RUNTIMES:-echo node gunicorn uvicorn$(command -v go >/dev/null && echo " go")}"
 dpkg -s wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 command -v gunicorn >/dev/null || pip install -q gunicorn
 python3 -c 'import uvicorn' 2>/dev/null || pip install -q uvicorn
@@ -50,6 +51,38 @@ server.listen({ fd: 3 });
 // The usual graceful stop: no new connections, the open ones finish.
 process.on('SIGTERM', () => server.close(() => process.exit(0)));
 JS
+cat > "$WORK/server.go" <<'GO'
+package main
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	listener, err := net.FileListener(os.NewFile(3, "app"))
+	if err != nil {
+		panic(err)
+	}
+	body := []byte(`{"status":"ok"}`)
+	server := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(body)
+	})}
+	// The usual graceful stop: no new connections, the open ones finish.
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGTERM)
+	go func() { <-stop; server.Shutdown(context.Background()) }()
+	if err := server.Serve(listener); err != http.ErrServerClosed {
+		panic(err)
+	}
+}
+GO
+if [[ " $RUNTIMES " == *" go "* ]]; then (cd "$WORK" && GOCACHE="$WORK/gocache" go build -o server-go server.go); fi
 export PYTHONPATH="$WORK"
 up() { python3 -c 'import sys,urllib.request;urllib.request.urlopen(sys.argv[1],timeout=1)' "$1" 2>/dev/null; }
 wait_up() { for _ in $(seq 400); do up "$1" && return 0; sleep 0.05; done; echo "reload-runtimes.sh: $1 did not come up" >&2; exit 1; }
@@ -63,6 +96,7 @@ runtime() {
     node) command=(node "$WORK/server.js") ;;
     gunicorn) command=(gunicorn --preload --workers 1 --log-level warning wsgi:app); ready=notify ;;
     uvicorn) command=(python3 -m uvicorn --fd 3 --log-level warning asgi:app) ;;
+    go) command=("$WORK/server-go") ;;
     *) echo "unknown runtime $name" >&2; exit 64 ;;
   esac
   port=$(free_port); local_port=$(free_port)
