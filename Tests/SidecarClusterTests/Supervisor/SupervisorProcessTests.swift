@@ -2,6 +2,8 @@ import Foundation
 import SidecarTestSupport
 import Testing
 
+@testable import SidecarPosix
+
 /// `cluster-sidecar run` through the built binary, a real worker program (Python, taking fd 3)
 /// and real sockets: the shared port, respawns, rolling restarts under load, rollbacks, shutdown.
 @Suite(.serialized) struct SupervisorProcessTests {
@@ -219,12 +221,7 @@ import Testing
 @Suite(.serialized) struct SupervisorHandoverTests {
     /// Listening sockets on `port`, from `/proc/net/tcp`.
     func listeners(_ port: UInt16) -> Int {
-        let table = (try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8)) ?? ""
-        let hex = String(format: "%04X", port)
-        return table.split(separator: "\n").dropFirst().count { line in
-            let f = line.split(separator: " ")
-            return f.count > 3 && f[1].hasSuffix(":\(hex)") && f[3] == "0A"
-        }
+        TCPTableRow.rows(ProcFile.read("/proc/net/tcp") ?? "").count { $0.localPort == port && $0.state == 0x0A }
     }
 
     @Test func aReload_opensTheNewGenerationsSocket_andClosesTheOldOne_twice() throws {
