@@ -63,12 +63,16 @@ package struct FanOutResult: Sendable {
             Self.failure(o, servers, k, &w)
         }
         w.raw("]")
-        if let hint {
-            w.raw(",\"hint\":")
-            w.string(hint)
-        }
+        Self.hint(hint, &w)
         w.raw("}")
         return w.bytes
+    }
+
+    /// `,"hint": "..."` when there is one.
+    private static func hint(_ hint: String?, _ w: inout JSONWriter) {
+        guard let hint else { return }
+        w.raw(",\"hint\":")
+        w.string(hint)
     }
 
     /// One node's line of a streamed answer (`application/x-ndjson`): its entry of `results`
@@ -97,10 +101,7 @@ package struct FanOutResult: Sendable {
         w.raw(",\"failures\":")
         w.int(nodes - results)
         w.raw("}")
-        if let hint {
-            w.raw(",\"hint\":")
-            w.string(hint)
-        }
+        Self.hint(hint, &w)
         w.raw("}\n")
         return w.bytes
     }

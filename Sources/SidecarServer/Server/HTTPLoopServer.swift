@@ -205,10 +205,15 @@ final class HTTPLoopServer: ReactorSource, ResponderSink, @unchecked Sendable { 
         let (pending, then) = conn.machine.answer(closeRequested: response.closeConnection, draining: shared.isDraining)
         write(conn, response, pending)
         stats[conn.listener].count(status: response.status)
+        answered(conn, status: response.status, then: then)
+    }
+
+    /// The answer is queued: the observer hears of it, and a kept connection waits for the next.
+    private func answered(_ conn: Connection, status: Int, then: HTTPConnectionStateMachine.AnswerAction) {
         if let observer {
             observer.answered(
                 AnsweredRequest(
-                    loop: loop.id, listener: conn.listener, route: conn.route, method: conn.method, status: response.status,
+                    loop: loop.id, listener: conn.listener, route: conn.route, method: conn.method, status: status,
                     nanoseconds: Int64(truncatingIfNeeded: csidecar_monotonic_ns() &- conn.started)))
         }
         if then == .keepAlive { arm(conn, .idle) }
@@ -297,14 +302,7 @@ final class HTTPLoopServer: ReactorSource, ResponderSink, @unchecked Sendable { 
 
     /// The streamed body's last piece is queued: the connection moves on as after any answer.
     private func endStream(_ conn: Connection) {
-        let then = conn.machine.endStream(draining: shared.isDraining)
-        if let observer {
-            observer.answered(
-                AnsweredRequest(
-                    loop: loop.id, listener: conn.listener, route: conn.route, method: conn.method, status: conn.streamStatus,
-                    nanoseconds: Int64(truncatingIfNeeded: csidecar_monotonic_ns() &- conn.started)))
-        }
-        if then == .keepAlive { arm(conn, .idle) }
+        answered(conn, status: conn.streamStatus, then: conn.machine.endStream(draining: shared.isDraining))
     }
 }
 
