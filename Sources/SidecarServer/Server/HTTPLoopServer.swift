@@ -209,6 +209,7 @@ final class HTTPLoopServer: ReactorSource, ResponderSink, @unchecked Sendable { 
     }
 
     /// The answer is queued: the observer hears of it, and a kept connection waits for the next.
+    @inline(__always)
     private func answered(_ conn: Connection, status: Int, then: HTTPConnectionStateMachine.AnswerAction) {
         if let observer {
             observer.answered(
