@@ -30,9 +30,15 @@ final class SupervisedApp: @unchecked Sendable {  // immutable after init; the p
     }
 
     deinit {
+        // Stopped as a user stops it, so that it stops its workers' process groups: a SIGKILL
+        // takes only the workers themselves (PDEATHSIG), and a worker that is a shell would
+        // leave its Python child running.
         if process.process.isRunning {
-            process.signal(SIGKILL)
-            _ = process.waitForExit(timeout: 5)
+            process.signal(SIGTERM)
+            if process.waitForExit(timeout: 10) == nil {
+                process.signal(SIGKILL)
+                _ = process.waitForExit(timeout: 5)
+            }
         }
         unlink(script)
         unlink(modeFile)
