@@ -86,8 +86,7 @@ final class HTTPLoopServer: ReactorSource, ResponderSink, @unchecked Sendable { 
 
     /// A later answer arrived for the connection `token` names.
     private func complete(_ token: UInt64, _ response: HTTPResponse) {
-        let (fd, generation) = (Int32(truncatingIfNeeded: token & 0xFF_FFFF), UInt32(truncatingIfNeeded: token >> 24))
-        guard let conn = connection(fd, generation), conn.machine.isAwaiting else { return }
+        guard let conn = connection(token: token), conn.machine.isAwaiting else { return }
         respond(conn, response)
         // Parse what queued up behind it, send, resume reading.
         processInput(conn)
@@ -132,6 +131,11 @@ final class HTTPLoopServer: ReactorSource, ResponderSink, @unchecked Sendable { 
             return nil
         }
         return conn
+    }
+
+    /// The open connection a `Connection.token` names (nil once it has closed).
+    func connection(token: UInt64) -> Connection? {
+        connection(Int32(truncatingIfNeeded: token & 0xFF_FFFF), UInt32(truncatingIfNeeded: token >> 24))
     }
 
     /// Whether `conn` is still open (handlers and writes may have closed it).
@@ -285,8 +289,7 @@ final class HTTPLoopServer: ReactorSource, ResponderSink, @unchecked Sendable { 
     /// The producer wrote more, or finished: send it, and once the body has ended, go on with
     /// what the peer sent behind it.
     private func streamReady(_ token: UInt64) {
-        let (fd, generation) = (Int32(truncatingIfNeeded: token & 0xFF_FFFF), UInt32(truncatingIfNeeded: token >> 24))
-        guard let conn = connection(fd, generation), let stream = conn.stream else { return }
+        guard let conn = connection(token: token), let stream = conn.stream else { return }
         let (bytes, finished) = stream.take()
         let chunked = conn.machine.streamsChunked
         ResponseWriter.appendChunk(&conn.out, bytes, chunked: chunked)
