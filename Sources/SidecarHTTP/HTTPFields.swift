@@ -90,3 +90,12 @@ extension String {
         }
     }
 }
+
+extension StringProtocol {
+    /// Without leading and trailing optional whitespace (spaces and tabs, RFC 9110 §5.6.3).
+    package func trimmingOWS() -> SubSequence {
+        let notOWS: (Character) -> Bool = { $0 != " " && $0 != "\t" }
+        guard let start = firstIndex(where: notOWS), let last = lastIndex(where: notOWS) else { return self[endIndex...] }
+        return self[start...last]
+    }
+}

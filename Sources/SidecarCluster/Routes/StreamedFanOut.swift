@@ -72,7 +72,7 @@ final class StreamedFanOut: FanOutListener {
     /// Whether an `Accept` field value asks for this media type (named, with a q above 0).
     static func wanted(by accept: String) -> Bool {
         accept.split(separator: ",").contains { range in
-            let parts = range.split(separator: ";").map { $0.trimmingSpaces.lowercased() }
+            let parts = range.split(separator: ";").map { $0.trimmingOWS().lowercased() }
             guard parts.first == mediaType else { return false }
             return !parts.dropFirst().contains { $0.hasPrefix("q=") && (Double($0.dropFirst(2)) ?? 1) <= 0 }
         }
@@ -81,15 +81,6 @@ final class StreamedFanOut: FanOutListener {
     /// Whether an `Accept` field value names nothing but this media type (the proxy keeps it
     /// from the nodes: it was meant for the sidecar).
     static func only(_ accept: String) -> Bool {
-        accept.split(separator: ",").allSatisfy { $0.split(separator: ";").first?.trimmingSpaces.lowercased() == mediaType }
-    }
-}
-
-extension Substring {
-    fileprivate var trimmingSpaces: Substring {
-        var s = self
-        while let c = s.first, c == " " || c == "\t" { s.removeFirst() }
-        while let c = s.last, c == " " || c == "\t" { s.removeLast() }
-        return s
+        accept.split(separator: ",").allSatisfy { $0.split(separator: ";").first?.trimmingOWS().lowercased() == mediaType }
     }
 }

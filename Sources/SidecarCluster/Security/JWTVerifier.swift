@@ -170,9 +170,7 @@ enum PEMBlocks {
         return blocks
     }
 
-    static func trim(_ s: some StringProtocol) -> String {
-        String(s.drop(while: { $0 == " " || $0 == "\t" }).reversed().drop(while: { $0 == " " || $0 == "\t" }).reversed())
-    }
+    static func trim(_ s: some StringProtocol) -> String { String(s.trimmingOWS()) }
 }
 
 /// base64url without padding (RFC 4648 §5).

@@ -217,3 +217,15 @@ import Testing
         #expect(with["hint"] == nil)
     }
 }
+
+@Suite struct StreamedAcceptTests {
+    @Test(arguments: [
+        ("application/x-ndjson", true, true), ("  Application/X-NDJSON ;\tq=0.5 ", true, true),
+        ("application/json, application/x-ndjson", true, false),
+        ("application/x-ndjson; q=0", false, true), ("application/json", false, false), ("\t", false, false),
+    ])
+    func accept_asksForStreaming_whenItNamesNDJSONWithAQAboveZero(_ value: String, _ wanted: Bool, _ only: Bool) {
+        #expect(StreamedFanOut.wanted(by: value) == wanted)
+        #expect(StreamedFanOut.only(value) == only)
+    }
+}
