@@ -34,8 +34,15 @@ struct Handover {
     /// How often the accept queue is read while holding.
     static let poll: Duration = .milliseconds(10)
 
-    /// When to look at the draining socket again (nil: nothing held).
-    var nextCheck: MonotonicInstant? { held.isEmpty ? nil : SystemClock().now + Self.poll }
+    /// When to look at the draining socket again, `now` on the supervisor's clock (nil: nothing held).
+    func nextCheck(now: MonotonicInstant) -> MonotonicInstant? { held.isEmpty ? nil : now + Self.poll }
+
+    /// `fd` left the group: the kernel moves the last socket into its place.
+    mutating func leave(_ fd: Int32) {
+        guard let k = group.firstIndex(of: fd) else { return }
+        group[k] = group[group.count - 1]
+        group.removeLast()
+    }
 }
 
 extension Supervisor {
@@ -55,11 +62,9 @@ extension Supervisor {
         }
         do throws(SystemError) {
             // New connections stay with the serving socket for now: steered before the new one
-            // joins when the group exists, and again once it has joined (the first time, the
-            // kernel makes the group only then).
+            // joins when the group exists (a socket that listened with SO_REUSEPORT has one, alone
+            // or not; the first only once another joined), and again once it has joined.
             try Socket.allowReusePort(serving)
-            // (A socket that listened with SO_REUSEPORT has a group, alone or not; the first has
-            // one only once another joined.)
             if serving != launch.listener || handover.group.count > 1 { try steer(to: serving) }
             let (fd, _) = try Socket.listenShared(on: address, reusePort: true)
             handover.sockets[generation] = fd
@@ -133,10 +138,7 @@ extension Supervisor {
             // connections no worker takes.
             if !handover.sockets.values.contains(fd) {
                 Glibc.close(fd)
-                if let k = handover.group.firstIndex(of: fd) {
-                    handover.group[k] = handover.group[handover.group.count - 1]
-                    handover.group.removeLast()
-                }
+                handover.leave(fd)
                 // The sockets moved: the program names the target by its new number.
                 if let target = handover.target, handover.group.count > 1 {
                     do throws(SystemError) {

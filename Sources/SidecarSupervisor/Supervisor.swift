@@ -255,7 +255,9 @@ package final class Supervisor: @unchecked Sendable {  // machine, descriptors a
         }
     }
 
-    var deadline: MonotonicInstant? { min(machine.nextDeadline ?? nextSample, nextSample, handover.nextCheck ?? nextSample) }
+    var deadline: MonotonicInstant? {
+        min(machine.nextDeadline ?? nextSample, nextSample, handover.nextCheck(now: clock.now) ?? nextSample)
+    }
 
     private func writePidFile(id: Int, pid: pid_t) {
         guard let dir = settings.pidDirectory else { return }
