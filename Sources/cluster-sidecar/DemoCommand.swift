@@ -118,8 +118,9 @@ struct DemoCommand: ParsableCommand {
             }
             // Once every sidecar sees every other and is ready: one fan-out, then what to try.
             if fannedOut == nil, sidecars.count == nodes, rows.allSatisfy({ $0.servers == nodes && $0.ready }) {
-                fannedOut = fanOut(client, local: sidecars[0].local) + "\n" + nextSteps(local: sidecars[0].local)
-                if live { say(fannedOut!) } else { say("\n" + fannedOut!) }
+                let text = fanOut(client, local: sidecars[0].local) + "\n" + nextSteps(local: sidecars[0].local)
+                fannedOut = text
+                say(live ? text : "\n" + text)
                 last = render(rows)
             }
             let signal = csidecar_wait_signal_timeout(sidecars.count < nodes ? 200 : 500)

@@ -71,7 +71,6 @@ enum StatusTables {
         return out
     }
 
-    /// Under `run`: the workers, like `pm2 ls`, and the last rolling change.
     /// How a worker's predecessor ended: `replaced` when the supervisor asked (a reload), else
     /// its signal or exit code.
     static func lastExit(_ l: [String: JSONValue]) -> String {
@@ -79,6 +78,7 @@ enum StatusTables {
         return l["expected"]?.bool == true ? "replaced (\(how))" : how
     }
 
+    /// Under `run`: the workers, like `pm2 ls`, and the last rolling change.
     static func workers(_ app: [String: JSONValue]) -> String {
         let socket = app["socket"]?.object
         var out = "WORKERS: generation \(app["generation"]?.text ?? "-"), socket \(socket?["address"]?.text ?? "none")"
@@ -92,7 +92,7 @@ enum StatusTables {
             (app["workers"]?.array ?? []).map { v in
                 let w = v.object ?? [:]
                 let last = w["lastExit"]?.object
-                let exit = last.map { l in Self.lastExit(l) } ?? "-"
+                let exit = last.map(Self.lastExit) ?? "-"
                 var state = w["state"]?.text ?? "-"
                 if w["crashLooping"]?.bool == true { state += " (crash loop)" }
                 return [

@@ -11,7 +11,6 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/random.h>
-#include <stdio.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -148,7 +147,5 @@ int csidecar_listen_queue(int fd, unsigned *queued, unsigned *backlog);
 /// hash): a one-instruction classic BPF program (SO_ATTACH_REUSEPORT_CBPF). 0, or -1 with errno.
 int csidecar_reuseport_steer(int fd, unsigned index);
 
-/// Makes stdout line-buffered, so that output reaches a pipe or a file line by line.
-static inline void csidecar_line_buffer_stdout(void) { setvbuf(stdout, NULL, _IOLBF, 0); }
 
 #endif
