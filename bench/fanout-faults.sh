@@ -42,18 +42,13 @@ until grep -q ready "$WORK/stubs.out" 2>/dev/null && grep -q ready "$WORK/slow.o
 BODY='{"url":"/x","timeout":1000}'
 DEAD=$((BASE + 7))
 
-register() { # cluster-port id url
-  curl -s -o /dev/null -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
-    -d "{\"id\":\"$2\",\"type\":\"bench\",\"url\":\"$3\",\"clusterUrl\":\"$3\"}" "http://127.0.0.1:$1/itResources"
-}
 SC_LOCAL=$(free_port); SC_CLUSTER=$(free_port)
 LOCAL_PORT=$SC_LOCAL CLUSTER_PORT=$SC_CLUSTER CLUSTER_ADDRESS=127.0.0.1 SERVER_TYPE=bench SERVER_URL="http://127.0.0.1:$BASE" \
   JWT_SECRET=$SECRET FANOUT_CONCURRENCY=1024 LOG_LEVEL=warning "$BIN" >/dev/null 2>&1 &
 SC_PID=$!
 wait_port "$SC_LOCAL"; wait_port "$SC_CLUSTER"
-for k in $(seq 1 $((N - 1))); do register "$SC_CLUSTER" "n$k" "http://127.0.0.1:$((BASE + k))"; done
-nodes=""
-for k in $(seq 0 $((N - 1))); do nodes="$nodes${nodes:+,}http://127.0.0.1:$((BASE + k))"; done
+for k in $(seq 1 $((N - 1))); do register_node "$TOKEN" "$SC_CLUSTER" "n$k" "http://127.0.0.1:$((BASE + k))"; done
+nodes=$(node_urls "$BASE" "$N")
 REF_PORT=$(free_port)
 NODES=$nodes node bench/js/reference.js "$REF_PORT" > /dev/null &
 REF_PID=$!
@@ -111,7 +106,7 @@ echo "recovery: every node answers again $recovery s after its packets flow (tar
 
 # The last fast node leaves, a slow one joins: N nodes, one of them 3 s late.
 curl -s -o /dev/null -X DELETE -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$SC_CLUSTER/servers/n$((N - 1))"
-register "$SC_CLUSTER" slow "http://127.0.0.1:$SLOW"
+register_node "$TOKEN" "$SC_CLUSTER" slow "http://127.0.0.1:$SLOW"
 kill "$REF_PID"; wait "$REF_PID" 2>/dev/null || true
 NODES="${nodes%,*},http://127.0.0.1:$SLOW" node bench/js/reference.js "$REF_PORT" > /dev/null &
 REF_PID=$!

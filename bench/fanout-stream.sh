@@ -40,10 +40,6 @@ STUB_BODY_BYTES=262144 "$WORK/stub" "$BIG" "$N" 5 > "$WORK/big.out" &
 until grep -q ready "$WORK/fast.out" 2>/dev/null && grep -q ready "$WORK/slow.out" 2>/dev/null \
   && grep -q ready "$WORK/big.out" 2>/dev/null; do sleep 0.05; done
 
-register() { # cluster-port id url
-  curl -s -o /dev/null -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
-    -d "{\"id\":\"$2\",\"type\":\"bench\",\"url\":\"$3\",\"clusterUrl\":\"$3\"}" "http://127.0.0.1:$1/itResources"
-}
 sidecar() { # self-url first-node-port count [VAR=value ...] -> "pid local-port"
   local lp cp
   lp=$(free_port); cp=$(free_port)
@@ -52,7 +48,7 @@ sidecar() { # self-url first-node-port count [VAR=value ...] -> "pid local-port"
   local pid=$!
   echo "$pid" >> "$WORK/pids"
   wait_port "$lp"; wait_port "$cp"
-  for k in $(seq 0 $(($3 - 1))); do register "$cp" "n$k" "http://127.0.0.1:$(($2 + k))"; done
+  for k in $(seq 0 $(($3 - 1))); do register_node "$TOKEN" "$cp" "n$k" "http://127.0.0.1:$(($2 + k))"; done
   echo "$pid $lp"
 }
 reference() { # nodes -> "pid port"
@@ -64,11 +60,10 @@ reference() { # nodes -> "pid port"
   wait_port "$port"
   echo "$pid $port"
 }
-nodes_from() { local s=""; for k in $(seq 0 $(($2 - 1))); do s="$s${s:+,}http://127.0.0.1:$(($1 + k))"; done; echo "$s"; }
 
 # First line. The sidecar's self is the fast node; the slow ones are registered.
 read -r SC_PID SC_LOCAL <<<"$(sidecar "http://127.0.0.1:$FAST" "$SLOW" $((N - 1)))"
-read -r REF_PID REF_PORT <<<"$(reference "http://127.0.0.1:$FAST,$(nodes_from "$SLOW" $((N - 1)))")"
+read -r REF_PID REF_PORT <<<"$(reference "http://127.0.0.1:$FAST,$(node_urls "$SLOW" $((N - 1)))")"
 BODY='{"url":"/x"}'
 WARM=5
 "$WORK/load" stream "$SC_LOCAL" /cluster/fanout "$BODY" $((SAMPLES + WARM)) > "$WORK/calls.out"
@@ -116,7 +111,7 @@ print("%.1f %.1f %d" % (peak - base, took, len(out)))
 PY
 }
 read -r SC_PID SC_LOCAL <<<"$(sidecar "http://127.0.0.1:$BIG" $((BIG + 1)) $((N - 1)))"
-read -r REF_PID REF_PORT <<<"$(reference "$(nodes_from "$BIG" "$N")")"
+read -r REF_PID REF_PORT <<<"$(reference "$(node_urls "$BIG" "$N")")"
 # One call each first, so that every server has its connections and buffers before the count.
 for p in "$SC_LOCAL" "$REF_PORT"; do curl -s -o /dev/null -H 'Content-Type: application/json' -d "$BODY" "http://127.0.0.1:$p/cluster/fanout"; done
 read -r s_peak s_took s_len <<<"$(peak_rss "$SC_PID" application/x-ndjson "http://127.0.0.1:$SC_LOCAL/cluster/fanout")"

@@ -83,9 +83,7 @@ start_sidecar() { # nodes [first port] -> sets SC_PID SC_LOCAL (NAMED=1: nodes b
   SC_PID=$!
   wait_port "$SC_LOCAL"; wait_port "$cluster"
   for k in $(seq 1 $((n - 1))); do
-    curl -s -o /dev/null -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
-      -d "{\"id\":\"n$k\",\"type\":\"bench\",\"url\":\"http://$(host_of "$k"):$((first + k))\",\"clusterUrl\":\"http://127.0.0.1:1\"}" \
-      "http://127.0.0.1:$cluster/itResources"
+    register_node "$TOKEN" "$cluster" "n$k" "http://$(host_of "$k"):$((first + k))" http://127.0.0.1:1
   done
 }
 start_reference() { # nodes [first port] -> sets REF_PID REF_PORT (NAMED=1: nodes by host name)

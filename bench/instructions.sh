@@ -87,9 +87,7 @@ instructions() { # binary requests -> total Ir of the process
   sleep 5
   if [ "$FANOUT" -gt 0 ]; then
     for k in $(seq 1 $((FANOUT - 1))); do
-      curl -s -o /dev/null -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
-        -d "{\"id\":\"n$k\",\"type\":\"bench\",\"url\":\"http://127.0.0.1:$((BASE + k))\",\"clusterUrl\":\"http://127.0.0.1:1\"}" \
-        "http://127.0.0.1:$cluster/itResources"
+      register_node "$TOKEN" "$cluster" "n$k" "http://127.0.0.1:$((BASE + k))" http://127.0.0.1:1
     done
     python3 "$WORK/fanout.py" "$port" "$n"
   else

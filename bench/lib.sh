@@ -39,3 +39,13 @@ wait_port() {
   done
   exec 3>&-
 }
+
+# Registers a node with a sidecar's cluster API: TOKEN (a cluster token, hs256_token), the
+# cluster port, the node's id and URL, and its cluster URL (default: its URL).
+register_node() {
+  curl -s -o /dev/null -X POST -H "Authorization: Bearer $1" -H 'Content-Type: application/json' \
+    -d "{\"id\":\"$3\",\"type\":\"bench\",\"url\":\"$4\",\"clusterUrl\":\"${5:-$4}\"}" "http://127.0.0.1:$2/itResources"
+}
+
+# The base URLs of COUNT nodes on loopback from port FIRST, comma-separated.
+node_urls() { local s=""; for k in $(seq 0 $(($2 - 1))); do s="$s${s:+,}http://127.0.0.1:$(($1 + k))"; done; echo "$s"; }
