@@ -142,6 +142,7 @@ let package = Package(
             name: "SidecarServerTests",
             dependencies: ["SidecarPosix", "SidecarHTTP", "SidecarServer", "SidecarTestSupport", "SidecarTestVectors"]),
         .testTarget(name: "SidecarClientTests", dependencies: ["SidecarPosix", "SidecarHTTP", "SidecarClient", "SidecarTestSupport"]),
+        .testTarget(name: "SidecarSettingsTests", dependencies: ["SidecarSettings"]),
         .testTarget(name: "SidecarSupervisorTests", dependencies: ["SidecarPosix", "SidecarSettings", "SidecarSupervisor"]),
         .testTarget(
             name: "SidecarClusterTests",

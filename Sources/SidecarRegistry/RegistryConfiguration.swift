@@ -36,7 +36,7 @@ package enum RegistryKey: String, CaseIterable, SettingKey {
         case .secret: "HS256 secret for tokens, at least 32 bytes."
         case .clientID: "The one OAuth client id the token endpoint serves."
         case .clientSecret: "That client's secret."
-        case .logLevel: "Log level."
+        case .logLevel: "trace, debug, info, notice, warning, error or critical."
         }
     }
 
@@ -51,6 +51,8 @@ package enum RegistryKey: String, CaseIterable, SettingKey {
     }
 
     package var isSecret: Bool { self == .secret || self == .clientSecret }
+
+    package var hasFileForm: Bool { isSecret || self == .logLevel }
 }
 
 /// The registry's checked settings.

@@ -15,6 +15,9 @@ package protocol SettingKey: Sendable {
     var defaultText: String { get }
     /// A secret: it may come from `<variable>_FILE` and is never echoed.
     var isSecret: Bool { get }
+    /// It may also come from the file `<variable>_FILE` names: every secret, and a setting that
+    /// a settings refresh re-reads from its file (`LOG_LEVEL`).
+    var hasFileForm: Bool { get }
 }
 
 extension SettingKey {
@@ -22,13 +25,21 @@ extension SettingKey {
 
     package var isSecret: Bool { false }
 
+    package var hasFileForm: Bool { isSecret }
+
     /// The variables that carry this setting: itself, and for a secret its `_FILE` form.
     package var variables: [String] { isSecret ? [variable, variable + "_FILE"] : [variable] }
+
+    /// The variable of the file form (`JWT_SECRET_FILE`).
+    package var fileVariable: String { variable + "_FILE" }
+
+    /// The flag of the file form (`--jwt-secret-file`).
+    package var fileFlag: String { flag + "-file" }
 
     /// The help line, the same shape for every subcommand's settings: meaning, variable (and its
     /// file for a secret), default.
     package var help: String {
-        let env = isSecret ? "\(variable) or \(variable)_FILE" : variable
+        let env = hasFileForm ? "\(variable) or \(fileVariable)" : variable
         let fallback = defaultText.hasPrefix("required") ? defaultText : "default: \(defaultText)"
         return "\(meaning) (env \(env); \(fallback))"
     }
@@ -75,9 +86,9 @@ package struct SettingsReader {
         fromFlags.contains(key.variable) ? key.flag : key.variable
     }
 
-    /// How an error names a `<variable>_FILE` setting: its flag when it came from one.
-    private func fileSettingName(_ fileVariable: String) -> String {
-        fromFlags.contains(fileVariable) ? "--" + fileVariable.lowercased().replacingUnderscores() : fileVariable
+    /// How an error names `key`'s file form: its flag when it came from one.
+    private func fileSettingName(_ key: some SettingKey) -> String {
+        fromFlags.contains(key.fileVariable) ? key.fileFlag : key.fileVariable
     }
 
     /// The raw value of `key`; an empty value counts as unset.
@@ -148,11 +159,10 @@ package struct SettingsReader {
     }
 
     package func secret(_ key: some SettingKey) throws(ConfigError) -> Secret? {
-        let fileVariable = key.variable + "_FILE"
         let direct = raw(key)
-        let file = values[fileVariable].flatMap { $0.isEmpty ? nil : $0 }
-        let fileName = fileSettingName(fileVariable)
-        if direct != nil && file != nil { throw ConfigError(name(key), "set \(key.variable) or \(fileVariable), not both") }
+        let file = values[key.fileVariable].flatMap { $0.isEmpty ? nil : $0 }
+        let fileName = fileSettingName(key)
+        if direct != nil && file != nil { throw ConfigError(name(key), "set \(key.variable) or \(key.fileVariable), not both") }
         if let direct { return Secret(direct) }
         guard let file else { return nil }
         let text = try read(file, naming: fileName)
@@ -199,13 +209,12 @@ package struct SettingsReader {
     /// A log level, from the variable or from the file `<variable>_FILE` names (which a reload
     /// reads again: the environment of a running process cannot change).
     package func logLevel(_ key: some SettingKey) throws(ConfigError) -> Logger.Level? {
-        let fileVariable = key.variable + "_FILE"
-        let fromFile = values[fileVariable].flatMap { $0.isEmpty ? nil : $0 }
-        if raw(key) != nil && fromFile != nil { throw ConfigError(name(key), "set \(key.variable) or \(fileVariable), not both") }
+        let fromFile = values[key.fileVariable].flatMap { $0.isEmpty ? nil : $0 }
+        if raw(key) != nil && fromFile != nil { throw ConfigError(name(key), "set \(key.variable) or \(key.fileVariable), not both") }
         let v: String
         let source: String
         if let path = fromFile {
-            source = fileSettingName(fileVariable)
+            source = fileSettingName(key)
             v = try read(path, naming: source).trimmingWhitespace()
         } else {
             guard let direct = raw(key) else { return nil }

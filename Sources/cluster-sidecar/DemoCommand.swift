@@ -93,7 +93,11 @@ struct DemoCommand: ParsableCommand {
                     break
                 }
                 sidecars.append((p, locals[k]))
-                seen.append("")
+                // Said as it is started: its first /status may wait in the listen queue until it has
+                // registered, and would skip this line.
+                let starting = event(name: p.name, Row(port: locals[k]))
+                if !live { say(starting) }
+                seen.append(starting)
                 nextStart = clock.now + .milliseconds(500)
             }
             let rows = sidecars.map { Row.fetch(client, port: $0.local) }

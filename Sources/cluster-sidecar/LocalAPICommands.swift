@@ -10,17 +10,17 @@ import SidecarSettings
 /// variables (`LOCAL_ADDRESS`, `LOCAL_PORT`, `LOCAL_API_TOKEN` or `LOCAL_API_TOKEN_FILE`).
 /// Shown in the subcommands' help as these, not as the sidecar's whole list.
 struct LocalAPIOptions: ParsableArguments {
-    /// The sidecar's own options, parsed once for the whole command line: `--local-address`,
-    /// `--local-port`, `--local-api-token(-file)` are read from here, so that the subcommands take
-    /// exactly the sidecar's spelling of them (the others are accepted and ignored).
-    @OptionGroup(visibility: .hidden) var settings: SettingOptions
+    /// The sidecar's own settings: `--local-address`, `--local-port`, `--local-api-token(-file)`
+    /// are read from here, so that the subcommands take exactly the sidecar's spelling of them
+    /// (the others are accepted and ignored).
+    @OptionGroup var settings: SettingArguments
 
     @Option(help: "Seconds to wait for the answer.")
     var timeout: Double = 2
 
     /// The base URL and token, or a configuration error (exit 64).
     func resolve() -> (baseURL: String, token: Secret?) {
-        let reader = SettingsReader(environment: Environment.current(), flags: settings.flagValues)
+        let reader = SettingsReader(environment: Environment.current(), flags: settings.values(CommandSettings.sidecar))
         do throws(ConfigError) {
             let address = try reader.address(ConfigKey.localAddress, ConfigKey.localPort, default: SidecarConfiguration().localAddress)
             return (Self.baseURL(address), try reader.bearerToken(ConfigKey.localAPIToken))

@@ -13,35 +13,32 @@ import SidecarSettings
 
 /// `cluster-sidecar registry`: the embedded development registry (the mIT side of the contract).
 struct RegistryCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "registry",
-        abstract: "Run the embedded registry (mIT's side of the contract, in memory) with a token endpoint.",
-        discussion: """
-            Serves POST/GET /servers, PUT /servers/{id}/lease, DELETE /servers/{id} (bearer token \
-            required) and POST /oauth/token (client-credentials grant, HS256 tokens signed with the \
-            registry secret: give the sidecars the same secret as JWT_SECRET). A server that misses \
-            three lease intervals is dropped and its peers are told (DELETE /servers/{id}); peers are \
-            told of a join (POST /itResources). Each option is also an environment variable.
-            """
-    )
+    static let configuration: CommandConfiguration = {
+        CommandConfiguration(
+            commandName: "registry",
+            abstract: "Run the embedded registry (mIT's side of the contract, in memory) with a token endpoint.",
+            usage: "cluster-sidecar registry \(CommandSettings.usage)",
+            discussion: """
+                Serves POST/GET /servers, PUT /servers/{id}/lease, DELETE /servers/{id} (bearer token \
+                required) and POST /oauth/token (client-credentials grant, HS256 tokens signed with the \
+                registry secret: give the sidecars the same secret as JWT_SECRET). A server that misses \
+                three lease intervals is dropped and its peers are told (DELETE /servers/{id}); peers are \
+                told of a join (POST /itResources). Each setting is a flag and an environment variable; \
+                the flag wins.
 
-    @Option(help: ArgumentHelp(RegistryKey.address.help)) var address: String?
-    @Option(help: ArgumentHelp(RegistryKey.port.help)) var port: String?
-    @Option(name: .customLong("lease-time"), help: ArgumentHelp(RegistryKey.leaseTime.help)) var leaseTime: String?
-    @Option(help: ArgumentHelp(RegistryKey.secret.help)) var secret: String?
-    @Option(name: .customLong("client-id"), help: ArgumentHelp(RegistryKey.clientID.help)) var clientID: String?
-    @Option(name: .customLong("client-secret"), help: ArgumentHelp(RegistryKey.clientSecret.help)) var clientSecret: String?
-    @Option(name: .customLong("log-level"), help: ArgumentHelp(RegistryKey.logLevel.help)) var logLevel: String?
+                \(CommandSettings.registry.help(title: "SETTINGS:", width: CommandSettings.helpWidth))
+                """
+        )
+    }()
 
-    /// The values given on the command line, keyed by variable name.
-    var flagValues: [String: String] { FlagValues.of(self, keys: RegistryKey.self) }
+    @OptionGroup var settings: SettingArguments
 
     func run() throws {
         csidecar_block_signals()
         let configuration: RegistryConfiguration
         do {
             configuration = try RegistryConfiguration.resolve(
-                SettingsReader(environment: Environment.current(), flags: flagValues))
+                SettingsReader(environment: Environment.current(), flags: settings.values(CommandSettings.registry)))
         } catch {
             Environment.fail(error.description, status: ExitStatus.configuration)
         }

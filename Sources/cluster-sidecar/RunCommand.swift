@@ -10,34 +10,38 @@ import SidecarSupervisor
 /// `cluster-sidecar run [options] -- COMMAND [ARGS...]`: the sidecar, plus the application's
 /// workers on one shared socket.
 struct RunCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "run",
-        abstract: "Run the application's workers under the sidecar: one shared socket, respawns, rolling restarts.",
-        discussion: """
-            Everything the sidecar does, plus APP_WORKERS processes of COMMAND. With APP_PORT the sidecar \
-            binds the application's socket itself (a taken port exits 98 before any worker starts) and \
-            gives it to every worker as fd 3, the systemd way: LISTEN_FDS=1, LISTEN_PID=<the worker's \
-            pid>, LISTEN_FDNAMES=app. Workers also get APP_WORKER_ID (0..N-1), APP_GENERATION, \
-            CLUSTER_SIDECAR_URL and, with APP_READY=notify, NOTIFY_SOCKET.
+    static let configuration: CommandConfiguration = {
+        CommandConfiguration(
+            commandName: "run",
+            abstract: "Run the application's workers under the sidecar: one shared socket, respawns, rolling restarts.",
+            usage: "cluster-sidecar run \(CommandSettings.usage) -- <command> [<argument> ...]",
+            discussion: """
+                Everything the sidecar does, plus APP_WORKERS processes of COMMAND. With APP_PORT the sidecar \
+                binds the application's socket itself (a taken port exits 98 before any worker starts) and \
+                gives it to every worker as fd 3, the systemd way: LISTEN_FDS=1, LISTEN_PID=<the worker's \
+                pid>, LISTEN_FDNAMES=app. Workers also get APP_WORKER_ID (0..N-1), APP_GENERATION, \
+                CLUSTER_SIDECAR_URL and, with APP_READY=notify, NOTIFY_SOCKET.
 
-            A worker that exits unasked is started again after 100 ms, doubling to 15 s (reset after \
-            30 s up). SIGUSR2, POST /app/reload or `cluster-sidecar reload` start a rolling restart: \
-            a whole new generation, and the old one is stopped only once every new worker is ready; \
-            a new worker that exits or is not ready in APP_READY_TIMEOUT rolls it back. A second \
-            reload while one runs is refused (409).
+                A worker that exits unasked is started again after 100 ms, doubling to 15 s (reset after \
+                30 s up). SIGUSR2, POST /app/reload or `cluster-sidecar reload` start a rolling restart: \
+                a whole new generation, and the old one is stopped only once every new worker is ready; \
+                a new worker that exits or is not ready in APP_READY_TIMEOUT rolls it back. A second \
+                reload while one runs is refused (409).
 
-            SIGTERM or SIGINT: out of rotation, unregister, SIGTERM to every worker, SIGKILL after \
-            APP_STOP_TIMEOUT, exit 0. Workers die with the sidecar, even when it is killed.
-            """)
+                SIGTERM or SIGINT: out of rotation, unregister, SIGTERM to every worker, SIGKILL after \
+                APP_STOP_TIMEOUT, exit 0. Workers die with the sidecar, even when it is killed.
 
-    @OptionGroup var settings: SettingOptions
-    @OptionGroup var app: AppOptions
+                \(CommandSettings.workers.help(title: "WORKER SETTINGS:", width: CommandSettings.helpWidth))
 
-    @Argument(parsing: .postTerminator, help: ArgumentHelp("The application: -- COMMAND [ARGS...].", valueName: "command"))
-    var command: [String] = []
+                \(CommandSettings.sidecar.help(title: "SIDECAR SETTINGS (as without run):", width: CommandSettings.helpWidth))
+                """)
+    }()
+
+    @OptionGroup var settings: SettingArguments
 
     func run() throws {
         csidecar_block_signals()
+        let (flagValues, command) = settings.valuesAndCommand(CommandSettings.run)
         guard !command.isEmpty else {
             Environment.fail(
                 "run needs the application's command after --, e.g. cluster-sidecar run -- node server.js", status: ExitStatus.configuration
@@ -46,7 +50,7 @@ struct RunCommand: ParsableCommand {
         let environment = Environment.current()
         let appConfiguration: WorkerConfiguration
         do throws(ConfigError) {
-            let reader = SettingsReader(environment: environment, flags: app.flagValues)
+            let reader = SettingsReader(environment: environment, flags: flagValues)
             appConfiguration = try WorkerConfiguration.resolve(reader, cores: Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
         } catch {
             Environment.fail(error.description, status: ExitStatus.configuration)
@@ -63,7 +67,7 @@ struct RunCommand: ParsableCommand {
                     status: error.isAddressInUse ? ExitStatus.addressInUse : ExitStatus.startup)
             }
         }
-        var flags = settings.flagValues
+        var flags = flagValues
         if let listener, flags[ConfigKey.serverURL.rawValue] == nil, (environment[ConfigKey.serverURL.rawValue] ?? "").isEmpty {
             flags[ConfigKey.serverURL.rawValue] = HostAddress.httpURL(reaching: listener.address)
         }
@@ -85,28 +89,4 @@ struct Supervision: Sendable {
     /// Where `listener` is bound (with its port): later generations get sockets of their own there.
     var address: SocketAddress?
     var socketAddress: String?
-}
-
-/// The supervisor's options; each wins over its variable.
-struct AppOptions: ParsableArguments {
-    @Option(name: .customLong("app-workers"), help: ArgumentHelp(WorkerKey.workers.help, valueName: WorkerKey.workers.rawValue))
-    var workers: String?
-    @Option(name: .customLong("app-address"), help: ArgumentHelp(WorkerKey.address.help, valueName: WorkerKey.address.rawValue))
-    var address: String?
-    @Option(name: .customLong("app-port"), help: ArgumentHelp(WorkerKey.port.help, valueName: WorkerKey.port.rawValue)) var port: String?
-    @Option(name: .customLong("app-ready"), help: ArgumentHelp(WorkerKey.ready.help, valueName: WorkerKey.ready.rawValue)) var ready:
-        String?
-    @Option(
-        name: .customLong("app-ready-timeout"), help: ArgumentHelp(WorkerKey.readyTimeout.help, valueName: WorkerKey.readyTimeout.rawValue))
-    var readyTimeout: String?
-    @Option(
-        name: .customLong("app-stop-timeout"), help: ArgumentHelp(WorkerKey.stopTimeout.help, valueName: WorkerKey.stopTimeout.rawValue))
-    var stopTimeout: String?
-    @Option(name: .customLong("app-max-memory"), help: ArgumentHelp(WorkerKey.maxMemory.help, valueName: WorkerKey.maxMemory.rawValue))
-    var maxMemory: String?
-    @Option(name: .customLong("app-pid-dir"), help: ArgumentHelp(WorkerKey.pidDirectory.help, valueName: WorkerKey.pidDirectory.rawValue))
-    var pidDirectory: String?
-
-    /// The values given on the command line, keyed by variable name.
-    var flagValues: [String: String] { FlagValues.of(self, keys: WorkerKey.self) }
 }

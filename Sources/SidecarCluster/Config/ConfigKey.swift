@@ -64,6 +64,9 @@ package enum ConfigKey: String, CaseIterable, SettingKey {
         }
     }
 
+    /// Secrets, and the log level (its file is read again by a settings refresh).
+    package var hasFileForm: Bool { isSecret || self == .logLevel }
+
     /// The default as `--help` shows it.
     package var defaultText: String {
         switch self {
@@ -135,7 +138,7 @@ package enum ConfigKey: String, CaseIterable, SettingKey {
         case .applicationHealthURL: "The application's health URL, probed for readiness."
         case .drainTimeout: "Longest graceful shutdown, in seconds."
         case .pidFile: "File to write the process id to once listening; removed on exit."
-        case .logLevel: "trace, debug, info, notice, warning, error or critical (or LOG_LEVEL_FILE, re-read on SIGHUP)."
+        case .logLevel: "trace, debug, info, notice, warning, error or critical; a LOG_LEVEL_FILE is read again on SIGHUP."
         case .headerTimeout: "Seconds to receive a request head."
         case .keepAliveTimeout: "Seconds a kept-alive connection may stay idle."
         case .bodyTimeout: "Seconds to receive a request body."

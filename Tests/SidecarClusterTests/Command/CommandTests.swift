@@ -1,4 +1,8 @@
 import Foundation
+import SidecarCluster
+import SidecarRegistry
+import SidecarSettings
+import SidecarSupervisor
 import SidecarTestSupport
 import Testing
 
@@ -34,6 +38,39 @@ import Testing
             #expect(text.contains("env \(variable)"), "\(variable) missing from --help")
         }
         #expect(text.contains("default: 8461"))
+    }
+
+    /// Flags come from the keys: every subcommand's help lists each key's flag and variable,
+    /// and a flag no key declares stops the command with one line (exit 64), before anything starts.
+    @Test func everySubcommandsSettings_areFlagsFromTheKeys() throws {
+        for (arguments, keys) in [
+            ([], ConfigKey.allCases as [any SettingKey]), (["run"], WorkerKey.allCases + ConfigKey.allCases),
+            (["registry"], RegistryKey.allCases),
+        ] {
+            let help = try SidecarProcess.run(arguments + ["--help"], environment: ["COLUMNS": "100"])
+            #expect(help.status == 0)
+            let words = help.out.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+            for key in keys {
+                #expect(words.contains("\(key.flag) <\(key.variable)>"), "\(arguments): \(key.flag)")
+                if key.hasFileForm { #expect(words.contains("\(key.fileFlag) <\(key.fileVariable)>"), "\(arguments): \(key.fileFlag)") }
+            }
+            #expect(help.out.split(separator: "\n").allSatisfy { $0.count < 100 }, "\(arguments)")
+        }
+        for (arguments, line) in [
+            (["--local-prot", "0"], "cluster-sidecar: unknown option '--local-prot'; did you mean '--local-port'? (see --help)"),
+            (
+                ["run", "--app-workers", "--", "true"],
+                "cluster-sidecar: missing value for '--app-workers' (use --app-workers=VALUE for a value that starts with --)"
+            ),
+            (
+                ["registry", "--lease-time", "1", "extra"],
+                "cluster-sidecar: unexpected argument 'extra' (settings are --flag VALUE; see --help)"
+            ),
+            (["status", "--port", "1"], "cluster-sidecar: unknown option '--port' (see --help)"),
+        ] {
+            let r = try SidecarProcess.run(arguments)
+            #expect(r.status == 64 && r.err == line + "\n" && r.out.isEmpty, "\(arguments): \(r)")
+        }
     }
 
     @Test func sigterm_finishesTheRequestInFlight_thenExits0() throws {

@@ -121,7 +121,7 @@ import Testing
         for key in keys {
             #expect(key.help.hasPrefix(key.meaning + " (env \(key.variable)"), "\(key.variable)")
             #expect(key.help.hasSuffix(")") && !key.meaning.isEmpty && !key.defaultText.isEmpty, "\(key.variable)")
-            #expect(key.help.contains("env \(key.variable) or \(key.variable)_FILE") == key.isSecret, "\(key.variable)")
+            #expect(key.help.contains("env \(key.variable) or \(key.variable)_FILE") == key.hasFileForm, "\(key.variable)")
             #expect(key.flag.hasPrefix("--"), "\(key.variable)")
         }
     }
