@@ -19,6 +19,9 @@ package enum RequestHeadParser {
     static let sp: UInt8 = 0x20
     static let htab: UInt8 = 0x09
     static let maxMethodBytes = 32
+    /// "HTTP/1.1" and CRLF as the words `loadUnaligned` reads them (little-endian).
+    static let http11 = UInt64(littleEndian: 0x312E_312F_5054_5448)
+    static let crlf = UInt16(littleEndian: 0x0A0D)
 
     /// Parses a head from the bytes of `bytes` (convenience for tests and tools).
     package static func parse(_ bytes: [UInt8], limits: ParserLimits = ParserLimits()) -> HeadParseResult {
@@ -82,11 +85,18 @@ package enum RequestHeadParser {
 
     /// nil: incomplete; .some(nil): an error (see `lastVersionError`); else the version.
     private static func parseVersion(_ buf: UnsafeRawBufferPointer, _ i: inout Int) -> HTTPVersion?? {
-        let pattern: [UInt8] = Array("HTTP/".utf8)
         let n = buf.count
+        // The usual case in one comparison: "HTTP/1.1" then CRLF.
+        if i + 10 <= n, buf.loadUnaligned(fromByteOffset: i, as: UInt64.self) == http11,
+            buf.loadUnaligned(fromByteOffset: i + 8, as: UInt16.self) == crlf
+        {
+            i += 10
+            return .some(.http11)
+        }
+        let pattern: StaticString = "HTTP/"
         for k in 0..<5 {
             guard i + k < n else { return nil }
-            guard buf[i + k] == pattern[k] else { return .some(nil) }
+            guard buf[i + k] == pattern.utf8Start[k] else { return .some(nil) }
         }
         guard i + 7 < n else {
             // Judge the major version as soon as it is there: "HTTP/2" is 505 at once.
@@ -121,8 +131,8 @@ package enum RequestHeadParser {
         // is given as soon as that digit arrives, so it must not change with the bytes after
         // (found by fuzzing: "HTTP/0" then ".\0" was 505 split there, 400 whole). The rest is 400.
         let n = buf.count
-        let prefix = Array("HTTP/".utf8)
-        guard i + 5 < n, (0..<5).allSatisfy({ buf[i + $0] == prefix[$0] }), isDigit(buf[i + 5]) else {
+        let prefix: StaticString = "HTTP/"
+        guard i + 5 < n, (0..<5).allSatisfy({ buf[i + $0] == prefix.utf8Start[$0] }), isDigit(buf[i + 5]) else {
             return .badVersion
         }
         return buf[i + 5] == UInt8(ascii: "1") ? .badVersion : .unsupportedVersion

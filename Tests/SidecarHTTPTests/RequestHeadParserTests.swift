@@ -82,6 +82,23 @@ import Testing
         #expect(head.fields.count == 3)
     }
 
+    /// The common names are literals, but each name stays as it was sent.
+    @Test func fieldNames_areKeptAsSent() throws {
+        let head = try parsed(
+            "GET / HTTP/1.1\r\nhost: a\r\nAccept: */*\r\nUser-agent: u\r\nUser-Agent: v\r\nContent-Length: 0\r\nConnection: x\r\n\r\n")
+        #expect(head.fields.storage.map(\.name) == ["host", "Accept", "User-agent", "User-Agent", "Content-Length", "Connection"])
+        #expect(head.fields.values("user-agent") == ["u", "v"])
+    }
+
+    @Test func aFragment_isDropped_fromThePathOrTheQuery() throws {
+        for (target, path, query) in [
+            ("/a#b?c", "/a", nil), ("/a?b#c?d", "/a", "b"), ("/a?#", "/a", ""), ("/a#", "/a", nil), ("/#x", "/", nil as String?),
+        ] {
+            let head = try parsed("GET \(target) HTTP/1.1\r\nHost: a\r\n\r\n")
+            #expect(head.path == path && head.query == query, "\(target)")
+        }
+    }
+
     @Test func consumed_stopsAtEndOfHead_leavingPipelinedBytes() throws {
         let bytes = Array("GET /a HTTP/1.1\r\nHost: a\r\n\r\nGET /b HTTP/1.1\r\n".utf8)
         guard case .complete(let head, let consumed) = verdict(bytes) else { throw ParseFailure("not complete") }

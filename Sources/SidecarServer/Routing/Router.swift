@@ -168,7 +168,7 @@ package struct Router: Sendable {
     @inline(__always)
     package func route(method: String, path: String) -> (HTTPHandler, [String: String], Int) {
         for k in exact.indices where exact[k].path == path {
-            return ((Self.pick(exact[k].handlers, method) ?? refusal(exact[k])).handler, [:], exact[k].id)
+            return ((Self.pick(exact[k].handlers, method) ?? refusal(exact[k])).handler, Dictionary(), exact[k].id)
         }
         guard let (k, parameters) = matchPattern(path) else { return (notFound, [:], 0) }
         return ((Self.pick(patterns[k].handlers, method) ?? refusal(patterns[k])).handler, parameters, patterns[k].id)

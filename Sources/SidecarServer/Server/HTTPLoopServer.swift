@@ -195,8 +195,7 @@ final class HTTPLoopServer: ReactorSource, ResponderSink, @unchecked Sendable { 
             conn.method = MethodLabel(head.method)
             conn.started = csidecar_monotonic_ns()
         }
-        var request = HTTPRequest(head: head, body: body, made: .make())
-        request.pathParameters = parameters
+        let request = HTTPRequest(head: head, body: body, pathParameters: parameters, made: .make())
         switch handler(request, Responder(sink: self, token: conn.token)) {
         case .now(let response): respond(conn, response)
         case .later: disarm(conn)
