@@ -56,6 +56,9 @@ final class HTTPLoopServer: ReactorSource, ResponderSink, @unchecked Sendable { 
         }
     }
 
+    /// Connections taken per wake-up of a listener: all there are (256 at most) on a lone loop.
+    private var acceptBatch: Int { shared.configuration.loopCount > 1 ? 1 : 256 }
+
     deinit { readBuffer.deallocate() }
 
     // MARK: ReactorSource
@@ -144,7 +147,10 @@ final class HTTPLoopServer: ReactorSource, ResponderSink, @unchecked Sendable { 
     private func acceptAll(listener index: Int) {
         guard listening else { return }
         let listener = shared.listeners[index]
-        for _ in 0..<256 {
+        // With several loops on one listener, one connection per wake-up (nginx's multi_accept
+        // off): the listener stays readable and the next idle loop takes the next one. Draining
+        // the queue here put a burst of connections (a pool opening) all on the loop woken first.
+        for _ in 0..<acceptBatch {
             let fd: Int32
             do {
                 guard case .done(let accepted) = try Socket.accept(listener.fd) else { return }
