@@ -13,10 +13,10 @@ RUN swift build -c release --static-swift-stdlib --product cluster-sidecar \
     && install -D .build/release/cluster-sidecar /out/cluster-sidecar \
     && strip /out/cluster-sidecar
 
-# Run: glibc, libcurl and CA certificates; no toolchain, no shell tools needed.
+# Run: glibc, libcurl, OpenSSL 3 and CA certificates; no toolchain, no shell tools needed.
 FROM debian:bookworm-slim
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libcurl4 ca-certificates \
+    && apt-get install -y --no-install-recommends libcurl4 libssl3 ca-certificates \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /out/cluster-sidecar /usr/local/bin/cluster-sidecar
 USER 65532:65532

@@ -42,17 +42,23 @@ let package = Package(
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         /// Syscalls, sockets, epoll, the reactor and the clock. Knows no HTTP.
         .target(name: "SidecarPosix", dependencies: ["CSidecarSystem"], swiftSettings: releaseOnly),
+        /// OpenSSL 3 (Debian's libssl, which libcurl links too): contexts, sessions, the verify
+        /// and ALPN callbacks, and the macros Swift cannot call.
+        .target(name: "CSidecarTLS", linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]),
+        /// How a connection's bytes cross its socket: plain, or TLS on OpenSSL.
+        .target(name: "SidecarTLS", dependencies: ["CSidecarTLS", "SidecarPosix"], swiftSettings: releaseOnly),
         /// The HTTP/1.1 message, pure: fields, byte classes, parsers, body decoder, status and JSON text.
         .target(name: "SidecarHTTP", swiftSettings: releaseOnly),
         /// The inbound server: response writer, connection state machine, router, middleware, the
         /// server hosted on the reactor.
         .target(
             name: "SidecarServer",
-            dependencies: ["CSidecarSystem", "SidecarPosix", "SidecarHTTP", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["CSidecarSystem", "SidecarPosix", "SidecarTLS", "SidecarHTTP", .product(name: "Logging", package: "swift-log")],
             swiftSettings: releaseOnly),
         /// The outbound clients: our own on the reactor, and libcurl's. No server code.
         .target(
-            name: "SidecarClient", dependencies: ["CSidecarSystem", "CCurl", "SidecarPosix", "SidecarHTTP"], swiftSettings: releaseOnly),
+            name: "SidecarClient", dependencies: ["CSidecarSystem", "CCurl", "SidecarPosix", "SidecarTLS", "SidecarHTTP"],
+            swiftSettings: releaseOnly),
         /// Settings as every subcommand reads them: keys, typed values, one error shape.
         .target(
             name: "SidecarSettings",
@@ -72,7 +78,8 @@ let package = Package(
         .target(
             name: "SidecarCluster",
             dependencies: [
-                "CSidecarSystem", "SidecarPosix", "SidecarHTTP", "SidecarServer", "SidecarClient", "SidecarSettings", "SidecarSupervisor",
+                "CSidecarSystem", "SidecarPosix", "SidecarHTTP", "SidecarServer", "SidecarClient", "SidecarTLS", "SidecarSettings",
+                "SidecarSupervisor",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -96,7 +103,8 @@ let package = Package(
         .executableTarget(
             name: "cluster-sidecar",
             dependencies: [
-                "CSidecarSystem", "SidecarPosix", "SidecarHTTP", "SidecarServer", "SidecarClient", "SidecarSettings", "SidecarSupervisor",
+                "CSidecarSystem", "SidecarPosix", "SidecarHTTP", "SidecarServer", "SidecarClient", "SidecarTLS", "SidecarSettings",
+                "SidecarSupervisor",
                 "SidecarCluster", "SidecarRegistry",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -143,12 +151,15 @@ let package = Package(
             dependencies: ["SidecarPosix", "SidecarHTTP", "SidecarServer", "SidecarTestSupport", "SidecarTestVectors"]),
         .testTarget(name: "SidecarClientTests", dependencies: ["SidecarPosix", "SidecarHTTP", "SidecarClient", "SidecarTestSupport"]),
         .testTarget(name: "SidecarSettingsTests", dependencies: ["SidecarSettings"]),
+        /// Certificates the TLS tests make with the openssl command.
+        .target(name: "SidecarTestCertificates", path: "Tests/SidecarTestCertificates"),
+        .testTarget(name: "SidecarTLSTests", dependencies: ["SidecarPosix", "SidecarTLS", "SidecarTestCertificates"]),
         .testTarget(name: "SidecarSupervisorTests", dependencies: ["SidecarPosix", "SidecarSettings", "SidecarSupervisor"]),
         .testTarget(
             name: "SidecarClusterTests",
             dependencies: [
                 "SidecarPosix", "SidecarHTTP", "SidecarServer", "SidecarClient", "SidecarSettings", "SidecarSupervisor", "SidecarCluster",
-                "SidecarRegistry", "SidecarTestSupport",
+                "SidecarRegistry", "SidecarTestSupport", "SidecarTestCertificates",
                 // Built for the process tests, which run the binaries.
                 "cluster-sidecar", "sidecar-fuzz",
                 .product(name: "JWTKit", package: "jwt-kit"),

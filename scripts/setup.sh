@@ -2,7 +2,10 @@
 # Installs the system packages the build needs when they are missing (Debian/Ubuntu; root or sudo).
 set -euo pipefail
 need=()
-dpkg -s libcurl4-openssl-dev >/dev/null 2>&1 || need+=(libcurl4-openssl-dev)
+# libcurl for mIT and the peers; OpenSSL 3 for TLS (libcurl links it too).
+for pkg in libcurl4-openssl-dev libssl-dev; do dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg"); done
+# The TLS tests make their certificates with openssl and call the listener with curl.
+for tool in openssl curl; do command -v "$tool" >/dev/null || need+=("$tool"); done
 if [ "${#need[@]}" -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -49,6 +49,11 @@ package struct ClientConfiguration: Sendable {
     package var maxResponseBytes: Int
     /// CA bundle for TLS verification (nil: the system's). Verification is always on.
     package var caBundle: String?
+    /// The client certificate (PEM chain) and its key, presented when a server asks.
+    package var clientCertificate: String?
+    package var clientKey: String?
+    /// The lowest TLS version ("1.2" or "1.3"; nil: libcurl's default).
+    package var tlsMinimum: String?
     /// Most connections open at once across hosts (curl queues the rest).
     package var maxConnections: Int
     /// Most connections per host and port; further requests queue for a free one.

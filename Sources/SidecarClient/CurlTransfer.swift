@@ -97,6 +97,15 @@ final class CurlTransfer {
         set(CURLOPT_SSL_VERIFYPEER, 1)
         set(CURLOPT_SSL_VERIFYHOST, 2)
         if let ca = configuration.caBundle { ok = ok && ccurl_setopt_string(h, CURLOPT_CAINFO, ca) == CURLE_OK }
+        if let certificate = configuration.clientCertificate, let key = configuration.clientKey {
+            ok = ok && ccurl_setopt_string(h, CURLOPT_SSLCERT, certificate) == CURLE_OK
+            ok = ok && ccurl_setopt_string(h, CURLOPT_SSLKEY, key) == CURLE_OK
+        }
+        switch configuration.tlsMinimum {
+        case "1.3": set(CURLOPT_SSLVERSION, Int(CURL_SSLVERSION_TLSv1_3))
+        case "1.2": set(CURLOPT_SSLVERSION, Int(CURL_SSLVERSION_TLSv1_2))
+        default: break
+        }
         set(CURLOPT_TCP_NODELAY, 1)
         set(CURLOPT_CONNECTTIMEOUT_MS, max(1, Int(configuration.connectTimeout.nanoseconds / 1_000_000)))
         set(CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1)

@@ -2,6 +2,7 @@ import CSidecarSystem
 import Glibc
 import SidecarHTTP
 import SidecarPosix
+import SidecarTLS
 
 /// Our own HTTP/1.1 client for `http://` nodes, on a reactor's epoll and thread: non-blocking
 /// connects with a timeout, one gathered write per request, answers read into one buffer and

@@ -1,5 +1,6 @@
 import SidecarHTTP
 import SidecarPosix
+import SidecarTLS
 
 /// What every node of one fan-out receives: built and checked once, sent to each node after
 /// its own request line and `Host` field.

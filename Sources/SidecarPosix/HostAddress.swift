@@ -4,9 +4,13 @@ import Glibc
 package enum HostAddress {
     /// `http://<host>:<port>` for a bound address: its own host, or the host's first
     /// non-loopback IPv4 address (else 127.0.0.1) for a wildcard; IPv6 in brackets.
-    package static func httpURL(reaching address: SocketAddress) -> String {
+    package static func httpURL(reaching address: SocketAddress) -> String { url(reaching: address, tls: false) }
+
+    /// The same, `https://` for a listener that speaks TLS.
+    package static func url(reaching address: SocketAddress, tls: Bool) -> String {
         let host = ["0.0.0.0", "::"].contains(address.host) ? primaryIPv4() ?? "127.0.0.1" : address.host
-        return host.contains(":") ? "http://[\(host)]:\(address.port)" : "http://\(host):\(address.port)"
+        let scheme = tls ? "https" : "http"
+        return host.contains(":") ? "\(scheme)://[\(host)]:\(address.port)" : "\(scheme)://\(host):\(address.port)"
     }
 
     /// The first non-loopback IPv4 address of an interface that is up, or nil.

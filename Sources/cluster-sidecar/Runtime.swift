@@ -12,6 +12,7 @@ import SidecarRegistry
 import SidecarServer
 import SidecarSettings
 import SidecarSupervisor
+import SidecarTLS
 
 /// Wires the configuration to the server, the registrar and the prober, and runs them as
 /// one service group.
@@ -39,7 +40,7 @@ struct Runtime {
         }
 
         let health = HealthState(registered: configuration.mitURL == nil)
-        let client = CurlClient()
+        let client = CurlClient(configuration: configuration.outboundTLS.applied(to: ClientConfiguration()))
         let tokens = TokenProvider(source: Verifiers.tokenSource(configuration), client: client)
         if configuration.mitURL != nil, case .none = Verifiers.tokenSource(configuration) {
             logger.warning("no MIT_TOKEN nor OAUTH_* credentials: calls to mIT and peers carry no token")
@@ -56,13 +57,18 @@ struct Runtime {
             configuration: configuration, health: health, view: ClusterView(limits: configuration.view),
             fanOut: FanOut(settings: configuration.fanOut, tokens: tokens, logger: logger),
             verifier: verifier, announcer: Announcer(client: client, tokens: tokens))
+        var cluster = ListenerSpec(name: "cluster", address: configuration.clusterAddress, router: SidecarRoutes.cluster(context: context))
+        let clusterTLS = configuration.clusterTLS.map { TLSListener($0.context, requiresClientCertificate: $0.clientCAFile != nil) }
+        cluster.tls = clusterTLS
+        // Kubernetes' HTTPS probes present no client certificate.
+        cluster.openPaths = ["/healthz", "/readyz"]
         let refresher = SettingsRefresher(
-            configuration: configuration, pem: pem, resolve: resolve, context: context, tokens: tokens, levels: levels, logger: logger)
+            configuration: configuration, pem: pem, resolve: resolve, context: context, tokens: tokens, levels: levels,
+            clusterTLS: clusterTLS, logger: logger)
         let http = HTTPServer(
             configuration: server,
             listeners: [
-                ListenerSpec(name: "local", address: configuration.localAddress, router: SidecarRoutes.local(context: context)),
-                ListenerSpec(name: "cluster", address: configuration.clusterAddress, router: SidecarRoutes.cluster(context: context)),
+                ListenerSpec(name: "local", address: configuration.localAddress, router: SidecarRoutes.local(context: context)), cluster,
             ],
             logger: logger, middleware: level <= .debug ? [AccessLogMiddleware(logger: logger)] : [], observer: context.metrics)
         context.attach(server: http)
@@ -77,7 +83,7 @@ struct Runtime {
         }
         if let path = configuration.pidFile { PidFile.write(path) }
         let supervisor = supervision.map { startSupervisor($0, context: context, localAPI: bound[0], logger: logger) }
-        let clusterURL = configuration.clusterURL ?? HostAddress.httpURL(reaching: bound[1])
+        let clusterURL = configuration.clusterURL ?? HostAddress.url(reaching: bound[1], tls: clusterTLS != nil)
         if configuration.jwtSecret == nil && configuration.jwtPublicKeyFile == nil {
             logger.warning("no JWT_SECRET or JWT_PUBLIC_KEY_FILE: the cluster API refuses every call but health")
         }
@@ -96,6 +102,7 @@ struct Runtime {
                 "local": "\(bound[0])", "cluster": "\(bound[1])", "cluster_url": "\(clusterURL)",
                 "registry": "\(configuration.mitURL ?? "none")", "pid": "\(getpid())",
             ])
+        if let tls = configuration.clusterTLS { watchTLSFiles(tls, refresher: refresher, logger: logger) }
         var reloadWorkers: (@Sendable () async -> Void)?
         if let supervisor { reloadWorkers = { await Self.reload(supervisor, logger) } }
         let signals = SignalService(logger: logger, refreshSettings: { await refresher.refresh() }, reloadWorkers: reloadWorkers) {

@@ -3,12 +3,14 @@ import SidecarClient
 import SidecarCluster
 import SidecarPosix
 import SidecarSettings
+import SidecarTLS
 import Synchronization
 
 /// SIGHUP: reads the settings again and swaps in the ones a running sidecar can take without
 /// dropping a connection or its registration: the cluster API's keys (`JWT_SECRET(_FILE)`,
 /// `JWT_PUBLIC_KEY_FILE`), `LOCAL_API_TOKEN(_FILE)`, the credentials for mIT and peers
-/// (`MIT_TOKEN(_FILE)`, `OAUTH_CLIENT_SECRET(_FILE)`) and the log level (`LOG_LEVEL_FILE`).
+/// (`MIT_TOKEN(_FILE)`, `OAUTH_CLIENT_SECRET(_FILE)`), the log level (`LOG_LEVEL_FILE`) and the
+/// cluster listener's certificate, key and client CAs (`CLUSTER_TLS_*_FILE`).
 ///
 /// The environment of a running process cannot change, so in practice what changes is the
 /// content of the `*_FILE` files (mounted secrets). Everything is read and checked first; a
@@ -19,14 +21,17 @@ final class SettingsRefresher: Sendable {
     private let context: SidecarContext
     private let tokens: TokenProvider
     private let levels: LogLevelSwitch
+    /// The cluster listener's TLS, whose context every refresh makes again from its files.
+    private let clusterTLS: TLSListener?
     private let logger: Logger
     /// What the running sidecar uses now: the settings and the PEM text its verifier holds.
     private let current: Mutex<(configuration: SidecarConfiguration, pem: String?)>
 
     init(
         configuration: SidecarConfiguration, pem: String?, resolve: @escaping @Sendable () throws(ConfigError) -> SidecarConfiguration,
-        context: SidecarContext, tokens: TokenProvider, levels: LogLevelSwitch, logger: Logger
+        context: SidecarContext, tokens: TokenProvider, levels: LogLevelSwitch, clusterTLS: TLSListener?, logger: Logger
     ) {
+        self.clusterTLS = clusterTLS
         current = Mutex((configuration, pem))
         self.resolve = resolve
         self.context = context
@@ -60,6 +65,12 @@ final class SettingsRefresher: Sendable {
         if new.mitToken != old.mitToken || new.oauthClientSecret != old.oauthClientSecret || new.oauthClientID != old.oauthClientID {
             await tokens.replaceSource(Verifiers.tokenSource(new))
             changed.append("registry_credentials")
+        }
+        // The files may hold new material under the same names: new handshakes use it, the
+        // connections already open keep theirs.
+        if let clusterTLS, let tls = new.clusterTLS {
+            clusterTLS.replace(with: tls.context)
+            changed.append("cluster_tls")
         }
         if new.logLevel != old.logLevel {
             levels.level = new.logLevel

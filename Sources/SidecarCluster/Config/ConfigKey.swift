@@ -53,6 +53,12 @@ package enum ConfigKey: String, CaseIterable, SettingKey {
     case fanoutDNSTTL = "FANOUT_DNS_TTL"
     case clusterMaxServers = "CLUSTER_MAX_SERVERS"
     case clusterMaxMetadataBytes = "CLUSTER_MAX_METADATA_BYTES"
+    case clusterTLSCertFile = "CLUSTER_TLS_CERT_FILE"
+    case clusterTLSKeyFile = "CLUSTER_TLS_KEY_FILE"
+    case clusterTLSClientCAFile = "CLUSTER_TLS_CLIENT_CA_FILE"
+    case clusterTLSAllowedSANs = "CLUSTER_TLS_ALLOWED_SANS"
+    case tlsCAFile = "TLS_CA_FILE"
+    case tlsMinVersion = "TLS_MIN_VERSION"
 
     package var variable: String { rawValue }
 
@@ -106,6 +112,12 @@ package enum ConfigKey: String, CaseIterable, SettingKey {
         case .fanoutDNSTTL: "30"
         case .clusterMaxServers: "10000"
         case .clusterMaxMetadataBytes: "16384"
+        case .clusterTLSCertFile: "none: the cluster listener speaks plain HTTP"
+        case .clusterTLSKeyFile: "required with CLUSTER_TLS_CERT_FILE"
+        case .clusterTLSClientCAFile: "none: no client certificate asked for"
+        case .clusterTLSAllowedSANs: "none: any certificate the client CA signed"
+        case .tlsCAFile: "the system's CA bundle"
+        case .tlsMinVersion: "1.2"
         default: "none"
         }
     }
@@ -160,6 +172,15 @@ package enum ConfigKey: String, CaseIterable, SettingKey {
         case .fanoutDNSTTL: "Seconds a node's resolved host name is kept (a failed resolution: a tenth, at least 1)."
         case .clusterMaxServers: "Most servers in the cluster view; a push past it is refused (507)."
         case .clusterMaxMetadataBytes: "Largest metadata of one server, as JSON text; a larger one is refused (413)."
+        case .clusterTLSCertFile:
+            "PEM certificate chain: the cluster listener speaks TLS only, and it is the sidecar's client certificate outbound."
+        case .clusterTLSKeyFile: "PEM private key of CLUSTER_TLS_CERT_FILE."
+        case .clusterTLSClientCAFile:
+            "PEM CAs: callers of the cluster listener must present a certificate they signed (the probes /healthz and /readyz excepted)."
+        case .clusterTLSAllowedSANs:
+            "Comma-separated DNS names, IP addresses or URIs (spiffe://...): a client certificate must carry one as a SAN, exactly."
+        case .tlsCAFile: "PEM CAs trusted for every outbound https:// call."
+        case .tlsMinVersion: "Lowest TLS version, inbound and outbound: 1.2 or 1.3."
         }
     }
 

@@ -8,7 +8,7 @@ import SidecarSettings
 ///
 /// Pure but for `readFile`, which reads `*_FILE` secrets and is injected for tests.
 package struct ConfigResolver {
-    private let reader: SettingsReader
+    let reader: SettingsReader
 
     /// - Parameters:
     ///   - environment: the process environment.
@@ -89,6 +89,8 @@ package struct ConfigResolver {
         c.view.maxServers = check(try reader.integer(ConfigKey.clusterMaxServers, 1...10_000_000)) ?? c.view.maxServers
         c.view.maxMetadataBytes = check(try reader.integer(ConfigKey.clusterMaxMetadataBytes, 0...1 << 24)) ?? c.view.maxMetadataBytes
 
+        resolveTLS(&c, &errors)
+        c.fanOut.outboundTLS = c.outboundTLS
         if c.mitURL != nil {
             // Unless the value given was refused already.
             for (key, value) in [(ConfigKey.serverType, c.serverType), (ConfigKey.serverURL, c.serverURL)] where value == nil {

@@ -4,6 +4,7 @@ import SidecarHTTP
 import SidecarPosix
 import SidecarServer
 import SidecarSettings
+import SidecarTLS
 
 /// The sidecar's settings, resolved and checked.
 package struct SidecarConfiguration: Sendable {
@@ -37,6 +38,49 @@ package struct SidecarConfiguration: Sendable {
     package var fanOut = FanOut.Settings()
     /// The most the cluster view holds.
     package var view = ClusterView.Limits()
+    /// TLS on the cluster listener (nil: plain HTTP).
+    package var clusterTLS: ClusterTLS?
+    /// Outbound TLS for libcurl's calls (mIT, tokens, announcements, `https://` nodes).
+    package var outboundTLS = OutboundTLS()
 
     package init() {}
+}
+
+/// TLS on the cluster listener: its files and policy, and the context they made when checked.
+package struct ClusterTLS: Sendable {
+    package var certificateFile: String
+    package var keyFile: String
+    package var clientCAFile: String?
+    package var allowedSANs: [String]
+    package var minimum: TLSVersion
+    /// Made (and so checked) when the settings were read; a refresh makes a new one.
+    package var context: TLSContext
+
+    /// A context from the files as they are now (a settings refresh, a file that changed).
+    package func reloaded() throws(TLSFailure) -> TLSContext {
+        try TLSContext.server(
+            certificate: certificateFile, key: keyFile, clientCA: clientCAFile, allowedSANs: allowedSANs, minimum: minimum)
+    }
+}
+
+/// What every outbound `https://` call trusts and presents.
+package struct OutboundTLS: Sendable {
+    /// PEM CAs (nil: the system's bundle).
+    package var caFile: String?
+    /// The sidecar's client certificate and key (the cluster listener's), when it has them.
+    package var certificateFile: String?
+    package var keyFile: String?
+    package var minimum = TLSVersion.v1_2
+
+    package init() {}
+
+    /// libcurl's settings with these applied.
+    package func applied(to configuration: ClientConfiguration) -> ClientConfiguration {
+        var c = configuration
+        c.caBundle = caFile
+        c.clientCertificate = certificateFile
+        c.clientKey = keyFile
+        c.tlsMinimum = minimum.rawValue
+        return c
+    }
 }

@@ -38,6 +38,8 @@ package struct FanOut: Sendable {
         package var probeInterval: Duration = .seconds(2)
         /// How long a resolved host name is kept (`FANOUT_DNS_TTL`).
         package var dnsTTL: Duration = .seconds(30)
+        /// What `https://` nodes are checked against, and the certificate presented to them.
+        package var outboundTLS = OutboundTLS()
 
         package init(
             concurrency: Int = 1024, timeout: Duration = .seconds(10), maxResponseBytes: Int = 1 << 20, maxPending: Int = 256,
@@ -89,9 +91,10 @@ package struct FanOut: Sendable {
         self.logger = logger
         outliers = Outliers(policy: settings.outliers, logger: logger)
         self.names = names ?? NameCache(ttl: settings.dnsTTL)
-        clientConfiguration = ClientConfiguration(
-            connectTimeout: connectTimeout, requestTimeout: settings.timeout, maxResponseBytes: settings.maxResponseBytes,
-            maxConnections: Self.connectionsPerLoop, maxConnectionsPerHost: 8, environmentProxies: false)
+        clientConfiguration = settings.outboundTLS.applied(
+            to: ClientConfiguration(
+                connectTimeout: connectTimeout, requestTimeout: settings.timeout, maxResponseBytes: settings.maxResponseBytes,
+                maxConnections: Self.connectionsPerLoop, maxConnectionsPerHost: 8, environmentProxies: false))
         client = CurlClient(configuration: clientConfiguration)
     }
 

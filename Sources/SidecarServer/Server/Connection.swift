@@ -1,5 +1,6 @@
 import SidecarHTTP
 import SidecarPosix
+import SidecarTLS
 
 /// One accepted connection: its protocol state (a pure machine) and the shell's buffers and
 /// timer links. Confined to the event loop that accepted it.

@@ -2,6 +2,7 @@ import CSidecarSystem
 import Glibc
 import SidecarHTTP
 import SidecarPosix
+import SidecarTLS
 
 /// Reading, parsing and writing: the shell around each connection's state machine.
 extension HTTPLoopServer {
@@ -17,7 +18,11 @@ extension HTTPLoopServer {
             close(conn)
             return
         }
-        if events & (EPOLLIN.rawValue | EPOLLRDHUP.rawValue | EPOLLHUP.rawValue | EPOLLERR.rawValue) != 0 {
+        // A TLS read that stopped for writability (a handshake flight that did not fit) goes on
+        // when the socket takes more.
+        if events & (EPOLLIN.rawValue | EPOLLRDHUP.rawValue | EPOLLHUP.rawValue | EPOLLERR.rawValue) != 0
+            || (events & EPOLLOUT.rawValue != 0 && conn.out.isEmpty && conn.transport.wantsWritable)
+        {
             readAvailable(conn)
         }
         guard alive(conn) else { return }
@@ -137,7 +142,7 @@ extension HTTPLoopServer {
         var wanted: UInt32 = 0
         if !conn.machine.holdsRequest && conn.out.count <= Self.outputHighWater { wanted |= EPOLLIN.rawValue | EPOLLRDHUP.rawValue }
         if conn.machine.isStreaming { wanted |= EPOLLRDHUP.rawValue }
-        if !conn.out.isEmpty { wanted |= EPOLLOUT.rawValue }
+        if !conn.out.isEmpty || conn.transport.wantsWritable { wanted |= EPOLLOUT.rawValue }
         if wanted != conn.interest {
             conn.interest = wanted
             loop.watch(conn.fd, events: wanted, token: conn.token, isNew: false, for: self)

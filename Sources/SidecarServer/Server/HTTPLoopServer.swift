@@ -3,6 +3,7 @@ import Glibc
 import Logging
 import SidecarHTTP
 import SidecarPosix
+import SidecarTLS
 
 /// The HTTP server's part on one event loop, hosted by it as an event source: it accepts,
 /// reads and writes the connections the loop hands it, asks each connection's state machine
@@ -167,10 +168,21 @@ final class HTTPLoopServer: ReactorSource, ResponderSink, @unchecked Sendable { 
                 Glibc.close(fd)
                 continue
             }
+            var transport = Transport.plain
+            if let tls = listener.tls {
+                // The handshake runs inside the first reads, under the header timeout.
+                guard let session = tls.session(fd: fd) else {
+                    shared.connections.subtract(1, ordering: .relaxed)
+                    Glibc.close(fd)
+                    continue
+                }
+                transport = .tls(session)
+            }
             stats[index].accepted.add(1, ordering: .relaxed)
             Socket.setNoDelay(fd)
             nextGeneration = (nextGeneration &+ 1) & Self.generationMask
-            let conn = Connection(fd: fd, generation: nextGeneration, listener: index, limits: shared.configuration.limits)
+            let conn = Connection(
+                fd: fd, generation: nextGeneration, listener: index, limits: shared.configuration.limits, transport: transport)
             while connections.count <= Int(fd) { connections.append(nil) }
             connections[Int(fd)] = conn
             conn.interest = EPOLLIN.rawValue | EPOLLRDHUP.rawValue
@@ -195,6 +207,11 @@ final class HTTPLoopServer: ReactorSource, ResponderSink, @unchecked Sendable { 
     /// Runs the handler of a complete request: its answer is written now, or the connection
     /// waits for it (reading paused, no timer) until `deliver`.
     func dispatch(_ conn: Connection, _ head: consuming RequestHead, body: consuming [UInt8]) {
+        if let tls = shared.listeners[conn.listener].tls, tls.requiresClientCertificate, !conn.transport.peerVerified,
+            !shared.listeners[conn.listener].openPaths.contains(head.path)
+        {
+            return refuseWithoutCertificate(conn)
+        }
         let (handler, parameters, route) = routers[conn.listener].route(method: head.method, path: head.path)
         if observer != nil {
             conn.route = route
@@ -248,6 +265,21 @@ final class HTTPLoopServer: ReactorSource, ResponderSink, @unchecked Sendable { 
     }
 
     /// Answers a request the parser refused, or one that timed out; nothing more is read.
+    /// A request on a TLS connection without a verified client certificate, where the
+    /// listener asks for one: 403, and the connection closes.
+    private func refuseWithoutCertificate(_ conn: Connection) {
+        var response = HTTPResponse.error(
+            403, code: "client_certificate_required", message: "this listener serves only callers with a verified client certificate")
+        response.correlationID = .make()
+        response.closeConnection = true
+        if observer != nil {
+            conn.route = AnsweredRequest.refused
+            conn.method = .other
+            conn.started = csidecar_monotonic_ns()
+        }
+        respond(conn, response)
+    }
+
     func refuse(_ conn: Connection, status: Int, code: String, message: String) {
         if debugLogging { shared.logger.debug("request refused", metadata: ["code": "\(code)", "status": "\(status)"]) }
         var response = HTTPResponse.error(status, code: code, message: message)

@@ -51,7 +51,10 @@ package final class HTTPServer: Sendable {
                     } else {
                         try Socket.listen(on: spec.address, backlog: configuration.backlog)
                     }
-                bound.append(.init(name: spec.name, fd: fd, address: spec.address.with(port: port), router: prepare(spec.router)))
+                bound.append(
+                    .init(
+                        name: spec.name, fd: fd, address: spec.address.with(port: port), router: prepare(spec.router), tls: spec.tls,
+                        openPaths: spec.openPaths))
             } catch {
                 for listener in bound { Glibc.close(listener.fd) }
                 throw ServerStartError(listener: spec.name, address: spec.address, underlying: error)

@@ -1,6 +1,7 @@
 import Glibc
 import SidecarHTTP
 import SidecarPosix
+import SidecarTLS
 
 /// Limits and timeouts of the HTTP server.
 package struct ServerConfiguration: Sendable, Equatable {
@@ -58,6 +59,12 @@ package struct ListenerSpec: Sendable {
     /// A listening socket opened by another process and inherited (`LISTEN_FDS`), served
     /// instead of binding `address` (whose port is then read from the socket).
     package var inherited: Int32?
+    /// TLS on this listener: every connection speaks it. With a client CA, a connection
+    /// without a verified client certificate may only reach `openPaths`.
+    package var tls: TLSListener?
+    /// The paths a TLS connection without a verified client certificate may reach when the
+    /// listener asks for one (the probes, which Kubernetes calls without a certificate).
+    package var openPaths: Set<String> = []
 
     /// A listener answering with `router` (its middleware applied when the server starts).
     package init(name: String, address: SocketAddress, router: Router) {

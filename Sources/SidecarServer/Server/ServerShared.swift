@@ -1,6 +1,7 @@
 import Logging
 import SidecarHTTP
 import SidecarPosix
+import SidecarTLS
 import Synchronization
 
 /// What every event loop of one server shares: settings, listeners and counters.
@@ -11,6 +12,8 @@ final class ServerShared: Sendable {
         let address: SocketAddress
         /// Prepared: correlation ids and the listener's middleware wrap every handler.
         let router: Router
+        let tls: TLSListener?
+        let openPaths: Set<String>
     }
 
     let configuration: ServerConfiguration
