@@ -212,6 +212,8 @@ SSL_CTX *csidecar_tls_server_context(const char *cert_file, const char *key_file
                                   SSL_MODE_RELEASE_BUFFERS);
     SSL_CTX_set_read_ahead(context, 1);
     SSL_CTX_set_session_id_context(context, session_context, sizeof session_context - 1);
+    // Tickets resume most sessions; the cache of TLS 1.2 session ids stays small (20,480 by default).
+    SSL_CTX_sess_set_cache_size(context, 1024);
     SSL_CTX_set_alpn_select_cb(context, select_alpn, NULL);
     if (!load_identity(context, cert_file, key_file, part, reason, reason_size)) return fail(context, part, *part);
     if (client_ca_file) {
