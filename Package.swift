@@ -149,7 +149,9 @@ let package = Package(
         .testTarget(
             name: "SidecarServerTests",
             dependencies: ["SidecarPosix", "SidecarHTTP", "SidecarServer", "SidecarTestSupport", "SidecarTestVectors"]),
-        .testTarget(name: "SidecarClientTests", dependencies: ["SidecarPosix", "SidecarHTTP", "SidecarClient", "SidecarTestSupport"]),
+        .testTarget(
+            name: "SidecarClientTests",
+            dependencies: ["SidecarPosix", "SidecarTLS", "SidecarHTTP", "SidecarClient", "SidecarTestSupport", "SidecarTestCertificates"]),
         .testTarget(name: "SidecarSettingsTests", dependencies: ["SidecarSettings"]),
         /// Certificates the TLS tests make with the openssl command.
         .target(name: "SidecarTestCertificates", path: "Tests/SidecarTestCertificates"),

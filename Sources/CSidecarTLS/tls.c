@@ -285,7 +285,28 @@ SSL *csidecar_tls_connecting(SSL_CTX *context, int fd, const char *host) {
     return ssl;
 }
 
-void csidecar_tls_free(SSL *ssl) { SSL_free(ssl); }
+void csidecar_tls_free(SSL *ssl) {
+    // Freed without a close_notify sent, OpenSSL takes the connection for broken and marks its
+    // session not resumable, in every copy held: the one a client keeps for its next
+    // connection too. A fatal alert has removed a bad session already.
+    SSL_set_shutdown(ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+    SSL_free(ssl);
+}
+
+SSL_SESSION *csidecar_tls_resumable(SSL *ssl) {
+    SSL_SESSION *session = SSL_get1_session(ssl);
+    if (session && !SSL_SESSION_is_resumable(session)) {
+        SSL_SESSION_free(session);
+        return NULL;
+    }
+    return session;
+}
+
+int csidecar_tls_resume(SSL *ssl, SSL_SESSION *session) { return SSL_set_session(ssl, session); }
+
+int csidecar_tls_resumed(const SSL *ssl) { return SSL_session_reused(ssl); }
+
+void csidecar_tls_session_free(SSL_SESSION *session) { SSL_SESSION_free(session); }
 
 static long outcome(SSL *ssl, int result) {
     switch (SSL_get_error(ssl, result)) {

@@ -1,5 +1,6 @@
 import SidecarHTTP
 import SidecarPosix
+import SidecarTLS
 
 /// An outbound HTTP request for `CurlClient`.
 package struct ClientRequest: Sendable {
@@ -54,6 +55,9 @@ package struct ClientConfiguration: Sendable {
     package var clientKey: String?
     /// The lowest TLS version ("1.2" or "1.3"; nil: libcurl's default).
     package var tlsMinimum: String?
+    /// Our own client's TLS (the same trust, certificate and versions as above): with it,
+    /// `https://` nodes at an address or a name are ours too; without, libcurl's.
+    package var tls: TLSContext?
     /// Most connections open at once across hosts (curl queues the rest).
     package var maxConnections: Int
     /// Most connections per host and port; further requests queue for a free one.

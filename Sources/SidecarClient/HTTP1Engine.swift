@@ -4,8 +4,9 @@ import SidecarHTTP
 import SidecarPosix
 import SidecarTLS
 
-/// Our own HTTP/1.1 client for `http://` nodes, on a reactor's epoll and thread: non-blocking
-/// connects with a timeout, one gathered write per request, answers read into one buffer and
+/// Our own HTTP/1.1 client for `http://` nodes, and `https://` ones when it is given a TLS
+/// context (handshakes under the connect timeout, SNI, verification, the client certificate,
+/// sessions resumed per node), on a reactor's epoll and thread: non-blocking connects with a timeout, one gathered write per request, answers read into one buffer and
 /// parsed by `HTTPResponseParser`, connections kept alive per node (at most
 /// `maxConnectionsPerHost` each, `maxConnections` in all, closed after `idleTimeout` unused or
 /// as soon as the node closes them).
@@ -14,7 +15,7 @@ import SidecarTLS
 /// every decision (which connection, queue, resend, deadline, close) is the machine's.
 /// Confined to its reactor's thread (asserted in debug builds); outcomes reach the sinks there.
 package final class HTTP1Engine: ReactorSource {
-    typealias Machine = HTTP1PoolMachine<SocketAddress, HTTP1Exchange>
+    typealias Machine = HTTP1PoolMachine<NodeAddress.Pool, HTTP1Exchange>
 
     private unowned let reactor: any Reactor
     private let configuration: ClientConfiguration
@@ -33,6 +34,8 @@ package final class HTTP1Engine: ReactorSource {
     /// Carrying out the machine's actions now (a sink that starts a request meanwhile only
     /// adds to them).
     private var performing = false
+    /// The last resumable TLS session per pool, offered to its next connection (bounded).
+    private var resumptions: [NodeAddress.Pool: TLSResumption] = [:]
 
     /// The engine `reactor` keeps under `key`, made on first use (on the reactor's thread).
     package static func attached(to reactor: any Reactor, key: ObjectIdentifier, configuration: ClientConfiguration) -> HTTP1Engine {
@@ -57,7 +60,7 @@ package final class HTTP1Engine: ReactorSource {
         case address(NodeAddress)
         /// By this engine once the name is resolved.
         case name(NodeName)
-        /// By libcurl (`https://`, or a URL this engine does not serve exactly).
+        /// By libcurl (a URL this engine does not serve exactly, or `https://` without its TLS).
         case curl
     }
 
@@ -69,9 +72,9 @@ package final class HTTP1Engine: ReactorSource {
             namedRoutes = 0
         }
         let route: Route
-        if let node = NodeAddress(url) {
+        if let node = NodeAddress(url), node.serverName == nil || configuration.tls != nil {
             route = .address(node)
-        } else if let name = NodeName(url) {
+        } else if let name = NodeName(url), !name.tls || configuration.tls != nil {
             route = .name(name)
             namedRoutes += 1
         } else {
@@ -107,7 +110,7 @@ package final class HTTP1Engine: ReactorSource {
         let now = Self.now
         let x = HTTP1Exchange(
             sink: sink, index: index, batch: batch, line: batch.requestLine(node), started: now.nanoseconds)
-        let r = machine.start(x, node: node.address, timeout: timeout ?? batch.timeout ?? configuration.requestTimeout, now: now)
+        let r = machine.start(x, node: node.pool, timeout: timeout ?? batch.timeout ?? configuration.requestTimeout, now: now)
         perform()
         return Handle(request: r)
     }
@@ -133,13 +136,13 @@ package final class HTTP1Engine: ReactorSource {
         case .connecting:
             let error = Socket.pendingError(c.fd)
             if error == 0 {
-                machine.connected(c.id)
-                c.state = .sending(sent: 0)
-                send(c)
+                established(c)
             } else {
                 let reason = "could not connect: \(SystemError("connect", errno: error).description)"
                 machine.connectFailed(c.id, ClientError(.connect, reason), now: Self.now)
             }
+        case .handshaking:
+            handshake(c)
         case .sending:
             send(c)
         case .receiving:
@@ -197,22 +200,57 @@ package final class HTTP1Engine: ReactorSource {
         let fd: Int32
         let inProgress: Bool
         do {
-            (fd, inProgress) = try Socket.connect(to: r.node)
+            (fd, inProgress) = try Socket.connect(to: r.node.address)
         } catch {
             return machine.connectFailed(id, ClientError(.connect, "could not connect: \(error.description)"), now: Self.now)
+        }
+        var transport = Transport.plain
+        if let name = r.node.serverName {
+            guard let session = configuration.tls?.connecting(fd: fd, host: name) else {
+                Socket.close(fd)
+                return machine.connectFailed(id, ClientError(.tls, "could not start TLS for \(name)"), now: Self.now)
+            }
+            if let resumption = resumptions[r.node] { session.resume(resumption) }
+            transport = .tls(session)
         }
         opened &+= 1
         let token = UInt64(id) & Self.idMask | (opened & Self.idMask) << 24
         let c = HTTP1Connection(
-            id: id, token: token, fd: fd, state: inProgress ? .connecting : .sending(sent: 0),
-            events: inProgress ? EPOLLOUT.rawValue : EPOLLIN.rawValue)
+            id: id, token: token, fd: fd, state: .connecting, events: inProgress ? EPOLLOUT.rawValue : EPOLLIN.rawValue,
+            transport: transport)
         while connections.count <= id { connections.append(nil) }
         connections[id] = c
         begin(r, on: c)
         reactor.watch(fd, events: c.events, token: token, isNew: true, for: self)
-        if !inProgress {
-            machine.connected(id)
-            send(c)
+        if !inProgress { established(c) }
+    }
+
+    /// The socket is connected: the request goes out, after the TLS handshake for `https://`.
+    private func established(_ c: HTTP1Connection) {
+        guard c.tls != nil else {
+            machine.connected(c.id)
+            c.state = .sending(sent: 0)
+            return send(c)
+        }
+        c.state = .handshaking
+        handshake(c)
+    }
+
+    /// Runs the handshake as far as the socket allows; once done, the connection counts as
+    /// connected (the connect timeout covers the handshake too).
+    private func handshake(_ c: HTTP1Connection) {
+        guard let session = c.tls else { return }
+        do throws(SystemError) {
+            switch try session.handshake() {
+            case .wouldBlock:
+                watch(c, session.wantsWritable ? EPOLLOUT.rawValue : EPOLLIN.rawValue)
+            case .done:
+                machine.connected(c.id)
+                c.state = .sending(sent: 0)
+                send(c)
+            }
+        } catch {
+            machine.connectFailed(c.id, ClientError(.tls, session.failureReason), now: Self.now)
         }
     }
 
@@ -248,7 +286,7 @@ package final class HTTP1Engine: ReactorSource {
         case .failure(let error):
             lost(c, ClientError(.io, "could not send: \(error.description)"))
         case .success(.wouldBlock):
-            watch(c, EPOLLOUT.rawValue)
+            watch(c, c.tls?.wantsWritable == false ? EPOLLIN.rawValue : EPOLLOUT.rawValue)
         case .success(.done(let n)):
             if sent + n < r.ticket.length {
                 c.state = .sending(sent: sent + n)
@@ -302,10 +340,20 @@ package final class HTTP1Engine: ReactorSource {
         c.request = nil
         c.parser = HTTPResponseParser(isHead: false, maxBodyBytes: 0)
         c.reused = true
+        if let session = c.tls, !c.resumptionKept { keepResumption(session, for: r.node) }
+        c.resumptionKept = true
         c.state = .idle
         machine.answered(c.id, reusable: reusable, now: now)
         perform()
         r.ticket.sink.finished(r.ticket.index, .success(response))
+    }
+
+    /// Keeps `session`'s resumable session for the pool's next connection (after the first
+    /// answer: a TLS 1.3 server sends its ticket after the handshake).
+    private func keepResumption(_ session: TLSSession, for pool: NodeAddress.Pool) {
+        guard let resumption = session.resumable() else { return }
+        if resumptions.count >= 4096 && resumptions[pool] == nil { resumptions.removeAll(keepingCapacity: true) }
+        resumptions[pool] = resumption
     }
 
     /// The connection failed while its request went out or its answer came.

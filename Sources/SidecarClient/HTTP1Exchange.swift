@@ -81,6 +81,8 @@ final class HTTP1Connection {
     enum State {
         /// The non-blocking connect has not finished.
         case connecting
+        /// Connected; the TLS handshake runs.
+        case handshaking
         /// The request is going out; `sent` bytes of it left already.
         case sending(sent: Int)
         /// The answer is coming in.
@@ -94,11 +96,17 @@ final class HTTP1Connection {
     /// Its epoll token: the id, and which connection of that id it is.
     let token: UInt64
     let fd: Int32
-    /// How its bytes cross the socket (plain; TLS next).
+    /// How its bytes cross the socket.
     let transport: Transport
+    /// Its TLS session, when it has one, and whether the session it ended with was kept.
+    var tls: TLSSession? {
+        if case .tls(let session) = transport { return session }
+        return nil
+    }
+    var resumptionKept = false
     var state: State
     /// The request it carries.
-    var request: HTTP1PoolMachine<SocketAddress, HTTP1Exchange>.Request?
+    var request: HTTP1PoolMachine<NodeAddress.Pool, HTTP1Exchange>.Request?
     var parser = HTTPResponseParser(isHead: false, maxBodyBytes: 0)
     /// It carried an answer already (for `ClientResponse.newConnections`).
     var reused = false

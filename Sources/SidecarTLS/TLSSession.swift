@@ -43,6 +43,16 @@ package final class TLSSession: @unchecked Sendable {
         }
     }
 
+    /// The session to resume a later connection to the same node with, when there is one (in
+    /// TLS 1.3, once the server's ticket has arrived: after the first answer).
+    package func resumable() -> TLSResumption? { csidecar_tls_resumable(ssl).map { TLSResumption($0) } }
+
+    /// Offers `resumption` to the next handshake.
+    package func resume(_ resumption: TLSResumption) { _ = csidecar_tls_resume(ssl, resumption.session) }
+
+    /// The handshake resumed a session.
+    package var resumed: Bool { csidecar_tls_resumed(ssl) == 1 }
+
     /// Sends close_notify, once the handshake is done (no wait for the peer's).
     package func shutdown() { csidecar_tls_shutdown(ssl) }
 
@@ -69,4 +79,15 @@ package final class TLSSession: @unchecked Sendable {
             throw SystemError(call, errno: EPROTO)
         }
     }
+}
+
+/// A TLS session a client keeps to resume its next connection to a node (OpenSSL's
+/// `SSL_SESSION`, immutable once made).
+package final class TLSResumption: @unchecked Sendable {
+    // @unchecked: OpenSSL does not change a session once its handshake is over.
+    let session: OpaquePointer
+
+    init(_ session: OpaquePointer) { self.session = session }
+
+    deinit { csidecar_tls_session_free(session) }
 }

@@ -262,7 +262,7 @@ import Testing
     }
 
     @Test(arguments: [
-        "https://127.0.0.1:8443", "http://node.internal:8080", "http://user@127.0.0.1:1", "http://127.0.0.1:0", "http://127.0.0.1:65536",
+        "http://node.internal:8080", "http://user@127.0.0.1:1", "http://127.0.0.1:0", "http://127.0.0.1:65536",
         "http://127.0.0.1:8x", "http://127.0.0.1/a?b", "http://127.0.0.1/a#b", "http://", "ftp://127.0.0.1", "http://[::1", "http://[::1]x",
     ])
     func nodeURLs_leftToLibcurl(_ url: String) {

@@ -10,6 +10,8 @@ import Testing
         ("http://node-1.svc.cluster.local:8080/api/", "node-1.svc.cluster.local", 8080, "node-1.svc.cluster.local:8080", "/api"),
         ("HTTP://Peer-A", "peer-a", 80, "Peer-A", ""),
         ("http://a.b:80/x", "a.b", 80, "a.b", "/x"),
+        ("https://node-1.svc:8443/", "node-1.svc", 8443, "node-1.svc:8443", ""),
+        ("HTTPS://Peer-B", "peer-b", 443, "Peer-B", ""),
     ])
     func namedURLs_parse(_ url: String, _ name: String, _ port: Int, _ host: String, _ base: String) throws {
         let n = try #require(NodeName(url))
@@ -17,10 +19,12 @@ import Testing
         #expect(NodeAddress(url) == nil)
         let at = n.at(try #require(SocketAddress(host: "10.0.0.1", port: 0)))
         #expect(at.address.description == "10.0.0.1:\(port)" && at.host == host && at.basePath == base)
+        // Over TLS, the certificate must name the node: the name, not the address it resolved to.
+        #expect(at.serverName == (url.lowercased().hasPrefix("https") ? name : nil))
     }
 
     @Test(arguments: [
-        "http://127.0.0.1:1", "http://localhost:1", "http://[::1]:1", "https://node:1", "http://no_underscore:1", "http://-lead:1",
+        "http://127.0.0.1:1", "http://localhost:1", "http://[::1]:1", "https://[::1]:1", "ftp://node:1", "http://no_underscore:1", "http://-lead:1",
         "http://.lead:1", "http://a..b%41:1", "http://user@node:1", "http://node:0", "http://",
     ])
     func addressesAndOtherURLs_areNoNames(_ url: String) {

@@ -157,3 +157,25 @@ import Testing
             } == nil)
     }
 }
+
+extension TLSSessionTests {
+    /// A client keeps a session for its next connection to a node, even once the connection
+    /// it came from is gone.
+    @Test func aSession_resumesTheNextConnection_afterItsOwnClosed() throws {
+        let s = try server()
+        let c = try client()
+        var kept: TLSResumption?
+        do {
+            let first = try pair(server: s, client: c, host: "127.0.0.1")
+            #expect(handshake(first) == nil)
+            let message = Array("hello".utf8)
+            _ = try message.withUnsafeBytes { b throws(SystemError) in try first.server.write(b) }
+            #expect(try read(first.client, 64) == message)
+            kept = first.client.resumable()
+        }
+        let second = try pair(server: s, client: c, host: "127.0.0.1")
+        second.client.resume(try #require(kept))
+        #expect(handshake(second) == nil)
+        #expect(second.client.resumed && second.server.resumed)
+    }
+}

@@ -46,6 +46,18 @@ SSL *csidecar_tls_connecting(SSL_CTX *context, int fd, const char *host);
 
 void csidecar_tls_free(SSL *ssl);
 
+/// The session to resume a later connection with (a reference the caller frees), or NULL when
+/// there is none to resume.
+SSL_SESSION *csidecar_tls_resumable(SSL *ssl);
+
+/// Offers `session` for resumption in the next handshake of `ssl` (1 when set).
+int csidecar_tls_resume(SSL *ssl, SSL_SESSION *session);
+
+/// 1 when the handshake resumed a session.
+int csidecar_tls_resumed(const SSL *ssl);
+
+void csidecar_tls_session_free(SSL_SESSION *session);
+
 /// Results of the I/O calls below: bytes (>= 0, 0 at the peer's end), or one of these.
 enum csidecar_tls_io {
     CSIDECAR_TLS_WANT_READ = -1,

@@ -74,13 +74,15 @@ package struct OutboundTLS: Sendable {
 
     package init() {}
 
-    /// libcurl's settings with these applied.
+    /// The clients' settings with these applied: libcurl's options, and our own client's context
+    /// (checked when the settings were read; nil leaves `https://` nodes to libcurl).
     package func applied(to configuration: ClientConfiguration) -> ClientConfiguration {
         var c = configuration
         c.caBundle = caFile
         c.clientCertificate = certificateFile
         c.clientKey = keyFile
         c.tlsMinimum = minimum.rawValue
+        c.tls = try? TLSContext.client(trustedCA: caFile, certificate: certificateFile, key: keyFile, minimum: minimum)
         return c
     }
 }
