@@ -24,7 +24,8 @@ import Testing
     }
 
     @Test(arguments: [
-        "http://127.0.0.1:1", "http://localhost:1", "http://[::1]:1", "https://[::1]:1", "ftp://node:1", "http://no_underscore:1", "http://-lead:1",
+        "http://127.0.0.1:1", "http://localhost:1", "http://[::1]:1", "https://[::1]:1", "ftp://node:1", "http://no_underscore:1",
+        "http://-lead:1",
         "http://.lead:1", "http://a..b%41:1", "http://user@node:1", "http://node:0", "http://",
     ])
     func addressesAndOtherURLs_areNoNames(_ url: String) {
