@@ -57,7 +57,7 @@ package struct ClientConfiguration: Sendable {
     package var tlsMinimum: String?
     /// Our own client's TLS (the same trust, certificate and versions as above): with it,
     /// `https://` nodes at an address or a name are ours too; without, libcurl's.
-    package var tls: TLSContext?
+    package var tls: TLSClientContext?
     /// Most connections open at once across hosts (curl queues the rest).
     package var maxConnections: Int
     /// Most connections per host and port; further requests queue for a free one.

@@ -121,3 +121,17 @@ package final class TLSListener: Sendable {
         return csidecar_tls_accepting(context.pointer, fd).map { TLSSession($0) }
     }
 }
+
+/// Our own client's TLS: the context new connections get, replaced whole when the sidecar's
+/// certificate or trust is read again (connections already open keep theirs).
+package final class TLSClientContext: Sendable {
+    private let current: Mutex<TLSContext>
+
+    package init(_ context: TLSContext) { current = Mutex(context) }
+
+    /// New connections use `context` from now on.
+    package func replace(with context: TLSContext) { current.withLock { $0 = context } }
+
+    /// A client session on the connected socket `fd`, for `host`, from the current context.
+    package func connecting(fd: Int32, host: String) -> TLSSession? { current.withLock { $0 }.connecting(fd: fd, host: host) }
+}

@@ -72,6 +72,12 @@ final class SettingsRefresher: Sendable {
             clusterTLS.replace(with: tls.context)
             changed.append("cluster_tls")
         }
+        // Our own client presents the same certificate and trusts the same CAs (read again
+        // each time; named in the log when they come from files of ours).
+        if let client = context.fanOut?.clientTLS, let fresh = try? new.outboundTLS.context() {
+            client.replace(with: fresh)
+            if new.outboundTLS.caFile != nil || new.outboundTLS.certificateFile != nil { changed.append("outbound_tls") }
+        }
         if new.logLevel != old.logLevel {
             levels.level = new.logLevel
             changed.append("log_level")

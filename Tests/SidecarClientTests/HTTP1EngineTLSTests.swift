@@ -54,7 +54,8 @@ import Testing
 
     func harness(certificate: String? = nil, key: String? = nil, trusting ca: String? = nil) throws -> HTTP1EngineTests.Harness {
         var configuration = ClientConfiguration(connectTimeout: .seconds(2), requestTimeout: .seconds(3), maxResponseBytes: 1024)
-        configuration.tls = try TLSContext.client(trustedCA: ca ?? certs.caFile, certificate: certificate, key: key, minimum: .v1_2)
+        configuration.tls = TLSClientContext(
+            try TLSContext.client(trustedCA: ca ?? certs.caFile, certificate: certificate, key: key, minimum: .v1_2))
         return try HTTP1EngineTests.Harness(configuration)
     }
 
@@ -107,7 +108,7 @@ import Testing
     @Test func withoutItsTLS_theEngineLeavesHTTPSNodesToLibcurl() throws {
         let loop = try EventLoop()
         var tls = ClientConfiguration()
-        tls.tls = try TLSContext.client(trustedCA: certs.caFile, certificate: nil, key: nil, minimum: .v1_2)
+        tls.tls = TLSClientContext(try TLSContext.client(trustedCA: certs.caFile, certificate: nil, key: nil, minimum: .v1_2))
         var routes: [String] = []
         // Routing is pure: asked here, off the (unstarted) loop.
         for configuration in [ClientConfiguration(), tls] {

@@ -82,7 +82,12 @@ package struct OutboundTLS: Sendable {
         c.clientCertificate = certificateFile
         c.clientKey = keyFile
         c.tlsMinimum = minimum.rawValue
-        c.tls = try? TLSContext.client(trustedCA: caFile, certificate: certificateFile, key: keyFile, minimum: minimum)
+        c.tls = (try? context()).map { TLSClientContext($0) }
         return c
+    }
+
+    /// Our own client's context from the files as they are now.
+    package func context() throws(TLSFailure) -> TLSContext {
+        try TLSContext.client(trustedCA: caFile, certificate: certificateFile, key: keyFile, minimum: minimum)
     }
 }

@@ -3,6 +3,7 @@ import SidecarClient
 import SidecarHTTP
 import SidecarPosix
 import SidecarSettings
+import SidecarTLS
 import Synchronization
 
 /// Sends one request to every node of the cluster and gathers every answer and every failure.
@@ -75,6 +76,8 @@ package struct FanOut: Sendable {
     /// The last reason a fan-out had no node, logged once per change.
     private let nobody = Trouble()
     private let clientConfiguration: ClientConfiguration
+    /// Our own client's TLS for `https://` nodes, which a settings refresh replaces.
+    package var clientTLS: TLSClientContext? { clientConfiguration.tls }
     /// Names this fan-out's engines on each event loop it runs on.
     private let engineKey = EngineKey()
     private let http1Key = EngineKey()

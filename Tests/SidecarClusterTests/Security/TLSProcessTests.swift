@@ -140,4 +140,49 @@ import Testing
         #expect(p.waitForLine(containing: "cluster_tls") != nil)
         #expect(try curl(["--cacert", certs.otherCAFile, url]).status == "200")
     }
+
+    /// curl's body for a JSON call.
+    func curlJSON(_ arguments: [String]) throws -> [String: Any] {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        p.arguments = ["-s", "--max-time", "10"] + arguments
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (try? JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:]
+    }
+
+    /// A fan-out to `https://` nodes goes through our own client: a node whose certificate
+    /// verifies answers; one whose certificate comes from another CA fails with code `tls`.
+    @Test func aFanOutToHTTPSNodes_verifiesThem_andATLSFailureHasItsCode() throws {
+        let (good, _, goodPort) = try SidecarProcess.listening(tlsEnvironment())
+        let (bad, _, badPort) = try SidecarProcess.listening([
+            "CLUSTER_TLS_CERT_FILE": certs.rotatedCertificate, "CLUSTER_TLS_KEY_FILE": certs.rotatedKey,
+        ])
+        let (p, local, cluster) = try SidecarProcess.listening([
+            "TLS_CA_FILE": certs.caFile, "JWT_SECRET": SidecarProcess.testSecret, "SERVER_TYPE": "echo",
+            "SERVER_URL": "http://127.0.0.1:9/app",
+        ])
+        _ = (good, bad, p)
+        let token = JWTVerifierTests.signed(
+            header: #"{"alg":"HS256","typ":"JWT"}"#, payload: #"{"exp":\#(Int(Date().timeIntervalSince1970) + 300),"cluster":true}"#)
+        for (id, port) in [("good", goodPort), ("bad", badPort)] {
+            let body = #"{"id":"\#(id)","type":"echo","url":"https://127.0.0.1:\#(port)","clusterUrl":"https://127.0.0.1:\#(port)"}"#
+            let pushed = try curl([
+                "-X", "POST", "-H", "Authorization: Bearer \(token)", "-H", "Content-Type: application/json", "-d", body,
+                "http://127.0.0.1:\(cluster)/itResources",
+            ])
+            #expect(pushed.status == "201")
+        }
+        let answer = try curlJSON(["-d", #"{"url":"/healthz"}"#, "http://127.0.0.1:\(local)/cluster/fanout"])
+        let results = (answer["results"] as? [[String: Any]]) ?? []
+        let failures = (answer["failures"] as? [[String: Any]]) ?? []
+        func id(_ entry: [String: Any]) -> String? { (entry["server"] as? [String: Any])?["id"] as? String }
+        #expect(results.contains { id($0) == "good" && ($0["result"] as? [String: Any])?["status"] as? Int == 200 }, "\(answer)")
+        let badFailure = failures.first { id($0) == "bad" }?["error"] as? [String: Any]
+        #expect(badFailure?["code"] as? String == "tls", "\(answer)")
+        #expect((badFailure?["message"] as? String)?.contains("certificate verify failed") == true, "\(answer)")
+    }
 }
