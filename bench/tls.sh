@@ -5,11 +5,13 @@
 # Prints: keep-alive GET /healthz over TLS 1.3 (wrk: req/s, p50, p99, the server's CPU per
 # request from /proc/PID/stat); new connections per second, full handshakes and resumed ones
 # (openssl s_time -new / -reuse, TLS 1.2 and 1.3); the server's memory per idle TLS connection
-# (1,000 held open after their handshake); and the sidecar's idle RSS with TLS against without.
+# (1,000 held open after their handshake); the sidecar's idle RSS with TLS against without;
+# failed requests while the certificate rotates every half second under load; and a 64-node
+# fan-out to https:// nodes against the Node.js reference (https.request, keep-alive).
 # wrk and s_time share the 2 cores with the servers: one run's rates move ±20 %; CPU per
 # request is steadier.
 #
-# Usage: [SIDECAR_BIN=path] bench/tls.sh [seconds per run, default 10]   (needs wrk, nginx-light, openssl)
+# Usage: [SIDECAR_BIN=path] bench/tls.sh [seconds per run, default 10]   (needs wrk, nginx-light, openssl, node)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=bench/lib.sh
@@ -131,9 +133,72 @@ for version in tls1_3 tls1_2; do
   done
 done
 
+# Rotation under steady load: the certificate and key swapped (SIGHUP) every half second
+# while wrk opens connections and sends; every request must succeed.
+cp "$WORK/server.pem" "$WORK/live.pem"; cp "$WORK/server.key" "$WORK/live.key"
+ROT_PORT=$(free_port)
+CLUSTER_TLS_CERT_FILE="$WORK/live.pem" CLUSTER_TLS_KEY_FILE="$WORK/live.key" LOCAL_PORT=$(free_port) CLUSTER_PORT=$ROT_PORT \
+  CLUSTER_ADDRESS=127.0.0.1 LOG_LEVEL=notice "$BIN" > "$WORK/rotating.log" 2>&1 &
+ROT_PID=$!
+wait_port "$ROT_PORT"
+( end=$((SECONDS + DURATION)); while [ $SECONDS -lt $end ]; do
+    cp "$WORK/server.pem" "$WORK/live.pem.new" && mv "$WORK/live.pem.new" "$WORK/live.pem"
+    kill -HUP "$ROT_PID"; sleep 0.5; done ) &
+ROTATOR=$!
+ROT_OUT=$(wrk -t2 -c32 -d"${DURATION}s" -H 'Connection: close' "https://127.0.0.1:$ROT_PORT/healthz")
+wait "$ROTATOR" 2>/dev/null || true
+ROT_REQS=$(echo "$ROT_OUT" | awk '/requests in/{print $1}')
+ROT_ERRS=$(echo "$ROT_OUT" | awk '/Socket errors/{gsub(",",""); print $4+$6+$8+$10; f=1} END{if(!f) print 0}')
+ROT_NON2XX=$(echo "$ROT_OUT" | awk '/Non-2xx/{print $NF; f=1} END{if(!f) print 0}')
+ROT_COUNT=$(grep -c 'cluster_tls' "$WORK/rotating.log" || true)
+kill "$ROT_PID"
+
+# A 64-node fan-out to https:// nodes (nginx, one worker, 64 TLS ports, the same certificate):
+# the sidecar's own client against the Node.js reference (https.request, keep-alive agent).
+SECRET=bench-secret-0123456789abcdef0123456789
+TOKEN=$(hs256_token "$SECRET")
+BASE=$(free_port_block)
+{ echo "worker_processes 1; pid $WORK/nodes.pid; error_log $WORK/nodes.log warn; events { worker_connections 8192; }"
+  echo "http { access_log off; server {"
+  for k in $(seq 0 63); do echo "listen 127.0.0.1:$((BASE + k)) ssl;"; done
+  echo "ssl_certificate $WORK/server.pem; ssl_certificate_key $WORK/server.key;"
+  echo "location = /x { default_type application/json; return 200 '{\"node\":0}'; } } }"; } > "$WORK/nodes.conf"
+nginx -c "$WORK/nodes.conf"
+cc -O2 -o "$WORK/load" bench/stub/load.c -lpthread
+FO_LOCAL=$(free_port); FO_CLUSTER=$(free_port)
+FANOUT_CONCURRENCY=64 TLS_CA_FILE="$WORK/ca.pem" LOCAL_PORT=$FO_LOCAL CLUSTER_PORT=$FO_CLUSTER CLUSTER_ADDRESS=127.0.0.1 \
+  SERVER_TYPE=bench SERVER_URL="https://127.0.0.1:$BASE" JWT_SECRET=$SECRET LOG_LEVEL=warning "$BIN" > "$WORK/fanout.log" 2>&1 &
+FO_PID=$!
+wait_port "$FO_LOCAL"; wait_port "$FO_CLUSTER"; wait_port $((BASE + 63))
+for k in $(seq 1 63); do register_node "$TOKEN" "$FO_CLUSTER" "n$k" "https://127.0.0.1:$((BASE + k))" http://127.0.0.1:1; done
+REF_PORT=$(free_port)
+NODES=$(node_urls "$BASE" 64 | sed 's/http:/https:/g') NODE_EXTRA_CA_CERTS="$WORK/ca.pem" node bench/js/reference.js "$REF_PORT" > /dev/null &
+REF_PID=$!
+wait_port "$REF_PORT"
+fanout() { # pid port -> fan-outs per second, CPU per fan-out (us), errors
+  local pid=$1 port=$2 a b out
+  "$WORK/load" throughput "$port" /cluster/fanout '{"url":"/x"}' 8 1 > /dev/null  # connections and sessions warm
+  a=$(ticks "$pid")
+  out=$("$WORK/load" throughput "$port" /cluster/fanout '{"url":"/x"}' 8 "$DURATION")
+  b=$(ticks "$pid")
+  python3 - "$out" "$((b - a))" "$HZ" "$DURATION" <<'PY'
+import json, sys
+thr = json.loads(sys.argv[1]); ticks, hz, secs = int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+print(f'{thr["perSecond"]:.0f} {ticks / hz * 1e6 / max(thr["perSecond"] * secs, 1):.0f} {thr["errors"]}')
+PY
+}
+probe=$(curl -s -d '{"url":"/x"}' "http://127.0.0.1:$FO_LOCAL/cluster/fanout" | python3 -c 'import json,sys; a=json.load(sys.stdin); print(len(a["results"]), len(a["failures"]))')
+read -r s_fo s_focpu s_foerr <<<"$(fanout "$FO_PID" "$FO_LOCAL")"
+read -r r_fo r_focpu r_foerr <<<"$(fanout "$REF_PID" "$REF_PORT")"
+kill "$FO_PID" "$REF_PID"; kill "$(cat "$WORK/nodes.pid")"
+
 NG_IDLE=$(idle_conns "$NG_PORT" $NG_PIDS)
 SC_IDLE=$(idle_conns "$SC_PORT" $SC_PID)
 echo
 echo "memory per idle TLS connection (1,000 open): nginx $NG_IDLE KiB, sidecar $SC_IDLE KiB"
 echo "sidecar idle RSS: with TLS $RSS_TLS MiB, without $RSS_PLAIN MiB"
+echo "rotation under load: $ROT_COUNT certificate reloads, $ROT_REQS requests on new connections, $ROT_ERRS socket errors, $ROT_NON2XX non-2xx"
+echo "64 https:// nodes (one check fan-out: results, failures = $probe):"
+printf '  %-10s %10s fan-outs/s %8s us CPU per fan-out  %s errors\n' sidecar "$s_fo" "$s_focpu" "$s_foerr" reference "$r_fo" "$r_focpu" "$r_foerr"
+awk -v a="$s_focpu" -v b="$r_focpu" 'BEGIN{printf "  CPU per fan-out, sidecar / reference: %.2fx\n", a/b}'
 echo "(ratios are sidecar / nginx: above 1 is better for rates, below 1 is better for latency and CPU)"

@@ -2,14 +2,19 @@
 // http.request with a keep-alive agent (what @mimik/cluster users run), in the sidecar's answer
 // shape. CLIENT=fetch uses fetch (undici) instead, the reference of the figures before
 // 2026-12-01. Nodes come from NODES (comma-separated base URLs).
+// https:// nodes go through https.request with its own keep-alive agent (trust from
+// NODE_EXTRA_CA_CERTS).
 // Usage: NODES=... [CLIENT=http|fetch] node reference.js PORT
 const http = require('http');
+const https = require('https');
 const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+const tlsAgent = new https.Agent({ keepAlive: true, maxSockets: 8 });
 
-// One node request through http.request: status, headers and text, or a rejection.
+// One node request through http.request (https.request): status, headers and text, or a rejection.
 function request(url, method, timeout) {
+  const tls = url.startsWith('https:');
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, agent, timeout }, (res) => {
+    const req = (tls ? https : http).request(url, { method, agent: tls ? tlsAgent : agent, timeout }, (res) => {
       const chunks = [];
       res.on('data', (c) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, text: Buffer.concat(chunks).toString() }));
