@@ -148,8 +148,10 @@ static SSL_CTX *fail(SSL_CTX *context, int *part, int which) {
 }
 
 static int base(SSL_CTX *context, int min_version) {
+    // Key exchange on Mozilla's "intermediate" groups only (X448 and P-521 are left out).
     return SSL_CTX_set_min_proto_version(context, min_version == 13 ? TLS1_3_VERSION : TLS1_2_VERSION) == 1 &&
-           SSL_CTX_set_cipher_list(context, tls12_ciphers) == 1;
+           SSL_CTX_set_cipher_list(context, tls12_ciphers) == 1 &&
+           SSL_CTX_set1_groups_list(context, "X25519:P-256:P-384") == 1;
 }
 
 /// Loads the chain and key, checking that they parse, match and have not expired.
