@@ -94,7 +94,7 @@ let package = Package(
         .target(
             name: "SidecarRegistry",
             dependencies: [
-                "SidecarPosix", "SidecarHTTP", "SidecarServer", "SidecarClient", "SidecarSettings", "SidecarCluster",
+                "SidecarPosix", "SidecarHTTP", "SidecarServer", "SidecarClient", "SidecarTLS", "SidecarSettings", "SidecarCluster",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

@@ -10,6 +10,7 @@ import SidecarPosix
 import SidecarRegistry
 import SidecarServer
 import SidecarSettings
+import SidecarTLS
 
 /// `cluster-sidecar registry`: the embedded development registry (the mIT side of the contract).
 struct RegistryCommand: ParsableCommand {
@@ -52,11 +53,15 @@ struct RegistryCommand: ParsableCommand {
     private static func serve(_ configuration: RegistryConfiguration) async -> Int32 {
         let logger = Logger(label: "registry")
         let keys = await HS256Keys.make(secret: configuration.settings.secret)
-        let service = RegistryService(settings: configuration.settings, client: CurlClient(), keys: keys, logger: logger)
-        let http = HTTPServer(
-            configuration: ServerConfiguration(),
-            listeners: [ListenerSpec(name: "registry", address: configuration.address, router: service.router())],
-            logger: logger)
+        var outbound = ClientConfiguration()
+        outbound.caBundle = configuration.caFile
+        outbound.clientCertificate = configuration.certificateFile
+        outbound.clientKey = configuration.keyFile
+        let service = RegistryService(
+            settings: configuration.settings, client: CurlClient(configuration: outbound), keys: keys, logger: logger)
+        var listener = ListenerSpec(name: "registry", address: configuration.address, router: service.router())
+        listener.tls = configuration.tls.map { TLSListener($0, requiresClientCertificate: false) }
+        let http = HTTPServer(configuration: ServerConfiguration(), listeners: [listener], logger: logger)
         let bound: [SocketAddress]
         do {
             bound = try http.start()
@@ -66,7 +71,10 @@ struct RegistryCommand: ParsableCommand {
         }
         logger.info(
             "registry listening",
-            metadata: ["address": "\(bound[0])", "lease_time": "\(configuration.settings.leaseTime.seconds)", "pid": "\(getpid())"])
+            metadata: [
+                "address": "\(bound[0])", "lease_time": "\(configuration.settings.leaseTime.seconds)", "pid": "\(getpid())",
+                "tls": "\(configuration.tls != nil)",
+            ])
         // SIGHUP stops nothing here either: the registry has nothing to read again.
         let signals = SignalService(logger: logger, refreshSettings: { logger.notice("SIGHUP: the registry has no settings to refresh") }) {
             signal in

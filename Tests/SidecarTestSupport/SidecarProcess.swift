@@ -56,13 +56,15 @@ package final class SidecarProcess {
 
     /// Starts `cluster-sidecar registry` on port 0 and returns it with its port.
     /// - Parameter clientSecret: the secret of the one client (`test`) it grants tokens to.
-    package static func registry(leaseTime: Double = 1, port: UInt16 = 0, clientSecret: String = "test-secret") throws -> (
-        SidecarProcess, port: UInt16
-    ) {
-        let arguments = [
-            "registry", "--port", "\(port)", "--secret", testSecret, "--lease-time", "\(leaseTime)", "--client-id", "test",
-            "--client-secret", clientSecret,
-        ]
+    /// - Parameter extra: more arguments (`--tls-cert-file ...`).
+    package static func registry(
+        leaseTime: Double = 1, port: UInt16 = 0, clientSecret: String = "test-secret", extra: [String] = []
+    ) throws -> (SidecarProcess, port: UInt16) {
+        let arguments =
+            [
+                "registry", "--port", "\(port)", "--secret", testSecret, "--lease-time", "\(leaseTime)", "--client-id", "test",
+                "--client-secret", clientSecret,
+            ] + extra
         let p = try SidecarProcess(environment: [:], arguments: arguments)
         guard let line = p.waitForLine(containing: #""message":"registry listening""#),
             let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],

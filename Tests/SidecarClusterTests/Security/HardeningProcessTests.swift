@@ -78,7 +78,7 @@ import Testing
         let out = NSTemporaryDirectory() + "cs-env-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         defer { for suffix in [".env", ".nice"] { unlink(out + suffix) } }
         let script =
-            "env > \(out).env.tmp; mv \(out).env.tmp \(out).env; read a b c d e f g h i j k l m n o p q r nice rest < /proc/self/stat; echo $nice > \(out).nice; exec sleep 30"
+            "env > \(out).env.tmp; mv \(out).env.tmp \(out).env; read a b c d e f g h i j k l m n o p q r nice rest < /proc/self/stat; echo $nice > \(out).nice.tmp; mv \(out).nice.tmp \(out).nice; exec sleep 30"
         let p = try SidecarProcess(
             environment: [
                 "LOCAL_PORT": "0", "CLUSTER_PORT": "0", "CLUSTER_ADDRESS": "127.0.0.1", "APP_ADDRESS": "127.0.0.1", "APP_PORT": "0",

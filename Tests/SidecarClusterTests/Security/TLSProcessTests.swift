@@ -185,4 +185,28 @@ import Testing
         #expect(badFailure?["code"] as? String == "tls", "\(answer)")
         #expect((badFailure?["message"] as? String)?.contains("certificate verify failed") == true, "\(answer)")
     }
+
+    /// The compose example's shape: the registry over TLS, sidecars with mutual TLS on their
+    /// cluster API; they register over TLS, and learn of each other through the registry's
+    /// pushes and their announcements, each call presenting a certificate from the CA.
+    @Test func aRegistryOverTLS_andSidecarsOverMutualTLS_formACluster() throws {
+        let (registry, port) = try SidecarProcess.registry(
+            leaseTime: 30,
+            extra: ["--tls-cert-file", certs.serverCertificate, "--tls-key-file", certs.serverKey, "--tls-ca-file", certs.caFile])
+        _ = registry
+        var env = SidecarProcess.memberEnvironment(
+            registry: port,
+            extra: tlsEnvironment(["CLUSTER_TLS_CLIENT_CA_FILE": certs.caFile, "TLS_CA_FILE": certs.caFile, "CLUSTER_ADDRESS": "127.0.0.1"])
+        )
+        env["MIT_URL"] = "https://127.0.0.1:\(port)"
+        env["OAUTH_TOKEN_URL"] = "https://127.0.0.1:\(port)/oauth/token"
+        let (a, localA, _) = try SidecarProcess.listening(env)
+        let (b, localB, _) = try SidecarProcess.listening(env)
+        _ = (a, b)
+        func servers(_ local: UInt16) -> Int {
+            (try? curlJSON(["http://127.0.0.1:\(local)/status"]))?["CLUSTER_STATUS_SERVERS"] as? Int ?? -1
+        }
+        #expect(eventually(8) { servers(localA) == 2 && servers(localB) == 2 }, "A sees \(servers(localA)), B \(servers(localB))")
+        #expect((try? curlJSON(["http://127.0.0.1:\(localA)/status"]))?["REGISTRATION_STATUS"] as? String == "registered")
+    }
 }
