@@ -26,14 +26,7 @@ trap 'kill $(jobs -p) 2>/dev/null || true; [ -f "$WORK/nginx.pid" ] && kill "$(c
 SC_PORT=$(free_port); NG_PORT=$(free_port)
 
 # nginx: same body, same content type, one worker per core, no access log.
-cat > "$WORK/nginx.conf" <<CONF
-worker_processes $CORES;
-worker_rlimit_nofile 65536;
-pid $WORK/nginx.pid;
-error_log $WORK/error.log warn;
-events { worker_connections 20000; }
-http {
-  access_log off;
+{ nginx_conf_head "$CORES" "$WORK"; cat <<CONF; } > "$WORK/nginx.conf"
   server {
     listen 127.0.0.1:$NG_PORT backlog=65535;
     location = /healthz { default_type application/json; return 200 '{"status":"ok"}'; }

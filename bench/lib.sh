@@ -49,3 +49,10 @@ register_node() {
 
 # The base URLs of COUNT nodes on loopback from port FIRST, comma-separated.
 node_urls() { local s=""; for k in $(seq 0 $(($2 - 1))); do s="$s${s:+,}http://127.0.0.1:$(($1 + k))"; done; echo "$s"; }
+
+# The top of an nginx.conf for the benches' references: WORKERS processes, its pid and error
+# log in DIR, no access log; the caller writes the http block's servers and closes it.
+nginx_conf_head() { # WORKERS DIR
+  printf 'worker_processes %s;\nworker_rlimit_nofile 65536;\npid %s/nginx.pid;\nerror_log %s/error.log warn;\n' "$1" "$2" "$2"
+  printf 'events { worker_connections 20000; }\nhttp {\n  access_log off;\n'
+}

@@ -36,14 +36,7 @@ openssl x509 -req -in "$WORK/server.csr" -CA "$WORK/ca.pem" -CAkey "$WORK/ca.key
   -days 2 -extfile "$WORK/server.ext" 2>/dev/null
 
 SC_PORT=$(free_port); NG_PORT=$(free_port); PLAIN_PORT=$(free_port)
-cat > "$WORK/nginx.conf" <<CONF
-worker_processes $CORES;
-worker_rlimit_nofile 65536;
-pid $WORK/nginx.pid;
-error_log $WORK/error.log warn;
-events { worker_connections 20000; }
-http {
-  access_log off;
+{ nginx_conf_head "$CORES" "$WORK"; cat <<CONF; } > "$WORK/nginx.conf"
   ssl_protocols TLSv1.2 TLSv1.3;
   ssl_session_cache shared:SSL:10m;
   ssl_session_tickets on;
