@@ -90,6 +90,8 @@ struct Runtime {
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: HTTPServerService(server: http, health: health, logger: logger)),
             .init(service: StartupTrim(clock: SystemClock()), successTerminationBehavior: .ignore),
+            // Ends the event streams at the shutdown, before the server drains.
+            .init(service: EventStreamKeepAlive(view: context.view)),
         ]
         if let fanOut = context.fanOut { services.append(.init(service: fanOut.prober())) }
         // The workers stop after the registrar has unregistered, and before the server drains.

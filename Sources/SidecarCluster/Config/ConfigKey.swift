@@ -59,6 +59,7 @@ package enum ConfigKey: String, CaseIterable, SettingKey {
     case clusterTLSAllowedSANs = "CLUSTER_TLS_ALLOWED_SANS"
     case tlsCAFile = "TLS_CA_FILE"
     case tlsMinVersion = "TLS_MIN_VERSION"
+    case maxWatchers = "MAX_WATCHERS"
 
     package var variable: String { rawValue }
 
@@ -118,6 +119,7 @@ package enum ConfigKey: String, CaseIterable, SettingKey {
         case .clusterTLSAllowedSANs: "none: any certificate the client CA signed"
         case .tlsCAFile: "the system's CA bundle"
         case .tlsMinVersion: "1.2"
+        case .maxWatchers: "1024"
         default: "none"
         }
     }
@@ -181,6 +183,7 @@ package enum ConfigKey: String, CaseIterable, SettingKey {
             "Comma-separated DNS names, IP addresses or URIs (spiffe://...): a client certificate must carry one as a SAN, exactly."
         case .tlsCAFile: "PEM CAs trusted for every outbound https:// call."
         case .tlsMinVersion: "Lowest TLS version, inbound and outbound: 1.2 or 1.3."
+        case .maxWatchers: "Most blocking queries and event streams open at once; beyond it 503 with Retry-After."
         }
     }
 

@@ -88,6 +88,7 @@ package struct ConfigResolver {
         c.fanOut.dnsTTL = check(try reader.duration(ConfigKey.fanoutDNSTTL, positive: true)) ?? c.fanOut.dnsTTL
         c.view.maxServers = check(try reader.integer(ConfigKey.clusterMaxServers, 1...10_000_000)) ?? c.view.maxServers
         c.view.maxMetadataBytes = check(try reader.integer(ConfigKey.clusterMaxMetadataBytes, 0...1 << 24)) ?? c.view.maxMetadataBytes
+        c.maxWatchers = check(try reader.integer(ConfigKey.maxWatchers, 0...1_000_000)) ?? c.maxWatchers
 
         resolveTLS(&c, &errors)
         c.fanOut.outboundTLS = c.outboundTLS

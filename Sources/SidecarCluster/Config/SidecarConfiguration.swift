@@ -38,6 +38,8 @@ package struct SidecarConfiguration: Sendable {
     package var fanOut = FanOut.Settings()
     /// The most the cluster view holds.
     package var view = ClusterView.Limits()
+    /// Most blocking queries and event streams at once (`MAX_WATCHERS`).
+    package var maxWatchers = 1024
     /// TLS on the cluster listener (nil: plain HTTP).
     package var clusterTLS: ClusterTLS?
     /// Outbound TLS for libcurl's calls (mIT, tokens, announcements, `https://` nodes).

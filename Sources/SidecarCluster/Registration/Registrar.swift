@@ -168,6 +168,7 @@ package actor Registrar: Service {
             }
         }
         health.setRegistered(machine.status == .registered)
+        view.noteRegistration(machine.status.rawValue)
     }
 
     private func tick(_ generation: Int) {

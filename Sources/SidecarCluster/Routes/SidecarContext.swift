@@ -25,6 +25,8 @@ package final class SidecarContext: Sendable {
     package let announcer: Announcer?
     /// Metrics, and the fan-out figures `/status` shows; pass it as the server's observer.
     package let metrics: SidecarMetrics
+    /// Blocking queries and event streams open now, at most `MAX_WATCHERS`.
+    package let watchers: WatcherGate
     private let attached = Mutex<(registrar: Registrar?, me: ServerInfo?)>((nil, nil))
     private let server = Mutex<HTTPServer?>(nil)
     private let supervision = Mutex<(supervisor: Supervisor, socket: String?)?>(nil)
@@ -42,6 +44,7 @@ package final class SidecarContext: Sendable {
         self.announcer = announcer
         self.clock = clock
         metrics = SidecarMetrics(loops: configuration.server.loopCount)
+        watchers = WatcherGate(max: configuration.maxWatchers)
         startedAt = clock.now
     }
 

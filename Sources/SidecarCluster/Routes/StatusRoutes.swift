@@ -7,6 +7,11 @@ import SidecarSupervisor
 
 /// `GET /status`, `GET /cluster/servers`, `POST /register`, `POST /unregister` (local API).
 package enum StatusRoutes {
+    /// The body of `GET /cluster/servers`.
+    static func clusterBody(_ snapshot: ClusterView.Snapshot) -> StatusBody.Cluster {
+        StatusBody.Cluster(servers: snapshot.servers, updatedAt: snapshot.updatedAt > 0 ? WallClock.iso(snapshot.updatedAt) : nil)
+    }
+
     /// The body of `GET /status`. The four upper-case figures keep their original names.
     struct StatusBody: Encodable {
         struct Cluster: Encodable {
@@ -57,14 +62,7 @@ package enum StatusRoutes {
 
     package static func add(to router: inout Router, context: SidecarContext) {
         router.onAsync("GET", "/status") { _ in .json(200, encoding: await status(context), fields: HTTPFields.noStore) }
-        router.onAsync("GET", "/cluster/servers") { _ in
-            let snapshot = context.view.snapshot()
-            return .json(
-                200,
-                encoding: StatusBody.Cluster(
-                    servers: snapshot.servers, updatedAt: snapshot.updatedAt > 0 ? WallClock.iso(snapshot.updatedAt) : nil),
-                fields: HTTPFields.noStore)
-        }
+        WatchRoutes.register(&router, context: context)
         router.onAsync("POST", "/register") { _ in
             guard let registrar = context.registrar else { return noRegistry() }
             let report = await registrar.registerNow()
