@@ -33,6 +33,8 @@ expected = {
     "cluster_sidecar_registrations": "counter",
     "cluster_sidecar_lease_renewals": "counter",
     "cluster_sidecar_membership_changes": "counter",
+    "cluster_sidecar_registry_moves": "counter",
+    "cluster_sidecar_watchers": "gauge",
     "process_cpu_seconds": "counter",
     "process_resident_memory_bytes": "gauge",
     "process_open_fds": "gauge",

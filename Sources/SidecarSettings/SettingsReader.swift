@@ -107,6 +107,23 @@ package struct SettingsReader {
 
     package func url(_ key: some SettingKey) throws(ConfigError) -> String? {
         guard let v = try text(key) else { return nil }
+        return try checkedURL(v, key)
+    }
+
+    /// A comma-separated list of URLs (each checked as `url` checks one); nil when unset.
+    package func urls(_ key: some SettingKey) throws(ConfigError) -> [String]? {
+        guard let v = try text(key) else { return nil }
+        var list: [String] = []
+        for part in v.split(separator: ",", omittingEmptySubsequences: false) {
+            var item = Substring(part)
+            while item.first == " " { item = item.dropFirst() }
+            while item.last == " " { item = item.dropLast() }
+            list.append(try checkedURL(String(item), key))
+        }
+        return list
+    }
+
+    private func checkedURL(_ v: String, _ key: some SettingKey) throws(ConfigError) -> String {
         let lower = v.lowercased()
         guard lower.hasPrefix("http://") || lower.hasPrefix("https://") else {
             throw ConfigError(name(key), "'\(v)' is not an http(s) URL")

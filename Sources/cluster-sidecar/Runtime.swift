@@ -102,7 +102,8 @@ struct Runtime {
             "listening",
             metadata: [
                 "local": "\(bound[0])", "cluster": "\(bound[1])", "cluster_url": "\(clusterURL)",
-                "registry": "\(configuration.mitURL ?? "none")", "pid": "\(getpid())",
+                "registry": "\(configuration.mitURLs.isEmpty ? "none" : configuration.mitURLs.joined(separator: ","))",
+                "pid": "\(getpid())",
             ])
         if let tls = configuration.clusterTLS { watchTLSFiles(tls, refresher: refresher, logger: logger) }
         var reloadWorkers: (@Sendable () async -> Void)?
@@ -127,7 +128,7 @@ struct Runtime {
         let me = ServerInfo(
             id: configuration.serverID ?? "", type: configuration.serverType ?? "", url: configuration.serverURL ?? "",
             clusterUrl: clusterURL)
-        guard let mitURL = configuration.mitURL else {
+        guard !configuration.mitURLs.isEmpty else {
             // A cluster of one: ourselves, as "self" of type "standalone" unless SERVER_ID and
             // SERVER_TYPE say otherwise; in the view (the fan-out's one target) once SERVER_URL
             // names the application. The view is dated from start either way.
@@ -144,7 +145,7 @@ struct Runtime {
                 retry: configuration.registrationRetry, concurrentDelay: configuration.registrationConcurrentDelay,
                 leaseTimeDefault: configuration.leaseTimeDefault, clusterManagement: configuration.clusterManagement,
                 fixedID: configuration.serverID),
-            registry: MITClient(baseURL: mitURL, client: client, tokens: tokens, logger: logger),
+            registry: MITClient(endpoints: RegistryEndpoints(configuration.mitURLs), client: client, tokens: tokens, logger: logger),
             me: me, view: context.view, health: context.health, logger: logger,
             announce: { await announcer?.announce($0, to: $1) ?? [] },
             leave: { await announcer?.leave($0, to: $1) ?? [] })

@@ -108,8 +108,8 @@ enum Verifiers {
     /// `MIT_TOKEN`, else the client-credentials grant, else none.
     static func tokenSource(_ c: SidecarConfiguration) -> TokenProvider.Source {
         if let token = c.mitToken { return .fixed(token) }
-        if let url = c.oauthTokenURL, let id = c.oauthClientID, let secret = c.oauthClientSecret {
-            return .clientCredentials(url: url, clientID: id, secret: secret)
+        if !c.oauthTokenURLs.isEmpty, let id = c.oauthClientID, let secret = c.oauthClientSecret {
+            return .clientCredentials(urls: c.oauthTokenURLs, clientID: id, secret: secret)
         }
         return .none
     }

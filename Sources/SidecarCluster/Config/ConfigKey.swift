@@ -127,7 +127,7 @@ package enum ConfigKey: String, CaseIterable, SettingKey {
     /// One line on what the setting means.
     package var meaning: String {
         switch self {
-        case .mitURL: "Registry (mIT) base URL."
+        case .mitURL: "Registry (mIT) base URL; several, comma-separated: one is used, the next when it fails."
         case .serverType: "Service type: the cluster is every server of this type."
         case .serverID: "A fixed server id (else mIT assigns one)."
         case .serverURL: "The application's public base URL (fan-out target)."
@@ -140,7 +140,7 @@ package enum ConfigKey: String, CaseIterable, SettingKey {
         case .registrationRetry: "Seconds between registration attempts."
         case .registrationConcurrentDelay: "Seconds after the first registration before the second one."
         case .leaseTimeDefault: "Lease time in seconds when mIT gives none."
-        case .oauthTokenURL: "OAuth token endpoint (client-credentials grant)."
+        case .oauthTokenURL: "OAuth token endpoint (client-credentials grant); several, comma-separated, tried in turn."
         case .oauthClientID: "OAuth client id."
         case .oauthClientSecret: "OAuth client secret."
         case .mitToken: "Static bearer token for mIT instead of the grant."

@@ -35,7 +35,7 @@ package struct ConfigResolver {
                 return nil
             }
         }
-        c.mitURL = check(try reader.url(ConfigKey.mitURL))
+        c.mitURLs = check(try reader.urls(ConfigKey.mitURL)) ?? []
         c.serverType = check(try reader.text(ConfigKey.serverType))
         c.serverID = check(try reader.text(ConfigKey.serverID))
         c.serverURL = check(try reader.url(ConfigKey.serverURL))
@@ -47,7 +47,7 @@ package struct ConfigResolver {
         c.registrationRetry = check(try reader.duration(ConfigKey.registrationRetry, positive: true)) ?? c.registrationRetry
         c.registrationConcurrentDelay = check(try reader.duration(ConfigKey.registrationConcurrentDelay)) ?? c.registrationConcurrentDelay
         c.leaseTimeDefault = check(try reader.duration(ConfigKey.leaseTimeDefault, positive: true)) ?? c.leaseTimeDefault
-        c.oauthTokenURL = check(try reader.url(ConfigKey.oauthTokenURL))
+        c.oauthTokenURLs = check(try reader.urls(ConfigKey.oauthTokenURL)) ?? []
         c.oauthClientID = check(try reader.text(ConfigKey.oauthClientID))
         c.oauthClientSecret = check(try reader.secret(ConfigKey.oauthClientSecret))
         c.mitToken = check(try reader.bearerToken(ConfigKey.mitToken))

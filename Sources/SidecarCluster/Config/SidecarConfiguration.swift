@@ -8,7 +8,10 @@ import SidecarTLS
 
 /// The sidecar's settings, resolved and checked.
 package struct SidecarConfiguration: Sendable {
-    package var mitURL: String?
+    /// The first of `mitURLs`.
+    package var mitURL: String? { mitURLs.first }
+    /// The registry's URLs (`MIT_URL`, comma-separated): one is used, the next on trouble.
+    package var mitURLs: [String] = []
     package var serverType: String?
     package var serverID: String?
     package var serverURL: String?
@@ -20,7 +23,10 @@ package struct SidecarConfiguration: Sendable {
     package var registrationRetry: Duration = .seconds(10)
     package var registrationConcurrentDelay: Duration = .seconds(60)
     package var leaseTimeDefault: Duration = .seconds(7200)
-    package var oauthTokenURL: String?
+    /// The first of `oauthTokenURLs`.
+    package var oauthTokenURL: String? { oauthTokenURLs.first }
+    /// The token endpoint's URLs (`OAUTH_TOKEN_URL`, comma-separated), tried in turn.
+    package var oauthTokenURLs: [String] = []
     package var oauthClientID: String?
     package var oauthClientSecret: Secret?
     package var mitToken: Secret?

@@ -126,6 +126,10 @@ package final class SidecarMetrics: RequestObserver, Sendable {
         /// Fan-out nodes ejected now, and ejections since start.
         package var ejectedNodes = 0
         package var ejections = 0
+        /// Moves between `MIT_URL`'s URLs since start.
+        package var registryMoves = 0
+        /// Blocking queries and event streams open now.
+        package var watchers = 0
         /// Under `cluster-sidecar run`: workers by state, restarts, reloads by result.
         package var app: (states: [String: Int], restarts: Int, reloads: [String: Int])?
 
@@ -179,6 +183,13 @@ package final class SidecarMetrics: RequestObserver, Sendable {
             sync(
                 registry.makeCounter(descriptor: Self.name("fanout_ejections", "total", "Fan-out nodes ejected for failing, since start.")),
                 "ejections", sources.ejections, &last)
+
+            sync(
+                registry.makeCounter(
+                    descriptor: Self.name("registry_moves", "total", "Moves from one of MIT_URL's registry URLs to the next, since start.")),
+                "registry_moves", sources.registryMoves, &last)
+            registry.makeGauge(descriptor: Self.name("watchers", "", "Blocking queries and event streams open now."))
+                .set(to: Double(sources.watchers))
 
             if let app = sources.app { syncApp(app, &last) }
 

@@ -47,11 +47,18 @@ package protocol RegistryCalls: Sendable {
     func lease(id: String) async -> RegistrationMachine.Outcome
     /// `DELETE /servers/{id}`: nil once gone (200, 204 or 404).
     func unregister(id: String) async -> MITFailure?
+    /// The registry's URL in use and the moves between its URLs, when it has several.
+    var endpoint: (url: String, moves: Int)? { get }
+}
+
+extension RegistryCalls {
+    package var endpoint: (url: String, moves: Int)? { nil }
 }
 
 /// The calls the sidecar makes to mIT over HTTP, mapped to the state machine's outcomes.
 package struct MITClient: RegistryCalls {
-    let baseURL: String
+    /// The registry's URLs: the calls go to the current one, and on to the next on trouble.
+    let endpoints: RegistryEndpoints
     let client: CurlClient
     let tokens: TokenProvider
     let logger: Logger
@@ -60,7 +67,14 @@ package struct MITClient: RegistryCalls {
     private let trouble = Trouble()
 
     package init(baseURL: String, client: CurlClient, tokens: TokenProvider, logger: Logger, timeout: Duration = .seconds(10)) {
-        self.baseURL = baseURL
+        self.init(endpoints: RegistryEndpoints([baseURL]), client: client, tokens: tokens, logger: logger, timeout: timeout)
+    }
+
+    package var endpoint: (url: String, moves: Int)? { (endpoints.current, endpoints.moves) }
+
+    package init(endpoints: RegistryEndpoints, client: CurlClient, tokens: TokenProvider, logger: Logger, timeout: Duration = .seconds(10))
+    {
+        self.endpoints = endpoints
         self.client = client
         self.tokens = tokens
         self.logger = logger
@@ -114,20 +128,37 @@ package struct MITClient: RegistryCalls {
             note("no token for mIT: \(error.code.rawValue)", metadata: ["error": "\(error)"])
             return .failure(.token(error.code))
         }
-        do {
+        var last: Result<ClientResponse, MITFailure> = .failure(.unreachable(.connect))
+        let order = endpoints.inTurn()
+        for (k, (index, baseURL)) in order.enumerated() {
             let request = ClientRequest(method: method, url: baseURL + path, headers: headers, body: body ?? [], timeout: timeout)
-            let r = try await client.execute(request)
-            if r.status == 401 { await tokens.invalidate() }
-            if (200..<300).contains(r.status) || r.status == 404, let was = trouble.clear() {
-                logger.info("mIT answers again", metadata: ["mit.url": "\(baseURL)", "was": "\(was)"])
+            let isLast = k == order.count - 1
+            do {
+                let r = try await client.execute(request)
+                if r.status >= 500 && !isLast {
+                    note(
+                        "mIT at \(baseURL) answered \(r.status): the next URL",
+                        metadata: ["mit.url": "\(baseURL)", "mit.status": "\(r.status)"])
+                    last = .success(r)
+                    continue
+                }
+                if r.status == 401 { await tokens.invalidate() }
+                if endpoints.settle(on: index) { logger.notice("mIT: now at \(baseURL)", metadata: ["mit.url": "\(baseURL)"]) }
+                if (200..<300).contains(r.status) || r.status == 404, let was = trouble.clear() {
+                    logger.info("mIT answers again", metadata: ["mit.url": "\(baseURL)", "was": "\(was)"])
+                }
+                return .success(r)
+            } catch {
+                note(
+                    "mIT unreachable: \(error.label)",
+                    metadata: [
+                        "mit.url": "\(baseURL + path)", "call": "\(method)", "error": "\(error.label)", "reason": "\(error.message)",
+                    ])
+                last = .failure(.unreachable(error.code))
+                if !RegistryEndpoints.movesOn(error.code) { return last }
             }
-            return .success(r)
-        } catch {
-            note(
-                "mIT unreachable: \(error.label)",
-                metadata: ["mit.url": "\(baseURL + path)", "call": "\(method)", "error": "\(error.label)", "reason": "\(error.message)"])
-            return .failure(.unreachable(error.code))
         }
+        return last
     }
 
     /// Logs `what` at warning when it is new (the first failure, or another than the last),
@@ -139,12 +170,12 @@ package struct MITClient: RegistryCalls {
     /// 5xx, 408 and 429 are passing; any other status is a configuration error, logged loudly.
     private func refusal(_ what: String, _ status: Int) -> MITFailure {
         if status >= 500 || status == 408 || status == 429 {
-            note("\(what) failed: mIT answered \(status)", metadata: ["mit.url": "\(baseURL)", "mit.status": "\(status)"])
+            note("\(what) failed: mIT answered \(status)", metadata: ["mit.url": "\(endpoints.current)", "mit.status": "\(status)"])
             return .unavailable(status: status)
         }
         note(
             "\(what) refused by mIT (\(status)): check the configuration", level: .error,
-            metadata: ["mit.url": "\(baseURL)", "mit.status": "\(status)"])
+            metadata: ["mit.url": "\(endpoints.current)", "mit.status": "\(status)"])
         return .rejected(status: status)
     }
 }

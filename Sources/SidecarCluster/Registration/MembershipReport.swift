@@ -25,4 +25,7 @@ package struct RegistrationSnapshot: Sendable, Codable {
     package var lastError: String?
     /// Registration and lease calls since start, by result.
     package var counts = RegistrationStats()
+    /// The registry URL in use (of `MIT_URL`'s), and the moves between them since start.
+    package var registryUrl: String?
+    package var registryMoves: Int?
 }

@@ -121,7 +121,8 @@ package actor Registrar: Service {
             status: machine.status.rawValue, serverId: machine.serverID, leaseTime: machine.leaseTime.seconds,
             lastRegisteredAt: wallTime(machine.lastRegistered), lastLeasedAt: wallTime(machine.lastLeased),
             nextLeaseInSeconds: machine.nextLease.map { max(0, now.duration(to: $0).seconds) }, consecutiveFailures: machine.failures,
-            lastError: lastError?.label, counts: machine.counts)
+            lastError: lastError?.label, counts: machine.counts, registryUrl: registry.endpoint?.url,
+            registryMoves: registry.endpoint?.moves)
     }
 
     // MARK: running actions

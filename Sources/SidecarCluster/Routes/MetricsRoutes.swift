@@ -13,6 +13,8 @@ package enum MetricsRoutes {
                 traffic: context.listenerStats(), clusterServers: view.servers.count, registrationState: registration?.status ?? "disabled",
                 registrations: registration?.counts ?? RegistrationStats(), membership: view.changes, process: ProcessStats.read())
             if let (supervisor, _) = context.supervisor { sources.app = await supervisor.stats() }
+            sources.registryMoves = registration?.registryMoves ?? 0
+            sources.watchers = context.watchers.count
             if let fanOut = context.fanOut {
                 sources.ejectedNodes = fanOut.outliers.ejected(now: fanOut.clock.now).count
                 sources.ejections = fanOut.outliers.ejectionCount

@@ -20,8 +20,15 @@ package struct TokenError: Error, Sendable, Equatable, CustomStringConvertible {
     package var label: String { code.label }
     package var description: String { "\(label): \(message)" }
 
-    static func unreachable(_ e: ClientError) -> TokenError { TokenError(code: .unreachable, message: "token endpoint: \(e.label)") }
-    static func rejected(_ status: Int) -> TokenError { TokenError(code: .rejected, message: "token endpoint answered \(status)") }
+    /// The next token URL may do better (this one could not be reached, timed out, or answered 5xx).
+    var movesOn = false
+
+    static func unreachable(_ e: ClientError) -> TokenError {
+        TokenError(code: .unreachable, message: "token endpoint: \(e.label)", movesOn: RegistryEndpoints.movesOn(e.code))
+    }
+    static func rejected(_ status: Int) -> TokenError {
+        TokenError(code: .rejected, message: "token endpoint answered \(status)", movesOn: status >= 500)
+    }
     static let malformed = TokenError(code: .malformed, message: "token endpoint answer has no access_token")
 }
 
@@ -34,7 +41,9 @@ package actor TokenProvider {
     package enum Source: Sendable {
         case none
         case fixed(Secret)
-        case clientCredentials(url: String, clientID: String, secret: Secret)
+        /// The grant at the first of `urls` that answers (on to the next when one cannot be
+        /// reached, times out or answers 5xx).
+        case clientCredentials(urls: [String], clientID: String, secret: Secret)
     }
 
     private struct Cached: Sendable {
@@ -83,7 +92,7 @@ package actor TokenProvider {
         switch source {
         case .none: return nil
         case .fixed(let s): return s
-        case .clientCredentials(let url, let id, let secret):
+        case .clientCredentials(let urls, let id, let secret):
             var form = parameters
             if cluster { form["cluster"] = "true" }
             let key = Self.key(cluster: cluster, parameters: parameters)
@@ -93,7 +102,7 @@ package actor TokenProvider {
                 task = running
             } else {
                 let (client, clock) = (client, clock)
-                task = Task { await Self.fetch(client: client, url: url, clientID: id, secret: secret, extra: form, clock: clock) }
+                task = Task { await Self.fetch(client: client, urls: urls, clientID: id, secret: secret, extra: form, clock: clock) }
                 refreshing[key] = task
             }
             let began = generation
@@ -122,6 +131,17 @@ package actor TokenProvider {
     package func invalidate() {
         cache.removeAll()
         ready.withLock { $0.removeAll() }
+    }
+
+    private static func fetch(
+        client: CurlClient, urls: [String], clientID: String, secret: Secret, extra: [String: String], clock: any SidecarClock
+    ) async -> Result<Cached, TokenError> {
+        var last = Result<Cached, TokenError>.failure(.malformed)
+        for (k, url) in urls.enumerated() {
+            last = await fetch(client: client, url: url, clientID: clientID, secret: secret, extra: extra, clock: clock)
+            guard k < urls.count - 1, case .failure(let error) = last, error.movesOn else { return last }
+        }
+        return last
     }
 
     private static func fetch(

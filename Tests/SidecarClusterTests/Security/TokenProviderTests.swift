@@ -31,7 +31,7 @@ import Testing
         let (server, grants) = try endpoint(expiresIn: 100)
         let clock = ManualClock()
         let p = TokenProvider(
-            source: .clientCredentials(url: "http://127.0.0.1:\(server.port)/token", clientID: "c", secret: Secret("s e&c")),
+            source: .clientCredentials(urls: ["http://127.0.0.1:\(server.port)/token"], clientID: "c", secret: Secret("s e&c")),
             client: TestClients.shared, clock: clock)
         #expect(try await p.token()?.value == "tok-1-plain")
         clock.advance(by: .seconds(89))
@@ -44,7 +44,7 @@ import Testing
     @Test func clusterToken_isCachedApart() async throws {
         let (server, _) = try endpoint(expiresIn: 100)
         let p = TokenProvider(
-            source: .clientCredentials(url: "http://127.0.0.1:\(server.port)/token", clientID: "c", secret: Secret("s e&c")),
+            source: .clientCredentials(urls: ["http://127.0.0.1:\(server.port)/token"], clientID: "c", secret: Secret("s e&c")),
             client: TestClients.shared)
         let plain = try await p.token()?.value
         let cluster = try await p.token(cluster: true)?.value
@@ -55,7 +55,7 @@ import Testing
     @Test func concurrentCallers_shareOneRefresh() async throws {
         let (server, grants) = try endpoint(expiresIn: 100, delay: 100)
         let p = TokenProvider(
-            source: .clientCredentials(url: "http://127.0.0.1:\(server.port)/token", clientID: "c", secret: Secret("s e&c")),
+            source: .clientCredentials(urls: ["http://127.0.0.1:\(server.port)/token"], clientID: "c", secret: Secret("s e&c")),
             client: TestClients.shared)
         let tokens = try await withThrowingTaskGroup(of: String?.self) { group in
             for _ in 0..<20 { group.addTask { try await p.token()?.value } }
@@ -68,7 +68,7 @@ import Testing
     @Test func rejectedGrant_isATypedError_withoutTheSecret() async throws {
         let (server, _) = try endpoint(expiresIn: 100)
         let p = TokenProvider(
-            source: .clientCredentials(url: "http://127.0.0.1:\(server.port)/token", clientID: "c", secret: Secret("wrong-secret")),
+            source: .clientCredentials(urls: ["http://127.0.0.1:\(server.port)/token"], clientID: "c", secret: Secret("wrong-secret")),
             client: TestClients.shared)
         do {
             _ = try await p.token()
