@@ -97,6 +97,7 @@ let package = Package(
                 "SidecarPosix", "SidecarHTTP", "SidecarServer", "SidecarClient", "SidecarTLS", "SidecarSettings", "SidecarCluster",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: releaseOnly),
         /// The command: options, wiring, the service group.

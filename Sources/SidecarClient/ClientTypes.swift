@@ -11,6 +11,10 @@ package struct ClientRequest: Sendable {
     package var body: [UInt8]
     /// Per-request deadline (connect included); nil uses the client's default.
     package var timeout: Duration?
+    /// Receives the answer's body piece by piece as it arrives (a stream: etcd's watch) instead
+    /// of the client keeping it; called on the client's thread, in order. Returning false ends
+    /// the transfer (as cancelled). The response then has an empty body.
+    package var bodySink: (@Sendable (UnsafeRawBufferPointer) -> Bool)?
 
     package init(method: String = "GET", url: String, headers: [(String, String)] = [], body: [UInt8] = [], timeout: Duration? = nil) {
         self.method = method

@@ -121,6 +121,11 @@ final class CurlTransfer {
                     let t = Unmanaged<CurlTransfer>.fromOpaque(user!).takeUnretainedValue()
                     let n = size * count
                     if t.cancelled { return 0 }
+                    if let sink = t.request.bodySink {
+                        if sink(UnsafeRawBufferPointer(start: data, count: n)) { return n }
+                        t.cancelled = true
+                        return 0
+                    }
                     if t.body.count + n > t.maxBody {
                         t.overLimit = true
                         return 0  // aborts the transfer: the cap holds, memory stays bounded

@@ -17,6 +17,12 @@ package enum RegistryKey: String, CaseIterable, SettingKey {
     case tlsCertFile = "REGISTRY_TLS_CERT_FILE"
     case tlsKeyFile = "REGISTRY_TLS_KEY_FILE"
     case tlsCAFile = "TLS_CA_FILE"
+    case store = "REGISTRY_STORE"
+    case etcdEndpoints = "ETCD_ENDPOINTS"
+    case etcdPrefix = "ETCD_PREFIX"
+    case etcdCAFile = "ETCD_CA_FILE"
+    case etcdCertFile = "ETCD_CERT_FILE"
+    case etcdKeyFile = "ETCD_KEY_FILE"
 
     package var variable: String { rawValue }
 
@@ -32,6 +38,12 @@ package enum RegistryKey: String, CaseIterable, SettingKey {
         case .tlsCertFile: "--tls-cert-file"
         case .tlsKeyFile: "--tls-key-file"
         case .tlsCAFile: "--tls-ca-file"
+        case .store: "--store"
+        case .etcdEndpoints: "--etcd-endpoints"
+        case .etcdPrefix: "--etcd-prefix"
+        case .etcdCAFile: "--etcd-ca-file"
+        case .etcdCertFile: "--etcd-cert-file"
+        case .etcdKeyFile: "--etcd-key-file"
         }
     }
 
@@ -47,6 +59,12 @@ package enum RegistryKey: String, CaseIterable, SettingKey {
         case .tlsCertFile: "PEM certificate chain: the registry speaks TLS only, and presents it to the sidecars it calls."
         case .tlsKeyFile: "PEM private key of REGISTRY_TLS_CERT_FILE."
         case .tlsCAFile: "PEM CAs trusted when the registry calls the sidecars' https:// cluster URLs."
+        case .store: "Where servers are kept: memory (this process only) or etcd (shared by any number of replicas)."
+        case .etcdEndpoints: "etcd client URLs, comma-separated (http://etcd-0:2379,...); a member that fails is passed over."
+        case .etcdPrefix: "Key prefix the registry keeps its servers and push state under."
+        case .etcdCAFile: "PEM CAs trusted for https:// etcd endpoints."
+        case .etcdCertFile: "PEM client certificate presented to etcd."
+        case .etcdKeyFile: "PEM private key of ETCD_CERT_FILE."
         }
     }
 
@@ -60,6 +78,12 @@ package enum RegistryKey: String, CaseIterable, SettingKey {
         case .tlsCertFile: "none: plain HTTP"
         case .tlsKeyFile: "required with REGISTRY_TLS_CERT_FILE"
         case .tlsCAFile: "the system's CA bundle"
+        case .store: "memory"
+        case .etcdEndpoints: "required with etcd"
+        case .etcdPrefix: "/cluster-sidecar/"
+        case .etcdCAFile: "the system's CA bundle"
+        case .etcdCertFile: "none"
+        case .etcdKeyFile: "required with ETCD_CERT_FILE"
         }
     }
 
@@ -80,6 +104,14 @@ package struct RegistryConfiguration: Sendable {
     package var keyFile: String?
     /// CAs trusted for the sidecars' `https://` cluster URLs (nil: the system's).
     package var caFile: String?
+    /// Where servers are kept.
+    package var store = StoreSetting.memory
+
+    /// The store as configured: memory, or etcd with its endpoints, prefix and TLS files.
+    package enum StoreSetting: Sendable, Equatable {
+        case memory
+        case etcd(endpoints: [String], prefix: String, caFile: String?, certificateFile: String?, keyFile: String?)
+    }
 
     /// Resolves every `RegistryKey` from `reader`, or names the first one at fault.
     package static func resolve(_ reader: SettingsReader) throws(ConfigError) -> RegistryConfiguration {
@@ -102,7 +134,35 @@ package struct RegistryConfiguration: Sendable {
         c.settings.leaseTime = try reader.duration(RegistryKey.leaseTime, positive: true) ?? c.settings.leaseTime
         c.logLevel = try reader.logLevel(RegistryKey.logLevel) ?? c.logLevel
         try c.resolveTLS(reader)
+        c.store = try resolveStore(reader)
         return c
+    }
+
+    private static func resolveStore(_ reader: SettingsReader) throws(ConfigError) -> StoreSetting {
+        switch try reader.text(RegistryKey.store) ?? "memory" {
+        case "memory": return .memory
+        case "etcd": break
+        case let other: throw ConfigError(reader.name(RegistryKey.store), "must be memory or etcd, not '\(other)'")
+        }
+        guard let endpoints = try reader.urls(RegistryKey.etcdEndpoints), !endpoints.isEmpty else {
+            throw ConfigError(reader.name(RegistryKey.etcdEndpoints), "is required with REGISTRY_STORE=etcd (etcd's client URLs)")
+        }
+        let prefix = try reader.text(RegistryKey.etcdPrefix) ?? "/cluster-sidecar/"
+        guard !prefix.isEmpty else { throw ConfigError(reader.name(RegistryKey.etcdPrefix), "must not be empty") }
+        let caFile = try reader.text(RegistryKey.etcdCAFile)
+        let certificate = try reader.text(RegistryKey.etcdCertFile)
+        let key = try reader.text(RegistryKey.etcdKeyFile)
+        if certificate != nil && key == nil { throw ConfigError(reader.name(RegistryKey.etcdKeyFile), "is required with ETCD_CERT_FILE") }
+        if key != nil && certificate == nil { throw ConfigError(reader.name(RegistryKey.etcdCertFile), "is required with ETCD_KEY_FILE") }
+        do throws(TLSFailure) {
+            if caFile != nil || certificate != nil {
+                _ = try TLSContext.client(trustedCA: caFile, certificate: certificate, key: key, minimum: .v1_2)
+            }
+        } catch {
+            let at: RegistryKey = error.part == .key ? .etcdKeyFile : (error.part == .certificate ? .etcdCertFile : .etcdCAFile)
+            throw ConfigError(reader.name(at), error.reason)
+        }
+        return .etcd(endpoints: endpoints, prefix: prefix, caFile: caFile, certificateFile: certificate, keyFile: key)
     }
 
     private mutating func resolveTLS(_ reader: SettingsReader) throws(ConfigError) {

@@ -40,21 +40,53 @@ package final class RegistryService: Service {
     static let issuer = "cluster-sidecar-registry"
 
     private let settings: Settings
-    private let store: Mutex<RegistryStore>
+    private let backend: any RegistryBackend
+    private let memory: MemoryBackend?
+    private let pusher: EtcdPusher?
+    private let replica: String
     private let client: CurlClient
     private let keys: HS256Keys
     private let logger: Logger
     private let clock: any SidecarClock
     private let counter = Atomic<Int>(0)
+    /// What the registry counts for `/metrics`.
+    let metrics = RegistryMetrics()
 
-    package init(settings: Settings, client: CurlClient, keys: HS256Keys, logger: Logger, clock: any SidecarClock = SystemClock()) {
+    /// Where the servers are kept.
+    package enum Store: Sendable {
+        /// This process's memory (the default; the demo's).
+        case memory
+        /// etcd, under the keys' prefix, shared by any number of replicas.
+        case etcd(EtcdClient, EtcdKeys)
+    }
+
+    package init(
+        settings: Settings, store: Store = .memory, client: CurlClient, keys: HS256Keys, logger: Logger,
+        clock: any SidecarClock = SystemClock()
+    ) {
         self.clock = clock
         self.settings = settings
-        store = Mutex(RegistryStore(leaseTime: settings.leaseTime))
         self.client = client
         self.keys = keys
         self.logger = logger
+        replica = "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)-\(UInt32.random(in: 0...UInt32.max))"
+        switch store {
+        case .memory:
+            let memory = MemoryBackend(leaseTime: settings.leaseTime, clock: clock)
+            self.memory = memory
+            backend = memory
+            pusher = nil
+        case .etcd(let etcd, let etcdKeys):
+            memory = nil
+            backend = EtcdBackend(etcd: etcd, keys: etcdKeys, leaseTime: settings.leaseTime)
+            pusher = EtcdPusher(etcd: etcd, keys: etcdKeys, replica: replica, logger: logger)
+            etcdClient = etcd
+            return
+        }
+        etcdClient = nil
     }
+
+    private let etcdClient: EtcdClient?
 
     /// The registry's routes.
     package func router() -> Router {
@@ -65,31 +97,88 @@ package final class RegistryService: Service {
             r.onAsync("POST", "/servers") { [self] in await register($0) }
             r.onAsync("GET", "/servers") { [self] request in
                 let type = request.query.map(FormEncoding.parse)?["type"]
-                return .json(200, encoding: ["servers": store.withLock { $0.list(type: type) }])
+                return await stored { () async throws(EtcdFailure) in
+                    .json(200, encoding: ["servers": try await backend.list(type: type)])
+                }
             }
             r.onAsync("PUT", "/servers/{id}/lease") { [self] request in
                 let id = request.pathParameters["id"] ?? ""
-                guard store.withLock({ $0.lease(id: id, now: clock.now) }) else {
-                    return .error(404, code: "not_found", message: "no such server")
+                return await stored { () async throws(EtcdFailure) in
+                    guard try await backend.renew(id: id) else { return .error(404, code: "not_found", message: "no such server") }
+                    return .json(200, encoding: ["leaseTime": settings.leaseTime.seconds])
                 }
-                return .json(200, encoding: ["leaseTime": settings.leaseTime.seconds])
             }
             r.onAsync("DELETE", "/servers/{id}") { [self] request in
                 let id = request.pathParameters["id"] ?? ""
-                guard let (server, peers) = store.withLock({ $0.remove(id: id) }) else {
-                    return .error(404, code: "not_found", message: "no such server")
+                return await stored { () async throws(EtcdFailure) in
+                    guard let (server, peers) = try await backend.remove(id: id) else {
+                        return .error(404, code: "not_found", message: "no such server")
+                    }
+                    logger.info("server left", metadata: ["server.id": "\(server.id)", "server.type": "\(server.type)"])
+                    await tell(peers, .left, server)
+                    return .json(200, encoding: ["id": id])
                 }
-                logger.info("server left", metadata: ["server.id": "\(server.id)", "server.type": "\(server.type)"])
-                await tell(peers, .left, server)
-                return .json(200, encoding: ["id": id])
             }
+            r.onAsync("GET", "/status") { [self] _ in .json(200, encoding: status()) }
         }
+        r.on("GET", "/metrics") { [self] _ in metrics.response(leading: isLeader) }
         return r
     }
 
-    /// Drops servers that missed three lease intervals, once a second, until graceful shutdown.
+    /// What `GET /status` shows: the store, and on etcd whether this replica pushes.
+    private struct Status: Encodable {
+        struct Etcd: Encodable {
+            var endpoint: String
+            var moves: Int
+            var errors: Int
+        }
+        var store: String
+        var replica: String
+        var leader: Bool
+        var leaseTime: Double
+        var etcd: Etcd?
+    }
+
+    private func status() -> Status {
+        Status(
+            store: backend.name, replica: replica, leader: pusher?.isLeader ?? true, leaseTime: settings.leaseTime.seconds,
+            etcd: etcdClient.map { Status.Etcd(endpoint: $0.endpoints.current, moves: $0.endpoints.moves, errors: $0.errors) })
+    }
+
+    /// Runs a handler on the store: a store no member of which answers is a 503, never a wrong
+    /// answer; a call etcd refused is a 500.
+    private func stored(_ handler: () async throws(EtcdFailure) -> HTTPResponse) async -> HTTPResponse {
+        do {
+            return try await handler()
+        } catch {
+            metrics.storeErrors.add(1, ordering: .relaxed)
+            logger.warning("store call failed", metadata: ["error": "\(error)"])
+            if error.kind == .unavailable {
+                var fields = HTTPFields()
+                fields.append("Retry-After", "1")
+                return .json(503, encoding: ErrorBody(code: "store_unavailable", message: error.message), fields: fields)
+            }
+            return .error(500, code: "store_failed", message: error.message)
+        }
+    }
+
+    private struct ErrorBody: Encodable {
+        struct Inner: Encodable {
+            var code: String
+            var message: String
+        }
+        var error: Inner
+        init(code: String, message: String) { error = Inner(code: code, message: message) }
+    }
+
+    /// Memory: drops servers that missed three lease intervals, once a second. etcd: campaigns
+    /// for the pushes, and pushes while leading. Both until graceful shutdown.
     package func run() async {
         await cancelWhenGracefulShutdown { [self] in
+            if let pusher {
+                await pusher.run { await self.push($0) }
+                return
+            }
             while !Task.isCancelled {
                 do { try await clock.sleep(until: clock.now + .seconds(1), tolerance: nil) } catch { return }
                 await expire()
@@ -99,7 +188,7 @@ package final class RegistryService: Service {
 
     /// Drops the servers whose leases ran out now and tells their peers.
     package func expire() async {
-        let gone = store.withLock { $0.expire(now: clock.now) }
+        let gone = memory?.expire() ?? []
         for (server, peers) in gone {
             logger.info("server dropped: lease expired", metadata: ["server.id": "\(server.id)"])
             await tell(peers, .left, server)
@@ -107,10 +196,16 @@ package final class RegistryService: Service {
     }
 
     /// Forgets every server (fault switch: a registry that lost its memory).
-    package func forgetAll() { store.withLock { $0.forgetAll() } }
+    package func forgetAll() { memory?.forgetAll() }
 
-    /// The servers known now.
-    package func servers() -> [ServerInfo] { store.withLock { $0.list(type: nil) } }
+    /// The servers known now (memory store).
+    package func servers() -> [ServerInfo] { memory?.servers() ?? [] }
+
+    /// `memory` or `etcd`.
+    package var storeName: String { backend.name }
+
+    /// Whether this replica pushes changes (always, on the memory store).
+    package var isLeader: Bool { pusher?.isLeader ?? true }
 
     // MARK: handlers
 
@@ -139,16 +234,22 @@ package final class RegistryService: Service {
         if let problem = ClusterView.Limits().problem(metadata: body.metadata) {
             return .error(413, code: "server_too_large", message: problem)
         }
-        let r = store.withLock { s in
-            s.register(
-                id: body.id, type: body.type, url: body.url, clusterUrl: body.clusterUrl, cluster: body.cluster ?? true,
-                metadata: body.metadata,
-                now: clock.now, wall: WallClock.iso(clock.wallTime(of: clock.now)),
-                makeID: { "\(body.type)-\(counter.add(1, ordering: .relaxed).newValue)-\(UInt32.random(in: 0...UInt32.max))" })
+        let new = NewServer(
+            id: body.id, type: body.type, url: body.url, clusterUrl: body.clusterUrl, cluster: body.cluster ?? true, metadata: body.metadata
+        )
+        let wall = WallClock.iso(clock.wallTime(of: clock.now))
+        let r: RegistryStore.Registration
+        do {
+            r = try await backend.register(new, wall: wall) { [self] in
+                "\(body.type)-\(counter.add(1, ordering: .relaxed).newValue)-\(UInt32.random(in: 0...UInt32.max))"
+            }
+        } catch {
+            return await stored { () throws(EtcdFailure) in throw error }
         }
         if r.created {
+            // On etcd the join is told (and logged) by the replica that pushes.
             logger.info(
-                "server joined",
+                memory == nil ? "server registered" : "server joined",
                 metadata: ["server.id": "\(r.server.id)", "server.type": "\(r.server.type)", "members": "\(r.members.count)"])
             await tell(r.peersToTell, .joined, r.server)
         }
@@ -184,6 +285,14 @@ package final class RegistryService: Service {
         var expires_in: Double
     }
 
+    /// Pushes one change the etcd watch saw.
+    private func push(_ notice: PushNotice) async {
+        logger.info(
+            notice.kind == .joined ? "server joined" : "server left",
+            metadata: ["server.id": "\(notice.server.id)", "server.type": "\(notice.server.type)", "peers": "\(notice.peers.count)"])
+        await tell(notice.peers, notice.kind == .joined ? .joined : .left, notice.server)
+    }
+
     /// What the registry tells peers: a join (`POST /itResources`) or a leave (`DELETE /servers/{id}`).
     private enum Notice { case joined, left }
 
@@ -195,6 +304,7 @@ package final class RegistryService: Service {
         guard let jwt = try? await keys.sign(claims) else { return }
         let announcer = Announcer(client: client, tokens: TokenProvider(source: .fixed(Secret(jwt)), client: client))
         let failures = notice == .joined ? await announcer.announce(server, to: peers) : await announcer.leave(server, to: peers)
+        metrics.recordPushes(notice == .joined ? "joined" : "left", calls: peers.count, failed: failures.count)
         for failure in failures {
             logger.info("peer not told", metadata: ["peer": "\(failure.serverId ?? "?")", "error": "\(failure.code)"])
         }

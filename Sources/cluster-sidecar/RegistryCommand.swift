@@ -17,14 +17,16 @@ struct RegistryCommand: ParsableCommand {
     static let configuration: CommandConfiguration = {
         CommandConfiguration(
             commandName: "registry",
-            abstract: "Run the embedded registry (mIT's side of the contract, in memory) with a token endpoint.",
+            abstract: "Run the embedded registry (mIT's side of the contract, in memory or on etcd) with a token endpoint.",
             usage: "cluster-sidecar registry \(CommandSettings.usage)",
             discussion: """
                 Serves POST/GET /servers, PUT /servers/{id}/lease, DELETE /servers/{id} (bearer token \
                 required) and POST /oauth/token (client-credentials grant, HS256 tokens signed with the \
                 registry secret: give the sidecars the same secret as JWT_SECRET). A server that misses \
                 three lease intervals is dropped and its peers are told (DELETE /servers/{id}); peers are \
-                told of a join (POST /itResources). Each setting is a flag and an environment variable; \
+                told of a join (POST /itResources). With --store etcd the servers live in etcd, each key \
+                bound to a lease: any number of replicas serve the same registry, and one of them at a \
+                time pushes joins and leaves from a watch (GET /status says which). Each setting is a flag and an environment variable; \
                 the flag wins.
 
                 \(CommandSettings.registry.help(title: "SETTINGS:", width: CommandSettings.helpWidth))
@@ -57,8 +59,16 @@ struct RegistryCommand: ParsableCommand {
         outbound.caBundle = configuration.caFile
         outbound.clientCertificate = configuration.certificateFile
         outbound.clientKey = configuration.keyFile
+        var store = RegistryService.Store.memory
+        if case .etcd(let endpoints, let prefix, let caFile, let certificate, let key) = configuration.store {
+            var etcdTLS = ClientConfiguration(connectTimeout: .seconds(1), environmentProxies: false)
+            etcdTLS.caBundle = caFile
+            etcdTLS.clientCertificate = certificate
+            etcdTLS.clientKey = key
+            store = .etcd(EtcdClient(urls: endpoints, client: CurlClient(configuration: etcdTLS), logger: logger), EtcdKeys(prefix: prefix))
+        }
         let service = RegistryService(
-            settings: configuration.settings, client: CurlClient(configuration: outbound), keys: keys, logger: logger)
+            settings: configuration.settings, store: store, client: CurlClient(configuration: outbound), keys: keys, logger: logger)
         var listener = ListenerSpec(name: "registry", address: configuration.address, router: service.router())
         listener.tls = configuration.tls.map { TLSListener($0, requiresClientCertificate: false) }
         let http = HTTPServer(configuration: ServerConfiguration(), listeners: [listener], logger: logger)
@@ -73,7 +83,7 @@ struct RegistryCommand: ParsableCommand {
             "registry listening",
             metadata: [
                 "address": "\(bound[0])", "lease_time": "\(configuration.settings.leaseTime.seconds)", "pid": "\(getpid())",
-                "tls": "\(configuration.tls != nil)",
+                "tls": "\(configuration.tls != nil)", "store": "\(service.storeName)",
             ])
         // SIGHUP stops nothing here either: the registry has nothing to read again.
         let signals = SignalService(logger: logger, refreshSettings: { logger.notice("SIGHUP: the registry has no settings to refresh") }) {
