@@ -147,15 +147,41 @@ package final class ClusterView: Sendable {
 
     package var count: Int { state.withLock { $0.view.servers.count } }
 
+    /// The index now (see `Snapshot.index`).
+    package var index: UInt64 { state.withLock { $0.view.index } }
+
     /// Replaces the whole view (a registration answer): servers over a limit are left out, and
     /// those past `maxServers`; the count left out is returned.
+    ///
+    /// With `since`, the view's index when the registration was sent, the changes made after it
+    /// (pushes of joins and leaves that arrived while the call ran) are newer than the answer
+    /// and stay: a server added then is kept even when the answer lacks it, and one removed
+    /// then stays out. Without the changes at hand (more than `recentKept` of them), the answer
+    /// replaces the view as it is.
     @discardableResult
-    package func replace(with servers: [ServerInfo]) -> Int {
+    package func replace(with servers: [ServerInfo], keepingChangesAfter since: UInt64? = nil) -> Int {
         let t = now()
         let fit = servers.filter { limits.problem($0) == nil }
         return state.withLock { s in
             var seen = Set<String>()
             let before = s.view.servers
+            var fit = fit
+            if let since, since < s.view.index, let first = s.recent.first, first.index <= since + 1 {
+                var latest: [String: ServerInfo?] = [:]  // nil: removed
+                for e in s.recent where e.index > since {
+                    guard let server = e.server else { continue }
+                    latest[server.id] = e.kind == .removed ? .some(nil) : .some(server)
+                }
+                fit = fit.compactMap { answer in
+                    guard let pushed = latest[answer.id] else { return answer }
+                    return pushed  // nil: removed since
+                }
+                let answered = Set(fit.map(\.id))
+                // Added since and missing from the answer: kept, in the view's order.
+                for server in before where !answered.contains(server.id) && latest[server.id] != nil {
+                    if let pushed = latest[server.id] ?? nil { fit.append(pushed) }
+                }
+            }
             let beforeIDs = Set(before.map(\.id))
             s.view.servers = Array(fit.filter { seen.insert($0.id).inserted }.prefix(limits.maxServers))
             seen = Set(s.view.servers.map(\.id))

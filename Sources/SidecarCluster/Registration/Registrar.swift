@@ -133,7 +133,11 @@ package actor Registrar: Service {
             switch action {
             case .register(let seq, let id, let concurrent):
                 let (registry, me, cluster) = (registry, self.me, machine.settings.clusterManagement)
-                submit.yield { [self] in await registered(seq, concurrent, registry.register(id: id, me: me, cluster: cluster)) }
+                submit.yield { [self] in
+                    // Pushes that arrive while the call runs are newer than its answer.
+                    let since = view.index
+                    await registered(seq, concurrent, since, registry.register(id: id, me: me, cluster: cluster))
+                }
             case .renewLease(let seq, let id):
                 let registry = registry
                 submit.yield { [self] in await answered(seq, registry.lease(id: id)) }
@@ -181,7 +185,7 @@ package actor Registrar: Service {
         perform(machine.answered(seq: seq, outcome, now: clock.now))
     }
 
-    private func registered(_ seq: Int, _ concurrent: Bool, _ result: Result<RegisterAnswer, MITFailure>) {
+    private func registered(_ seq: Int, _ concurrent: Bool, _ since: UInt64, _ result: Result<RegisterAnswer, MITFailure>) {
         let outcome: RegistrationMachine.Outcome
         switch result {
         case .success(let a): outcome = .registered(id: a.id, leaseTime: a.leaseTime.flatMap { $0 > 0 ? .seconds(exactly: $0) : nil })
@@ -197,7 +201,7 @@ package actor Registrar: Service {
             currentID.withLock { $0 = answer.id }
             var servers = answer.servers ?? []
             if !servers.contains(where: { $0.id == answer.id }) { servers.append(me) }
-            let left = concurrent ? view.merge(servers) : view.replace(with: servers)
+            let left = concurrent ? view.merge(servers) : view.replace(with: servers, keepingChangesAfter: since)
             if left > 0 {
                 logger.warning(
                     "servers left out of the cluster view",

@@ -31,6 +31,29 @@ import Testing
             ended: { r.ended.withLock { $0 += 1 } })
     }
 
+    @Test func aRegistrationAnswer_keepsThePushesThatArrivedWhileItRan() {
+        let view = ClusterView()
+        view.replace(with: [server("me"), server("old"), server("leaving")])
+        let sent = view.index
+        // While the registration call runs: a join, an update and a leave are pushed.
+        view.upsert(server("joined"))
+        view.upsert(server("old", "http://new"))
+        _ = view.remove("leaving")
+        // The answer was made before them.
+        view.replace(with: [server("me"), server("old"), server("leaving"), server("other")], keepingChangesAfter: sent)
+        #expect(view.snapshot().servers.map(\.id) == ["me", "old", "other", "joined"])
+        #expect(view.snapshot().servers.first { $0.id == "old" }?.url == "http://new")
+        // Without changes since, the answer is the view.
+        let again = view.index
+        view.replace(with: [server("me")], keepingChangesAfter: again)
+        #expect(view.snapshot().servers.map(\.id) == ["me"])
+        // Changes no longer at hand: the answer replaces the view as it is.
+        let long = view.index
+        for k in 0..<(ClusterView.recentKept + 1) { view.upsert(server("p\(k)")) }
+        view.replace(with: [server("me")], keepingChangesAfter: long)
+        #expect(view.snapshot().servers.map(\.id) == ["me"])
+    }
+
     @Test func everyChange_hasItsIndex_andNoChangeHasNone() {
         let view = ClusterView()
         let r = Received()
