@@ -43,6 +43,7 @@ package final class RegistryService: Service {
     private let backend: any RegistryBackend
     private let memory: MemoryBackend?
     private let pusher: EtcdPusher?
+    private let mirror: EtcdMirror?
     private let replica: String
     private let client: CurlClient
     private let keys: HS256Keys
@@ -72,13 +73,16 @@ package final class RegistryService: Service {
         replica = "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)-\(UInt32.random(in: 0...UInt32.max))"
         switch store {
         case .memory:
+            mirror = nil
             let memory = MemoryBackend(leaseTime: settings.leaseTime, clock: clock)
             self.memory = memory
             backend = memory
             pusher = nil
         case .etcd(let etcd, let etcdKeys):
             memory = nil
-            backend = EtcdBackend(etcd: etcd, keys: etcdKeys, leaseTime: settings.leaseTime)
+            let onEtcd = EtcdBackend(etcd: etcd, keys: etcdKeys, leaseTime: settings.leaseTime, logger: logger)
+            backend = onEtcd
+            mirror = onEtcd.mirror
             pusher = EtcdPusher(etcd: etcd, keys: etcdKeys, replica: replica, logger: logger)
             etcdClient = etcd
             return
@@ -98,7 +102,7 @@ package final class RegistryService: Service {
             r.onAsync("GET", "/servers") { [self] request in
                 let type = request.query.map(FormEncoding.parse)?["type"]
                 return await stored { () async throws(EtcdFailure) in
-                    .json(200, encoding: ["servers": try await backend.list(type: type)])
+                    Self.json(200, Array(#"{"servers":"#.utf8) + (try await backend.listJSON(type: type)) + [UInt8(ascii: "}")])
                 }
             }
             r.onAsync("PUT", "/servers/{id}/lease") { [self] request in
@@ -175,8 +179,11 @@ package final class RegistryService: Service {
     /// for the pushes, and pushes while leading. Both until graceful shutdown.
     package func run() async {
         await cancelWhenGracefulShutdown { [self] in
-            if let pusher {
-                await pusher.run { await self.push($0) }
+            if let pusher, let mirror {
+                await withTaskGroup(of: Void.self) { group in
+                    group.addTask { await mirror.run() }
+                    group.addTask { await pusher.run { await self.push($0) } }
+                }
                 return
             }
             while !Task.isCancelled {
@@ -218,11 +225,11 @@ package final class RegistryService: Service {
         var metadata: JSONValue?
     }
 
-    private struct RegisterReply: Encodable {
-        var id: String
-        var type: String
-        var leaseTime: Double
-        var servers: [ServerInfo]
+    /// An answer of JSON bytes already made.
+    private static func json(_ status: Int, _ body: [UInt8]) -> HTTPResponse {
+        var fields = HTTPFields()
+        fields.append("Content-Type", "application/json")
+        return HTTPResponse(status: status, fields: fields, body: body)
     }
 
     private func register(_ request: HTTPRequest) async -> HTTPResponse {
@@ -253,9 +260,12 @@ package final class RegistryService: Service {
                 metadata: ["server.id": "\(r.server.id)", "server.type": "\(r.server.type)", "members": "\(r.members.count)"])
             await tell(r.peersToTell, .joined, r.server)
         }
-        return .json(
-            r.created ? 201 : 200,
-            encoding: RegisterReply(id: r.server.id, type: r.server.type, leaseTime: settings.leaseTime.seconds, servers: r.members))
+        // The reply's keys in sorted order, as JSONCoding writes them; the servers as encoded once.
+        var reply = Array(#"{"id":"#.utf8) + JSONCoding.encode(r.server.id)
+        reply += Array(#","leaseTime":"#.utf8) + JSONCoding.encode(settings.leaseTime.seconds)
+        reply += Array(#","servers":"#.utf8) + r.membersJSON
+        reply += Array(#","type":"#.utf8) + JSONCoding.encode(r.server.type) + [UInt8(ascii: "}")]
+        return Self.json(r.created ? 201 : 200, reply)
     }
 
     private func token(_ request: HTTPRequest) async -> HTTPResponse {

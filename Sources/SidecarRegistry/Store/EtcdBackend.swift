@@ -1,3 +1,4 @@
+import Logging
 import SidecarCluster
 import SidecarHTTP
 
@@ -30,12 +31,15 @@ package struct EtcdKeys: Sendable {
 package final class EtcdBackend: RegistryBackend {
     private let etcd: EtcdClient
     private let keys: EtcdKeys
+    /// This replica's copy of the servers, kept by a watch (`run` keeps it).
+    let mirror: EtcdMirror
     /// Seconds of a server's lease: three of the lease intervals handed out.
     private let leaseSeconds: Int64
 
-    package init(etcd: EtcdClient, keys: EtcdKeys, leaseTime: Duration, missedLeases: Int = 3) {
+    package init(etcd: EtcdClient, keys: EtcdKeys, leaseTime: Duration, logger: Logger, missedLeases: Int = 3) {
         self.etcd = etcd
         self.keys = keys
+        mirror = EtcdMirror(etcd: etcd, keys: keys, logger: logger)
         leaseSeconds = max(2, Int64((leaseTime * missedLeases).seconds.rounded(.up)))
     }
 
@@ -47,6 +51,7 @@ package final class EtcdBackend: RegistryBackend {
         let lease = try await etcd.grant(ttl: leaseSeconds)
         var id = (s.id?.isEmpty == false) ? s.id! : makeID()
         var created = false
+        var written: Int64 = 0
         // A new id is taken only if no key holds it (never twice); a given id is put either way.
         for attempt in 0..<8 {
             let stored = StoredServer(
@@ -57,6 +62,7 @@ package final class EtcdBackend: RegistryBackend {
             let given = s.id?.isEmpty == false
             let answer = try await etcd.txn(
                 EtcdTxnRequest(compare: [.absent(keys.server(id))], success: [.put(put)], failure: given ? [.put(put)] : []))
+            written = answer.header?.revision?.value ?? 0
             if answer.didSucceed {
                 created = true
                 break
@@ -71,13 +77,24 @@ package final class EtcdBackend: RegistryBackend {
             guard attempt < 7 else { throw EtcdFailure(.refused, "no free server id after 8 tries") }
             id = makeID()
         }
-        let members = try await list(type: s.type)
+        // The members as of this write: from the copy once it holds the write, else from etcd.
+        var rows: [ServerTable.Row]
+        if await mirror.reach(written), let copy = mirror.rows(type: s.type) {
+            rows = copy
+        } else {
+            rows = try await read(type: s.type)
+        }
         let server =
-            members.first { $0.id == id } ?? ServerInfo(id: id, type: s.type, url: s.url, clusterUrl: s.clusterUrl, updatedAt: wall)
-        return RegistryStore.Registration(created: created, server: server, members: members, peersToTell: [])
+            rows.first { $0.server.id == id }?.server
+            ?? ServerInfo(id: id, type: s.type, url: s.url, clusterUrl: s.clusterUrl, updatedAt: wall)
+        return RegistryStore.Registration(
+            created: created, server: server, members: rows.map(\.server), membersJSON: ServerJSON.array(rows.map(\.json)), peersToTell: [])
     }
 
     package func renew(id: String) async throws(EtcdFailure) -> Bool {
+        // One call when the copy knows the lease; a lease it knows that has gone (the server
+        // registered again elsewhere, with a new one) is checked against etcd itself.
+        if let known = mirror.lease(of: id), known != 0, try await etcd.keepAlive(known) > 0 { return true }
         guard let kv = try await etcd.range(keys.server(id)).kvs?.first, kv.leaseID != 0 else { return false }
         return try await etcd.keepAlive(kv.leaseID) > 0
     }
@@ -89,9 +106,15 @@ package final class EtcdBackend: RegistryBackend {
         return (server, [])
     }
 
-    package func list(type: String?) async throws(EtcdFailure) -> [ServerInfo] {
+    package func listJSON(type: String?) async throws(EtcdFailure) -> [UInt8] {
+        if let copy = mirror.rows(type: type) { return ServerJSON.array(copy.map(\.json)) }
+        return ServerJSON.array(try await read(type: type).map(\.json))
+    }
+
+    /// The servers of `type` read from etcd itself, in registration order.
+    private func read(type: String?) async throws(EtcdFailure) -> [ServerTable.Row] {
         let answer = try await etcd.range(keys.servers, end: keys.servers.prefixEnd)
-        return ServerTable(answer.kvs ?? []).servers.filter { type == nil || $0.server.type == type }.map(\.server)
+        return ServerTable(answer.kvs ?? []).servers.filter { type == nil || $0.server.type == type }
     }
 }
 
@@ -101,6 +124,9 @@ struct ServerTable: Sendable {
         var server: ServerInfo
         var cluster: Bool
         var created: Int64
+        var lease: Int64
+        /// `server` as JSON, encoded once per change: answers list thousands of servers.
+        var json: [UInt8]
     }
 
     private(set) var rows: [String: Row] = [:]
@@ -115,12 +141,17 @@ struct ServerTable: Sendable {
     /// Adds or replaces the server `kv` holds; nil when it holds none.
     mutating func upsert(_ kv: EtcdKeyValue) -> Row? {
         guard let stored = JSONCoding.decode(StoredServer.self, kv.bytes) else { return nil }
-        let row = Row(server: stored.server, cluster: stored.cluster, created: kv.create_revision?.value ?? 0)
+        let row = Row(
+            server: stored.server, cluster: stored.cluster, created: kv.create_revision?.value ?? 0, lease: kv.leaseID,
+            json: JSONCoding.encode(stored.server))
         rows[stored.server.id] = row
         return row
     }
 
     mutating func remove(id: String) -> Row? { rows.removeValue(forKey: id) }
+
+    /// The id of the server `kv` holds.
+    static func id(of kv: EtcdKeyValue) -> String? { JSONCoding.decode(StoredServer.self, kv.bytes)?.server.id }
 
     /// The members of `type` that are told of changes, but `id`.
     func peers(of type: String, but id: String) -> [ServerInfo] {

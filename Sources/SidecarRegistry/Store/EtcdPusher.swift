@@ -28,7 +28,7 @@ struct PushView: Sendable {
     mutating func apply(_ event: EtcdWatchMessage.Event) -> PushNotice? {
         revision = max(revision, event.kv.mod_revision?.value ?? revision)
         if event.isDelete {
-            let id = event.prev_kv.flatMap { JSONCoding.decode(StoredServer.self, $0.bytes)?.server.id }
+            let id = event.prev_kv.flatMap { ServerTable.id(of: $0) }
             guard let id, let gone = table.remove(id: id) else { return nil }
             return PushNotice(kind: .left, server: gone.server, peers: table.peers(of: gone.server.type, but: id))
         }

@@ -33,8 +33,23 @@ package protocol RegistryBackend: Sendable {
     func renew(id: String) async throws(EtcdFailure) -> Bool
     /// Removes a server; it and the peers to tell now, or nil when unknown.
     func remove(id: String) async throws(EtcdFailure) -> (server: ServerInfo, peers: [ServerInfo])?
-    /// Servers of `type` (all when nil), in registration order.
-    func list(type: String?) async throws(EtcdFailure) -> [ServerInfo]
+    /// Servers of `type` (all when nil), in registration order, as a JSON array.
+    func listJSON(type: String?) async throws(EtcdFailure) -> [UInt8]
+}
+
+/// JSON arrays made of servers encoded once each.
+enum ServerJSON {
+    /// `[a,b,...]` from the pieces.
+    static func array(_ pieces: [[UInt8]]) -> [UInt8] {
+        var out: [UInt8] = [UInt8(ascii: "[")]
+        out.reserveCapacity(pieces.reduce(2) { $0 + $1.count + 1 })
+        for (k, piece) in pieces.enumerated() {
+            if k > 0 { out.append(UInt8(ascii: ",")) }
+            out += piece
+        }
+        out.append(UInt8(ascii: "]"))
+        return out
+    }
 }
 
 /// The memory store behind a lock: one process, gone with it. Joins and leaves are told by the
@@ -71,8 +86,8 @@ package final class MemoryBackend: RegistryBackend {
         store.withLock { $0.remove(id: id) }
     }
 
-    package func list(type: String?) async throws(EtcdFailure) -> [ServerInfo] {
-        store.withLock { $0.list(type: type) }
+    package func listJSON(type: String?) async throws(EtcdFailure) -> [UInt8] {
+        store.withLock { $0.listJSON(type: type) }
     }
 
     /// Drops the servers whose leases ran out now; each with the peers to tell.

@@ -10,6 +10,8 @@ package struct RegistryStore: Sendable {
         var server: ServerInfo
         var cluster: Bool
         var lastSeen: MonotonicInstant
+        /// `server` as JSON, encoded once per registration: answers list thousands of servers.
+        var json: [UInt8]
     }
 
     /// The lease time the registry hands out, in seconds.
@@ -31,6 +33,8 @@ package struct RegistryStore: Sendable {
         package var server: ServerInfo
         /// Every server of the same type, the new one included, in registration order.
         package var members: [ServerInfo]
+        /// `members` as a JSON array.
+        package var membersJSON: [UInt8]
         /// The others of the type that take part in cluster management (to be told of a join).
         package var peersToTell: [ServerInfo]
     }
@@ -45,13 +49,13 @@ package struct RegistryStore: Sendable {
         let created = entries[serverID] == nil
         let server = ServerInfo(id: serverID, type: type, url: url, clusterUrl: clusterUrl, updatedAt: wall, metadata: metadata)
         if created { order.append(serverID) }
-        entries[serverID] = Entry(server: server, cluster: cluster, lastSeen: now)
+        entries[serverID] = Entry(server: server, cluster: cluster, lastSeen: now, json: JSONCoding.encode(server))
         let members = list(type: type)
         let peers =
             created
             ? order.compactMap { entries[$0] }.filter { $0.server.type == type && $0.cluster && $0.server.id != serverID }.map(\.server)
             : []
-        return Registration(created: created, server: server, members: members, peersToTell: peers)
+        return Registration(created: created, server: server, members: members, membersJSON: listJSON(type: type), peersToTell: peers)
     }
 
     /// Renews a lease; false when the id is unknown (404).
@@ -84,6 +88,11 @@ package struct RegistryStore: Sendable {
     /// Servers of `type` (all when nil), in registration order.
     package func list(type: String?) -> [ServerInfo] {
         order.compactMap { entries[$0] }.filter { type == nil || $0.server.type == type }.map(\.server)
+    }
+
+    /// `list(type:)` as a JSON array, from each server's encoding.
+    package func listJSON(type: String?) -> [UInt8] {
+        ServerJSON.array(order.compactMap { entries[$0] }.filter { type == nil || $0.server.type == type }.map(\.json))
     }
 
     private func peers(of type: String) -> [ServerInfo] {
