@@ -72,7 +72,7 @@ package final class EtcdPusher: Sendable {
         let clock = ContinuousClock()
         while !Task.isCancelled {
             guard let lease = await campaign() else {
-                try? await clock.sleep(for: .milliseconds(500))
+                try? await clock.sleep(for: .milliseconds(250))
                 continue
             }
             leading.store(true, ordering: .relaxed)
