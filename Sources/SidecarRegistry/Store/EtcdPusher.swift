@@ -122,9 +122,15 @@ package final class EtcdPusher: Sendable {
         }
     }
 
-    /// Pushes from the revision after the last one pushed, until leadership is lost.
-    private func push(_ tell: @Sendable (PushNotice) async -> Void) async {
+    /// Pushes from the revision after the last one pushed, until leadership is lost. Up to
+    /// `PushWindow.limit` changes are told at once, so a peer that does not answer (a dead pod
+    /// whose lease has not run out yet) delays each change by its timeout but not the ones
+    /// after it; changes of one server are told in order. The revision recorded is the one
+    /// before the oldest change still being told.
+    private func push(_ tell: @escaping @Sendable (PushNotice) async -> Void) async {
         guard var view = await resume() else { return }
+        var window = PushWindow()
+        var recorded = view.revision
         let clock = ContinuousClock()
         while !Task.isCancelled {
             stream: for await item in etcd.watch(keys.servers, end: keys.servers.prefixEnd, from: view.revision + 1) {
@@ -140,17 +146,21 @@ package final class EtcdPusher: Sendable {
                     if let compacted = message.result?.compact_revision?.value, compacted > 0 {
                         // History before it is gone: start again from what is stored now.
                         logger.warning("etcd history compacted past the last push", metadata: ["revision": "\(compacted)"])
+                        await window.finishAll()
                         guard let fresh = await snapshot() else { return }
                         view = fresh
                     }
                     break stream
                 }
                 for event in result.events ?? [] {
-                    if let notice = view.apply(event) { await tell(notice) }
+                    guard let notice = view.apply(event) else { continue }
+                    await window.start(notice.server.id, at: view.revision) { await tell(notice) }
                 }
                 view.reach(result.header?.revision?.value ?? view.revision)
-                if !(result.events ?? []).isEmpty {
-                    guard await record(view.revision) else { return }
+                let safe = window.settled(upTo: view.revision)
+                if safe > recorded {
+                    guard await record(safe) else { return }
+                    recorded = safe
                 }
             }
             try? await clock.sleep(for: .milliseconds(300))
@@ -194,4 +204,50 @@ package final class EtcdPusher: Sendable {
             return true  // not known to be lost: the keep-alive decides
         }
     }
+}
+
+/// The changes being told at once, by revision: a change of a server waits for the one before
+/// it of the same server; at most `limit` are in flight.
+struct PushWindow {
+    static let limit = 64
+
+    private final class Done: Sendable {
+        let flag = Atomic<Bool>(false)
+        var isSet: Bool { flag.load(ordering: .acquiring) }
+    }
+
+    private var running: [(revision: Int64, server: String, task: Task<Void, Never>, done: Done)] = []
+
+    /// Starts telling the change of `server` at `revision`, after that server's previous one;
+    /// first waits for the oldest while `limit` are running.
+    mutating func start(_ server: String, at revision: Int64, _ tell: @escaping @Sendable () async -> Void) async {
+        prune()
+        while running.count >= Self.limit {
+            await running[0].task.value
+            prune()
+        }
+        let before = running.last { $0.server == server }?.task
+        let done = Done()
+        let task = Task {
+            await before?.value
+            await tell()
+            done.flag.store(true, ordering: .releasing)
+        }
+        running.append((revision, server, task, done))
+    }
+
+    /// The revision up to which every change has been told: the one before the oldest still
+    /// running, or `current` when none is.
+    mutating func settled(upTo current: Int64) -> Int64 {
+        prune()
+        return running.first.map { $0.revision - 1 } ?? current
+    }
+
+    /// Waits for every change running.
+    mutating func finishAll() async {
+        for r in running { await r.task.value }
+        running.removeAll()
+    }
+
+    private mutating func prune() { running.removeAll { $0.done.isSet } }
 }

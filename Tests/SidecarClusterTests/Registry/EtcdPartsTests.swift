@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 
 @testable import SidecarCluster
@@ -76,6 +77,25 @@ import Testing
                         .utf8)))
         #expect(event.result?.events?.first?.isDelete == true && event.result?.header?.revision?.value == 4)
         #expect(EtcdKeys(prefix: "/x").servers.text == "/x/servers/" && EtcdKeys(prefix: "/x/").leader.text == "/x/push/leader")
+    }
+
+    @Test func thePushWindow_keepsEachServersOrder_andRecordsOnlyWhatWasTold() async {
+        let told = Mutex<[String]>([])
+        let (gate, open) = AsyncStream.makeStream(of: Void.self)
+        var window = PushWindow()
+        await window.start("a", at: 5) {
+            for await _ in gate { break }  // a peer that takes its time
+            told.withLock { $0.append("a5") }
+        }
+        await window.start("b", at: 6) { told.withLock { $0.append("b6") } }
+        await window.start("a", at: 7) { told.withLock { $0.append("a7") } }
+        for _ in 0..<100 where told.withLock({ $0 }) != ["b6"] { try? await Task.sleep(for: .milliseconds(5)) }
+        #expect(told.withLock { $0 } == ["b6"], "another server's change is not held up; the same server's waits")
+        #expect(window.settled(upTo: 7) == 4, "nothing is recorded past a change still being told")
+        open.yield()
+        await window.finishAll()
+        #expect(told.withLock { $0 } == ["b6", "a5", "a7"])
+        #expect(window.settled(upTo: 7) == 7)
     }
 
     func resolve(_ env: [String: String]) -> Result<RegistryConfiguration, ConfigError> {

@@ -40,11 +40,11 @@ import Testing
         return (try? integration.json(port, "/status", token: token)) ?? [:]
     }
 
-    /// Registers a server straight at the registry (no sidecar behind it); its id.
-    func register(_ port: UInt16, id: String, clusterPort: UInt16 = 9) throws -> Int {
+    /// Registers a server straight at the registry (no sidecar behind it); its status.
+    func register(_ port: UInt16, id: String, clusterPort: UInt16 = 9, cluster: Bool = false) throws -> Int {
         let token = try integration.registryToken(port)
         let body =
-            #"{"id":"\#(id)","type":"echo","url":"http://127.0.0.1:9/x","clusterUrl":"http://127.0.0.1:\#(clusterPort)","cluster":false}"#
+            #"{"id":"\#(id)","type":"echo","url":"http://127.0.0.1:9/x","clusterUrl":"http://127.0.0.1:\#(clusterPort)","cluster":\#(cluster)}"#
         let client = try RawClient(port: port)
         try client.send(
             "POST /servers HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(token)\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
@@ -86,6 +86,28 @@ import Testing
         #expect(s1.waitForExit() == 0)
         follower.signal(SIGTERM)
         #expect(follower.waitForExit() == 0)
+    }
+
+    @Test func aPeerThatNeverAnswers_delaysNoOtherPush() throws {
+        let etcd = try EtcdCluster(size: 1)
+        let (r, port) = try replica(etcd, lease: 10)
+        let (s, local) = try sidecar([port])
+        #expect(eventually(10) { view(local).count == 1 })
+        // A dead pod still registered: it accepts and never answers (each push to it waits 5 s).
+        let silent = try StubServer { fd in
+            _ = StubServer.nextHead(fd)
+            usleep(8_000_000)
+        }
+        #expect(try register(port, id: "silent", clusterPort: silent.port, cluster: true) == 201)
+        #expect(eventually(5) { view(local).contains("silent") })
+        let started = Date()
+        for k in 0..<3 { #expect(try register(port, id: "after-\(k)") == 201) }
+        #expect(eventually(10) { view(local).isSuperset(of: ["after-0", "after-1", "after-2"]) })
+        #expect(Date().timeIntervalSince(started) < 3, "the three joins do not queue behind the silent peer's timeouts")
+        s.signal(SIGTERM)
+        #expect(s.waitForExit() == 0)
+        r.signal(SIGTERM)
+        #expect(r.waitForExit() == 0)
     }
 
     @Test func aRegistryRestart_losesNothing_theIdsAndLeasesLiveInEtcd() throws {
