@@ -160,19 +160,10 @@ package final class RegistryService: Service {
             if error.kind == .unavailable {
                 var fields = HTTPFields()
                 fields.append("Retry-After", "1")
-                return .json(503, encoding: ErrorBody(code: "store_unavailable", message: error.message), fields: fields)
+                return .error(503, code: "store_unavailable", message: error.message, fields: fields)
             }
             return .error(500, code: "store_failed", message: error.message)
         }
-    }
-
-    private struct ErrorBody: Encodable {
-        struct Inner: Encodable {
-            var code: String
-            var message: String
-        }
-        var error: Inner
-        init(code: String, message: String) { error = Inner(code: code, message: message) }
     }
 
     /// Memory: drops servers that missed three lease intervals, once a second. etcd: campaigns
