@@ -47,9 +47,11 @@ package final class EtcdClient: Sendable {
     /// Calls that failed on every member (or were refused), since start.
     package var errors: Int { failures.load(ordering: .relaxed) }
 
-    /// POSTs `body` to `path` (`/v3/kv/range`...) and decodes the answer.
-    func call<Answer: Decodable>(_ path: String, _ body: some Encodable, as: Answer.Type = Answer.self) async throws(EtcdFailure) -> Answer
-    {
+    /// POSTs `body` to `path` (`/v3/kv/range`...) and decodes the answer. A refusal whose reason
+    /// holds `expected` is thrown without counting as an error.
+    func call<Answer: Decodable>(
+        _ path: String, _ body: some Encodable, as: Answer.Type = Answer.self, expected: String? = nil
+    ) async throws(EtcdFailure) -> Answer {
         let bytes = JSONCoding.encode(body)
         let clock = ContinuousClock()
         let deadline = clock.now + patience
@@ -79,7 +81,10 @@ package final class EtcdClient: Sendable {
                 let reason =
                     JSONCoding.decode(EtcdErrorAnswer.self, answer.body).flatMap { $0.message ?? $0.error } ?? "HTTP \(answer.status)"
                 // 5xx: this member cannot serve now (no leader, timed out); 429: too busy.
-                guard answer.status >= 500 || answer.status == 429 else { throw fail(.refused, "\(path): \(reason)") }
+                guard answer.status >= 500 || answer.status == 429 else {
+                    if let expected, reason.contains(expected) { throw EtcdFailure(.refused, "\(path): \(reason)") }
+                    throw fail(.refused, "\(path): \(reason)")
+                }
                 last = "\(url): \(answer.status) \(reason)"
             }
             let pause = Duration.milliseconds(200)
@@ -127,11 +132,14 @@ package final class EtcdClient: Sendable {
     /// Ends `lease` and deletes its keys; a lease already gone is not an error.
     func revoke(_ lease: Int64) async throws(EtcdFailure) {
         do {
-            let _: EtcdLeaseGrant = try await call("/v3/lease/revoke", EtcdLeaseRequest(ID: EtcdInt(lease)))
-        } catch  where error.kind == .refused && error.message.contains("lease not found") {
+            let _: EtcdLeaseGrant = try await call("/v3/lease/revoke", EtcdLeaseRequest(ID: EtcdInt(lease)), expected: Self.leaseNotFound)
+        } catch where error.kind == .refused && error.message.contains(Self.leaseNotFound) {
             return
         }
     }
+
+    /// etcd's reason for a lease that has run out or was revoked.
+    static let leaseNotFound = "lease not found"
 
     // MARK: watch
 
