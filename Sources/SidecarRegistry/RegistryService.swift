@@ -44,6 +44,8 @@ package final class RegistryService: Service {
     private let memory: MemoryBackend?
     private let pusher: EtcdPusher?
     private let mirror: EtcdMirror?
+    /// Memory store: the changes to tell, queued by the handlers and the expiry.
+    private let queued = AsyncStream.makeStream(of: PushNotice.self)
     private let replica: String
     private let client: CurlClient
     private let keys: HS256Keys
@@ -119,7 +121,7 @@ package final class RegistryService: Service {
                         return .error(404, code: "not_found", message: "no such server")
                     }
                     logger.info("server left", metadata: ["server.id": "\(server.id)", "server.type": "\(server.type)"])
-                    await tell(peers, .left, server)
+                    queue(PushNotice(kind: .left, server: server, peers: peers))
                     return .json(200, encoding: ["id": id])
                 }
             }
@@ -166,8 +168,9 @@ package final class RegistryService: Service {
         }
     }
 
-    /// Memory: drops servers that missed three lease intervals, once a second. etcd: campaigns
-    /// for the pushes, and pushes while leading. Both until graceful shutdown.
+    /// Memory: drops servers that missed three lease intervals, once a second, and tells the
+    /// changes the handlers queued. etcd: campaigns for the pushes, and pushes while leading.
+    /// Both until graceful shutdown.
     package func run() async {
         await cancelWhenGracefulShutdown { [self] in
             if let pusher, let mirror {
@@ -177,20 +180,38 @@ package final class RegistryService: Service {
                 }
                 return
             }
-            while !Task.isCancelled {
-                do { try await clock.sleep(until: clock.now + .seconds(1), tolerance: nil) } catch { return }
-                await expire()
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await self.tellQueued() }
+                while !Task.isCancelled {
+                    do { try await clock.sleep(until: clock.now + .seconds(1), tolerance: nil) } catch { break }
+                    expire()
+                }
+                queued.continuation.finish()
             }
         }
     }
 
-    /// Drops the servers whose leases ran out now and tells their peers.
-    package func expire() async {
-        let gone = memory?.expire() ?? []
-        for (server, peers) in gone {
+    /// Drops the servers whose leases ran out now and queues the telling of their peers.
+    package func expire() {
+        for (server, peers) in memory?.expire() ?? [] {
             logger.info("server dropped: lease expired", metadata: ["server.id": "\(server.id)"])
-            await tell(peers, .left, server)
+            queue(PushNotice(kind: .left, server: server, peers: peers))
         }
+    }
+
+    /// Memory store: a change to tell, after the handler that made it has answered.
+    private func queue(_ notice: PushNotice) {
+        if !notice.peers.isEmpty { queued.continuation.yield(notice) }
+    }
+
+    /// Tells the queued changes as the etcd pusher does: several at once, a server's in order,
+    /// so neither a registration's answer nor the next change waits for a slow peer.
+    private func tellQueued() async {
+        var window = PushWindow()
+        for await notice in queued.stream {
+            await window.start(notice.server.id, at: 0) { await self.tell(notice) }
+        }
+        await window.finishAll()
     }
 
     /// Forgets every server (fault switch: a registry that lost its memory).
@@ -249,7 +270,7 @@ package final class RegistryService: Service {
             logger.info(
                 memory == nil ? "server registered" : "server joined",
                 metadata: ["server.id": "\(r.server.id)", "server.type": "\(r.server.type)", "members": "\(r.members.count)"])
-            await tell(r.peersToTell, .joined, r.server)
+            queue(PushNotice(kind: .joined, server: r.server, peers: r.peersToTell))
         }
         // The reply's keys in sorted order, as JSONCoding writes them; the servers as encoded once.
         var reply = Array(#"{"id":"#.utf8) + JSONCoding.encode(r.server.id)
@@ -291,21 +312,20 @@ package final class RegistryService: Service {
         logger.info(
             notice.kind == .joined ? "server joined" : "server left",
             metadata: ["server.id": "\(notice.server.id)", "server.type": "\(notice.server.type)", "peers": "\(notice.peers.count)"])
-        await tell(notice.peers, notice.kind == .joined ? .joined : .left, notice.server)
+        await tell(notice)
     }
 
-    /// What the registry tells peers: a join (`POST /itResources`) or a leave (`DELETE /servers/{id}`).
-    private enum Notice { case joined, left }
-
-    /// Tells `peers` of `server`, with a cluster token the registry signs; failures are logged,
+    /// Tells the notice's peers of its server: a join (`POST /itResources`) or a leave
+    /// (`DELETE /servers/{id}`), with a cluster token the registry signs; failures are logged,
     /// not retried. The calls are the sidecars' own announcements (`Announcer`).
-    private func tell(_ peers: [ServerInfo], _ notice: Notice, _ server: ServerInfo) async {
+    private func tell(_ notice: PushNotice) async {
+        let (peers, server) = (notice.peers, notice.server)
         guard !peers.isEmpty else { return }
         let claims = ClusterClaims(issuer: Self.issuer, subject: Self.issuer, issuedAt: Date(), lifetime: 300, cluster: true)
         guard let jwt = try? await keys.sign(claims) else { return }
         let announcer = Announcer(client: client, tokens: TokenProvider(source: .fixed(Secret(jwt)), client: client))
-        let failures = notice == .joined ? await announcer.announce(server, to: peers) : await announcer.leave(server, to: peers)
-        metrics.recordPushes(notice == .joined ? "joined" : "left", calls: peers.count, failed: failures.count)
+        let failures = notice.kind == .joined ? await announcer.announce(server, to: peers) : await announcer.leave(server, to: peers)
+        metrics.recordPushes(notice.kind.rawValue, calls: peers.count, failed: failures.count)
         for failure in failures {
             logger.info("peer not told", metadata: ["peer": "\(failure.serverId ?? "?")", "error": "\(failure.code)"])
         }

@@ -125,13 +125,37 @@ package final class TLSListener: Sendable {
 /// Our own client's TLS: the context new connections get, replaced whole when the sidecar's
 /// certificate or trust is read again (connections already open keep theirs).
 package final class TLSClientContext: Sendable {
-    private let current: Mutex<TLSContext>
+    /// A context, or how to make it on first use.
+    private enum Source: Sendable {
+        case made(TLSContext)
+        case pending(@Sendable () throws(TLSFailure) -> TLSContext)
+    }
 
-    package init(_ context: TLSContext) { current = Mutex(context) }
+    private let current: Mutex<Source>
+
+    package init(_ context: TLSContext) { current = Mutex(.made(context)) }
+
+    /// A context made when the first connection needs it. Trusting the system's CAs loads their
+    /// whole bundle (about 20 ms of CPU with OpenSSL 3): a process that never calls an
+    /// `https://` node never pays it. A context that cannot be made fails each connection.
+    package init(makingOnFirstUse make: @escaping @Sendable () throws(TLSFailure) -> TLSContext) { current = Mutex(.pending(make)) }
 
     /// New connections use `context` from now on.
-    package func replace(with context: TLSContext) { current.withLock { $0 = context } }
+    package func replace(with context: TLSContext) { current.withLock { $0 = .made(context) } }
 
     /// A client session on the connected socket `fd`, for `host`, from the current context.
-    package func connecting(fd: Int32, host: String) -> TLSSession? { current.withLock { $0 }.connecting(fd: fd, host: host) }
+    package func connecting(fd: Int32, host: String) -> TLSSession? { context()?.connecting(fd: fd, host: host) }
+
+    /// The current context, made now if it was not yet (under the lock: made once).
+    private func context() -> TLSContext? {
+        current.withLock { source in
+            switch source {
+            case .made(let context): return context
+            case .pending(let make):
+                guard let context = try? make() else { return nil }
+                source = .made(context)
+                return context
+            }
+        }
+    }
 }

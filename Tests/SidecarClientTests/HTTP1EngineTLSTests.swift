@@ -76,6 +76,29 @@ import Testing
         #expect(node.accepted.load(ordering: .relaxed) == 2)
     }
 
+    @Test func theContextMadeOnFirstUse_isMadeOnce_andOnlyWhenAnHTTPSNodeIsCalled() throws {
+        let made = Atomic<Int>(0)
+        let ca = certs.caFile
+        var configuration = ClientConfiguration(connectTimeout: .seconds(2), requestTimeout: .seconds(3), maxResponseBytes: 1024)
+        configuration.tls = TLSClientContext(makingOnFirstUse: { () throws(TLSFailure) in
+            made.add(1, ordering: .relaxed)
+            return try TLSContext.client(trustedCA: ca, certificate: nil, key: nil, minimum: .v1_2)
+        })
+        let h = try HTTP1EngineTests.Harness(configuration)
+        #expect(made.load(ordering: .relaxed) == 0, "nothing is loaded before an https:// node is called")
+        let node = try tlsNode(closeAfter: 1)
+        for k in 0..<2 {
+            guard case .success(let r) = h.send("https://127.0.0.1:\(node.port)", index: k) else {
+                Issue.record("\(code(h.wait(k)))")
+                continue
+            }
+            #expect(r.status == 200)
+        }
+        #expect(node.accepted.load(ordering: .relaxed) == 2 && made.load(ordering: .relaxed) == 1, "two connections, one context")
+        let failing = TLSClientContext(makingOnFirstUse: { () throws(TLSFailure) in throw TLSFailure(.trustedCA, "no such file") })
+        #expect(failing.connecting(fd: -1, host: "x") == nil, "a context that cannot be made fails the connection")
+    }
+
     @Test func aNewConnection_resumesTheNodesLastSession() throws {
         let seen = Seen()
         let node = try tlsNode(closeAfter: 1, seen: seen)

@@ -83,14 +83,15 @@ package struct OutboundTLS: Sendable {
     package init() {}
 
     /// The clients' settings with these applied: libcurl's options, and our own client's context
-    /// (checked when the settings were read; nil leaves `https://` nodes to libcurl).
+    /// (checked when the settings were read; made when the first `https://` node needs it).
     package func applied(to configuration: ClientConfiguration) -> ClientConfiguration {
         var c = configuration
         c.caBundle = caFile
         c.clientCertificate = certificateFile
         c.clientKey = keyFile
         c.tlsMinimum = minimum.rawValue
-        c.tls = (try? context()).map { TLSClientContext($0) }
+        let files = self
+        c.tls = TLSClientContext(makingOnFirstUse: { () throws(TLSFailure) in try files.context() })
         return c
     }
 

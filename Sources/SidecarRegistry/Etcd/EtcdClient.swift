@@ -133,7 +133,7 @@ package final class EtcdClient: Sendable {
     func revoke(_ lease: Int64) async throws(EtcdFailure) {
         do {
             let _: EtcdLeaseGrant = try await call("/v3/lease/revoke", EtcdLeaseRequest(ID: EtcdInt(lease)), expected: Self.leaseNotFound)
-        } catch where error.kind == .refused && error.message.contains(Self.leaseNotFound) {
+        } catch  where error.kind == .refused && error.message.contains(Self.leaseNotFound) {
             return
         }
     }
