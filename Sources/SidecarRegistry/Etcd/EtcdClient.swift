@@ -150,7 +150,8 @@ package final class EtcdClient: Sendable {
     }
 
     /// Watches every key from `key` up to `end`, from `revision` on, on the member in use:
-    /// the stream's messages in order, then `.ended` when the connection does. Ending the
+    /// the stream's messages in order, then `.ended` when the connection does (also when that
+    /// member loses its leader). Ending the
     /// iteration (or cancelling its task) ends the watch.
     func watch(_ key: EtcdBytes, end: EtcdBytes, from revision: Int64) -> AsyncStream<WatchItem> {
         let body = JSONCoding.encode(
@@ -158,9 +159,11 @@ package final class EtcdClient: Sendable {
                 create_request: .init(key: key, range_end: end, start_revision: EtcdInt(revision), prev_kv: true, progress_notify: true)))
         let (stream, continuation) = AsyncStream.makeStream(of: WatchItem.self, bufferingPolicy: .unbounded)
         let lines = Mutex(WatchLines())
+        // `hasleader`: a member that loses its leader (cut off from the others) ends the watch
+        // with `no leader` instead of keeping it open without changes.
         var request = ClientRequest(
-            method: "POST", url: endpoints.current + "/v3/watch", headers: [("Content-Type", "application/json")], body: body,
-            timeout: .seconds(3600))
+            method: "POST", url: endpoints.current + "/v3/watch",
+            headers: [("Content-Type", "application/json"), ("Grpc-Metadata-Hasleader", "true")], body: body, timeout: .seconds(3600))
         request.bodySink = { piece in
             let messages = lines.withLock { $0.take(piece) }
             for line in messages {

@@ -199,8 +199,13 @@ struct EtcdWatchMessage: Decodable, Sendable {
         var cancel_reason: String?
         var events: [Event]?
     }
+    /// How the gateway ends a stream it cannot go on with (`etcdserver: no leader`).
+    struct StreamError: Decodable, Sendable {
+        var message: String?
+        var http_code: Int?
+    }
     var result: Result?
-    var error: EtcdErrorAnswer?
+    var error: StreamError?
 }
 
 /// What the gateway answers for a refused call.

@@ -140,6 +140,7 @@ package final class EtcdPusher: Sendable {
                     break stream
                 }
                 guard let result = message.result, message.error == nil, result.canceled != true else {
+                    if message.error != nil { etcd.moveOn() }  // this member cannot serve (no leader)
                     logger.warning(
                         "etcd watch refused",
                         metadata: ["reason": "\(message.error?.message ?? message.result?.cancel_reason ?? "no reason")"])

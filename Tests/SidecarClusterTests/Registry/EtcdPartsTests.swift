@@ -76,6 +76,14 @@ import Testing
                     #"{"result":{"header":{"revision":"4"},"events":[{"type":"DELETE","kv":{"key":"L3Avc2VydmVycy9h","mod_revision":"4"}}]}}"#
                         .utf8)))
         #expect(event.result?.events?.first?.isDelete == true && event.result?.header?.revision?.value == 4)
+        // How the gateway ends a watch on a member that lost its leader (seen with etcd 3.4).
+        let noLeader = try #require(
+            JSONCoding.decode(
+                EtcdWatchMessage.self,
+                Array(
+                    #"{"error":{"grpc_code":14,"http_code":503,"message":"etcdserver: no leader","http_status":"Service Unavailable"}}"#
+                        .utf8)))
+        #expect(noLeader.result == nil && noLeader.error?.message == "etcdserver: no leader")
         #expect(EtcdKeys(prefix: "/x").servers.text == "/x/servers/" && EtcdKeys(prefix: "/x/").leader.text == "/x/push/leader")
     }
 
