@@ -72,6 +72,10 @@ package struct ClientConfiguration: Sendable {
     /// The fan-out turns them off: its peers are inside the cluster, and libcurl would read the
     /// environment again for every request.
     package var environmentProxies: Bool
+    /// TCP keep-alive probes on libcurl's connections after this long idle, every third of it
+    /// (nil: none). A long-lived stream (etcd's watch) then learns within about four times this
+    /// that its peer's host has gone without a word.
+    package var keepAliveProbes: Duration? = nil
 
     package init(
         connectTimeout: Duration = .seconds(5), requestTimeout: Duration = .seconds(10), maxResponseBytes: Int = 4 << 20,

@@ -107,6 +107,12 @@ final class CurlTransfer {
         default: break
         }
         set(CURLOPT_TCP_NODELAY, 1)
+        if let idle = configuration.keepAliveProbes {
+            let seconds = max(1, Int(idle.seconds))
+            set(CURLOPT_TCP_KEEPALIVE, 1)
+            set(CURLOPT_TCP_KEEPIDLE, seconds)
+            set(CURLOPT_TCP_KEEPINTVL, max(1, seconds / 3))
+        }
         set(CURLOPT_CONNECTTIMEOUT_MS, max(1, Int(configuration.connectTimeout.nanoseconds / 1_000_000)))
         set(CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1)
         if !configuration.environmentProxies {

@@ -62,6 +62,7 @@ struct RegistryCommand: ParsableCommand {
         var store = RegistryService.Store.memory
         if case .etcd(let endpoints, let prefix, let caFile, let certificate, let key) = configuration.store {
             var etcdTLS = ClientConfiguration(connectTimeout: .seconds(1), environmentProxies: false)
+            etcdTLS.keepAliveProbes = .seconds(10)
             etcdTLS.caBundle = caFile
             etcdTLS.clientCertificate = certificate
             etcdTLS.clientKey = key
