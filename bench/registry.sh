@@ -5,6 +5,8 @@
 #    registry (and of etcd), leases lost.
 # 2. COUNT real sidecars started together (bench/py/converge.py): the time until every view
 #    holds all of them.
+# 3. The push leadership taken over (bench/py/takeover.py): the leading replica killed five
+#    times, the time until a server registered at the other reaches a sidecar.
 # etcd is one member of Debian's etcd-server on loopback ports of its own, with its data in a
 # temporary directory (on tmpfs when /dev/shm is there: no disk flushes in the figures).
 #
@@ -54,3 +56,5 @@ registry "$ETC" --store etcd --etcd-endpoints "http://127.0.0.1:$EC" --etcd-pref
 echo "== $COUNT sidecars started together"
 echo "memory:"; python3 bench/py/converge.py "$BIN" "http://127.0.0.1:$MEM" "$COUNT" "$SECRET"
 echo "etcd:"; python3 bench/py/converge.py "$BIN" "http://127.0.0.1:$ETC" "$COUNT" "$SECRET"
+echo "== the leading replica killed (etcd)"
+python3 bench/py/takeover.py 5 "$BIN" "$DIR/takeover-etcd"
