@@ -21,9 +21,14 @@ package struct HTTPResponse: Sendable {
 
     /// A JSON answer whose body is `json` (already encoded).
     package static func json(_ status: Int, _ json: String, fields: HTTPFields = HTTPFields()) -> HTTPResponse {
+        .json(status, bytes: Array(json.utf8), fields: fields)
+    }
+
+    /// A JSON answer whose body is `bytes` (already encoded JSON).
+    package static func json(_ status: Int, bytes: [UInt8], fields: HTTPFields = HTTPFields()) -> HTTPResponse {
         var f = fields
         f.append("Content-Type", "application/json")
-        return HTTPResponse(status: status, fields: f, body: Array(json.utf8))
+        return HTTPResponse(status: status, fields: f, body: bytes)
     }
 
     /// The contract's error shape: `{"error": {"code", "message"}}`.

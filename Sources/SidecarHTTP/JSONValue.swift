@@ -62,8 +62,6 @@ package enum JSONCoding {
 extension HTTPResponse {
     /// A JSON answer encoding `value`.
     package static func json<T: Encodable>(_ status: Int, encoding value: T, fields: HTTPFields = HTTPFields()) -> HTTPResponse {
-        var f = fields
-        f.append("Content-Type", "application/json")
-        return HTTPResponse(status: status, fields: f, body: JSONCoding.encode(value))
+        .json(status, bytes: JSONCoding.encode(value), fields: fields)
     }
 }

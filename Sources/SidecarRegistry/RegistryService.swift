@@ -104,7 +104,7 @@ package final class RegistryService: Service {
             r.onAsync("GET", "/servers") { [self] request in
                 let type = request.query.map(FormEncoding.parse)?["type"]
                 return await stored { () async throws(EtcdFailure) in
-                    Self.json(200, Array(#"{"servers":"#.utf8) + (try await backend.listJSON(type: type)) + [UInt8(ascii: "}")])
+                    .json(200, bytes: Array(#"{"servers":"#.utf8) + (try await backend.listJSON(type: type)) + [UInt8(ascii: "}")])
                 }
             }
             r.onAsync("PUT", "/servers/{id}/lease") { [self] request in
@@ -237,13 +237,6 @@ package final class RegistryService: Service {
         var metadata: JSONValue?
     }
 
-    /// An answer of JSON bytes already made.
-    private static func json(_ status: Int, _ body: [UInt8]) -> HTTPResponse {
-        var fields = HTTPFields()
-        fields.append("Content-Type", "application/json")
-        return HTTPResponse(status: status, fields: fields, body: body)
-    }
-
     private func register(_ request: HTTPRequest) async -> HTTPResponse {
         guard let body = JSONCoding.decode(RegisterRequest.self, request.body) else {
             return .error(400, code: "bad_request", message: "body is not a registration")
@@ -277,7 +270,7 @@ package final class RegistryService: Service {
         reply += Array(#","leaseTime":"#.utf8) + JSONCoding.encode(settings.leaseTime.seconds)
         reply += Array(#","servers":"#.utf8) + r.membersJSON
         reply += Array(#","type":"#.utf8) + JSONCoding.encode(r.server.type) + [UInt8(ascii: "}")]
-        return Self.json(r.created ? 201 : 200, reply)
+        return .json(r.created ? 201 : 200, bytes: reply)
     }
 
     private func token(_ request: HTTPRequest) async -> HTTPResponse {
