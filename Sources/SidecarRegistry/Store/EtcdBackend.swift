@@ -150,6 +150,24 @@ struct ServerTable: Sendable {
 
     mutating func remove(id: String) -> Row? { rows.removeValue(forKey: id) }
 
+    /// What a watch event did to the table.
+    enum Change {
+        /// A server added or replaced; `isNew` when its key was created by this put.
+        case put(Row, isNew: Bool)
+        /// A server deleted (unregistered, or its lease ran out).
+        case removed(Row)
+    }
+
+    /// Applies a watch event; nil when it changed no server (a value that is not one, or a key
+    /// already gone).
+    mutating func apply(_ event: EtcdWatchMessage.Event) -> Change? {
+        if event.isDelete {
+            guard let id = event.prev_kv.flatMap({ Self.id(of: $0) }), let gone = remove(id: id) else { return nil }
+            return .removed(gone)
+        }
+        return upsert(event.kv).map { .put($0, isNew: (event.kv.version?.value ?? 1) == 1) }
+    }
+
     /// The id of the server `kv` holds.
     static func id(of kv: EtcdKeyValue) -> String? { JSONCoding.decode(StoredServer.self, kv.bytes)?.server.id }
 

@@ -87,11 +87,7 @@ final class EtcdMirror: Sendable {
                     }
                     settle { s in
                         for event in result.events ?? [] {
-                            if event.isDelete {
-                                if let id = event.prev_kv.flatMap({ ServerTable.id(of: $0) }) { _ = s.table.remove(id: id) }
-                            } else {
-                                _ = s.table.upsert(event.kv)
-                            }
+                            _ = s.table.apply(event)
                             s.revision = max(s.revision, event.kv.mod_revision?.value ?? 0)
                         }
                         s.revision = max(s.revision, result.header?.revision?.value ?? 0)

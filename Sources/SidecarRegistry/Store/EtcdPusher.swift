@@ -27,14 +27,14 @@ struct PushView: Sendable {
 
     mutating func apply(_ event: EtcdWatchMessage.Event) -> PushNotice? {
         revision = max(revision, event.kv.mod_revision?.value ?? revision)
-        if event.isDelete {
-            let id = event.prev_kv.flatMap { ServerTable.id(of: $0) }
-            guard let id, let gone = table.remove(id: id) else { return nil }
-            return PushNotice(kind: .left, server: gone.server, peers: table.peers(of: gone.server.type, but: id))
+        switch table.apply(event) {
+        case .removed(let gone)?:
+            return PushNotice(kind: .left, server: gone.server, peers: table.peers(of: gone.server.type, but: gone.server.id))
+        case .put(let row, isNew: true)?:
+            return PushNotice(kind: .joined, server: row.server, peers: table.peers(of: row.server.type, but: row.server.id))
+        case .put(_, isNew: false)?, nil:
+            return nil
         }
-        let isNew = (event.kv.version?.value ?? 1) == 1
-        guard let row = table.upsert(event.kv), isNew else { return nil }
-        return PushNotice(kind: .joined, server: row.server, peers: table.peers(of: row.server.type, but: row.server.id))
     }
 
     /// Moves to `revision` (a progress notice: nothing changed up to it).
