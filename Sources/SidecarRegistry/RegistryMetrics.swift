@@ -1,6 +1,6 @@
 import Prometheus
+import SidecarCluster
 import SidecarHTTP
-import Synchronization
 
 /// The registry's own Prometheus families: pushes told (by kind and outcome) and store calls
 /// that failed, plus whether this replica leads the pushes.
@@ -8,10 +8,8 @@ final class RegistryMetrics: Sendable {
     private let registry = PrometheusCollectorRegistry()
     private let pushed: [String: Counter]
     private let leader: Gauge
-    private let storeErrorsCounter: Counter
     /// Store calls a handler could not complete (etcd unreachable or refusing).
-    let storeErrors = Atomic<Int>(0)
-    private let seen = Mutex<Int>(0)
+    let storeErrors: Counter
 
     init() {
         let pushes = MetricNameDescriptor(
@@ -28,7 +26,7 @@ final class RegistryMetrics: Sendable {
             descriptor: MetricNameDescriptor(
                 namespace: "cluster_sidecar", metricName: "registry_leader", unitName: "",
                 helpText: "1 while this replica pushes changes to peers."))
-        storeErrorsCounter = registry.makeCounter(
+        storeErrors = registry.makeCounter(
             descriptor: MetricNameDescriptor(
                 namespace: "cluster_sidecar", metricName: "registry_store_errors", unitName: "total",
                 helpText: "Registry calls the store could not serve (etcd unreachable or refusing)."))
@@ -40,18 +38,13 @@ final class RegistryMetrics: Sendable {
         pushed["\(kind)/failed"]?.increment(by: Int64(failed))
     }
 
-    /// The exposition, with the leader gauge and the error count brought up to date.
+    /// The exposition, with the leader gauge brought up to date.
     func response(leading: Bool) -> HTTPResponse {
         leader.set(to: leading ? 1.0 : 0.0)
-        seen.withLock { last in
-            let now = storeErrors.load(ordering: .relaxed)
-            if now > last { storeErrorsCounter.increment(by: Int64(now - last)) }
-            last = now
-        }
         var out: [UInt8] = []
         registry.emit(into: &out)
         var fields = HTTPFields()
-        fields.append("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+        fields.append("Content-Type", MetricsRoutes.contentType)
         return HTTPResponse(status: 200, fields: fields, body: out)
     }
 }

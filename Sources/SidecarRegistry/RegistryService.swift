@@ -44,6 +44,7 @@ package final class RegistryService: Service {
     private let memory: MemoryBackend?
     private let pusher: EtcdPusher?
     private let mirror: EtcdMirror?
+    private let etcdClient: EtcdClient?
     /// Memory store: the changes to tell, queued by the handlers and the expiry.
     private let queued = AsyncStream.makeStream(of: PushNotice.self)
     private let replica: String
@@ -80,6 +81,7 @@ package final class RegistryService: Service {
             self.memory = memory
             backend = memory
             pusher = nil
+            etcdClient = nil
         case .etcd(let etcd, let etcdKeys):
             memory = nil
             let onEtcd = EtcdBackend(etcd: etcd, keys: etcdKeys, leaseTime: settings.leaseTime, logger: logger)
@@ -87,12 +89,8 @@ package final class RegistryService: Service {
             mirror = onEtcd.mirror
             pusher = EtcdPusher(etcd: etcd, keys: etcdKeys, replica: replica, logger: logger)
             etcdClient = etcd
-            return
         }
-        etcdClient = nil
     }
-
-    private let etcdClient: EtcdClient?
 
     /// The registry's routes.
     package func router() -> Router {
@@ -157,7 +155,7 @@ package final class RegistryService: Service {
         do {
             return try await handler()
         } catch {
-            metrics.storeErrors.add(1, ordering: .relaxed)
+            metrics.storeErrors.increment()
             logger.warning("store call failed", metadata: ["error": "\(error)"])
             if error.kind == .unavailable {
                 var fields = HTTPFields()
@@ -250,14 +248,16 @@ package final class RegistryService: Service {
             id: body.id, type: body.type, url: body.url, clusterUrl: body.clusterUrl, cluster: body.cluster ?? true, metadata: body.metadata
         )
         let wall = WallClock.iso(clock.wallTime(of: clock.now))
-        let r: RegistryStore.Registration
-        do {
-            r = try await backend.register(new, wall: wall) { [self] in
+        return await stored { () async throws(EtcdFailure) in
+            let r = try await backend.register(new, wall: wall) { [self] in
                 "\(body.type)-\(counter.add(1, ordering: .relaxed).newValue)-\(UInt32.random(in: 0...UInt32.max))"
             }
-        } catch {
-            return await stored { () throws(EtcdFailure) in throw error }
+            return registered(r)
         }
+    }
+
+    /// Logs and queues a join, and makes the registration's answer.
+    private func registered(_ r: RegistryStore.Registration) -> HTTPResponse {
         if r.created {
             // On etcd the join is told (and logged) by the replica that pushes.
             logger.info(

@@ -3,7 +3,8 @@ import SidecarServer
 
 /// `GET /metrics` (local API): Prometheus text, exposition format 0.0.4.
 package enum MetricsRoutes {
-    static let contentType = "text/plain; version=0.0.4; charset=utf-8"
+    /// The exposition format's content type (the registry's `/metrics` answers with it too).
+    package static let contentType = "text/plain; version=0.0.4; charset=utf-8"
 
     package static func add(to router: inout Router, context: SidecarContext) {
         router.onAsync("GET", "/metrics") { _ in
