@@ -49,7 +49,8 @@ package final class EtcdBackend: RegistryBackend {
         -> RegistryStore.Registration
     {
         let lease = try await etcd.grant(ttl: leaseSeconds)
-        var id = (s.id?.isEmpty == false) ? s.id! : makeID()
+        let given = s.id?.isEmpty == false
+        var id = given ? s.id! : makeID()
         var created = false
         var written: Int64 = 0
         // A new id is taken only if no key holds it (never twice); a given id is put either way.
@@ -59,7 +60,6 @@ package final class EtcdBackend: RegistryBackend {
                 cluster: s.cluster)
             let put = EtcdPutRequest(
                 key: keys.server(id), value: EtcdBytes(bytes: JSONCoding.encode(stored)), lease: EtcdInt(lease), prev_kv: true)
-            let given = s.id?.isEmpty == false
             let answer = try await etcd.txn(
                 EtcdTxnRequest(compare: [.absent(keys.server(id))], success: [.put(put)], failure: given ? [.put(put)] : []))
             written = answer.header?.revision?.value ?? 0

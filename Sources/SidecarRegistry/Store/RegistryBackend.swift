@@ -69,12 +69,7 @@ package final class MemoryBackend: RegistryBackend {
         -> RegistryStore.Registration
     {
         let now = clock.now
-        return store.withLock {
-            $0.register(
-                id: s.id, type: s.type, url: s.url, clusterUrl: s.clusterUrl, cluster: s.cluster, metadata: s.metadata, now: now,
-                wall: wall,
-                makeID: makeID)
-        }
+        return store.withLock { $0.register(s, now: now, wall: wall, makeID: makeID) }
     }
 
     package func renew(id: String) async throws(EtcdFailure) -> Bool {

@@ -39,23 +39,19 @@ package struct RegistryStore: Sendable {
         package var peersToTell: [ServerInfo]
     }
 
-    /// Registers (or re-registers) a server. `id` nil or empty: a new id from `makeID`.
-    package mutating func register(
-        id: String?, type: String, url: String, clusterUrl: String, cluster: Bool, metadata: JSONValue?, now: MonotonicInstant,
-        wall: String,
-        makeID: () -> String
-    ) -> Registration {
-        let serverID = (id?.isEmpty == false) ? id! : makeID()
+    /// Registers (or re-registers) `new`. Its id nil or empty: a new id from `makeID`.
+    package mutating func register(_ new: NewServer, now: MonotonicInstant, wall: String, makeID: () -> String) -> Registration {
+        let serverID = (new.id?.isEmpty == false) ? new.id! : makeID()
         let created = entries[serverID] == nil
-        let server = ServerInfo(id: serverID, type: type, url: url, clusterUrl: clusterUrl, updatedAt: wall, metadata: metadata)
+        let server = ServerInfo(
+            id: serverID, type: new.type, url: new.url, clusterUrl: new.clusterUrl, updatedAt: wall, metadata: new.metadata)
         if created { order.append(serverID) }
-        entries[serverID] = Entry(server: server, cluster: cluster, lastSeen: now, json: JSONCoding.encode(server))
-        let members = list(type: type)
-        let peers =
-            created
-            ? order.compactMap { entries[$0] }.filter { $0.server.type == type && $0.cluster && $0.server.id != serverID }.map(\.server)
-            : []
-        return Registration(created: created, server: server, members: members, membersJSON: listJSON(type: type), peersToTell: peers)
+        entries[serverID] = Entry(server: server, cluster: new.cluster, lastSeen: now, json: JSONCoding.encode(server))
+        let members = entries(of: new.type)
+        let peers = created ? members.filter { $0.cluster && $0.server.id != serverID }.map(\.server) : []
+        return Registration(
+            created: created, server: server, members: members.map(\.server), membersJSON: ServerJSON.array(members.map(\.json)),
+            peersToTell: peers)
     }
 
     /// Renews a lease; false when the id is unknown (404).
@@ -86,16 +82,15 @@ package struct RegistryStore: Sendable {
     }
 
     /// Servers of `type` (all when nil), in registration order.
-    package func list(type: String?) -> [ServerInfo] {
-        order.compactMap { entries[$0] }.filter { type == nil || $0.server.type == type }.map(\.server)
-    }
+    package func list(type: String?) -> [ServerInfo] { entries(of: type).map(\.server) }
 
     /// `list(type:)` as a JSON array, from each server's encoding.
-    package func listJSON(type: String?) -> [UInt8] {
-        ServerJSON.array(order.compactMap { entries[$0] }.filter { type == nil || $0.server.type == type }.map(\.json))
+    package func listJSON(type: String?) -> [UInt8] { ServerJSON.array(entries(of: type).map(\.json)) }
+
+    /// The entries of `type` (all when nil), in registration order.
+    private func entries(of type: String?) -> [Entry] {
+        order.compactMap { entries[$0] }.filter { type == nil || $0.server.type == type }
     }
 
-    private func peers(of type: String) -> [ServerInfo] {
-        order.compactMap { entries[$0] }.filter { $0.server.type == type && $0.cluster }.map(\.server)
-    }
+    private func peers(of type: String) -> [ServerInfo] { entries(of: type).filter(\.cluster).map(\.server) }
 }

@@ -18,14 +18,17 @@ import Testing
             return "s\(n)"
         }
         let a = s.register(
-            id: nil, type: "t", url: "http://a", clusterUrl: "http://a:1", cluster: true, metadata: nil, now: at(0), wall: "", makeID: id)
+            NewServer(id: nil, type: "t", url: "http://a", clusterUrl: "http://a:1", cluster: true, metadata: nil), now: at(0), wall: "",
+            makeID: id)
         #expect(a.created && a.server.id == "s1" && a.peersToTell.isEmpty)
         let b = s.register(
-            id: nil, type: "t", url: "http://b", clusterUrl: "http://b:1", cluster: true, metadata: nil, now: at(0), wall: "", makeID: id)
+            NewServer(id: nil, type: "t", url: "http://b", clusterUrl: "http://b:1", cluster: true, metadata: nil), now: at(0), wall: "",
+            makeID: id)
         #expect(b.members.map(\.id) == ["s1", "s2"])
         #expect(b.peersToTell.map(\.id) == ["s1"])
         let again = s.register(
-            id: "s1", type: "t", url: "http://a2", clusterUrl: "http://a:1", cluster: true, metadata: nil, now: at(1), wall: "", makeID: id)
+            NewServer(id: "s1", type: "t", url: "http://a2", clusterUrl: "http://a:1", cluster: true, metadata: nil), now: at(1), wall: "",
+            makeID: id)
         #expect(!again.created && again.peersToTell.isEmpty)
         #expect(s.list(type: "t").map(\.url) == ["http://a2", "http://b"])
         #expect(s.list(type: "other").isEmpty)
@@ -34,10 +37,10 @@ import Testing
     @Test func threeMissedLeases_drop_andNameThePeers() {
         var s = RegistryStore(leaseTime: .seconds(10))
         _ = s.register(
-            id: "a", type: "t", url: "http://a", clusterUrl: "http://a:1", cluster: true, metadata: nil, now: at(0), wall: "",
+            NewServer(id: "a", type: "t", url: "http://a", clusterUrl: "http://a:1", cluster: true, metadata: nil), now: at(0), wall: "",
             makeID: { "x" })
         _ = s.register(
-            id: "b", type: "t", url: "http://b", clusterUrl: "http://b:1", cluster: true, metadata: nil, now: at(0), wall: "",
+            NewServer(id: "b", type: "t", url: "http://b", clusterUrl: "http://b:1", cluster: true, metadata: nil), now: at(0), wall: "",
             makeID: { "x" })
         let renewed = s.lease(id: "b", now: at(25))
         #expect(renewed)
