@@ -61,12 +61,12 @@ struct RegistryCommand: ParsableCommand {
         outbound.clientKey = configuration.keyFile
         var store = RegistryService.Store.memory
         if case .etcd(let endpoints, let prefix, let caFile, let certificate, let key) = configuration.store {
-            var etcdTLS = ClientConfiguration(connectTimeout: .seconds(1), environmentProxies: false)
-            etcdTLS.keepAliveProbes = .seconds(10)
-            etcdTLS.caBundle = caFile
-            etcdTLS.clientCertificate = certificate
-            etcdTLS.clientKey = key
-            store = .etcd(EtcdClient(urls: endpoints, client: CurlClient(configuration: etcdTLS), logger: logger), EtcdKeys(prefix: prefix))
+            var toEtcd = ClientConfiguration(connectTimeout: .seconds(1), environmentProxies: false)
+            toEtcd.keepAliveProbes = .seconds(10)
+            toEtcd.caBundle = caFile
+            toEtcd.clientCertificate = certificate
+            toEtcd.clientKey = key
+            store = .etcd(EtcdClient(urls: endpoints, client: CurlClient(configuration: toEtcd), logger: logger), EtcdKeys(prefix: prefix))
         }
         let service = RegistryService(
             settings: configuration.settings, store: store, client: CurlClient(configuration: outbound), keys: keys, logger: logger)

@@ -178,8 +178,8 @@ package final class ClusterView: Sendable {
                 }
                 let answered = Set(fit.map(\.id))
                 // Added since and missing from the answer: kept, in the view's order.
-                for server in before where !answered.contains(server.id) && latest[server.id] != nil {
-                    if let pushed = latest[server.id] ?? nil { fit.append(pushed) }
+                for server in before where !answered.contains(server.id) {
+                    if case let pushed?? = latest[server.id] { fit.append(pushed) }
                 }
             }
             let beforeIDs = Set(before.map(\.id))
