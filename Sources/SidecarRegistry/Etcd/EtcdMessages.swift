@@ -85,8 +85,6 @@ struct EtcdRangeRequest: Encodable, Sendable {
     var key: EtcdBytes
     var range_end: EtcdBytes?
     var revision: EtcdInt?
-    var sort_order: String?
-    var sort_target: String?
 }
 
 struct EtcdRangeResponse: Decodable, Sendable {
@@ -126,14 +124,11 @@ struct EtcdCompare: Encodable, Sendable {
     static func holds(_ key: EtcdBytes, _ value: EtcdBytes) -> EtcdCompare { EtcdCompare(key: key, target: "VALUE", value: value) }
 }
 
-/// One operation of a transaction.
+/// One operation of a transaction (the registry's are puts only).
 struct EtcdOperation: Encodable, Sendable {
-    var request_put: EtcdPutRequest?
-    var request_range: EtcdRangeRequest?
-    var request_delete_range: EtcdDeleteRequest?
+    var request_put: EtcdPutRequest
 
     static func put(_ p: EtcdPutRequest) -> EtcdOperation { EtcdOperation(request_put: p) }
-    static func get(_ key: EtcdBytes) -> EtcdOperation { EtcdOperation(request_range: EtcdRangeRequest(key: key)) }
 }
 
 struct EtcdTxnRequest: Encodable, Sendable {
@@ -146,7 +141,6 @@ struct EtcdTxnResponse: Decodable, Sendable {
     struct Answer: Decodable, Sendable {
         struct Put: Decodable, Sendable { var prev_kv: EtcdKeyValue? }
         var response_put: Put?
-        var response_range: EtcdRangeResponse?
     }
     var header: EtcdHeader?
     var succeeded: Bool?
