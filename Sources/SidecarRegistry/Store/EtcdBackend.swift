@@ -114,7 +114,7 @@ package final class EtcdBackend: RegistryBackend {
     /// The servers of `type` read from etcd itself, in registration order.
     private func read(type: String?) async throws(EtcdFailure) -> [ServerTable.Row] {
         let answer = try await etcd.range(keys.servers, end: keys.servers.prefixEnd)
-        return ServerTable(answer.kvs ?? []).servers.filter { type == nil || $0.server.type == type }
+        return ServerTable(answer.kvs ?? []).servers(of: type)
     }
 }
 
@@ -136,7 +136,13 @@ struct ServerTable: Sendable {
     }
 
     /// In registration order.
-    var servers: [Row] { rows.values.sorted { ($0.created, $0.server.id) < ($1.created, $1.server.id) } }
+    var servers: [Row] { servers(of: nil) }
+
+    /// The servers of `type` (all when nil), in registration order: only those are sorted.
+    func servers(of type: String?, where keep: (Row) -> Bool = { _ in true }) -> [Row] {
+        rows.values.filter { (type == nil || $0.server.type == type) && keep($0) }
+            .sorted { ($0.created, $0.server.id) < ($1.created, $1.server.id) }
+    }
 
     /// Adds or replaces the server `kv` holds; nil when it holds none.
     mutating func upsert(_ kv: EtcdKeyValue) -> Row? {
@@ -173,6 +179,6 @@ struct ServerTable: Sendable {
 
     /// The members of `type` that are told of changes, but `id`.
     func peers(of type: String, but id: String) -> [ServerInfo] {
-        servers.filter { $0.server.type == type && $0.cluster && $0.server.id != id }.map(\.server)
+        servers(of: type) { $0.cluster && $0.server.id != id }.map(\.server)
     }
 }

@@ -30,7 +30,7 @@ final class EtcdMirror: Sendable {
     func rows(type: String?) -> [ServerTable.Row]? {
         state.withLock { s in
             guard s.live else { return nil }
-            return s.table.servers.filter { type == nil || $0.server.type == type }
+            return s.table.servers(of: type)
         }
     }
 
